@@ -1,0 +1,182 @@
+"""Cross-checks of a world that field validation cannot see: ids, sums, reachability.
+
+Each check returns ``(path, message)`` problems; :func:`check_world` collects them all so a
+user sees every mistake at once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from sim.world import LOST, PURCHASE, START, World
+
+TOLERANCE = 1e-6
+"""How far a sum of probabilities may be from 1 (rounding in hand-written files)."""
+
+Problems = list[tuple[str, str]]
+
+
+def check_world(world: World) -> Problems:
+    """Every cross-field problem in ``world``, as (path, message) pairs."""
+    return [
+        *_duplicates("touchpoints", world.touchpoint_ids),
+        *_duplicates("segments", world.segment_ids),
+        *_ratings(world),
+        *_segments(world),
+        *_churn(world),
+        *_loyalty(world),
+    ]
+
+
+def _duplicates(field: str, ids: list[str]) -> Problems:
+    counts = Counter(ids)
+    return [
+        (f"{field}[{i}].id", f"duplicate id {name!r}, expected each id once")
+        for i, name in enumerate(ids)
+        if counts[name] > 1 and ids.index(name) != i
+    ]
+
+
+def _unknown(where: str, names: Iterable[str], known: list[str], kind: str) -> Problems:
+    return [
+        (f"{where}.{name}", f"unknown {kind} {name!r}, expected one of {', '.join(known)}")
+        for name in names
+        if name not in known
+    ]
+
+
+def _sums_to_one(where: str, values: Iterable[float], what: str) -> Problems:
+    total = sum(values)
+    if abs(total - 1) > TOLERANCE:
+        return [(where, f"{what} sum to {total:.6g}, expected 1")]
+    return []
+
+
+def _ratings(world: World) -> Problems:
+    problems: Problems = []
+    segments = world.segment_ids
+    for i, touchpoint in enumerate(world.touchpoints):
+        where = f"touchpoints[{i}].ratings"
+        problems += _unknown(where, touchpoint.ratings, [*segments, "default"], "segment")
+        for segment, distribution in touchpoint.ratings.items():
+            problems += _sums_to_one(f"{where}.{segment}", distribution, "rating probabilities")
+        if "default" not in touchpoint.ratings:
+            missing = [s for s in segments if s not in touchpoint.ratings]
+            if missing:
+                problems.append((where, f"no ratings for {', '.join(missing)}, expected a "
+                                        "distribution per segment or a 'default'"))
+    return problems
+
+
+def _segments(world: World) -> Problems:
+    problems: Problems = []
+    touchpoints = world.touchpoint_ids
+    for i, segment in enumerate(world.segments):
+        where = f"segments[{i}]"
+        problems += _journey(f"{where}.journey", segment.journey, touchpoints)
+        problems += [
+            (f"{where}.onboarding[{j}]", f"unknown touchpoint {name!r}, expected one of "
+                                         f"{', '.join(touchpoints)}")
+            for j, name in enumerate(segment.onboarding)
+            if name not in touchpoints
+        ]
+        problems += _unknown(f"{where}.contacts_per_month", segment.contacts_per_month,
+                             touchpoints, "touchpoint")
+    return problems
+
+
+def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list[str]) -> Problems:
+    """Known states, rows summing to one, and every state able to reach purchase or lost."""
+    if START not in journey:
+        return [(where, "no 'start' row, expected where prospects first meet the company")]
+    problems = _unknown(where, journey, [START, *touchpoints], "journey state")
+    for state, row in journey.items():
+        problems += _unknown(f"{where}.{state}", row, [*touchpoints, PURCHASE, LOST], "state")
+        problems += _sums_to_one(f"{where}.{state}", row.values(), "probabilities")
+    if problems:
+        return problems
+    for state in _reachable(journey):
+        if state not in journey:
+            problems.append((f"{where}.{state}", "is reached but has no row, expected where "
+                                                 "prospects go next"))
+    if problems:
+        return problems
+    stuck = _cannot_finish(journey)
+    return [(f"{where}.{state}", "cannot reach purchase or lost, expected a way out of the "
+                                 "journey") for state in stuck]
+
+
+def _reachable(journey: dict[str, dict[str, float]]) -> list[str]:
+    """States reachable from start with positive probability (breadth first)."""
+    seen, frontier = [START], [START]
+    while frontier:
+        state = frontier.pop()
+        for nxt, p in journey.get(state, {}).items():
+            if p > 0 and nxt not in seen and nxt not in (PURCHASE, LOST):
+                seen.append(nxt)
+                frontier.append(nxt)
+    return seen
+
+
+def _cannot_finish(journey: dict[str, dict[str, float]]) -> list[str]:
+    """States from which no path of positive probability leads to purchase or lost."""
+    finishing = {PURCHASE, LOST}
+    changed = True
+    while changed:
+        changed = False
+        for state, row in journey.items():
+            if state not in finishing and any(p > 0 and n in finishing for n, p in row.items()):
+                finishing.add(state)
+                changed = True
+    return [state for state in _reachable(journey) if state not in finishing]
+
+
+def _churn(world: World) -> Problems:
+    churn, segments = world.churn, world.segment_ids
+    bands = churn.tenure_bands
+    problems: Problems = []
+    if bands[0] != 0:
+        problems.append(("churn.tenure_bands[0]", "expected the first band to start at 0 months"))
+    problems += [
+        (f"churn.tenure_bands[{j}]", "expected band starts in increasing order")
+        for j in range(1, len(bands))
+        if bands[j] <= bands[j - 1]
+    ]
+    problems += _unknown("churn.baseline", churn.baseline, segments, "segment")
+    for segment in segments:
+        hazards = churn.baseline.get(segment)
+        if hazards is None:
+            problems.append(("churn.baseline", f"no baseline for segment {segment!r}, expected "
+                                               "one monthly churn probability per tenure band"))
+        elif len(hazards) != len(bands):
+            problems.append((f"churn.baseline.{segment}", f"has {len(hazards)} values, expected "
+                                                          f"{len(bands)} (one per tenure band)"))
+    return problems + _effects("churn.effects", churn.effects, world)
+
+
+def _effects(where: str, effects: dict, world: World) -> Problems:
+    problems = _unknown(where, effects, world.touchpoint_ids, "touchpoint")
+    for name, value in effects.items():
+        if isinstance(value, dict):
+            problems += _unknown(f"{where}.{name}", value, world.segment_ids, "segment")
+    return problems
+
+
+def _loyalty(world: World) -> Problems:
+    cutpoints = world.loyalty.cutpoints
+    problems = _unknown("loyalty.cutpoints", cutpoints, [*world.segment_ids, "default"],
+                        "segment")
+    if "default" not in cutpoints:
+        problems += [
+            ("loyalty.cutpoints", f"no cutpoints for segment {s!r}, expected three per segment "
+                                  "or a 'default'")
+            for s in world.segment_ids
+            if s not in cutpoints
+        ]
+    problems += [
+        (f"loyalty.cutpoints.{s}", f"got {c}, expected three increasing numbers")
+        for s, c in cutpoints.items()
+        if not c[0] < c[1] < c[2]
+    ]
+    return problems + _effects("loyalty.effects", world.loyalty.effects, world)
