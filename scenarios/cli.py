@@ -1,0 +1,112 @@
+"""The ``ctm`` command line.
+
+Bad input prints one line per problem (file, field, what is expected) and exits with 2;
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.errors import InputError
+
+app = typer.Typer(
+    help="Simulate customer touchpoints and what-if scenarios.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(width=None if sys.stdout.isatty() else 140)
+errors = Console(stderr=True)
+
+WorldArg = Annotated[str, typer.Argument(help="World file (YAML), or 'demo' for the bundled demo.")]
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn InputError into one line per problem on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            for line in error.lines():
+                errors.print(line, markup=False, highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def validate(world: WorldArg) -> None:
+    """Check a world file; print OK or every problem found."""
+    from sim.world import load_world
+
+    loaded = load_world(world)
+    console.print(f"OK: {world}: {len(loaded.touchpoints)} touchpoints, "
+                  f"{len(loaded.segments)} segments")
+
+
+@app.command()
+@user_errors
+def simulate(
+    world: WorldArg,
+    customers: Annotated[int, typer.Option(min=0, help="Customers of the base to simulate.")]
+    = 10_000,
+    months: Annotated[int | None, typer.Option(min=1, help="Months [default: world horizon].")]
+    = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
+    out: Annotated[Path, typer.Option(help="Folder for results.nc and Parquet tables.")]
+    = Path("out/simulation"),
+) -> None:
+    """Simulate a world with its default parameters and write the results."""
+    from scenarios.outputs import atomic_directory, write_results
+    from sim.engine import simulate as run
+    from sim.parameters import from_world
+    from sim.results import summary
+    from sim.world import load_world
+
+    loaded = load_world(world)
+    months = months or loaded.economics.horizon_months
+    with progress_bar() as bar:
+        task = bar.add_task("simulating months", total=months)
+        results = run(from_world(loaded), customers=customers, months=months, seed=seed,
+                      progress=lambda done: bar.update(task, completed=done))
+    results.attrs.update(world=loaded.name, currency=loaded.economics.currency)
+    with atomic_directory(out) as folder:
+        files = write_results(results, folder)
+    console.print(summary_table(summary(results), loaded.economics.currency, months))
+    console.print(f"Results: {out}/ ({', '.join(f.name for f in files)})")
+
+
+def progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=errors, transient=False)
+
+
+def summary_table(table, currency: str, months: int) -> Table:
+    """The run's headline figures as a rich table."""
+    out = Table(title=f"Simulated {months} months (lifetime value: installed-base cohort, "
+                      f"{currency}, discounted)")
+    out.add_column("segment")
+    for column in table.columns:
+        out.add_column(column.replace("_", " "), justify="right")
+    percent = {"conversion", "monthly_churn"}
+    for segment, row in table.iterrows():
+        cells = [
+            f"{value:.1%}" if name in percent or name.startswith("retention")
+            else f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+            for name, value in row.items()
+        ]
+        out.add_row(str(segment), *cells)
+    return out

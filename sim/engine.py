@@ -1,0 +1,134 @@
+"""The simulation engine: a SimPy environment that runs a world month by month.
+
+The clock is in minutes (:mod:`sim.units`). Each month: the month's prospects arrive
+(Poisson, plus referrals from last month's advocates) and walk their journeys; the month
+passes on the SimPy clock (queued contacts will run inside it); then every customer in
+service has the month's contacts and may churn; those who purchased start service next
+month.
+
+The simulated population is a sample: ``customers`` of the world's installed base, and the
+world's prospect arrivals scaled by the same fraction. The result's ``scale`` attribute
+converts totals back to the whole company.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+import xarray as xr
+
+from sim.journey import walk
+from sim.parameters import LOYALTY_CLASSES, Parameters
+from sim.population import Population
+from sim.results import Recorder
+from sim.streams import Streams, customer_ids
+from sim.units import MONTH
+
+BASE, NEW, REFERRED = 0, 1, 2
+"""Where a customer came from: the installed base, a prospect, a referral."""
+ADVOCATE = LOYALTY_CLASSES.index("advocate")
+
+
+def simulate(
+    params: Parameters,
+    *,
+    customers: int,
+    months: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> xr.Dataset:
+    """Simulate ``months`` months of a world and return the labelled results.
+
+    Parameters
+    ----------
+    params
+        One complete parameter set (the world's defaults, or one posterior draw).
+    customers
+        Customers of the installed base to simulate; prospects are scaled alike.
+    months
+        Length of the run.
+    seed
+        Seed of every random stream; the same seed gives identical results.
+    progress
+        Called with the number of months done after each month.
+    """
+    if customers < 0 or months < 1:
+        raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
+    return Simulation(params, customers, months, seed).run(progress)
+
+
+class Simulation:
+    """One run: the environment, the customers and the recorder."""
+
+    def __init__(self, params: Parameters, customers: int, months: int, seed: int):
+        self.params, self.months = params, months
+        self.env = simpy.Environment()
+        self.streams = Streams(seed)
+        self.population = Population(params, self.streams)
+        self.recorder = Recorder(params, months)
+        base = params.customers.sum()
+        self.fraction = customers / base if base > 0 else 1.0
+        self.base = _apportion(customers, params.customers)
+        self.attrs = {"seed": seed, "customers": customers, "months": months,
+                      "scale": 1.0 / self.fraction if self.fraction > 0 else 1.0}
+
+    def run(self, progress: Callable[[int], None] | None = None) -> xr.Dataset:
+        self.env.process(self._calendar(progress))
+        self.env.run()
+        return self.recorder.dataset(**self.attrs)
+
+    def _calendar(self, progress: Callable[[int], None] | None):
+        for s, n in enumerate(self.base):
+            ids = customer_ids(s, 0, BASE, np.arange(n))
+            self._join(s, month=0, cohort=0, ids=ids, views=None, charged=False)
+        advocates = np.zeros(len(self.params.segments))
+        for month in range(self.months):
+            journeys = [self._prospects(s, month, advocates[s]) for s in range(len(advocates))]
+            yield self.env.timeout(MONTH)
+            served = self.population.serve(month)
+            self.recorder.service(month, served)
+            is_advocate = ~served.churned & (served.loyalty == ADVOCATE)
+            advocates = np.bincount(served.segment, is_advocate, len(advocates))
+            for s, prospects in enumerate(journeys):
+                purchased = prospects.purchased
+                self._join(s, month, month + 1, prospects.ids[purchased],
+                           prospects.views[purchased])
+            if progress:
+                progress(month + 1)
+
+    def _prospects(self, segment: int, month: int, advocates: float):
+        """This month's prospects of a segment, after their journeys."""
+        p = self.params
+        new = self.streams.generator("arrivals", segment, month).poisson(
+            p.prospects[segment] * self.fraction
+        )
+        referred = self.streams.generator("referrals", segment, month).poisson(
+            p.referral_rate[segment] * advocates
+        )
+        ids = np.concatenate([customer_ids(segment, month, NEW, np.arange(new)),
+                              customer_ids(segment, month, REFERRED, np.arange(referred))])
+        prospects = walk(p, segment, ids, self.streams)
+        self.recorder.prospects(segment, month, prospects.visits,
+                                int(prospects.purchased.sum()))
+        return prospects
+
+    def _join(self, segment: int, month: int, cohort: int, ids: np.ndarray,
+              views: np.ndarray | None, charged: bool = True) -> None:
+        if views is None:
+            views = np.full((len(ids), len(self.params.touchpoints)), np.nan)
+        contacts = self.population.join(segment, cohort, ids, views)
+        self.recorder.onboarding(segment, month, cohort, len(ids),
+                                 contacts if charged else None)
+
+
+def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+    """Whole numbers in proportion to ``weights`` that add up to ``total`` (largest remainder)."""
+    if weights.sum() <= 0:
+        return np.zeros(len(weights), dtype=np.int64)
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    remainder = total - counts.sum()
+    counts[np.argsort(counts - exact, kind="stable")[:remainder]] += 1
+    return counts

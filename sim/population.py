@@ -1,0 +1,137 @@
+"""The customers: each an agent with its own views, advanced one month at a time.
+
+A customer is a row: a stable id, a segment, the month its service began (its cohort) and
+a view of every touchpoint it has used. Each service month (DESIGN, customer story 3-6):
+
+1. recurring contacts: floor(rate) contacts with each recurring touchpoint, plus one more
+   with probability frac(rate) (so an invoice with rate 1 comes every month);
+2. each contact is an experience that updates the view of that touchpoint;
+3. churn with monthly hazard logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k;
+4. survivors earn the month's margin, and classify themselves (ordered logistic).
+
+All customers of a month are advanced together with array operations; their random numbers
+still come from their own streams (:mod:`sim.streams`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from sim.parameters import Parameters
+from sim.perception import perceive, poor_view
+from sim.streams import Streams, categorical, pack
+
+
+@dataclass
+class Month:
+    """What happened to the customers in one service month, per customer."""
+
+    segment: np.ndarray  # (customer,)
+    cohort: np.ndarray  # (customer,)
+    contacts: np.ndarray  # (customer, touchpoint)
+    churned: np.ndarray  # (customer,) bool
+    loyalty: np.ndarray  # (customer,) class 0..3 (survivors only meaningful)
+
+
+class Population:
+    """The customers alive, and their monthly step.
+
+    Parameters
+    ----------
+    params
+        The parameter set of this run.
+    streams
+        The run's random streams.
+    """
+
+    def __init__(self, params: Parameters, streams: Streams):
+        self.params = params
+        self.streams = streams
+        K = len(params.touchpoints)
+        self.ids = np.zeros(0, dtype=np.uint64)
+        self.segment = np.zeros(0, dtype=np.int64)
+        self.cohort = np.zeros(0, dtype=np.int64)
+        self.views = np.zeros((0, K))
+        self._cdf = np.cumsum(params.ratings, axis=-1)[..., :-1]  # (segment, touchpoint, 4)
+        self._recurring = np.flatnonzero(params.contacts.any(axis=0))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def join(self, segment: int, cohort: int, ids: np.ndarray, views: np.ndarray) -> np.ndarray:
+        """Add new customers after their onboarding; returns their onboarding contacts."""
+        views, contacts = self._onboard(segment, ids, views.copy())
+        self.ids = np.concatenate([self.ids, ids])
+        self.segment = np.concatenate([self.segment, np.full(len(ids), segment)])
+        self.cohort = np.concatenate([self.cohort, np.full(len(ids), cohort)])
+        self.views = np.concatenate([self.views, views])
+        return contacts
+
+    def _onboard(self, segment: int, ids: np.ndarray, views: np.ndarray):
+        """Each onboarding touchpoint once, in the order the world lists them."""
+        order = self.params.onboarding[segment]
+        steps = np.argsort(np.where(order > 0, order, np.inf))[: int((order > 0).sum())]
+        keys = self.streams.keys("onboarding", ids)
+        contacts = np.zeros(len(self.params.touchpoints))
+        for k in steps:
+            u = self.streams.uniform(keys, pack(k))
+            rating = 1 + categorical(u, self.params.ratings[segment, k])
+            views[:, k] = perceive(views[:, k], rating, self.params.emotional_weight[k])
+            contacts[k] = len(ids)
+        return views, contacts
+
+    def serve(self, month: int) -> Month:
+        """One service month for every customer whose service has begun; the churned leave."""
+        p = self.params
+        active = self.cohort <= month
+        rows = np.flatnonzero(active)
+        segment, cols = self.segment[rows], self._recurring
+        contacts = np.zeros((len(rows), len(p.touchpoints)), dtype=np.int64)
+        rates = p.contacts[segment][:, cols]
+        u = self.streams.uniform(self.streams.keys("contacts", self.ids[rows])[:, None],
+                                 pack(month, cols))
+        contacts[:, cols] = np.floor(rates) + (u < rates - np.floor(rates))
+        self.views[rows] = self._experience(month, rows, contacts)
+        x = poor_view(self.views[rows])
+        tenure = month - self.cohort[rows]
+        band = np.searchsorted(p.band_starts, tenure, side="right") - 1
+        hazard = expit(p.alpha[segment, band] + (p.beta[segment] * x).sum(axis=1))
+        churn_u = self.streams.uniform(self.streams.keys("churn", self.ids[rows]), month)
+        churned = churn_u < hazard
+        loyalty = self._classify(month, rows, segment, x)
+        result = Month(segment, self.cohort[rows], contacts, churned, loyalty)
+        self._remove(rows[churned])
+        return result
+
+    def _experience(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+        """Views after this month's contacts, one experience per contact, in order.
+
+        Queued touchpoints (issue "Queued touchpoints") will take their experiences from the
+        queue instead of ``self._cdf``; this is the seam.
+        """
+        views, cols = self.views[rows], self._recurring
+        keys = self.streams.keys("experience", self.ids[rows])[:, None]
+        cdf = self._cdf[self.segment[rows]][:, cols]  # (customer, recurring, 4)
+        weight = self.params.emotional_weight[cols]
+        for visit in range(int(contacts.max(initial=0))):
+            u = self.streams.uniform(keys, pack(month, cols, visit))
+            rating = 1 + (cdf <= u[..., None]).sum(axis=-1)
+            updated = perceive(views[:, cols], rating, weight)
+            views[:, cols] = np.where(contacts[:, cols] > visit, updated, views[:, cols])
+        return views
+
+    def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray, x: np.ndarray):
+        """Ordered logistic: P(class <= j) = logistic(c[s, j] + sum_k gamma_k x_k)."""
+        eta = x @ self.params.gamma
+        below = expit(self.params.cutpoints[segment] + eta[:, None])  # (customer, 3)
+        u = self.streams.uniform(self.streams.keys("loyalty", self.ids[rows]), month)
+        return (below <= u[:, None]).sum(axis=1)
+
+    def _remove(self, rows: np.ndarray) -> None:
+        keep = np.ones(len(self), dtype=bool)
+        keep[rows] = False
+        self.ids, self.segment = self.ids[keep], self.segment[keep]
+        self.cohort, self.views = self.cohort[keep], self.views[keep]

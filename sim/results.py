@@ -1,0 +1,199 @@
+"""Results of a run as labelled arrays (xarray), with tidy pandas views.
+
+Dimensions: ``segment``, ``month`` (calendar month of the run), ``touchpoint``, ``loyalty``
+(self-classification), ``cohort`` (the month a customer's service began; the installed base
+is cohort 0) and ``tenure`` (months of service completed).
+
+Money: a surviving customer earns the segment's margin at the end of each service month;
+every contact costs its touchpoint's cost per contact (cost to serve, onboarding included;
+the installed base was onboarded before the run, so its onboarding cost is not counted).
+Lifetime value per acquired customer is the discounted margin less cost to serve, from the
+start of service to the end of the run, discounted monthly at d: value in service month t
+counts (1 + d)^-t. Acquisition costs are reported separately, not subtracted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from sim.parameters import LOYALTY_CLASSES, Parameters
+from sim.population import Month
+
+SEGMENT_MONTH = (
+    "prospects", "acquired", "active_start", "active", "churned",
+    "revenue", "margin", "cost_to_serve", "acquisition_spend",
+)  # fmt: skip
+
+
+class Recorder:
+    """Collects counts and money while a run goes, and turns them into a Dataset."""
+
+    def __init__(self, params: Parameters, months: int):
+        self.params, self.months = params, months
+        S, K, H = len(params.segments), len(params.touchpoints), months
+        self.by_month = {name: np.zeros((S, H)) for name in SEGMENT_MONTH}
+        self.contacts = np.zeros((S, H, K))
+        self.loyalty = np.zeros((S, H, len(LOYALTY_CLASSES)))
+        self.cohort_size = np.zeros((S, H))
+        self.alive = np.zeros((S, H, H))  # (segment, cohort, tenure - 1)
+        self.cohort_value = np.zeros((S, H))
+
+    def prospects(self, segment: int, month: int, visits: np.ndarray, acquired: int) -> None:
+        """A month's prospects of one segment after their journeys."""
+        p = self.params
+        self.by_month["prospects"][segment, month] += len(visits)
+        self.by_month["acquired"][segment, month] += acquired
+        journey_contacts = visits.sum(axis=0)
+        self.contacts[segment, month] += journey_contacts
+        spend = journey_contacts @ p.cost_per_contact + acquired * p.acquisition_cost[segment]
+        self.by_month["acquisition_spend"][segment, month] += spend
+
+    def onboarding(self, segment: int, month: int, cohort: int, size: int,
+                   contacts: np.ndarray | None) -> None:
+        """New customers of ``cohort`` onboarded in ``month``; ``contacts`` None: before the run.
+
+        The installed base was onboarded before the run: its views count, its cost is sunk.
+        """
+        if cohort < self.months:
+            self.cohort_size[segment, cohort] += size
+        if contacts is None:
+            return
+        cost = contacts @ self.params.cost_per_contact
+        self.contacts[segment, month] += contacts
+        self.by_month["cost_to_serve"][segment, month] += cost
+        if cohort < self.months:
+            self.cohort_value[segment, cohort] -= cost
+
+    def service(self, month: int, served: Month) -> None:
+        """One service month of every active customer."""
+        p, S = self.params, len(self.params.segments)
+        seg, survived = served.segment, ~served.churned
+        count = np.bincount(seg, minlength=S).astype(float)
+        cost = served.contacts @ p.cost_per_contact
+        value = np.where(survived, p.margin[seg], 0.0) - cost
+        tenure = month - served.cohort + 1
+        discounted = value * (1.0 + p.discount_rate) ** -tenure
+        totals = {
+            "active_start": count,
+            "active": np.bincount(seg, survived, S),
+            "churned": np.bincount(seg, served.churned, S),
+            "revenue": np.bincount(seg, survived * p.revenue[seg], S),
+            "margin": np.bincount(seg, survived * p.margin[seg], S),
+            "cost_to_serve": np.bincount(seg, cost, S),
+        }
+        for name, values in totals.items():
+            self.by_month[name][:, month] += values
+        for k in range(served.contacts.shape[1]):
+            self.contacts[:, month, k] += np.bincount(seg, served.contacts[:, k], S)
+        classes = len(LOYALTY_CLASSES)
+        self.loyalty[:, month] += np.bincount(
+            seg * classes + served.loyalty, survived, S * classes
+        ).reshape(S, classes)
+        H = self.months
+        np.add.at(self.alive, (seg, served.cohort, tenure - 1), survived)
+        self.cohort_value += np.bincount(seg * H + served.cohort, discounted, S * H).reshape(S, H)
+
+    def dataset(self, **attrs: object) -> xr.Dataset:
+        """Everything recorded, with derived rates, as a labelled Dataset."""
+        p, H = self.params, self.months
+        coords = {
+            "segment": list(p.segments),
+            "month": np.arange(H),
+            "touchpoint": list(p.touchpoints),
+            "loyalty": list(LOYALTY_CLASSES),
+            "cohort": np.arange(H),
+            "tenure": np.arange(1, H + 1),
+        }
+        sm = ("segment", "month")
+        data = {name: (sm, values) for name, values in self.by_month.items()}
+        data["contacts"] = (("segment", "month", "touchpoint"), self.contacts)
+        data["loyalty_mix"] = (("segment", "month", "loyalty"), self.loyalty)
+        data["cohort_size"] = (("segment", "cohort"), self.cohort_size)
+        data["survivors"] = (("segment", "cohort", "tenure"), self.alive)
+        data["cohort_value"] = (("segment", "cohort"), self.cohort_value)
+        ds = xr.Dataset(data, coords=coords, attrs=attrs)
+        return derive(ds)
+
+
+def derive(ds: xr.Dataset) -> xr.Dataset:
+    """Add the rates and per-customer figures computed from counts.
+
+    Works on any Dataset with the recorded counts, including one summed over segments.
+    """
+    ds = ds.copy()
+    ds["value"] = ds["margin"] - ds["cost_to_serve"]
+    ds["conversion_rate"] = ds["acquired"] / ds["prospects"].where(ds["prospects"] > 0)
+    ds["churn_rate"] = ds["churned"] / ds["active_start"].where(ds["active_start"] > 0)
+    mix = ds["loyalty_mix"]
+    ds["nps"] = 100 * (mix.sel(loyalty="advocate") - mix.sel(loyalty="dissatisfied")) / ds[
+        "active"
+    ].where(ds["active"] > 0)
+    size = ds["cohort_size"].where(ds["cohort_size"] > 0)
+    observed = ds["cohort"] + ds["tenure"] <= ds.sizes["month"]
+    ds["retention"] = (ds["survivors"] / size).where(observed)
+    ds["lifetime_value"] = ds["cohort_value"] / size
+    for name, text in DESCRIPTIONS.items():
+        ds[name].attrs["description"] = text
+    return ds
+
+
+DESCRIPTIONS = {
+    "prospects": "prospects who started an acquisition journey",
+    "acquired": "prospects who purchased (service starts next month)",
+    "active_start": "customers in service at the start of the month",
+    "active": "customers in service at the end of the month",
+    "churned": "customers who left during the month",
+    "revenue": "revenue of the month's survivors",
+    "margin": "margin of the month's survivors",
+    "cost_to_serve": "contacts times cost per contact, onboarding included",
+    "acquisition_spend": "journey contacts plus acquisition cost per customer acquired",
+    "value": "margin less cost to serve",
+    "contacts": "contacts per touchpoint (journeys, onboarding, recurring)",
+    "loyalty_mix": "survivors by self-classification",
+    "nps": "net promoter score: advocates less dissatisfied, percent of active",
+    "conversion_rate": "acquired / prospects",
+    "churn_rate": "churned / active at the start of the month",
+    "cohort_size": "customers whose service began in the cohort month",
+    "survivors": "customers of a cohort still in service after each month of tenure",
+    "retention": "survivors / cohort size",
+    "cohort_value": "discounted value of a cohort from the start of service to the run's end",
+    "lifetime_value": "discounted value per acquired customer over the rest of the run",
+}
+
+
+def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
+    """Long tables, one per group of dimensions, with one column per variable."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, variable in ds.data_vars.items():
+        groups.setdefault(variable.dims, []).append(name)
+    names = {
+        ("segment", "month"): "monthly",
+        ("segment", "month", "touchpoint"): "touchpoints",
+        ("segment", "month", "loyalty"): "loyalty",
+        ("segment", "cohort"): "cohorts",
+        ("segment", "cohort", "tenure"): "retention",
+    }
+    return {names.get(dims, "_".join(dims)): ds[vars_].to_dataframe().reset_index()
+            for dims, vars_ in groups.items()}
+
+
+def summary(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per segment and one for all: the headline figures of a run."""
+    total = derive(ds.sum("segment", keep_attrs=True).expand_dims(segment=["all"]))
+    both = xr.concat([ds[list(total.data_vars)], total], dim="segment")
+    last = both.sizes["month"] - 1
+    at12 = min(12, both.sizes["tenure"])
+    table = pd.DataFrame({
+        "acquired": both["acquired"].sum("month"),
+        "conversion": both["acquired"].sum("month") / both["prospects"].sum("month"),
+        "active_end": both["active"].isel(month=last),
+        "monthly_churn": both["churned"].sum("month") / both["active_start"].sum("month"),
+        f"retention_{at12}m": both["retention"].sel(cohort=0, tenure=at12),
+        "lifetime_value": both["lifetime_value"].sel(cohort=0),
+        "nps_end": both["nps"].isel(month=last),
+        "margin": both["margin"].sum("month"),
+        "cost_to_serve": both["cost_to_serve"].sum("month"),
+    }, index=both["segment"].to_index())  # fmt: skip
+    return table
