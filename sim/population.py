@@ -32,6 +32,7 @@ class Month:
     segment: np.ndarray  # (customer,)
     cohort: np.ndarray  # (customer,)
     contacts: np.ndarray  # (customer, touchpoint)
+    hazard: np.ndarray  # (customer,) monthly churn probability
     churned: np.ndarray  # (customer,) bool
     loyalty: np.ndarray  # (customer,) class 0..3 (survivors only meaningful)
 
@@ -102,7 +103,7 @@ class Population:
         churn_u = self.streams.uniform(self.streams.keys("churn", self.ids[rows]), month)
         churned = churn_u < hazard
         loyalty = self._classify(month, rows, segment, x)
-        result = Month(segment, self.cohort[rows], contacts, churned, loyalty)
+        result = Month(segment, self.cohort[rows], contacts, hazard, churned, loyalty)
         self._remove(rows[churned])
         return result
 

@@ -1,0 +1,19 @@
+"""Shared fixtures: the demo world and simple parameter sets built from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.parameters import Parameters, from_world
+from sim.world import load_world
+
+
+@pytest.fixture(scope="session")
+def demo_world():
+    return load_world("demo")
+
+
+@pytest.fixture(scope="session")
+def demo_params(demo_world) -> Parameters:
+    return from_world(demo_world)
+

@@ -1,0 +1,80 @@
+"""Acquisition journeys against the absorbing Markov chain (Kemeny & Snell, fundamental matrix)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.journey import walk
+from sim.streams import Streams
+
+PROSPECTS = 100_000
+
+
+def absorbing_chain(start: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
+    """P(purchase) and expected visits per touchpoint: N = (I - Q)^-1, B = N R."""
+    K = len(start)
+    Q, R = P[:, :K], P[:, K:]
+    N = np.linalg.inv(np.eye(K) - Q)
+    return float(start @ N @ R[:, 0]), start @ N
+
+
+def averaged_over_ratings(params, s: int) -> np.ndarray:
+    """The chain prospects follow on average, written out from the story in DESIGN.
+
+    With probability P(rating <= 2) the odds of lost are multiplied by the dropout odds
+    ratio and the other moves shrink in proportion.
+    """
+    P = params.transitions[s]
+    bad = params.ratings[s, :, :2].sum(axis=1)
+    odds, lost = params.dropout_odds[s], params.lost
+    out = np.empty_like(P)
+    for k in range(P.shape[0]):
+        pl = P[k, lost]
+        pl_bad = odds * pl / (1 - pl + odds * pl)
+        row_bad = P[k] * ((1 - pl_bad) / (1 - pl) if pl < 1 else 0.0)
+        row_bad[lost] = pl_bad
+        out[k] = (1 - bad[k]) * P[k] + bad[k] * row_bad
+    return out
+
+
+def simulated(params, s: int, seed: int = 1):
+    prospects = walk(params, s, np.arange(PROSPECTS, dtype=np.uint64), Streams(seed))
+    return prospects.purchased, prospects.visits
+
+
+def assert_matches_chain(params, s: int, P: np.ndarray, seed: int = 1) -> None:
+    """Simulated conversion and mean visits within 4 standard errors of the exact values.
+
+    4 standard errors of a mean over 100,000 independent prospects: a false alarm about once
+    in 16,000 comparisons, while an error of 1% in a transition shows up.
+    """
+    conversion, visits = absorbing_chain(params.start[s], P)
+    purchased, counts = simulated(params, s, seed)
+    assert abs(purchased.mean() - conversion) <= 4 * np.sqrt(
+        conversion * (1 - conversion) / PROSPECTS
+    )
+    se = counts.std(axis=0) / np.sqrt(PROSPECTS)
+    assert np.all(np.abs(counts.mean(axis=0) - visits) <= 4 * se + 1e-12)
+
+
+@pytest.mark.parametrize("segment", ["household", "small_business", "enterprise"])
+def test_conversion_and_visits_match_fundamental_matrix(demo_params, segment):
+    s = demo_params.segments.index(segment)
+    assert_matches_chain(demo_params, s, averaged_over_ratings(demo_params, s))
+
+
+def test_without_dropout_effect_the_world_matrix_is_the_chain(demo_params):
+    """With an odds ratio of 1 the world file's own rows are exact: no averaging at all."""
+    params = demo_params.replace(dropout_odds=np.ones(len(demo_params.segments)))
+    s = params.segments.index("enterprise")  # has a self-loop: sales_rep -> sales_rep
+    assert_matches_chain(params, s, params.transitions[s], seed=2)
+
+
+def test_bad_experiences_lose_prospects(demo_params):
+    s = demo_params.segments.index("household")
+    worse = demo_params.ratings.copy()
+    worse[s, demo_params.touchpoints.index("store")] = [0.4, 0.3, 0.2, 0.05, 0.05]
+    base, _ = simulated(demo_params, s)
+    after, _ = simulated(demo_params.replace(ratings=worse), s)
+    assert after.mean() < base.mean() - 0.005
