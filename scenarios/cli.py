@@ -110,3 +110,52 @@ def summary_table(table, currency: str, months: int) -> Table:
         ]
         out.add_row(str(segment), *cells)
     return out
+
+
+@app.command()
+@user_errors
+def staffing(
+    calls_per_hour: Annotated[float, typer.Option(min=0, help="Contacts offered per hour.")],
+    handling: Annotated[str, typer.Option(help="Mean handling time, e.g. '3 min'.")],
+    patience: Annotated[str | None, typer.Option(
+        help="'60% within 1 min', or a mean such as '2 min'; omit for no abandonment.")] = None,
+    target: Annotated[str | None, typer.Option(
+        help="Service level target, e.g. '80% within 20 s'.")] = None,
+    max_abandon: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Highest acceptable share of abandoned contacts, e.g. 0.05.")] = None,
+) -> None:
+    """Agents needed for a queued touchpoint (Erlang C, or Erlang A with patience)."""
+    from sim import erlang
+    from sim.units import parse_duration, parse_share_within
+
+    def option(name: str, parse: Callable, text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise InputError("ctm staffing", [(f"--{name}", str(error))]) from None
+
+    lam, mu = calls_per_hour / 60, 1 / option("handling", parse_duration, handling)
+    theta = None
+    if patience is not None:
+        theta = (erlang.patience_rate(*option("patience", parse_share_within, patience))
+                 if "%" in patience else 1 / option("patience", parse_duration, patience))
+    level, within = option("target", parse_share_within, target) if target else (None, None)
+    try:
+        table = erlang.staffing_table(lam, mu, theta, within=within)
+        best = (erlang.staffing(lam, mu, theta, service_level=level, within=within,
+                                max_abandon=max_abandon)
+                if target or max_abandon is not None else None)
+    except ValueError as error:
+        raise InputError("ctm staffing", [("", str(error))]) from None
+    out = Table(title=f"{calls_per_hour:g} contacts an hour, {handling} handling, "
+                      f"{'patience ' + patience if patience else 'no abandonment'}")
+    for column in table.columns:
+        out.add_column("mean wait (min)" if column == "mean_wait" else column.replace("_", " "),
+                       justify="right")
+    for row in table.itertuples(index=False):
+        style = "bold green" if best is not None and row.agents == best else None
+        out.add_row(*(f"{v:.0f}" if k == "agents" else f"{v:.3f}"
+                      for k, v in zip(table.columns, row, strict=True)), style=style)
+    console.print(out)
+    if best is not None:
+        console.print(f"Fewest agents meeting the target: {best}")

@@ -50,3 +50,24 @@ def parse_duration(text: object) -> float:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A pydantic field type: a duration with units in the file, minutes in Python."""
+
+
+_SHARE_WITHIN = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*%\s*(?:within|in)\s+(.+)$")
+
+
+def parse_share_within(text: str) -> tuple[float, float]:
+    """``"80% within 20 s"`` -> (0.8, 1/3 minute): a share and a duration in minutes.
+
+    Raises
+    ------
+    ValueError
+        If the text is not "<percent>% within <duration>" with 0 < percent < 100.
+    """
+    match = _SHARE_WITHIN.match(text)
+    if not match:
+        raise ValueError(f"got {text!r}, expected '<percent>% within <duration>', e.g. "
+                         "'80% within 20 s'")
+    share = float(match.group(1)) / 100
+    if not 0 < share < 1:
+        raise ValueError(f"got {text!r}, expected a percentage between 0 and 100")
+    return share, parse_duration(match.group(2))
