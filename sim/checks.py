@@ -103,8 +103,12 @@ def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list
     if problems:
         return problems
     stuck = _cannot_finish(journey)
-    return [(f"{where}.{state}", "cannot reach purchase or lost, expected a way out of the "
-                                 "journey") for state in stuck]
+    if not stuck:
+        return []
+    stuck = [state for state in stuck if state != START] or stuck
+    others = f" (nor can {', '.join(stuck[1:])})" if len(stuck) > 1 else ""
+    return [(f"{where}.{stuck[0]}", f"cannot reach purchase or lost{others}, expected a way "
+                                    "out of the journey")]
 
 
 def _reachable(journey: dict[str, dict[str, float]]) -> list[str]:

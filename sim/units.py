@@ -27,7 +27,7 @@ _UNITS = {
     "month": MONTH, "mo": MONTH,
     "year": YEAR, "yr": YEAR,
 }  # fmt: skip
-_PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]+?)s?\s*$")
+_PATTERN = re.compile(r"^\s*(-?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-zA-Z]+?)s?\s*$")
 
 
 def parse_duration(text: object) -> float:
@@ -45,6 +45,8 @@ def parse_duration(text: object) -> float:
     if not match or unit not in _UNITS:
         known = "s, min, h, day, week, month, year"
         raise ValueError(f"got {text!r}, expected a number and a unit ({known})")
+    if float(match.group(1)) < 0:
+        raise ValueError(f"got {text!r}, expected a duration of at least 0")
     return float(match.group(1)) * _UNITS[unit]
 
 

@@ -8,6 +8,7 @@ and the path to the field.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -36,7 +37,7 @@ PerSegment = float | dict[str, float]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Touchpoint(_Strict):
@@ -157,7 +158,7 @@ def load_world(path: str | Path) -> World:
     try:
         world = World.model_validate(data)
     except ValidationError as error:
-        raise InputError(str(path), [_describe(e) for e in error.errors()]) from None
+        raise InputError(str(path), _describe_all(error.errors())) from None
     problems = check_world(world)
     if problems:
         raise InputError(str(path), problems)
@@ -170,10 +171,14 @@ def read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(str(path), [("", "no such file")]) from None
-    except (UnicodeDecodeError, IsADirectoryError):
+    except IsADirectoryError:
+        raise InputError(str(path), [("", "is a folder, expected a YAML file")]) from None
+    except UnicodeDecodeError:
         raise InputError(str(path), [("", "not a UTF-8 text file, expected YAML")]) from None
+    except OSError as error:
+        raise InputError(str(path), [("", f"cannot be read ({error.strerror})")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else ""
@@ -185,6 +190,40 @@ def read_yaml(path: Path) -> dict:
         kind = type(data).__name__
         raise InputError(str(path), [("", f"got a YAML {kind}, expected a mapping of fields")])
     return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key_node, deep=deep) for key_node, _ in node.value]
+        for i, key in enumerate(keys):
+            if isinstance(key, str | int | float) and key in keys[:i]:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}, expected each key once",
+                    node.value[i][0].start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
+def _describe_all(errors: list[dict]) -> list[tuple[str, str]]:
+    """Pydantic errors as problems; a misspelt field is one problem, not unknown + missing."""
+    missing = [e["loc"] for e in errors if e["type"] == "missing"]
+    renamed = {}  # loc of an unknown field -> the missing field it probably means
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "extra_forbidden":
+            candidates = [str(m[-1]) for m in missing if m[:-1] == loc[:-1]]
+            match = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
+            if match:
+                renamed[loc] = match[0]
+    meant = {(*loc[:-1], name) for loc, name in renamed.items()}
+    return [
+        (_path(e["loc"]), f"unknown field, did you mean {renamed[e['loc']]!r}?")
+        if e["loc"] in renamed else _describe(e)
+        for e in errors
+        if not (e["type"] == "missing" and e["loc"] in meant)
+    ]
 
 
 def _describe(error: dict) -> tuple[str, str]:
@@ -201,7 +240,8 @@ def _describe(error: dict) -> tuple[str, str]:
         limit = next(iter(context.values()))
         return where, f"got {given!r}, expected {bounds[kind]} {limit}"
     if kind in ("too_short", "too_long"):
-        size = context.get("min_length") if kind == "too_short" else context.get("max_length")
+        size = (f"at least {context.get('min_length')}" if kind == "too_short"
+                else f"at most {context.get('max_length')}")
         return where, f"has {context.get('actual_length')} items, expected {size}"
     if kind == "value_error":
         return where, str(context.get("error", error["msg"]))
