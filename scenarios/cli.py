@@ -105,7 +105,8 @@ def summary_table(table, currency: str, months: int) -> Table:
     for segment, row in table.iterrows():
         cells = [
             f"{value:.1%}" if name in percent or name.startswith("retention")
-            else f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+            else f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer()
+            else f"{value:,.1f}"
             for name, value in row.items()
         ]
         out.add_row(str(segment), *cells)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from sim.errors import InputError
+from sim.schema import StrictModel
 from sim.units import MONTH, Duration
 
 STAGES = (
@@ -36,11 +37,7 @@ PerSegment = float | dict[str, float]
 """One value for every segment, or a value per segment id."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Touchpoint(_Strict):
+class Touchpoint(StrictModel):
     """One interaction between the company and a customer."""
 
     id: str = Field(min_length=1)
@@ -61,7 +58,7 @@ class Touchpoint(_Strict):
         return self.ratings.get(segment, self.ratings.get("default", []))
 
 
-class Segment(_Strict):
+class Segment(StrictModel):
     """A group of customers with its own journey, contacts and economics."""
 
     id: str = Field(min_length=1)
@@ -82,7 +79,7 @@ class Segment(_Strict):
     contacts_per_month: dict[str, NonNegative] = {}
 
 
-class Economics(_Strict):
+class Economics(StrictModel):
     """Money and time."""
 
     horizon: Duration = Field(gt=0)
@@ -96,7 +93,7 @@ class Economics(_Strict):
         return max(1, round(self.horizon / MONTH))
 
 
-class Churn(_Strict):
+class Churn(StrictModel):
     """Default churn parameters, replaced by a fitted posterior later.
 
     logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k with x_k = (3 - p_k) / 2.
@@ -110,7 +107,7 @@ class Churn(_Strict):
     """beta: log-odds of churn per unit of x_k (x_k = 1 is a view of 1 of 5)."""
 
 
-class Loyalty(_Strict):
+class Loyalty(StrictModel):
     """Ordered-logistic self-classification: dissatisfied < satisfied < loyal < advocate.
 
     P(class <= j) = logistic(c[s, j] + sum_k gamma[k] x_k), so a poor view (x > 0) pushes
@@ -121,7 +118,7 @@ class Loyalty(_Strict):
     effects: dict[str, float] = {}
 
 
-class World(_Strict):
+class World(StrictModel):
     """A complete world file."""
 
     name: str
