@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from sim.errors import InputError
+from sim.queues import QueueSettings
 from sim.schema import StrictModel
 from sim.units import MONTH, Duration
 
@@ -50,8 +51,9 @@ class Touchpoint(StrictModel):
     """w in p <- p + w (r - p): how far one experience moves the customer's view."""
     ratings: dict[str, RatingDistribution]
     """Rating distribution per segment id; the key ``default`` covers unlisted segments."""
-    queue: dict | None = None
-    """Staff, handling time and patience of a queued touchpoint (issue "Queued touchpoints")."""
+    queue: QueueSettings | None = None
+    """Staff, handling time and patience of a queued touchpoint (validated; the engine does
+    not route contacts through the queue yet: issue "Queued touchpoints")."""
 
     def rating_distribution(self, segment: str) -> list[float]:
         """The rating distribution this touchpoint gives customers of ``segment``."""

@@ -139,6 +139,7 @@ ONE_LINE_CASES = [
     ("duplicate_yaml_key.yaml", "line 52", "duplicate key 'ad', expected each key once"),
     ("negative_duration.yaml", "economics.horizon", "expected a duration of at least 0"),
     ("infinite_cost.yaml", "touchpoints[0].cost_per_contact", "should be a finite number"),
+    ("queue_no_agents.yaml", "touchpoints[3].queue.agents", "got 0, expected >= 1"),
     ("does_not_exist.yaml", "", "no such file"),
 ]
 
