@@ -1,10 +1,10 @@
 """The simulation engine: a SimPy environment that runs a world month by month.
 
 The clock is in minutes (:mod:`sim.units`). Each month: the month's prospects arrive
-(Poisson, plus referrals from last month's advocates) and walk their journeys; the month
-passes on the SimPy clock (queued contacts will run inside it); then every customer in
-service has the month's contacts and may churn; those who purchased start service next
-month.
+(Poisson, plus referrals from last month's advocates) and walk their journeys; every
+customer in service has the month's contacts, instant ones at once and queued ones at their
+own times during the month, waiting for agents (:mod:`sim.desks`); at the month's end the
+customers may churn; those who purchased start service next month.
 
 The simulated population is a sample: ``customers`` of the world's installed base, and the
 world's prospect arrivals scaled by the same fraction. The result's ``scale`` attribute
@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 import xarray as xr
 
+from sim.desks import Desks
 from sim.journey import walk
 from sim.parameters import LOYALTY_CLASSES, Parameters
 from sim.population import Population
@@ -66,18 +67,24 @@ class Simulation:
         self.params, self.months = params, months
         self.env = simpy.Environment()
         self.streams = Streams(seed)
-        self.population = Population(params, self.streams)
-        self.recorder = Recorder(params, months)
         base = params.customers.sum()
         self.fraction = customers / base if base > 0 else 1.0
+        self.desks = (Desks(self.env, params, self.streams, time_scale=1 / self.fraction)
+                      if params.queues and self.fraction > 0 else None)
+        self.population = Population(params, self.streams, self.desks)
+        self.recorder = Recorder(params, months)
         self.base = _apportion(customers, params.customers)
         self.attrs = {"seed": seed, "customers": customers, "months": months,
                       "scale": 1.0 / self.fraction if self.fraction > 0 else 1.0}
 
     def run(self, progress: Callable[[int], None] | None = None) -> xr.Dataset:
-        self.env.process(self._calendar(progress))
-        self.env.run()
-        return self.recorder.dataset(**self.attrs)
+        calendar = self.env.process(self._calendar(progress))
+        self.env.run(until=calendar)
+        results = self.recorder.dataset(**self.attrs)
+        if self.desks is not None:
+            self.env.run()  # let contacts still in the queues finish, for their metrics
+            results = results.merge(self.desks.metrics(self.months))
+        return results
 
     def _calendar(self, progress: Callable[[int], None] | None):
         for s, n in enumerate(self.base):
@@ -86,8 +93,9 @@ class Simulation:
         advocates = np.zeros(len(self.params.segments))
         for month in range(self.months):
             journeys = [self._prospects(s, month, advocates[s]) for s in range(len(advocates))]
-            yield self.env.timeout(MONTH)
-            served = self.population.serve(month)
+            self.population.open_month(month)
+            yield self.env.timeout(MONTH)  # queued contacts happen during the month
+            served = self.population.close_month(month)
             self.recorder.service(month, served)
             is_advocate = ~served.churned & (served.loyalty == ADVOCATE)
             advocates = np.bincount(served.segment, is_advocate, len(advocates))

@@ -9,14 +9,19 @@ References: Mandelbaum & Zeltyn, "The Palm/Erlang-A queue, with applications to 
 Garnett, Mandelbaum & Reiman (2002), "Designing a call center with impatient customers", M&SOM.
 """
 
+from __future__ import annotations
+
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from scipy.special import betainc, gammainc, gammaln, logsumexp
+
+if TYPE_CHECKING:
+    import pandas
 
 
 @dataclass(frozen=True)
@@ -276,7 +281,7 @@ def staffing_table(
     *,
     within: float | None = None,
     agents: range | None = None,
-) -> pd.DataFrame:
+) -> pandas.DataFrame:
     """One row of metrics per number of agents (Erlang C if theta is None, else Erlang A).
 
     By default the rows run from the smallest stable count (Erlang C) or from
@@ -297,4 +302,6 @@ def staffing_table(
         rows.append(row | {"occupancy": m.occupancy})
         if agents is None and m.p_wait < 0.01:
             break
+    import pandas as pd  # here: the queue formulas themselves need no pandas
+
     return pd.DataFrame(rows)

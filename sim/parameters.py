@@ -7,11 +7,12 @@ scenario edits a set. Array axes are named in each field's comment, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 from scipy.special import logit
 
+from sim.queues import QueueSettings
 from sim.units import MONTH
 from sim.world import LOST, PURCHASE, START, World
 
@@ -45,6 +46,7 @@ class Parameters:
     cutpoints: np.ndarray  # (segment, 3): ordered-logistic cutpoints
     gamma: np.ndarray  # (touchpoint,): effect of a poor view on loyalty
     discount_rate: float  # per month
+    queues: dict[int, QueueSettings] = field(default_factory=dict)  # touchpoint -> its queue
 
     @property
     def purchase(self) -> int:
@@ -127,4 +129,5 @@ def from_world(world: World) -> Parameters:
         cutpoints=np.array([cut.get(s, cut.get("default")) for s in segments]),
         gamma=gamma,
         discount_rate=world.economics.discount_rate,
+        queues={k: t.queue for k, t in enumerate(world.touchpoints) if t.queue is not None},
     )

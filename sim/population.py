@@ -15,11 +15,14 @@ still come from their own streams (:mod:`sim.streams`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit
 
+from sim.desks import Desks
 from sim.parameters import Parameters
 from sim.perception import perceive, poor_view
 from sim.streams import Streams, categorical, pack
@@ -48,16 +51,21 @@ class Population:
         The run's random streams.
     """
 
-    def __init__(self, params: Parameters, streams: Streams):
+    def __init__(self, params: Parameters, streams: Streams, desks: Desks | None = None):
         self.params = params
         self.streams = streams
+        self.desks = desks
         K = len(params.touchpoints)
         self.ids = np.zeros(0, dtype=np.uint64)
         self.segment = np.zeros(0, dtype=np.int64)
         self.cohort = np.zeros(0, dtype=np.int64)
         self.views = np.zeros((0, K))
         self._cdf = np.cumsum(params.ratings, axis=-1)[..., :-1]  # (segment, touchpoint, 4)
-        self._recurring = np.flatnonzero(params.contacts.any(axis=0))
+        recurring = params.contacts.any(axis=0)
+        self._recurring = np.flatnonzero(recurring)
+        queued = np.isin(np.arange(K), list(params.queues)) if desks else np.zeros(K, bool)
+        self._instant = np.flatnonzero(recurring & ~queued)
+        self._month: tuple[np.ndarray, np.ndarray] | None = None  # (rows, contacts) while open
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -85,10 +93,14 @@ class Population:
         return views, contacts
 
     def serve(self, month: int) -> Month:
-        """One service month for every customer whose service has begun; the churned leave."""
+        """One service month with no time passing in between (no queued touchpoints)."""
+        self.open_month(month)
+        return self.close_month(month)
+
+    def open_month(self, month: int) -> None:
+        """The month's contacts: instant ones experienced now, queued ones sent to the desks."""
         p = self.params
-        active = self.cohort <= month
-        rows = np.flatnonzero(active)
+        rows = np.flatnonzero(self.cohort <= month)
         segment, cols = self.segment[rows], self._recurring
         contacts = np.zeros((len(rows), len(p.touchpoints)), dtype=np.int64)
         rates = p.contacts[segment][:, cols]
@@ -96,6 +108,19 @@ class Population:
                                  pack(month, cols))
         contacts[:, cols] = np.floor(rates) + (u < rates - np.floor(rates))
         self.views[rows] = self._experience(month, rows, contacts)
+        if self.desks is not None:
+            self.desks.schedule(month, self.ids[rows], segment, contacts)
+            contacts[:, self.desks.touchpoints] = 0  # counted when answered
+        self._month = rows, contacts
+
+    def close_month(self, month: int) -> Month:
+        """Queued experiences applied; churn and self-classification; the churned leave."""
+        p = self.params
+        rows, contacts = self._month
+        self._month = None
+        if self.desks is not None:
+            self._queued_experiences(rows, contacts)
+        segment = self.segment[rows]
         x = poor_view(self.views[rows])
         tenure = month - self.cohort[rows]
         band = np.searchsorted(p.band_starts, tenure, side="right") - 1
@@ -110,10 +135,10 @@ class Population:
     def _experience(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         """Views after this month's contacts, one experience per contact, in order.
 
-        Queued touchpoints (issue "Queued touchpoints") will take their experiences from the
-        queue instead of ``self._cdf``; this is the seam.
+        Queued touchpoints take their experiences from their desks instead
+        (:meth:`_queued_experiences`).
         """
-        views, cols = self.views[rows], self._recurring
+        views, cols = self.views[rows], self._instant
         keys = self.streams.keys("experience", self.ids[rows])[:, None]
         cdf = self._cdf[self.segment[rows]][:, cols]  # (customer, recurring, 4)
         weight = self.params.emotional_weight[cols]
@@ -123,6 +148,25 @@ class Population:
             updated = perceive(views[:, cols], rating, weight)
             views[:, cols] = np.where(contacts[:, cols] > visit, updated, views[:, cols])
         return views
+
+    def _queued_experiences(self, rows: np.ndarray, contacts: np.ndarray) -> None:
+        """Apply the desks' finished contacts in the order they finished; count the answered.
+
+        Contacts of customers who have left since are dropped.
+        """
+        done = self.desks.collect()
+        where = pd.Index(self.ids).get_indexer(np.array(done.customer, dtype=np.uint64))
+        position = np.searchsorted(rows, where)
+        weight = self.params.emotional_weight.tolist()
+        for row, at, k, rating, answered in zip(where.tolist(), position.tolist(),
+                                                done.touchpoint, done.rating, done.answered,
+                                                strict=True):
+            if row < 0:
+                continue
+            view = self.views[row, k]  # perceive(), on one value
+            self.views[row, k] = rating if math.isnan(view) else view + weight[k] * (rating - view)
+            if answered and at < len(rows) and rows[at] == row:
+                contacts[at, k] += 1
 
     def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray, x: np.ndarray):
         """Ordered logistic: P(class <= j) = logistic(c[s, j] + sum_k gamma_k x_k)."""

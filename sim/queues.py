@@ -14,17 +14,17 @@ queue, or M/M/c+M (Erlang A) with exponential patience; see :mod:`sim.erlang`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Annotated, Literal
 
 import numpy as np
 import simpy
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
-from scipy.special import ndtri
 
-from sim.erlang import patience_rate
 from sim.schema import StrictModel
-from sim.streams import Streams, pack
+from sim.streams import Streams, uniform_one
 from sim.units import Duration
 
 PATIENCE, HANDLING, RESOLUTION, RETRY = 0, 1, 2, 3
@@ -79,7 +79,8 @@ class Handling(StrictModel):
         if self.distribution == "fixed":
             return self.mean
         s2 = math.log1p((self.sd / self.mean) ** 2)
-        return math.exp(math.log(self.mean) - s2 / 2 + math.sqrt(s2) * float(ndtri(u)))
+        z = NormalDist().inv_cdf(u or 2**-53)  # u = 0 has probability 2^-53
+        return math.exp(math.log(self.mean) - s2 / 2 + math.sqrt(s2) * z)
 
 
 class Patience(StrictModel):
@@ -108,6 +109,8 @@ class Patience(StrictModel):
         """theta per minute: 1/mean, or -ln(1 - share)/within."""
         if self.mean is not None:
             return 1.0 / self.mean
+        from sim.erlang import patience_rate  # here: validating a file needs no scipy
+
         return patience_rate(self.share, self.within)
 
 
@@ -176,6 +179,11 @@ def experience(rating, wait, outcome, settings: QueueSettings):
     exactly k wait_per_point at k points despite rounding.
     """
     e = settings.experience
+    if isinstance(rating, int) and isinstance(outcome, str):  # one contact: plain Python
+        if outcome == "abandoned":
+            return e.abandoned
+        kept = max(1, rating - math.floor(wait / e.wait_per_point + 1e-9))
+        return min(kept, e.unresolved_max) if outcome == "unresolved" else kept
     lost = np.floor(np.asarray(wait, float) / e.wait_per_point + 1e-9).astype(int)
     kept = np.maximum(1, np.asarray(rating) - lost)
     outcome = np.asarray(outcome)
@@ -216,13 +224,22 @@ class QueueDesk:
     streams : source of the counter-based uniforms; contacts are keyed by a stream key of
         purpose "queue", e.g. ``streams.keys("queue", ids)``.
     retries : False switches repeat contacts off (isolated Erlang checks).
+    time_scale : every duration (handling, patience, retry delay) is multiplied by this, and
+        recorded waits are divided by it. A desk fed a sample of a fraction f of the real
+        contacts with time_scale 1/f is the real desk with its clock slowed by 1/f: the
+        M/M/c+M queue (lam f, mu f, theta f, c) has the same rho, x = c mu / theta and
+        y = lam / theta, hence the same P(wait), P(abandon) and waits times 1/f.
+    on_done : called as ``on_done(key, attempt, wait, outcome)`` when a contact's outcome is
+        known (the engine turns it into an experience).
     """
 
     def __init__(
         self, env: simpy.Environment, settings: QueueSettings, streams: Streams,
-        retries: bool = True,
+        retries: bool = True, time_scale: float = 1.0,
+        on_done: Callable[[int, int, float, str], None] | None = None,
     ):  # fmt: skip
         self.env, self.settings, self.streams, self.retries = env, settings, streams, retries
+        self.time_scale, self.on_done = time_scale, on_done
         self.agents = simpy.Resource(env, capacity=settings.agents)
         self.theta = settings.theta
         self.arrival: list[float] = []
@@ -230,7 +247,7 @@ class QueueDesk:
         self.outcome: list[str] = []
         self.attempt: list[int] = []
         self.busy: list[tuple[float, float]] = []  # (begin, end) of each handled contact
-        self._counters: dict[int, np.ndarray] = {}
+        self._cached: tuple[int | None, tuple[np.ndarray, ...]] = (None, ())
 
     def contact(self, key: int, attempt: int = 0):
         """Process of one contact (attempt 0, 1, ...) of the customer with stream ``key``.
@@ -240,19 +257,17 @@ class QueueDesk:
         Records arrival, wait and outcome when the outcome is known; returns the outcome.
         """
         env, s = self.env, self.settings
-        if attempt not in self._counters:
-            self._counters[attempt] = pack(attempt, np.arange(4))
-        u = self.streams.uniform(np.uint64(key), self._counters[attempt]).tolist()
-        arrival = env.now
+        u = [uniform_one(key, (attempt << 16) | part) for part in range(4)]  # pack(attempt, part)
+        arrival, scale = env.now, self.time_scale
         with self.agents.request() as req:  # leaving the block cancels or releases it
             if self.theta is None:
                 yield req
             else:
-                patience = -math.log1p(-u[PATIENCE]) / self.theta
+                patience = -math.log1p(-u[PATIENCE]) / self.theta * scale
                 results = yield req | env.timeout(patience)
-            wait, outcome = env.now - arrival, "abandoned"
+            wait, outcome = (env.now - arrival) / scale, "abandoned"
             if self.theta is None or req in results:
-                handling = s.handling.draw(u[HANDLING])
+                handling = s.handling.draw(u[HANDLING]) * scale
                 self.busy.append((env.now, env.now + handling))
                 yield env.timeout(handling)
                 outcome = "resolved" if u[RESOLUTION] < s.resolution else "unresolved"
@@ -260,6 +275,8 @@ class QueueDesk:
         self.wait.append(wait)
         self.outcome.append(outcome)
         self.attempt.append(attempt)
+        if self.on_done is not None:
+            self.on_done(key, attempt, wait, outcome)
         if self.retries and outcome != "resolved" and attempt + 1 < s.retry.max_attempts:
             p = s.retry.after_abandon if outcome == "abandoned" else s.retry.after_unresolved
             if u[RETRY] < p:
@@ -267,7 +284,7 @@ class QueueDesk:
         return outcome
 
     def _retry(self, key: int, attempt: int):
-        yield self.env.timeout(self.settings.retry.delay)
+        yield self.env.timeout(self.settings.retry.delay * self.time_scale)
         yield from self.contact(key, attempt)
 
     def metrics(self, start: float, end: float, target: float | None = None) -> DeskMetrics:
@@ -278,12 +295,11 @@ class QueueDesk:
         """
         if target is None and self.settings.service_level is not None:
             target = self.settings.service_level.within
-        t = np.asarray(self.arrival)
+        t, wait, outcome, attempt, busy = self._records()
         sel = (t >= start) & (t < end)
-        wait, outcome = np.asarray(self.wait)[sel], np.asarray(self.outcome)[sel]
+        wait, outcome = wait[sel], outcome[sel]
         answered = outcome != "abandoned"
         n, n_ans = int(sel.sum()), int(answered.sum())
-        busy = np.asarray(self.busy).reshape(-1, 2)
         overlap = np.clip(np.minimum(busy[:, 1], end) - np.maximum(busy[:, 0], start), 0, None)
         share = (lambda k: float(k) / n) if n else (lambda k: math.nan)
         return DeskMetrics(
@@ -296,8 +312,17 @@ class QueueDesk:
             service_level=None if target is None else share((answered & (wait <= target)).sum()),
             asa=float(wait[answered].mean()) if n_ans else math.nan,
             occupancy=float(overlap.sum()) / (self.settings.agents * (end - start)),
-            repeats=int((np.asarray(self.attempt)[sel] > 0).sum()),
+            repeats=int((attempt[sel] > 0).sum()),
         )
+
+    def _records(self) -> tuple[np.ndarray, ...]:
+        """The contact records as arrays, converted once per number of records."""
+        if self._cached[0] != len(self.arrival):
+            arrays = (np.asarray(self.arrival), np.asarray(self.wait),
+                      np.asarray(self.outcome), np.asarray(self.attempt),
+                      np.asarray(self.busy).reshape(-1, 2))
+            self._cached = (len(self.arrival), arrays)
+        return self._cached[1]
 
 
 def simulate_isolated(

@@ -174,6 +174,7 @@ def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
         ("segment", "month", "loyalty"): "loyalty",
         ("segment", "cohort"): "cohorts",
         ("segment", "cohort", "tenure"): "retention",
+        ("queue", "month"): "queues",
     }
     return {names.get(dims, "_".join(dims)): ds[vars_].to_dataframe().reset_index()
             for dims, vars_ in groups.items()}

@@ -36,6 +36,25 @@ def mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+_MASK = (1 << 64) - 1
+
+
+def _mix_int(z: int) -> int:
+    """:func:`mix` on one Python int: the same bits, without numpy's per-call overhead."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def uniform_one(key: int, counter: int) -> float:
+    """One uniform, identical to ``Streams.uniform(key, counter)``, for event-by-event code.
+
+    Queued contacts draw their numbers one at a time inside SimPy processes, where numpy's
+    call overhead would dominate.
+    """
+    return (_mix_int((key + counter * 0x9E3779B97F4A7C15) & _MASK) >> 11) * _53_BITS
+
+
 def pack(*parts: int | np.ndarray) -> np.ndarray:
     """Pack up to four small non-negative integers (< 65536 each) into one uint64."""
     packed = np.asarray(0, dtype=np.uint64)
@@ -76,15 +95,23 @@ class Streams:
         """Per-entity stream keys for ``purpose``: one uint64 per id in ``ids``."""
         return mix(self._keys[purpose] ^ mix(ids))
 
+    @staticmethod
+    def derive(keys: np.ndarray, counter: np.ndarray | int) -> np.ndarray:
+        """64 random bits at position ``counter`` of the streams ``keys``.
+
+        Also the key of a child stream, e.g. one per contact of a customer. ``keys`` and
+        ``counter`` broadcast against each other.
+        """
+        with np.errstate(over="ignore"):
+            return mix(np.asarray(keys, np.uint64) + np.asarray(counter, np.uint64) * _GOLDEN)
+
     def uniform(self, keys: np.ndarray, counter: np.ndarray | int) -> np.ndarray:
         """Uniforms in [0, 1) at position ``counter`` of the streams ``keys``.
 
         ``keys`` and ``counter`` broadcast against each other, so a column of keys and a
         row of counters give a matrix of independent draws.
         """
-        with np.errstate(over="ignore"):
-            bits = mix(np.asarray(keys, np.uint64) + np.asarray(counter, np.uint64) * _GOLDEN)
-        return (bits >> np.uint64(11)).astype(np.float64) * _53_BITS
+        return (self.derive(keys, counter) >> np.uint64(11)).astype(np.float64) * _53_BITS
 
     def generator(self, purpose: str, *address: int) -> np.random.Generator:
         """A numpy Generator for aggregate draws (arrivals per segment and month)."""

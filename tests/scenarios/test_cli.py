@@ -27,7 +27,8 @@ def test_simulate_writes_netcdf_and_parquet(tmp_path):
     assert "household" in done.stdout and "Results:" in done.stdout
     ds = xr.open_dataset(out / "results.nc", engine="h5netcdf")
     assert dict(ds.sizes) == {"segment": 3, "month": 6, "touchpoint": 14, "loyalty": 4,
-                              "cohort": 6, "tenure": 6}
+                              "cohort": 6, "tenure": 6, "queue": 1}
+    assert (out / "queues.parquet").exists()
     assert ds.attrs["currency"] == "EUR" and ds.attrs["seed"] == 3
     monthly = pd.read_parquet(out / "monthly.parquet")
     assert len(monthly) == 3 * 6
