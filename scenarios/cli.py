@@ -160,3 +160,34 @@ def staffing(
     console.print(out)
     if best is not None:
         console.print(f"Fewest agents meeting the target: {best}")
+
+
+@app.command("demo-data")
+@user_errors
+def demo_data(
+    world: WorldArg = "demo",
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
+    customers: Annotated[int, typer.Option(min=1, help="Customers of the base.")] = 5_000,
+    months: Annotated[int, typer.Option(min=1, help="Months observed.")] = 24,
+    response_rate: Annotated[float, typer.Option(
+        min=0, max=1, help="Share of customers answering the survey each month.")] = 0.08,
+    out: Annotated[Path, typer.Option(help="Folder for the tables and truth.nc.")]
+    = Path("out/demo-data"),
+) -> None:
+    """Feedback data simulated from a world's parameters (customers, responses, events)."""
+    from scenarios.demo_data import demo_data as make
+    from scenarios.demo_data import write_demo_data
+    from scenarios.outputs import atomic_directory
+    from sim.parameters import from_world
+    from sim.world import load_world
+
+    params = from_world(load_world(world))
+    with errors.status(f"simulating {customers:,} customers over {months} months"):
+        tables = make(params, customers=customers, months=months, seed=seed,
+                      response_rate=response_rate)
+    with atomic_directory(out) as folder:
+        files = write_demo_data(tables, params, folder, world=world, seed=seed,
+                                customers=customers, months=months, response_rate=response_rate)
+    for name, table in tables.items():
+        console.print(f"{name}: {len(table):,} rows")
+    console.print(f"Written: {out}/ ({', '.join(f.name for f in files)})")

@@ -14,15 +14,16 @@ converts totals back to the whole company.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 import simpy
 import xarray as xr
 
 from sim.desks import Desks
-from sim.journey import walk
+from sim.journey import Prospects, walk
 from sim.parameters import LOYALTY_CLASSES, Parameters
-from sim.population import Population
+from sim.population import Month, Population
 from sim.results import Recorder
 from sim.streams import Streams, customer_ids
 from sim.units import MONTH
@@ -39,6 +40,7 @@ def simulate(
     months: int,
     seed: int,
     progress: Callable[[int], None] | None = None,
+    observer: Observer | None = None,
 ) -> xr.Dataset:
     """Simulate ``months`` months of a world and return the labelled results.
 
@@ -54,17 +56,31 @@ def simulate(
         Seed of every random stream; the same seed gives identical results.
     progress
         Called with the number of months done after each month.
+    observer
+        Told of every customer who joins, every month served and every journey walked
+        (to write what a company would observe: :mod:`scenarios.demo_data`).
     """
     if customers < 0 or months < 1:
         raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
-    return Simulation(params, customers, months, seed).run(progress)
+    return Simulation(params, customers, months, seed, observer).run(progress)
+
+
+class Observer(Protocol):
+    """What an observer of a run is told; the arrays are the engine's, not to be changed."""
+
+    def joined(self, segment: int, cohort: int, ids: np.ndarray) -> None: ...
+
+    def served(self, month: int, served: Month) -> None: ...
+
+    def walked(self, segment: int, month: int, prospects: Prospects) -> None: ...
 
 
 class Simulation:
     """One run: the environment, the customers and the recorder."""
 
-    def __init__(self, params: Parameters, customers: int, months: int, seed: int):
-        self.params, self.months = params, months
+    def __init__(self, params: Parameters, customers: int, months: int, seed: int,
+                 observer: Observer | None = None):
+        self.params, self.months, self.observer = params, months, observer
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         base = params.customers.sum()
@@ -97,6 +113,8 @@ class Simulation:
             yield self.env.timeout(MONTH)  # queued contacts happen during the month
             served = self.population.close_month(month)
             self.recorder.service(month, served)
+            if self.observer:
+                self.observer.served(month, served)
             is_advocate = ~served.churned & (served.loyalty == ADVOCATE)
             advocates = np.bincount(served.segment, is_advocate, len(advocates))
             for s, prospects in enumerate(journeys):
@@ -118,6 +136,8 @@ class Simulation:
         ids = np.concatenate([customer_ids(segment, month, NEW, np.arange(new)),
                               customer_ids(segment, month, REFERRED, np.arange(referred))])
         prospects = walk(p, segment, ids, self.streams)
+        if self.observer:
+            self.observer.walked(segment, month, prospects)
         self.recorder.prospects(segment, month, prospects.visits,
                                 int(prospects.purchased.sum()))
         return prospects
@@ -127,6 +147,8 @@ class Simulation:
         if views is None:
             views = np.full((len(ids), len(self.params.touchpoints)), np.nan)
         contacts = self.population.join(segment, cohort, ids, views)
+        if self.observer:
+            self.observer.joined(segment, cohort, ids)
         self.recorder.onboarding(segment, month, cohort, len(ids),
                                  contacts if charged else None)
 

@@ -29,6 +29,7 @@ class Prospects:
     purchased: np.ndarray  # (prospect,) bool
     views: np.ndarray  # (prospect, touchpoint) perceptions formed on the way
     visits: np.ndarray  # (prospect, touchpoint) visits made
+    steps: list[tuple[np.ndarray, np.ndarray]]  # per step: (prospects walking, touchpoint)
 
 
 def after_bad_experience(rows: np.ndarray, odds: float, lost: int) -> np.ndarray:
@@ -54,10 +55,12 @@ def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) ->
     visits = np.zeros((n, K), dtype=np.int64)
     state = categorical(streams.uniform(keys, pack(0xFFFF, 0, 0)), params.start[segment])
     walking = np.flatnonzero(state < K)
+    steps = []
     for _ in range(MAX_STEPS):
         if walking.size == 0:
             break
         k = state[walking]
+        steps.append((walking, k))
         visit = visits[walking, k]
         u_rating = streams.uniform(keys[walking], pack(k, visit, 0))
         rating = 1 + categorical(u_rating, params.ratings[segment, k])
@@ -74,7 +77,8 @@ def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) ->
         walking = walking[state[walking] < K]
     else:
         state[walking] = params.lost
-    return Prospects(ids=ids, purchased=state == params.purchase, views=views, visits=visits)
+    return Prospects(ids=ids, purchased=state == params.purchase, views=views, visits=visits,
+                     steps=steps)
 
 
 def effective_chain(params: Parameters, segment: int) -> tuple[np.ndarray, np.ndarray]:

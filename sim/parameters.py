@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
+import xarray as xr
 from scipy.special import logit
 
 from sim.queues import QueueSettings
@@ -131,3 +132,25 @@ def from_world(world: World) -> Parameters:
         discount_rate=world.economics.discount_rate,
         queues={k: t.queue for k, t in enumerate(world.touchpoints) if t.queue is not None},
     )
+
+
+def to_dataset(params: Parameters) -> xr.Dataset:
+    """The array parameters as a labelled Dataset (queue settings stay in the world file)."""
+    segment, touchpoint = list(params.segments), list(params.touchpoints)
+    dims = {
+        "ratings": ("segment", "touchpoint", "rating"),
+        "emotional_weight": ("touchpoint",), "cost_per_contact": ("touchpoint",),
+        "start": ("segment", "touchpoint"), "transitions": ("segment", "touchpoint", "next"),
+        "onboarding": ("segment", "touchpoint"), "contacts": ("segment", "touchpoint"),
+        "band_starts": ("band",), "alpha": ("segment", "band"),
+        "beta": ("segment", "touchpoint"), "cutpoints": ("segment", "cutpoint"),
+        "gamma": ("touchpoint",), "discount_rate": (),
+    }  # fmt: skip
+    for name in ("dropout_odds", "customers", "prospects", "referral_rate", "revenue", "margin",
+                 "acquisition_cost"):
+        dims[name] = ("segment",)
+    coords = {"segment": segment, "touchpoint": touchpoint, "rating": RATINGS,
+              "next": [*touchpoint, "purchase", "lost"], "band": np.arange(len(params.band_starts)),
+              "cutpoint": ["dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate"]}
+    return xr.Dataset({name: (d, getattr(params, name)) for name, d in dims.items()},
+                      coords=coords)

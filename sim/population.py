@@ -32,8 +32,10 @@ from sim.streams import Streams, categorical, pack
 class Month:
     """What happened to the customers in one service month, per customer."""
 
+    ids: np.ndarray  # (customer,)
     segment: np.ndarray  # (customer,)
     cohort: np.ndarray  # (customer,)
+    views: np.ndarray  # (customer, touchpoint) at the churn decision
     contacts: np.ndarray  # (customer, touchpoint)
     hazard: np.ndarray  # (customer,) monthly churn probability
     churned: np.ndarray  # (customer,) bool
@@ -120,15 +122,16 @@ class Population:
         self._month = None
         if self.desks is not None:
             self._queued_experiences(rows, contacts)
-        segment = self.segment[rows]
-        x = poor_view(self.views[rows])
+        segment, views = self.segment[rows], self.views[rows]
+        x = poor_view(views)
         tenure = month - self.cohort[rows]
         band = np.searchsorted(p.band_starts, tenure, side="right") - 1
         hazard = expit(p.alpha[segment, band] + (p.beta[segment] * x).sum(axis=1))
         churn_u = self.streams.uniform(self.streams.keys("churn", self.ids[rows]), month)
         churned = churn_u < hazard
         loyalty = self._classify(month, rows, segment, x)
-        result = Month(segment, self.cohort[rows], contacts, hazard, churned, loyalty)
+        result = Month(self.ids[rows], segment, self.cohort[rows], views, contacts, hazard,
+                       churned, loyalty)
         self._remove(rows[churned])
         return result
 
