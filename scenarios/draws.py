@@ -1,0 +1,53 @@
+"""Posterior draws as simulation parameter sets: one complete set per draw.
+
+A posterior holds labelled draws (dims ``chain``, ``draw`` and the parameter's own, such as
+``segment``, ``band``, ``touchpoint``). Each draw replaces the matching arrays of the
+world's default :class:`~sim.parameters.Parameters`; labels are matched by name, so the
+order of segments or touchpoints in the posterior does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import xarray as xr
+
+from sim.parameters import Parameters
+
+REPLACEABLE = {"alpha": ("segment", "band"), "beta": ("segment", "touchpoint")}
+"""Posterior variables the simulation takes, with the dims of the Parameters field."""
+
+
+def sample_indices(posterior: xr.Dataset, count: int | None) -> np.ndarray:
+    """``count`` draws spread evenly over all chains and draws (all of them if None)."""
+    total = posterior.sizes["chain"] * posterior.sizes["draw"]
+    if count is None or count >= total:
+        return np.arange(total)
+    return np.linspace(0, total - 1, count).round().astype(int)
+
+
+def parameter_sets(posterior: xr.Dataset, params: Parameters,
+                   count: int | None = None) -> Iterator[Parameters]:
+    """One parameter set per draw (``count`` draws spread evenly; all if None).
+
+    Raises
+    ------
+    ValueError
+        If a posterior variable lacks a segment, band or touchpoint of ``params``.
+    """
+    labels = {"segment": list(params.segments), "touchpoint": list(params.touchpoints),
+              "band": list(range(len(params.band_starts)))}
+    stacked = posterior.stack(sample=("chain", "draw"))
+    present = [name for name in REPLACEABLE if name in posterior]
+    arrays = {}
+    for name in present:
+        dims = REPLACEABLE[name]
+        variable = stacked[name]
+        for dim in dims:
+            missing = set(labels[dim]) - set(variable[dim].values.tolist())
+            if missing:
+                raise ValueError(f"posterior {name} has no {dim} {sorted(missing)}")
+        arrays[name] = variable.sel({d: labels[d] for d in dims}).transpose("sample", *dims).values
+    for i in sample_indices(posterior, count):
+        yield params.replace(**{name: values[i] for name, values in arrays.items()})
