@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from sim.parameters import Parameters, from_world
 from sim.world import load_world
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # plots in tests need no screen
 
 
 @pytest.fixture(scope="session")
