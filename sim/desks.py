@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import simpy
@@ -78,14 +79,11 @@ class Desks:
                 rows = np.flatnonzero(contacts[:, k] > visit)
                 keys = self.streams.derive(customer_keys[rows], pack(month, k, visit))
                 at = (month + self.streams.uniform(keys, pack(0, ARRIVAL))) * MONTH
+                desk, now = self.desks[k], self.env.now
                 for key, time, uid, s in zip(keys.tolist(), at.tolist(), ids[rows].tolist(),
                                              segment[rows].tolist(), strict=True):
                     self._owner[key] = (uid, s)
-                    self.env.process(self._arrive(k, key, time))
-
-    def _arrive(self, k: int, key: int, time: float):
-        yield self.env.timeout(time - self.env.now)
-        yield from self.desks[k].contact(key)
+                    self.env.timeout(time - now).callbacks.append(partial(_arrive, desk, key))
 
     def _done_at(self, k: int):
         cdf = np.cumsum(self.params.ratings[:, k], axis=-1)[:, :-1].tolist()  # per segment
@@ -120,3 +118,7 @@ class Desks:
             {f"queue_{name}": (dims, values[j]) for j, name in enumerate(METRICS)},
             coords={"queue": names, "month": np.arange(months)},
         )
+
+
+def _arrive(desk: QueueDesk, key: int, _event: simpy.Event) -> None:
+    desk.arrive(key)
