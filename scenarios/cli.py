@@ -191,3 +191,74 @@ def demo_data(
     for name, table in tables.items():
         console.print(f"{name}: {len(table):,} rows")
     console.print(f"Written: {out}/ ({', '.join(f.name for f in files)})")
+
+
+@app.command()
+@user_errors
+def fit(
+    world: Annotated[str, typer.Option(help="World file, or 'demo'.")] = "demo",
+    customers: Annotated[Path | None, typer.Option(
+        help="Customers table (CSV or Parquet) [default with --world demo: the demo data].")]
+    = None,
+    responses: Annotated[Path | None, typer.Option(help="Survey responses table.")] = None,
+    events: Annotated[Path | None, typer.Option(help="Touchpoint events (checked).")] = None,
+    out: Annotated[Path, typer.Option(help="Posterior file (netCDF).")] = Path("posterior.nc"),
+    draws: Annotated[int, typer.Option(min=100, help="Draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option(min=100, help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(min=2, help="Chains (at least 2, for R-hat).")] = 2,
+    seed: Annotated[int, typer.Option(min=0, help="Sampler seed.")] = 0,
+    allow_unconverged: Annotated[bool, typer.Option(
+        help="Write the posterior even if it fails the diagnostics (recorded in the file).")]
+    = False,
+) -> None:
+    """Fit the churn model to feedback data; print diagnostics and value drivers."""
+    import models
+    from models.churn import ESS_MIN, RHAT_MAX, ChurnModel
+    from models.drivers import sentence
+    from scenarios.fitting import fit_churn, read_feedback, write_fit
+    from sim.world import load_world
+
+    loaded = load_world(world)
+    if customers is None and responses is None and world == "demo":
+        bundled = Path(models.__file__).parent / "demo"
+        customers, responses, events = (bundled / f"{n}.csv" for n in
+                                        ("customers", "responses", "events"))
+    if customers is None or responses is None:
+        raise InputError("ctm fit", [("", "--customers and --responses are needed (or "
+                                          "--world demo alone, for the demo data)")])
+    with errors.status("reading feedback data"):
+        customer_table, response_table, summary = read_feedback(loaded, customers, responses,
+                                                                events)
+    model = ChurnModel(draws=draws, tune=tune, chains=chains, seed=seed)
+    with errors.status(f"building person-months and sampling {chains} chains x "
+                       f"{tune} + {draws} (nutpie)"):
+        result = fit_churn(loaded, customer_table, response_table, summary, model)
+    d = model.diagnostics_
+    console.print(
+        f"Diagnostics: max R-hat {d['rhat']:.3f} (<= {RHAT_MAX}), min bulk ESS "
+        f"{d['ess_bulk']:.0f} (>= {ESS_MIN}), divergences {d['divergences']} (0); sampling "
+        f"{model.sampling_seconds_:.1f} s on {result.data['likelihood_rows']:,} rows "
+        f"({result.data['person_months']:,} person-months)")
+    if not d["ok"] and not allow_unconverged:
+        errors.print("The fit did not converge, so no posterior was written. Try more --tune "
+                     "and --draws, or --allow-unconverged to keep it anyway.")
+        raise typer.Exit(1)
+    if not d["ok"]:
+        errors.print("Warning: the posterior failed the diagnostics; kept as asked.")
+    files = write_fit(result, loaded, out, allow_unconverged)
+    console.print(drivers_table(result.drivers))
+    labels = {t.id: (t.label or t.id).lower() for t in loaded.touchpoints}
+    for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():
+        console.print(sentence(row, labels))
+    console.print(f"Written: {', '.join(str(f) for f in files)}")
+
+
+def drivers_table(drivers) -> Table:
+    """The overall value drivers as a rich table."""
+    out = Table(title="Value drivers: odds ratio of monthly churn, view of 1 instead of 3")
+    for column in ("rank", "touchpoint", "odds ratio", "90% interval", "P(drives churn)"):
+        out.add_column(column, justify="left" if column == "touchpoint" else "right")
+    for row in drivers[drivers["segment"] == "all"].itertuples():
+        out.add_row(str(row.rank), row.touchpoint, f"{row.odds_ratio:.2f}",
+                    f"{row.low:.2f} to {row.high:.2f}", f"{row.p_driver:.0%}")
+    return out
