@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import arviz as az
 import numpy as np
 from scipy.special import logit
 
-from models.churn import ChurnModel
+from models.churn import ChurnModel, largest_difference
 from models.persons import collapse, person_months, simulate_person_months
 
 SEGMENTS = ["household", "small_business", "enterprise"]
@@ -77,12 +76,7 @@ def main() -> None:
         time_ratio = fits[1].sampling_seconds_ / fits[0].sampling_seconds_
         print(f"collapsed / person-months: {speed:.1f} x the min bulk ESS per second, "
               f"{time_ratio:.1f} x less sampling time")  # fmt: skip
-        worst = 0.0
-        for name in ("alpha", "beta"):
-            means = [f.posterior_["posterior"][name].mean(("chain", "draw")) for f in fits]
-            mcse = [az.mcse(f.posterior_, var_names=[name])[name] for f in fits]
-            z = np.abs(means[0] - means[1]) / np.sqrt(mcse[0] ** 2 + mcse[1] ** 2)
-            worst = max(worst, float(z.max()))
+        worst = largest_difference(fits[0].posterior_, fits[1].posterior_)
         print(f"largest difference of posterior means (alpha, beta): {worst:.2f} MCSE")
     collapsed_seconds = fits[0].sampling_seconds_
     verdict = "met" if collapsed_seconds <= 15 else "NOT met"
