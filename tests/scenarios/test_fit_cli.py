@@ -1,0 +1,53 @@
+"""ctm fit: the convergence gate, the override recorded in the file, and bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.posterior import attribute, load_posterior
+from tests.scenarios.test_cli import ctm
+
+SHORT = ("--draws", "100", "--tune", "100")  # too short to reach 400 effective draws
+
+
+@pytest.mark.slow
+def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world):
+    data = tmp_path / "data"
+    made = ctm("demo-data", "--customers", "1500", "--months", "12", "--out", str(data))
+    assert made.returncode == 0, made.stderr
+    tables = ("--customers", str(data / "customers.csv"), "--responses",
+              str(data / "responses.csv"))
+    out = tmp_path / "posterior.nc"
+    refused = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out))
+    assert refused.returncode == 1
+    assert "did not converge, so no posterior was written" in refused.stderr
+    assert not out.exists()
+
+    kept = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out),
+               "--allow-unconverged")
+    assert kept.returncode == 0, kept.stderr
+    assert "Value drivers" in kept.stdout and "A poor view of the" in kept.stdout
+    tree = load_posterior(out, demo_world)
+    assert attribute(tree, "allow_unconverged") is True
+    assert attribute(tree, "diagnostics")["ok"] is False
+    assert attribute(tree, "data")["person_months"] > 1_000
+    assert (tmp_path / "posterior_drivers.csv").exists()
+    assert (tmp_path / "posterior_drivers.png").stat().st_size > 10_000
+
+
+def test_bad_data_is_one_line_with_exit_2(tmp_path):
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,segment,start,end\nC1,martians,2025-01-01,\n")
+    responses = tmp_path / "responses.csv"
+    responses.write_text("customer_id,date,invoice\nC1,2025-01-15,4\n")
+    done = ctm("fit", "--world", "demo", "--customers", str(customers),
+               "--responses", str(responses))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{customers}: row 1, column segment:")
+
+
+def test_tables_are_needed_for_another_world(tmp_path):
+    done = ctm("fit", "--world", "demo", "--customers", str(tmp_path / "c.csv"))
+    assert done.returncode == 2
+    assert "--customers and --responses are needed" in done.stderr
