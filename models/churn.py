@@ -41,6 +41,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 from scipy.special import logit
+from threadpoolctl import threadpool_limits
 
 from models.persons import collapse
 
@@ -197,7 +198,9 @@ class ChurnModel:
     ) -> ChurnModel:
         """Sample the posterior given person-months (see :meth:`build_model`); returns self."""
         model = self.build_model(person_months, segments, touchpoints, n_bands)
-        with model, _quiet():
+        # One BLAS thread: threaded reductions in the mass-matrix adaptation change the last
+        # bits from run to run, and NUTS trajectories amplify them; same seed, same draws.
+        with model, _quiet(), threadpool_limits(limits=1):
             start = time.perf_counter()
             posterior = pm.sample(
                 draws=self.draws,

@@ -286,8 +286,9 @@ def test_recovery():
         true["alpha"], true["beta"], SEGMENTS, TOUCHPOINTS, BAND_STARTS, 300, 24, 0.3, seed=11
     )
     pm = person_months(customers, responses, TOUCHPOINTS, BAND_STARTS)
-    # target_accept 0.95: at the default 0.9 this fit had 1 divergence (the non-centred beta).
-    model = ChurnModel(draws=1000, tune=1000, seed=1, target_accept=0.95)
+    # target_accept 0.95 and 2,000 tuning steps: with 1,000 this fit had 1 divergence and
+    # R-hat 1.011 (the non-centred beta is hard for the sampler; see the closing notes).
+    model = ChurnModel(draws=1000, tune=2000, seed=1, target_accept=0.95)
     model.fit(pm, SEGMENTS, TOUCHPOINTS, 4)
     summary = model.summary_
     misses = 0
