@@ -24,7 +24,7 @@ Example::
 
     model = ChurnModel(seed=1).fit(pm, segments, touchpoints, n_bands=4)
     model.diagnostics_["ok"], model.summary_.loc["beta[household, invoice]"]
-    draws = parameter_draws(model.posterior_)   # alpha (draw, segment, band), beta (...)
+    # one parameter set per draw for the simulation: scenarios.draws.parameter_sets
 """
 
 from __future__ import annotations
@@ -288,23 +288,6 @@ def summarise(posterior: xr.DataTree) -> pd.DataFrame:
         axis=1,
     )
     return pd.DataFrame(out).astype(float)
-
-
-def parameter_draws(posterior: xr.DataTree | xr.Dataset) -> dict[str, np.ndarray]:
-    """alpha (draw, segment, band) and beta (draw, segment, touchpoint), chains stacked.
-
-    Draw ``i`` of both arrays comes from the same sample (chain-major order), so each
-    ``(alpha[i], beta[i])`` is one complete parameter set for the simulation.
-    """
-    data = (
-        posterior["posterior"] if "posterior" in getattr(posterior, "children", {}) else posterior
-    )
-    dataset = data.to_dataset() if isinstance(data, xr.DataTree) else data
-    out = {}
-    for name, dims in (("alpha", ("segment", "band")), ("beta", ("segment", "touchpoint"))):
-        array = dataset[name].stack(sample=("chain", "draw")).transpose("sample", *dims)
-        out[name] = np.ascontiguousarray(array.to_numpy())
-    return out
 
 
 def _segment_means(x: np.ndarray, segment: np.ndarray, n_segments: int,

@@ -3,8 +3,8 @@
 From ``start`` a prospect meets a touchpoint, has an experience (a rating 1..5), and moves
 on to another touchpoint, to purchase or to lost. A bad experience (rating <= 2) multiplies
 the odds of moving to lost by the segment's ``dropout_odds``; the other moves keep their
-relative sizes. Averaged over ratings this is again a Markov chain (:func:`effective_chain`),
-which the tests solve exactly with the fundamental matrix.
+relative sizes. Averaged over ratings this is again a Markov chain, which the tests solve
+exactly with the fundamental matrix.
 """
 
 from __future__ import annotations
@@ -79,15 +79,3 @@ def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) ->
         state[walking] = params.lost
     return Prospects(ids=ids, purchased=state == params.purchase, views=views, visits=visits,
                      steps=steps)
-
-
-def effective_chain(params: Parameters, segment: int) -> tuple[np.ndarray, np.ndarray]:
-    """Start vector and transition matrix averaged over experiences.
-
-    Row k is P(rating > 2) T[k] + P(rating <= 2) T_bad[k]: the chain that the prospects
-    follow on average, with absorbing states purchase (K) and lost (K + 1).
-    """
-    rows = params.transitions[segment]
-    p_bad = params.ratings[segment, :, :2].sum(axis=1)[:, None]
-    bad_rows = after_bad_experience(rows, params.dropout_odds[segment], params.lost)
-    return params.start[segment], (1 - p_bad) * rows + p_bad * bad_rows

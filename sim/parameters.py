@@ -7,7 +7,7 @@ scenario edits a set. Array axes are named in each field's comment, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
@@ -62,12 +62,6 @@ class Parameters:
     def replace(self, **changes: object) -> Parameters:
         """A copy with some fields changed (the scenario layer edits sets this way)."""
         return replace(self, **changes)
-
-    def equals(self, other: Parameters) -> bool:
-        """True when every field of ``other`` is identical."""
-        return all(
-            np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)
-        )
 
 
 def from_world(world: World) -> Parameters:

@@ -9,11 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 from scipy import stats
 from scipy.special import expit, gammaln, logit
 
-from models.churn import ChurnModel, largest_difference, parameter_draws
+from models.churn import ChurnModel, largest_difference
 from models.persons import collapse, person_months, simulate_person_months
 
 BANDS = [0, 3, 12]
@@ -240,23 +239,6 @@ def test_bad_data():
         ChurnModel(collapsed=False).build_model(collapse(pm), SEGMENTS, ["invoice"], 3)
 
 
-def test_parameter_draws_stacks_chains():
-    alpha = np.arange(2 * 3 * 3 * 4, dtype=float).reshape(2, 3, 3, 4)
-    beta = np.arange(2 * 3 * 3 * 5, dtype=float).reshape(2, 3, 3, 5)
-    posterior = xr.Dataset(
-        {
-            "alpha": (("chain", "draw", "segment", "band"), alpha),
-            "beta": (("chain", "draw", "touchpoint", "segment"), beta.transpose(0, 1, 3, 2)),
-        }
-    )
-    tree = xr.DataTree.from_dict({"posterior": posterior})
-    for data in (tree, posterior):
-        draws = parameter_draws(data)
-        assert draws["alpha"].shape == (6, 3, 4) and draws["beta"].shape == (6, 3, 5)
-        np.testing.assert_array_equal(draws["alpha"][4], alpha[1, 1])  # chain 1, draw 1
-        np.testing.assert_array_equal(draws["beta"][4], beta[1, 1])
-
-
 # Sampling (slow) ----------------------------------------------------------------------------
 
 
@@ -302,8 +284,6 @@ def test_recovery():
     assert misses <= 4
     assert model.diagnostics_["ok"], model.diagnostics_
     assert {"mean", "sd", "eti94_lb", "eti94_ub", "eti90_lb", "eti90_ub"} <= set(summary)
-    draws = parameter_draws(model.posterior_)
-    assert draws["alpha"].shape == (2000, 3, 4) and draws["beta"].shape == (2000, 3, 5)
 
 
 @pytest.mark.slow
