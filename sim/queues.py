@@ -23,21 +23,14 @@ from typing import Annotated, Literal
 
 import numpy as np
 import simpy
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from sim.schema import StrictModel
+from sim.schema import Probability, StrictModel
 from sim.streams import Streams, uniform_one
 from sim.units import Duration
 
 PATIENCE, HANDLING, RESOLUTION, RETRY = 0, 1, 2, 3
 """Counter parts of a contact's draws: ``pack(attempt, part)``."""
-
-
-def _positive(value: object) -> object:
-    """Before parsing ("-3 min") and after (0.0 minutes): a duration must be > 0."""
-    if (isinstance(value, str) and value.strip().startswith("-")) or value == 0:
-        raise ValueError(f"expected a duration > 0 such as '3 min', got {value!r}")
-    return value
 
 
 def _share(value: float) -> float:
@@ -46,15 +39,8 @@ def _share(value: float) -> float:
     return value
 
 
-def _probability(value: float) -> float:
-    if not 0 <= value <= 1:
-        raise ValueError(f"expected a probability between 0 and 1, got {value}")
-    return value
-
-
-PositiveDuration = Annotated[Duration, AfterValidator(_positive), BeforeValidator(_positive)]
+PositiveDuration = Annotated[Duration, Field(gt=0)]
 Share = Annotated[float, AfterValidator(_share)]
-Probability = Annotated[float, AfterValidator(_probability)]
 Rating = Annotated[int, Field(ge=1, le=5)]
 
 

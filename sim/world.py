@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError
 
 from sim.errors import InputError
 from sim.queues import QueueSettings
-from sim.schema import StrictModel
+from sim.schema import NonNegative, Probability, StrictModel
 from sim.units import MONTH, Duration
 
 STAGES = (
@@ -30,8 +30,6 @@ Stage = Literal[
 ]  # fmt: skip
 PURCHASE, LOST, START = "purchase", "lost", "start"
 
-Probability = Annotated[float, Field(ge=0, le=1)]
-NonNegative = Annotated[float, Field(ge=0)]
 RatingDistribution = Annotated[list[Probability], Field(min_length=5, max_length=5)]
 """P(rating = 1), ..., P(rating = 5)."""
 PerSegment = float | dict[str, float]

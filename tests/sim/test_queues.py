@@ -144,8 +144,8 @@ def test_service_level_target():
     ("body", "field", "expected"),
     [
         ({"agents": 0}, "agents", "greater than or equal to 1"),
-        ({"handling": {"mean": "-3 min"}}, "handling.mean", "expected a duration > 0"),
-        ({"handling": {"mean": "0 min"}}, "handling.mean", "expected a duration > 0"),
+        ({"handling": {"mean": "-3 min"}}, "handling.mean", "expected a duration of at least 0"),
+        ({"handling": {"mean": "0 min"}}, "handling.mean", "greater than 0"),
         ({"patience": {"share": 1.5, "within": "1 min"}}, "patience.share", "strictly between"),
         ({"patience": {"share": 0.6}}, "patience", "expected either {mean: 1 min}"),
         ({"service_level": {"share": 0.8}}, "service_level", "a share needs 'within'"),
@@ -159,8 +159,8 @@ def test_service_level_target():
             "handling.distribution",
             "'exponential', 'lognormal' or 'fixed'",
         ),  # fmt: skip
-        ({"resolution": 1.2}, "resolution", "expected a probability between 0 and 1"),
-        ({"retry": {"after_abandon": -0.1}}, "retry.after_abandon", "expected a probability"),
+        ({"resolution": 1.2}, "resolution", "less than or equal to 1"),
+        ({"retry": {"after_abandon": -0.1}}, "retry.after_abandon", "greater than or equal to 0"),
         ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
     ],
 )

@@ -8,25 +8,19 @@ check the real exit code and the real stderr, and that no traceback ever reaches
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import ctm
+
 WORLDS = Path(__file__).parent / "worlds_bad"
-CTM = Path(sys.executable).parent / "ctm"
 TOUCHPOINTS = "expected one of ad, website, installer, call_centre"
 
 
 def validate(world: str | Path) -> subprocess.CompletedProcess[str]:
     """Run ``ctm validate WORLD`` and capture its output."""
-    return subprocess.run(
-        [str(CTM), "validate", str(world)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return ctm("validate", str(world))
 
 
 def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
@@ -140,6 +134,7 @@ ONE_LINE_CASES = [
     ("negative_duration.yaml", "economics.horizon", "expected a duration of at least 0"),
     ("infinite_cost.yaml", "touchpoints[0].cost_per_contact", "should be a finite number"),
     ("queue_no_agents.yaml", "touchpoints[3].queue.agents", "got 0, expected >= 1"),
+    ("probability_true.yaml", "segments[0].journey.start.ad", "a valid number (got True)"),
     ("does_not_exist.yaml", "", "no such file"),
 ]
 
