@@ -45,14 +45,19 @@ class FeedbackCollector:
     months: int
     response_rate: float = 0.08
     start: pd.Timestamp = field(default_factory=lambda: pd.Timestamp("2025-01-01"))
+    """First day of the run; a month start."""
     _joined: list = field(default_factory=list)
     _left: list = field(default_factory=list)
     _answers: list = field(default_factory=list)
     _events: list = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._streams = Streams(self.seed)
+        self._starts = pd.date_range(self.start, periods=self.months + 2, freq="MS")
+
     def month_start(self, month: int | np.ndarray) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex([self.start + pd.DateOffset(months=int(m))
-                                 for m in np.atleast_1d(month)])
+        """First day of each run month (month 0 is the run's first month)."""
+        return self._starts[np.atleast_1d(np.asarray(month, dtype=int))]
 
     def joined(self, segment: int, cohort: int, ids: np.ndarray) -> None:
         if cohort < self.months:  # who joins after the last month was never observed
@@ -60,7 +65,7 @@ class FeedbackCollector:
 
     def served(self, month: int, served: Month) -> None:
         self._left.append((served.ids[served.churned], np.full(served.churned.sum(), month)))
-        streams = Streams(self.seed)
+        streams = self._streams
         keys = streams.keys("survey", served.ids)
         answers = np.flatnonzero(streams.uniform(keys, month << 16) < self.response_rate)
         views = served.views[answers]

@@ -62,11 +62,12 @@ class Population:
         self.segment = np.zeros(0, dtype=np.int64)
         self.cohort = np.zeros(0, dtype=np.int64)
         self.views = np.zeros((0, K))
-        self._cdf = np.cumsum(params.ratings, axis=-1)[..., :-1]  # (segment, touchpoint, 4)
         recurring = params.contacts.any(axis=0)
         self._recurring = np.flatnonzero(recurring)
         queued = np.isin(np.arange(K), list(params.queues)) if desks else np.zeros(K, bool)
         self._instant = np.flatnonzero(recurring & ~queued)
+        cdf = np.cumsum(params.ratings[:, self._instant], axis=-1)[..., :-1]
+        self._instant_cdf = cdf  # (segment, instant touchpoint, 4)
         self._month: tuple[np.ndarray, np.ndarray] | None = None  # (rows, contacts) while open
 
     def __len__(self) -> int:
@@ -93,11 +94,6 @@ class Population:
             views[:, k] = perceive(views[:, k], rating, self.params.emotional_weight[k])
             contacts[k] = len(ids)
         return views, contacts
-
-    def serve(self, month: int) -> Month:
-        """One service month with no time passing in between (no queued touchpoints)."""
-        self.open_month(month)
-        return self.close_month(month)
 
     def open_month(self, month: int) -> None:
         """The month's contacts: instant ones experienced now, queued ones sent to the desks."""
@@ -143,13 +139,14 @@ class Population:
         """
         views, cols = self.views[rows], self._instant
         keys = self.streams.keys("experience", self.ids[rows])[:, None]
-        cdf = self._cdf[self.segment[rows]][:, cols]  # (customer, recurring, 4)
+        cdf = self._instant_cdf[self.segment[rows]]  # (customer, instant touchpoint, 4)
         weight = self.params.emotional_weight[cols]
-        for visit in range(int(contacts.max(initial=0))):
+        seen, count = views[:, cols], contacts[:, cols]
+        for visit in range(int(count.max(initial=0))):
             u = self.streams.uniform(keys, pack(month, cols, visit))
             rating = 1 + (cdf <= u[..., None]).sum(axis=-1)
-            updated = perceive(views[:, cols], rating, weight)
-            views[:, cols] = np.where(contacts[:, cols] > visit, updated, views[:, cols])
+            seen = np.where(count > visit, perceive(seen, rating, weight), seen)
+        views[:, cols] = seen
         return views
 
     def _queued_experiences(self, rows: np.ndarray, contacts: np.ndarray) -> None:

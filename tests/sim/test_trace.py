@@ -59,7 +59,8 @@ def test_views_and_hazards_by_hand():
         alpha = -3.0 if month < 3 else -4.0
         hazard = 1 / (1 + np.exp(-(alpha + 0.8 * x[0] + 1.2 * x[1])))
 
-        served = population.serve(month)
+        population.open_month(month)
+        served = population.close_month(month)
 
         assert served.contacts[0].tolist() == [1, calls]
         assert served.hazard[0] == pytest.approx(hazard, rel=1e-12)
