@@ -1,11 +1,22 @@
-"""Parameter sets for tests with known closed-form answers."""
+"""Shared test helpers: the ctm command, and parameter sets with closed-form answers."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 from scipy.special import logit
 
 from sim.parameters import Parameters
+
+CTM = str(Path(sys.executable).parent / "ctm")
+
+
+def ctm(*args: str) -> subprocess.CompletedProcess:
+    """Run the installed ``ctm`` command as a user would; output captured as text."""
+    return subprocess.run([CTM, *args], capture_output=True, text=True, timeout=300)
 
 
 def constant_hazard(params: Parameters, hazard: float, discount_rate: float) -> Parameters:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import xarray as xr
 
 from scenarios.outputs import atomic_directory
-
-CTM = str(Path(sys.executable).parent / "ctm")
-
-
-def ctm(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CTM, *args], capture_output=True, text=True, timeout=300)
+from tests.helpers import ctm
 
 
 def test_simulate_writes_netcdf_and_parquet(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models.posterior import attribute, load_posterior
-from tests.scenarios.test_cli import ctm
+from tests.helpers import ctm
 
 SHORT = ("--draws", "100", "--tune", "100")  # too short to reach 400 effective draws
 
