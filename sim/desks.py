@@ -69,6 +69,17 @@ class Desks:
         }
         self._owner: dict[int, tuple[int, int]] = {}  # contact key -> (customer id, segment)
         self.finished = Experiences()
+        self.use(params)
+
+    def use(self, params: Parameters) -> None:
+        """Queue settings and rating distributions of ``params`` from now on (same queues)."""
+        if sorted(params.queues) != self.touchpoints:
+            raise ValueError("a change of parameters cannot add or remove a queue")
+        self.params = params
+        self._cdf = {k: np.cumsum(params.ratings[:, k], axis=-1)[:, :-1].tolist()
+                     for k in self.touchpoints}  # per touchpoint, per segment
+        for k, desk in self.desks.items():
+            desk.restaff(params.queues[k])
 
     def schedule(self, month: int, ids: np.ndarray, segment: np.ndarray,
                  contacts: np.ndarray) -> None:
@@ -86,12 +97,10 @@ class Desks:
                     self.env.timeout(time - now).callbacks.append(partial(_arrive, desk, key))
 
     def _done_at(self, k: int):
-        cdf = np.cumsum(self.params.ratings[:, k], axis=-1)[:, :-1].tolist()  # per segment
-
         def done(key: int, attempt: int, wait: float, outcome: str) -> None:
             uid, s = self._owner[key]
             u = uniform_one(key, (attempt << 16) | RATING)  # pack(attempt, RATING)
-            rating = 1 + bisect.bisect_right(cdf[s], u)  # as streams.categorical
+            rating = 1 + bisect.bisect_right(self._cdf[k][s], u)  # as streams.categorical
             self.finished.customer.append(uid)
             self.finished.touchpoint.append(k)
             self.finished.rating.append(experience(rating, wait, outcome, self.params.queues[k]))

@@ -13,7 +13,7 @@ converts totals back to the whole company.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +39,7 @@ def simulate(
     customers: int,
     months: int,
     seed: int,
+    changes: Sequence[tuple[int, Parameters]] = (),
     progress: Callable[[int], None] | None = None,
     observer: Observer | None = None,
 ) -> xr.Dataset:
@@ -54,6 +55,10 @@ def simulate(
         Length of the run.
     seed
         Seed of every random stream; the same seed gives identical results.
+    changes
+        ``(month, parameters)`` pairs: from the start of that month (1 or later) the run uses
+        those parameters (a scenario that starts later; a market shock). Each set has the
+        segments, touchpoints and queued touchpoints of ``params``.
     progress
         Called with the number of months done after each month.
     observer
@@ -62,7 +67,9 @@ def simulate(
     """
     if customers < 0 or months < 1:
         raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
-    return Simulation(params, customers, months, seed, observer).run(progress)
+    simulation = Simulation(params, customers, months, seed, observer)
+    simulation.changes = _check_changes(params, changes)
+    return simulation.run(progress)
 
 
 class Observer(Protocol):
@@ -81,6 +88,7 @@ class Simulation:
     def __init__(self, params: Parameters, customers: int, months: int, seed: int,
                  observer: Observer | None = None):
         self.params, self.months, self.observer = params, months, observer
+        self.changes: dict[int, Parameters] = {}
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         base = params.customers.sum()
@@ -108,6 +116,8 @@ class Simulation:
             self._join(s, month=0, cohort=0, ids=ids, views=None, charged=False)
         advocates = np.zeros(len(self.params.segments))
         for month in range(self.months):
+            if month in self.changes:
+                self._use(self.changes[month])
             journeys = [self._prospects(s, month, advocates[s]) for s in range(len(advocates))]
             self.population.open_month(month)
             yield self.env.timeout(MONTH)  # queued contacts happen during the month
@@ -123,6 +133,13 @@ class Simulation:
                            prospects.views[purchased])
             if progress:
                 progress(month + 1)
+
+    def _use(self, params: Parameters) -> None:
+        """Run on with another parameter set."""
+        self.params = self.population.params = self.recorder.params = params
+        self.population.use(params)
+        if self.desks is not None:
+            self.desks.use(params)
 
     def _prospects(self, segment: int, month: int, advocates: float):
         """This month's prospects of a segment, after their journeys."""
@@ -151,6 +168,22 @@ class Simulation:
             self.observer.joined(segment, cohort, ids)
         self.recorder.onboarding(segment, month, cohort, len(ids),
                                  contacts if charged else None)
+
+
+def _check_changes(params: Parameters,
+                   changes: Sequence[tuple[int, Parameters]]) -> dict[int, Parameters]:
+    """The changes by month, checked against the run's first parameter set."""
+    by_month = {}
+    for month, changed in changes:
+        if month < 1 or month in by_month:
+            raise ValueError(f"a change at month {month}: expected distinct months of 1 or more")
+        same = (changed.segments, changed.touchpoints, sorted(changed.queues)) == (
+            params.segments, params.touchpoints, sorted(params.queues))
+        if not same:
+            raise ValueError(f"the parameters of month {month} have other segments, "
+                             "touchpoints or queues than the run's")
+        by_month[month] = changed
+    return by_month
 
 
 def _apportion(total: int, weights: np.ndarray) -> np.ndarray:

@@ -62,13 +62,19 @@ class Population:
         self.segment = np.zeros(0, dtype=np.int64)
         self.cohort = np.zeros(0, dtype=np.int64)
         self.views = np.zeros((0, K))
+        self.use(params)
+        self._month: tuple[np.ndarray, np.ndarray] | None = None  # (rows, contacts) while open
+
+    def use(self, params: Parameters) -> None:
+        """Serve the customers with ``params`` from now on (same segments and touchpoints)."""
+        self.params = params
+        K = len(params.touchpoints)
         recurring = params.contacts.any(axis=0)
         self._recurring = np.flatnonzero(recurring)
-        queued = np.isin(np.arange(K), list(params.queues)) if desks else np.zeros(K, bool)
+        queued = np.isin(np.arange(K), list(self.desks.touchpoints) if self.desks else [])
         self._instant = np.flatnonzero(recurring & ~queued)
         cdf = np.cumsum(params.ratings[:, self._instant], axis=-1)[..., :-1]
         self._instant_cdf = cdf  # (segment, instant touchpoint, 4)
-        self._month: tuple[np.ndarray, np.ndarray] | None = None  # (rows, contacts) while open
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -246,6 +246,8 @@ class QueueDesk:
         self.env, self.settings, self.streams, self.retries = env, settings, streams, retries
         self.time_scale, self.on_done = time_scale, on_done
         self.idle = settings.agents
+        self.on_duty = settings.agents  # more than the settings while removed agents finish
+        self.staffing: list[tuple[float, int]] = [(env.now, settings.agents)]  # (from, agents)
         self.theta = settings.theta
         self.queue: deque[_Waiting] = deque()
         self.arrival: list[float] = []
@@ -262,7 +264,7 @@ class QueueDesk:
         handling time, resolution (u < resolution) and retry (u < retry probability).
         """
         u = [uniform_one(key, (attempt << 16) | part) for part in range(4)]  # pack(attempt, part)
-        if self.idle:
+        if self.idle > 0:
             self.idle -= 1
             self._serve(key, attempt, self.env.now, u)
             return
@@ -271,6 +273,25 @@ class QueueDesk:
         if self.theta is not None:
             patience = -math.log1p(-u[PATIENCE]) / self.theta * self.time_scale
             self.env.timeout(patience).callbacks.append(partial(self._hang_up, waiting))
+
+    def restaff(self, settings: QueueSettings) -> None:
+        """New settings from now on. Added agents take waiting contacts at once; removed
+        agents leave when idle, or else as soon as they finish a contact."""
+        self.idle += settings.agents - self.settings.agents
+        self.settings, self.theta = settings, settings.theta
+        self._on_duty(settings.agents - min(self.idle, 0))
+        while self.idle > 0 and self._take_next():
+            self.idle -= 1
+
+    def _take_next(self) -> bool:
+        """Serve the first contact still waiting, if any; whether there was one."""
+        while self.queue:
+            waiting = self.queue.popleft()
+            if waiting.present:
+                waiting.present = False
+                self._serve(waiting.key, waiting.attempt, waiting.arrival, waiting.u)
+                return True
+        return False
 
     def _serve(self, key: int, attempt: int, arrival: float, u: list[float]) -> None:
         now = self.env.now
@@ -282,13 +303,16 @@ class QueueDesk:
 
     def _finish(self, key, attempt, arrival, wait, outcome, u, _event) -> None:
         self._record(key, attempt, arrival, wait, outcome, u)
-        while self.queue:  # the agent takes the next contact still waiting
-            waiting = self.queue.popleft()
-            if waiting.present:
-                waiting.present = False
-                self._serve(waiting.key, waiting.attempt, waiting.arrival, waiting.u)
-                return
-        self.idle += 1
+        if self.idle < 0:  # one agent fewer now: this one leaves
+            self.idle += 1
+            self._on_duty(self.on_duty - 1)
+        elif not self._take_next():
+            self.idle += 1
+
+    def _on_duty(self, agents: int) -> None:
+        if agents != self.on_duty:
+            self.on_duty = agents
+            self.staffing.append((self.env.now, agents))
 
     def _hang_up(self, waiting: _Waiting, _event) -> None:
         if waiting.present:  # not yet taken by an agent
@@ -337,9 +361,15 @@ class QueueDesk:
             p_abandon=share(n - n_ans),
             service_level=None if target is None else share((answered & (wait <= target)).sum()),
             asa=float(wait[answered].mean()) if n_ans else math.nan,
-            occupancy=float(overlap.sum()) / (self.settings.agents * (end - start)),
+            occupancy=float(overlap.sum()) / self._agent_time(start, end),
             repeats=int((attempt[sel] > 0).sum()),
         )
+
+    def _agent_time(self, start: float, end: float) -> float:
+        """Agent-minutes on duty in [start, end), from the staffing history."""
+        begins = [t for t, _ in self.staffing[1:]] + [math.inf]
+        return sum(agents * max(0.0, min(end, until) - max(start, since))
+                   for (since, agents), until in zip(self.staffing, begins, strict=True))
 
     def _records(self) -> tuple[np.ndarray, ...]:
         """The contact records as arrays, converted once per number of records."""
