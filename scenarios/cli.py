@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,53 @@ def simulate(
         files = write_results(results, folder)
     console.print(summary_table(summary(results), loaded.economics.currency, months))
     console.print(f"Results: {out}/ ({', '.join(f.name for f in files)})")
+
+
+@app.command()
+@user_errors
+def compare(
+    world: WorldArg,
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (YAML).")],
+    posterior: Annotated[Path | None, typer.Option(
+        help="Posterior from 'ctm fit'; without it, the world's parameters.")] = None,
+    draws: Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")] = 100,
+    replications: Annotated[int, typer.Option(min=1, help="Simulations per draw.")] = 1,
+    customers: Annotated[int, typer.Option(min=1, help="Customers of the base to simulate.")]
+    = 10_000,
+    months: Annotated[int | None, typer.Option(min=1, help="Months [default: world horizon].")]
+    = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
+    plan: Annotated[str | None, typer.Option(
+        help="Also run all the scenarios together as a plan of this name.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="dask scheduler address, or 'local' for a LocalCluster.")] = None,
+    serial: Annotated[bool, typer.Option(help="One process (default: local processes).")]
+    = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
+) -> None:
+    """Compare scenarios with the baseline: differences, 90% intervals, P(better), return."""
+    from scenarios.runner import Settings
+    from scenarios.study import draws_of, read_plans, run_study, write_study
+    from scenarios.tables import comparison_table, economics_table
+    from sim.world import load_world
+
+    loaded = load_world(world)
+    plans = read_plans(loaded, scenarios, plan)
+    sets = draws_of(loaded, posterior, draws)
+    settings = Settings(customers=customers, months=months or loaded.economics.horizon_months,
+                        seed=seed, replications=replications)
+    executor = scheduler or ("serial" if serial else "processes")
+    store = out.with_name(f".{out.name}.pieces")  # finished pieces: a rerun resumes here
+    with progress_bar() as bar:
+        task = bar.add_task("simulating scenarios x draws", total=None)
+        study = run_study(loaded, plans, sets, settings, executor, store,
+                          progress=lambda done, total: bar.update(task, completed=done,
+                                                                  total=total))
+    files = write_study(study, out)
+    shutil.rmtree(store, ignore_errors=True)  # complete: the pieces are no longer needed
+    console.print(comparison_table(study.comparison, loaded.economics.currency))
+    console.print(economics_table(study.money, loaded.economics.currency))
+    console.print(f"Results: {out}/ ({', '.join(files)})")
 
 
 def progress_bar() -> Progress:

@@ -1,0 +1,253 @@
+"""The runner: the baseline and every scenario, over posterior draws, with common random numbers.
+
+A run is a grid of pieces (scenario, draw, replication). Each piece simulates one parameter
+set (the draw's, edited by the scenario's schedule) and keeps the monthly totals per
+segment (:data:`KEPT`). The seed of a piece depends on the draw and the replication only,
+never on the scenario: every scenario meets the same customers with the same random numbers
+as the baseline (common random numbers), so differences are the scenario's doing and not
+sampling noise.
+
+Executors: ``"serial"``, ``"processes"`` (local processes, the default) or a
+``dask.distributed`` scheduler address (``"local"`` starts a LocalCluster). A piece's result
+depends only on its inputs, so every executor gives identical results. With a ``store``
+folder each finished piece is saved at once (written to a temporary name, then renamed), and
+a rerun with the same settings loads the finished pieces instead of simulating them again:
+an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from scenarios.edits import schedule
+from scenarios.scenario import Plan
+from sim.engine import simulate
+from sim.parameters import LOYALTY_CLASSES, Parameters
+
+BASELINE = "baseline"
+KEPT = ("prospects", "acquired", "active_start", "active", "churned", "revenue", "margin",
+        "cost_to_serve", "acquisition_spend")
+"""Monthly totals per segment kept from each simulation (the sample's, not the company's)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What each simulation of a run is given."""
+
+    customers: int = 10_000
+    months: int = 24
+    seed: int = 1
+    replications: int = 1
+
+    def __post_init__(self):
+        for name, low in (("customers", 1), ("months", 1), ("seed", 0), ("replications", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} is {value!r}, expected an integer of at least {low}")
+
+    def piece_seed(self, draw: int, replication: int) -> int:
+        """The seed of a (draw, replication): the same for every scenario."""
+        state = np.random.SeedSequence([self.seed, draw, replication]).generate_state(1)
+        return int(state[0])
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One simulation of the grid."""
+
+    scenario: str
+    draw: int
+    replication: int
+
+
+def run(
+    draws: list[Parameters],
+    plans: Mapping[str, Plan],
+    settings: Settings,
+    executor: str = "processes",
+    store: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Simulate the baseline and every plan for each parameter set in ``draws``.
+
+    Parameters
+    ----------
+    draws
+        One complete parameter set per posterior draw (or just the world's defaults).
+    plans
+        The scenarios or plans by name; ``"baseline"`` is reserved for no edits.
+    settings
+        Customers, months, seed and replications of each simulation.
+    executor
+        ``"serial"``, ``"processes"``, or a dask scheduler address (``"local"``: a LocalCluster).
+    store
+        A folder for finished pieces (created); a rerun resumes from it.
+    progress
+        Called as ``progress(done, total)`` after each piece.
+
+    Returns
+    -------
+    xarray.Dataset
+        The :data:`KEPT` totals, ``advocates`` and ``dissatisfied`` (survivors by
+        self-classification), dims (scenario, draw, segment, month); the installed base's
+        ``base_active`` (in service at the month's end), ``base_size`` and ``base_value``
+        (discounted value over the run); means over replications. The attribute ``scale``
+        converts the sample's totals to the company's.
+    """
+    if BASELINE in plans:
+        raise ValueError(f"'{BASELINE}' is reserved for the run without edits; rename it")
+    names = [BASELINE, *plans]
+    pieces = [Piece(name, d, r) for d in range(len(draws)) for name in names
+              for r in range(settings.replications)]  # fmt: skip
+    jobs = {piece: (_schedule(draws[piece.draw], plans.get(piece.scenario)), settings,
+                    settings.piece_seed(piece.draw, piece.replication)) for piece in pieces}
+    folder = _store(store, draws, plans, settings)
+    done: dict[Piece, xr.Dataset] = {p: _load(folder, p) for p in pieces if _saved(folder, p)}
+    total = len(pieces)
+    if progress:
+        progress(len(done), total)
+    for piece, result in _execute({p: jobs[p] for p in pieces if p not in done}, executor):
+        if folder is not None:
+            _save(folder, piece, result)
+        done[piece] = result
+        if progress:
+            progress(len(done), total)
+    return _assemble(done, names, len(draws), settings)
+
+
+def simulate_piece(changes: list[tuple[int, Parameters]], settings: Settings,
+                   seed: int) -> xr.Dataset:
+    """One simulation, reduced to the monthly totals per segment the comparison needs."""
+    (_, first), *later = changes
+    ds = simulate(first, customers=settings.customers, months=settings.months, seed=seed,
+                  changes=later)
+    kept = ds[list(KEPT)]
+    mix = ds["loyalty_mix"]
+    kept["advocates"] = mix.sel(loyalty="advocate", drop=True)
+    kept["dissatisfied"] = mix.sel(loyalty=LOYALTY_CLASSES[0], drop=True)
+    # the installed base (cohort 0): in service at each month's end, and its discounted value
+    base = ds["survivors"].sel(cohort=0, drop=True)
+    kept["base_active"] = base.rename(tenure="month").assign_coords(month=ds["month"].values)
+    kept["base_size"] = ds["cohort_size"].sel(cohort=0, drop=True)
+    kept["base_value"] = ds["cohort_value"].sel(cohort=0, drop=True)
+    kept.attrs = {"scale": float(ds.attrs["scale"]), "discount_rate": float(first.discount_rate)}
+    return kept
+
+
+def _schedule(params: Parameters, plan: Plan | None) -> list[tuple[int, Parameters]]:
+    return [(0, params)] if plan is None else schedule(params, plan)
+
+
+def _execute(jobs: dict[Piece, tuple], executor: str) -> Iterator[tuple[Piece, xr.Dataset]]:
+    """Run the jobs; yield each piece with its result as it finishes (order may vary)."""
+    if not jobs:
+        return
+    if executor == "serial":
+        for piece, args in jobs.items():
+            yield piece, simulate_piece(*args)
+    elif executor == "processes":
+        workers = min(len(jobs), os.cpu_count() or 1)
+        # spawn, not fork: forking a process with threads (BLAS, dask) can deadlock
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures: dict[Future, Piece] = {pool.submit(simulate_piece, *a): p
+                                            for p, a in jobs.items()}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    else:
+        yield from _execute_dask(jobs, executor)
+
+
+def _execute_dask(jobs: dict[Piece, tuple], address: str) -> Iterator[tuple[Piece, xr.Dataset]]:
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
+
+    cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
+                           processes=True, dashboard_address=None) if address == "local" else None
+    with Client(cluster if cluster is not None else address) as client:
+        futures = {client.submit(simulate_piece, *args, pure=False): piece
+                   for piece, args in jobs.items()}
+        try:
+            for future in dask_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            client.cancel(list(futures))
+    if cluster is not None:
+        cluster.close()
+
+
+def _assemble(done: dict[Piece, xr.Dataset], names: list[str], n_draws: int,
+              settings: Settings) -> xr.Dataset:
+    """The pieces as one Dataset (scenario, draw, segment, month), replications averaged."""
+    per_scenario = []
+    for name in names:
+        per_draw = [
+            xr.concat([done[Piece(name, d, r)] for r in range(settings.replications)],
+                      dim="replication").mean("replication", keep_attrs=True)
+            for d in range(n_draws)
+        ]
+        per_scenario.append(xr.concat(per_draw, dim="draw"))
+    result = xr.concat(per_scenario, dim="scenario")
+    result = result.assign_coords(scenario=names, draw=np.arange(n_draws))
+    result.attrs = {**done[Piece(BASELINE, 0, 0)].attrs, **asdict(settings)}
+    return result
+
+
+def _store(store: Path | None, draws: list[Parameters], plans: Mapping[str, Plan],
+           settings: Settings) -> Path | None:
+    """The folder of this run's pieces, named by a fingerprint of everything they depend on,
+    so that a rerun with other inputs never picks up stale pieces."""
+    if store is None:
+        return None
+    digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    for params in draws:
+        for field in fields(params):
+            value = getattr(params, field.name)
+            if isinstance(value, np.ndarray):
+                digest.update(np.ascontiguousarray(value, dtype=float).tobytes())
+            elif field.name == "queues":
+                digest.update(repr(sorted((k, q.model_dump_json()) for k, q in value.items()))
+                              .encode())
+            else:
+                digest.update(repr(value).encode())
+    for name, plan in plans.items():
+        digest.update(name.encode())
+        digest.update(repr([s.model_dump_json() for s in plan.scenarios]).encode())
+    folder = store / f"pieces-{digest.hexdigest()[:16]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _path(folder: Path, piece: Piece) -> Path:
+    safe = hashlib.sha256(piece.scenario.encode()).hexdigest()[:12]
+    return folder / f"{safe}-d{piece.draw}-r{piece.replication}.nc"
+
+
+def _saved(folder: Path | None, piece: Piece) -> bool:
+    return folder is not None and _path(folder, piece).exists()
+
+
+def _save(folder: Path, piece: Piece, result: xr.Dataset) -> None:
+    path = _path(folder, piece)
+    partial = path.with_suffix(".partial")
+    result.to_netcdf(partial, engine="h5netcdf")
+    partial.replace(path)  # atomic: a piece file is whole or absent
+
+
+def _load(folder: Path, piece: Piece) -> xr.Dataset:
+    with xr.open_dataset(_path(folder, piece), engine="h5netcdf") as ds:
+        return ds.load()

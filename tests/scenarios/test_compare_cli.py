@@ -1,0 +1,39 @@
+"""``ctm compare`` end to end: tables in the terminal, every output file, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from tests.helpers import ctm
+
+EXAMPLES = "scenarios/examples"
+
+
+def test_compare_writes_the_comparison(tmp_path):
+    out = tmp_path / "compare"
+    done = ctm("compare", "demo", f"{EXAMPLES}/more_agents.yaml", f"{EXAMPLES}/fix_invoice.yaml",
+               "--plan", "both", "--customers", "1500", "--months", "6", "--serial",
+               "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "Two more call-centre agents" in done.stdout and "payback" in done.stdout
+    table = pd.read_parquet(out / "comparison.parquet")
+    assert set(table["scenario"]) == {"Two more call-centre agents", "Clearer invoice", "both"}
+    assert set(table["segment"]) == {"household", "small_business", "enterprise", "all"}
+    money = pd.read_csv(out / "economics.csv")
+    assert money.set_index("scenario").loc["both", "effort_weeks"] == 4 + 24
+    summary = json.loads((out / "comparison.json").read_text())
+    assert len(summary["comparison"]) == len(table)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # pieces removed
+
+
+def test_a_bad_scenario_file_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\none_off_cost: 1\nmonthly_cost: 0\neffort_weeks: 1\n"
+                   "start_month: 0\nedits: [{kind: fix, touchpoint: fax_machine, "
+                   "bad_ratings: halve}]\n")
+    done = ctm("compare", "demo", str(bad), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "fax_machine" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
