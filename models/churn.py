@@ -115,10 +115,10 @@ class ChurnModel:
         collapsed: bool = True,
         target_accept: float = 0.9,
     ):
-        _check_int("draws", draws, 1)
-        _check_int("tune", tune, 1)
-        _check_int("chains", chains, 2)
-        _check_int("seed", seed, 0)
+        check_int("draws", draws, 1)
+        check_int("tune", tune, 1)
+        check_int("chains", chains, 2)
+        check_int("seed", seed, 0)
         if not isinstance(collapsed, bool):
             raise TypeError(f"collapsed is {collapsed!r}, expected True or False")
         if isinstance(target_accept, bool) or not isinstance(target_accept, numbers.Real):
@@ -146,7 +146,7 @@ class ChurnModel:
         ``y`` (already collapsed; only with ``collapsed=True``).
         """
         segments, touchpoints = list(segments), list(touchpoints)
-        _check_int("n_bands", n_bands, 1)
+        check_int("n_bands", n_bands, 1)
         rows = self._rows(data, segments, touchpoints, n_bands)
         segment = pd.Categorical(rows["segment"], categories=segments).codes.astype(np.int64)
         band = rows["band"].to_numpy(dtype=np.int64)
@@ -200,7 +200,7 @@ class ChurnModel:
         model = self.build_model(person_months, segments, touchpoints, n_bands)
         # One BLAS thread: threaded reductions in the mass-matrix adaptation change the last
         # bits from run to run, and NUTS trajectories amplify them; same seed, same draws.
-        with model, _quiet(), threadpool_limits(limits=1):
+        with model, quiet(), threadpool_limits(limits=1):
             start = time.perf_counter()
             posterior = pm.sample(
                 draws=self.draws,
@@ -321,14 +321,14 @@ def _extreme(result: xr.DataTree | xr.Dataset, pick) -> float:
     return float(pick(float(getattr(v, pick.__name__)()) for v in dataset.data_vars.values()))
 
 
-def _check_int(name: str, value: object, low: int) -> None:
+def check_int(name: str, value: object, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} is {value!r}, expected an integer of at least {low}")
     if value < low:
         raise ValueError(f"{name} is {value}, expected an integer of at least {low}")
 
 
-class _quiet:
+class quiet:
     """Silence PyMC's and nutpie's logging and warnings during sampling."""
 
     def __enter__(self):

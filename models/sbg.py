@@ -47,7 +47,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, polygamma, psi
 from threadpoolctl import threadpool_limits
 
-from models.churn import _check_int, diagnostics
+from models.churn import check_int, diagnostics
 
 LOG_ALPHA_PRIOR = (0.0, 1.5)
 """Mean and standard deviation of the Normal prior on ln alpha (MCMC only)."""
@@ -88,7 +88,7 @@ def churn_hazard(alpha: float, beta: float, n_periods: int) -> np.ndarray:
     A segment's baseline hazard by tenure for the simulation: of customers alive at the start
     of period ``t``, the share who churn in it.
     """
-    _check_int("n_periods", n_periods, 1)
+    check_int("n_periods", n_periods, 1)
     return 1.0 - retention_rate(alpha, beta, np.arange(1, n_periods + 1))
 
 
@@ -160,7 +160,7 @@ class CohortRetention:
     def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 0):
         for name, value, low in (("draws", draws, 1), ("tune", tune, 1), ("chains", chains, 2),
                                  ("seed", seed, 0)):
-            _check_int(name, value, low)
+            check_int(name, value, low)
         self.draws, self.tune, self.chains, self.seed = draws, tune, chains, seed
 
     def fit(self, alive, method: str = "map") -> CohortRetention:
@@ -283,7 +283,7 @@ def fit_cohorts(alive: pd.DataFrame, method: str = "map", **settings) -> dict:
 
 def segment_hazards(fits: dict, n_periods: int) -> xr.DataArray:
     """Hazards of periods 1..n of each fit of :func:`fit_cohorts`, on a ``segment`` dim."""
-    _check_int("n_periods", n_periods, 1)
+    check_int("n_periods", n_periods, 1)
     periods = range(1, n_periods + 1)
     curves = [fit.hazard(periods) for fit in fits.values()]
     return xr.concat(curves, dim="segment").assign_coords(segment=[str(k) for k in fits])

@@ -51,7 +51,7 @@ from scenarios.scenario import (
 )
 from sim.parameters import Parameters
 from sim.queues import QueueSettings
-from sim.world import LOST, PURCHASE, START, _describe_all
+from sim.world import LOST, PURCHASE, START, describe_all
 
 Schedule = list[tuple[int, Parameters]]
 """(from_month, parameter set) pairs sorted by month; the first is from month 0."""
@@ -216,7 +216,7 @@ def fixed_queue(settings: QueueSettings, fix: QueueFix) -> QueueSettings:
     try:  # nested models pass as instances; agents and resolution are checked again
         return QueueSettings.model_validate(dict(changed))
     except ValidationError as error:
-        where, message = _describe_all(error.errors())[0]
+        where, message = describe_all(error.errors())[0]
         raise EditError(f"queue.{where}", message) from None
 
 

@@ -38,7 +38,20 @@ def _duplicates(field: str, ids: list[str]) -> Problems:
     ]
 
 
-def _unknown(where: str, names: Iterable[str], known: list[str], kind: str) -> Problems:
+def unknown(where: str, names: Iterable[str], known: list[str], kind: str) -> Problems:
+    """One problem ``<where>.<name>`` for each of ``names`` not in ``known``.
+
+    Parameters
+    ----------
+    where
+        Path of the mapping (or list) that holds the names.
+    names
+        The ids written in the file.
+    known
+        The ids allowed there, listed in the message.
+    kind
+        What the ids are (``touchpoint``, ``segment``, ...), for the message.
+    """
     return [
         (f"{where}.{name}", f"unknown {kind} {name!r}, expected one of {', '.join(known)}")
         for name in names
@@ -46,7 +59,18 @@ def _unknown(where: str, names: Iterable[str], known: list[str], kind: str) -> P
     ]
 
 
-def _sums_to_one(where: str, values: Iterable[float], what: str) -> Problems:
+def sums_to_one(where: str, values: Iterable[float], what: str) -> Problems:
+    """A problem at ``where`` if ``values`` do not sum to 1 (within :data:`TOLERANCE`).
+
+    Parameters
+    ----------
+    where
+        Path of the row or distribution.
+    values
+        Its probabilities.
+    what
+        What they are (``probabilities``, ``rating probabilities``), for the message.
+    """
     total = sum(values)
     if abs(total - 1) > TOLERANCE:
         return [(where, f"{what} sum to {total:.6g}, expected 1")]
@@ -58,9 +82,9 @@ def _ratings(world: World) -> Problems:
     segments = world.segment_ids
     for i, touchpoint in enumerate(world.touchpoints):
         where = f"touchpoints[{i}].ratings"
-        problems += _unknown(where, touchpoint.ratings, [*segments, "default"], "segment")
+        problems += unknown(where, touchpoint.ratings, [*segments, "default"], "segment")
         for segment, distribution in touchpoint.ratings.items():
-            problems += _sums_to_one(f"{where}.{segment}", distribution, "rating probabilities")
+            problems += sums_to_one(f"{where}.{segment}", distribution, "rating probabilities")
         if "default" not in touchpoint.ratings:
             missing = [s for s in segments if s not in touchpoint.ratings]
             if missing:
@@ -81,19 +105,26 @@ def _segments(world: World) -> Problems:
             for j, name in enumerate(segment.onboarding)
             if name not in touchpoints
         ]
-        problems += _unknown(f"{where}.contacts_per_month", segment.contacts_per_month,
-                             touchpoints, "touchpoint")
+        problems += unknown(f"{where}.contacts_per_month", segment.contacts_per_month,
+                            touchpoints, "touchpoint")
     return problems
 
 
 def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list[str]) -> Problems:
-    """Known states, rows summing to one, and every state able to reach purchase or lost."""
+    """Known states, rows summing to one, a start row of touchpoints only, and every state
+    able to reach purchase or lost."""
     if START not in journey:
         return [(where, "no 'start' row, expected where prospects first meet the company")]
-    problems = _unknown(where, journey, [START, *touchpoints], "journey state")
+    problems = unknown(where, journey, [START, *touchpoints], "journey state")
+    problems += [
+        (f"{where}.{START}.{end}", f"the start row lists first touchpoints only, expected no "
+                                   f"{end!r}")
+        for end in journey[START]
+        if end in (PURCHASE, LOST)
+    ]
     for state, row in journey.items():
-        problems += _unknown(f"{where}.{state}", row, [*touchpoints, PURCHASE, LOST], "state")
-        problems += _sums_to_one(f"{where}.{state}", row.values(), "probabilities")
+        problems += unknown(f"{where}.{state}", row, [*touchpoints, PURCHASE, LOST], "state")
+        problems += sums_to_one(f"{where}.{state}", row.values(), "probabilities")
     if problems:
         return problems
     for state in _reachable(journey):
@@ -147,7 +178,7 @@ def _churn(world: World) -> Problems:
         for j in range(1, len(bands))
         if bands[j] <= bands[j - 1]
     ]
-    problems += _unknown("churn.baseline", churn.baseline, segments, "segment")
+    problems += unknown("churn.baseline", churn.baseline, segments, "segment")
     for segment in segments:
         hazards = churn.baseline.get(segment)
         if hazards is None:
@@ -160,17 +191,17 @@ def _churn(world: World) -> Problems:
 
 
 def _effects(where: str, effects: dict, world: World) -> Problems:
-    problems = _unknown(where, effects, world.touchpoint_ids, "touchpoint")
+    problems = unknown(where, effects, world.touchpoint_ids, "touchpoint")
     for name, value in effects.items():
         if isinstance(value, dict):
-            problems += _unknown(f"{where}.{name}", value, world.segment_ids, "segment")
+            problems += unknown(f"{where}.{name}", value, world.segment_ids, "segment")
     return problems
 
 
 def _loyalty(world: World) -> Problems:
     cutpoints = world.loyalty.cutpoints
-    problems = _unknown("loyalty.cutpoints", cutpoints, [*world.segment_ids, "default"],
-                        "segment")
+    problems = unknown("loyalty.cutpoints", cutpoints, [*world.segment_ids, "default"],
+                       "segment")
     if "default" not in cutpoints:
         problems += [
             ("loyalty.cutpoints", f"no cutpoints for segment {s!r}, expected three per segment "

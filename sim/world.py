@@ -155,7 +155,7 @@ def load_world(path: str | Path) -> World:
     try:
         world = World.model_validate(data)
     except ValidationError as error:
-        raise InputError(str(path), _describe_all(error.errors())) from None
+        raise InputError(str(path), describe_all(error.errors())) from None
     problems = check_world(world)
     if problems:
         raise InputError(str(path), problems)
@@ -203,7 +203,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def _describe_all(errors: list[dict]) -> list[tuple[str, str]]:
+def describe_all(errors: list[dict]) -> list[tuple[str, str]]:
     """Pydantic errors as problems; a misspelt field is one problem, not unknown + missing."""
     missing = [e["loc"] for e in errors if e["type"] == "missing"]
     renamed = {}  # loc of an unknown field -> the missing field it probably means

@@ -1,4 +1,5 @@
-"""Tests for models.journeys: recovery, consistency, bad logs, the demo data, the outputs.
+"""Tests for models.journeys, .eventlog and .journey_outputs: recovery, consistency, bad logs,
+the demo data, the outputs.
 
 Recovery rule: a posterior's 94% equal-tailed intervals should hold the true probability in
 about 94 cases of 100. The demo world's journeys have 43 nonzero probabilities; over two or
@@ -16,13 +17,9 @@ import pandas as pd
 import pytest
 
 from models.data import load_customers
-from models.journeys import (
-    JourneyModel,
-    common_sequences,
-    journey_map,
-    read_event_log,
-    simulation_rows,
-)
+from models.eventlog import read_event_log
+from models.journey_outputs import common_sequences, journey_map
+from models.journeys import JourneyModel, simulation_rows
 from sim.errors import InputError
 from sim.journey import after_bad_experience
 from sim.parameters import Parameters

@@ -110,6 +110,11 @@ ONE_LINE_CASES = [
         "is reached but has no row, expected",
     ),
     (
+        "journey_start_lost.yaml",
+        "segments[0].journey.start.lost",
+        "the start row lists first touchpoints only, expected no 'lost'",
+    ),
+    (
         "tenure_bands_not_from_zero.yaml",
         "churn.tenure_bands[0]",
         "expected the first band to start at 0 months",
