@@ -78,6 +78,8 @@ class ChurnModel:
         The posterior is the same; collapsed is much faster.
     target_accept
         nutpie's target acceptance rate, in (0, 1); higher means smaller steps.
+    progress
+        Show PyMC's progress bar of the chains while sampling.
 
     Sampling geometry: the sampler moves the intercept at each segment's mean covariates,
     alpha_centred[s, b] = alpha[s, b] + sum_k beta[s, k] xbar[s, k], rather than alpha itself,
@@ -114,6 +116,7 @@ class ChurnModel:
         seed: int = 0,
         collapsed: bool = True,
         target_accept: float = 0.9,
+        progress: bool = False,
     ):
         check_int("draws", draws, 1)
         check_int("tune", tune, 1)
@@ -131,6 +134,9 @@ class ChurnModel:
         self.seed = seed
         self.collapsed = collapsed
         self.target_accept = float(target_accept)
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress is {progress!r}, expected True or False")
+        self.progress = progress
 
     def build_model(
         self,
@@ -210,7 +216,7 @@ class ChurnModel:
                 random_seed=self.seed,
                 nuts_sampler="nutpie",
                 nuts={"target_accept": self.target_accept, "adaptation": NUTS_ADAPTATION},
-                progressbar=False,
+                progressbar=self.progress,
                 quiet=True,
             )
             elapsed = time.perf_counter() - start
@@ -251,7 +257,7 @@ class ChurnModel:
         return rows
 
     def __repr__(self) -> str:
-        params = ("draws", "tune", "chains", "seed", "collapsed", "target_accept")
+        params = ("draws", "tune", "chains", "seed", "collapsed", "target_accept", "progress")
         return f"ChurnModel({', '.join(f'{p}={getattr(self, p)!r}' for p in params)})"
 
 

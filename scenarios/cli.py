@@ -6,10 +6,11 @@ never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -135,6 +136,91 @@ def compare(
     console.print(comparison_table(study.comparison, loaded.economics.currency))
     console.print(economics_table(study.money, loaded.economics.currency))
     console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+PosteriorOpt = Annotated[Path | None, typer.Option(
+    help="Posterior from 'ctm fit'; without it, the world's parameters.")]
+DrawsOpt = Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")]
+CustomersOpt = Annotated[int, typer.Option(min=1, help="Customers of the base to simulate.")]
+MonthsOpt = Annotated[int | None, typer.Option(min=1, help="Months (default: world horizon).")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random stream.")]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    help="dask scheduler address, or 'local' for a LocalCluster.")]
+SerialOpt = Annotated[bool, typer.Option(help="One process (default: local processes).")]
+
+
+@app.command()
+@user_errors
+def quickwins(
+    world: WorldArg, posterior: PosteriorOpt = None, draws: DrawsOpt = 100,
+    customers: CustomersOpt = 10_000, months: MonthsOpt = None, seed: SeedOpt = 1,
+    costs: Annotated[Path | None, typer.Option(
+        help="Cost and effort per touchpoint (YAML); default: by channel.")] = None,
+    scheduler: SchedulerOpt = None, serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/quickwins"),
+) -> None:
+    """Fix and remove every touchpoint: value per cost and effort, impact-effort quadrants."""
+    from scenarios.quickwins import load_costs, quick_wins, write_quickwins
+    from scenarios.tables import quickwins_table
+
+    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    given = load_costs(costs, loaded) if costs else None
+    with simulating(out) as (store, progress):
+        wins = quick_wins(loaded, sets, settings, given, scheduler or
+                          ("serial" if serial else "processes"), store, progress)
+        files = write_quickwins(wins, out)
+    console.print(quickwins_table(wins.table, loaded.economics.currency,
+                                  wins.thresholds.describe(loaded.economics.currency)))
+    console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+@app.command()
+@user_errors
+def attribution(
+    world: WorldArg, posterior: PosteriorOpt = None, draws: DrawsOpt = 100,
+    customers: CustomersOpt = 10_000, months: MonthsOpt = None, seed: SeedOpt = 1,
+    prospects: Annotated[int, typer.Option(
+        min=100, help="Prospects walking each journey (simulated removal effects).")] = 20_000,
+    scheduler: SchedulerOpt = None, serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/attribution"),
+) -> None:
+    """Which touchpoint loses customers: removal effects in journeys, churn from bad ones."""
+    from scenarios.attribution import attribution as attribute
+    from scenarios.attribution import write_attribution
+    from scenarios.tables import churn_table, journey_table
+
+    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    with simulating(out) as (store, progress):
+        found = attribute(loaded, sets, settings, prospects, scheduler or
+                          ("serial" if serial else "processes"), store, progress)
+        files = write_attribution(found, out)
+    console.print(journey_table(found.journeys))
+    console.print(churn_table(found.churn))
+    console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+def study_inputs(world: str, posterior: Path | None, draws: int, customers: int,
+                 months: int | None, seed: int):
+    """The world, its parameter sets (posterior draws or defaults) and the run's settings."""
+    from scenarios.runner import Settings
+    from scenarios.study import draws_of
+    from sim.world import load_world
+
+    loaded = load_world(world)
+    settings = Settings(customers=customers, months=months or loaded.economics.horizon_months,
+                        seed=seed)
+    return loaded, draws_of(loaded, posterior, draws), settings
+
+
+@contextlib.contextmanager
+def simulating(out: Path) -> Iterator[tuple[Path, Callable[[int, int], None]]]:
+    """A folder for finished pieces (a rerun resumes there; removed once the block completes)
+    and a progress callback drawing a bar."""
+    store = out.with_name(f".{out.name}.pieces")
+    with progress_bar() as bar:
+        task = bar.add_task("simulating scenarios x draws", total=None)
+        yield store, lambda done, total: bar.update(task, completed=done, total=total)
+    shutil.rmtree(store, ignore_errors=True)
 
 
 def progress_bar() -> Progress:
@@ -277,10 +363,10 @@ def fit(
     with errors.status("reading feedback data"):
         customer_table, response_table, summary = read_feedback(loaded, customers, responses,
                                                                 events)
-    model = ChurnModel(draws=draws, tune=tune, chains=chains, seed=seed)
-    with errors.status(f"building person-months and sampling {chains} chains x "
-                       f"{tune} + {draws} (nutpie)"):
-        result = fit_churn(loaded, customer_table, response_table, summary, model)
+    model = ChurnModel(draws=draws, tune=tune, chains=chains, seed=seed, progress=True)
+    errors.print(f"Building person-months, compiling the model, then sampling {chains} chains "
+                 f"x ({tune} tuning + {draws} draws) with nutpie")
+    result = fit_churn(loaded, customer_table, response_table, summary, model)
     d = model.diagnostics_
     console.print(
         f"Diagnostics: max R-hat {d['rhat']:.3f} (<= {RHAT_MAX}), min bulk ESS "

@@ -63,3 +63,68 @@ def economics_table(money: pd.DataFrame, currency: str) -> Table:
             f"{row['effort_weeks']:g}",
         )
     return table
+
+
+def quickwins_table(table: pd.DataFrame, currency: str, rule: str) -> Table:
+    """Quick wins, best value per cost first: value gained (90% interval), cost, effort,
+    value per cost and per person-week, and the quadrant (or why a candidate was skipped)."""
+    out = Table(title=f"Quick wins: every touchpoint fixed or removed ({currency}, discounted "
+                      "over the run; 90% intervals over posterior draws)",
+                caption="fix: bad experiences halved (a queued touchpoint: one more agent on "
+                        f"duty); remove: traffic on to its successors. Quadrants: {rule}")
+    for name in ("rank", "scenario", "value gained", "90% interval", "cost", "value / cost",
+                 "effort (weeks)", "value / week", "quadrant"):
+        out.add_column(name, justify="left" if name in ("scenario", "quadrant") else "right",
+                       no_wrap=name in ("scenario", "90% interval"))
+    for row in table.itertuples():
+        if row.skipped:
+            out.add_row("-", row.scenario, *["-"] * 6, f"skipped: {row.skipped}")
+            continue
+        out.add_row(
+            "-" if pd.isna(row.rank_cost) else f"{row.rank_cost:.0f}", row.scenario,
+            number(row.value_gain, currency, True),
+            f"{number(row.value_gain_low, currency, True)} to "
+            f"{number(row.value_gain_high, currency, True)}",
+            number(row.cost, currency), number(row.value_per_cost, "ratio"),
+            f"{row.effort_weeks:g}", number(row.value_per_effort, currency), row.quadrant)
+    return out
+
+
+def journey_table(journeys: pd.DataFrame) -> Table:
+    """Removal effects of the touchpoints each segment visits: exact and simulated (95%)."""
+    out = Table(title="Sales lost without each touchpoint (removal effect: share of sales; "
+                      "exact and simulated, with the simulation's 95% interval)")
+    for name in ("segment", "touchpoint", "visits per prospect", "lost: exact", "simulated",
+                 "successors: exact", "simulated "):
+        out.add_column(name, justify="left" if name in ("segment", "touchpoint") else "right")
+    wide = journeys[journeys["visits"] > 0].pivot_table(
+        index=["segment", "touchpoint"], columns="traffic", sort=False,
+        values=["visits", "exact", "simulated", "low", "high"])
+    for (segment, touchpoint), row in wide.iterrows():
+        cells = [f"{row[('exact', t)]:.1%}" for t in ("lost", "successors")]
+        sims = [f"{row[('simulated', t)]:.1%} ({100 * row[('low', t)]:.1f} to "
+                f"{100 * row[('high', t)]:.1f})" for t in ("lost", "successors")]
+        out.add_row(segment, touchpoint, f"{row[('visits', 'lost')]:.2f}", cells[0], sims[0],
+                    cells[1], sims[1])
+    return out
+
+
+def churn_table(churn: pd.DataFrame) -> Table:
+    """Share of the installed base's churn avoided if a touchpoint were never bad: all
+    segments with a 90% interval, then each segment's mean."""
+    segments = [s for s in dict.fromkeys(churn["segment"]) if s != "all"]
+    out = Table(title="Churn that would not happen if a touchpoint were never bad (installed "
+                      "base, over the run; 90% interval over draws)")
+    for name in ("touchpoint", "all segments", "90% interval", "leavers avoided", *segments):
+        out.add_column(name, justify="left" if name == "touchpoint" else "right")
+    for touchpoint, group in churn.groupby("touchpoint", sort=False):
+        rows = group.set_index("segment")
+        every = rows.loc["all"]
+        if every["skipped"]:
+            out.add_row(touchpoint, f"skipped: {every['skipped']}", *["-"] * (2 + len(segments)))
+            continue
+        out.add_row(touchpoint, f"{every['share']:.1%}",
+                    f"{every['low']:.1%} to {every['high']:.1%}",
+                    f"{every['churned_baseline'] - every['churned_never_bad']:,.0f}",
+                    *[f"{rows.loc[s, 'share']:.1%}" for s in segments])
+    return out

@@ -1,0 +1,270 @@
+"""Which touchpoint loses customers: prospects in the acquisition journey, customers to churn.
+
+Journeys (:func:`journey_effects`). The removal effect of touchpoint k for segment s is
+e = 1 - kept c_k / c (:mod:`scenarios.chains`: c the conversion per prospect, c_k the
+conversion once k is removed by :func:`scenarios.edits.remove_from_journey`, kept the share
+of arrivals still walking), both ways traffic into k can go (``successors``, ``lost``). It is
+computed exactly with the fundamental matrix (:func:`scenarios.chains.removal_effects`), and
+by simulation: n prospects walk the journey (:func:`sim.journey.walk`, not the runner) with
+and without k, with the same random streams (common random numbers: a prospect's experience
+at its j-th visit of a touchpoint is the same number in both walks). With y0, y1 the purchase
+indicators, m0, m1 their means and R = m1 / m0, the estimate is 1 - kept R, and its standard
+error by the delta method for a ratio of paired means is kept sd(y1 - R y0) / (m0 sqrt n); the
+95% interval is the estimate +- 1.96 standard errors. The chain is exact for the walk (ratings
+are drawn afresh at every visit, so the walk follows the rows averaged over ratings), so the
+two columns must agree within the interval. A touchpoint a segment never visits has effect 0
+in both (its walk would be the same prospect for prospect, so it is not repeated). Over
+parameter sets the effects are averaged; sets with the same journey, ratings and dropout odds
+(every draw of a posterior of churn parameters) are computed once and weighted, each with its
+own seed, and the interval is Monte-Carlo error only: sqrt(sum_j w_j^2 se_j^2) / D.
+
+Churn (:func:`churn_shares`). For each touchpoint k a counterfactual where its experiences are
+never bad: ratings 1 and 2 get probability 0, the rest rescaled in proportion
+(:func:`scenarios.edits.shift_bad_ratings` with f = 0), run with the baseline in one go
+(:func:`scenarios.runner.run`, common random numbers). The share of churn that would not
+happen is, per draw d, (C_base - C_k) / C_base with C the installed base's customers (cohort
+0) who left during the run: base_size less those in service at the last month's end. The
+installed base is the same people in both runs, so the share is churn avoided, not more or
+fewer customers acquired (a journey touchpoint's bad experiences change who buys: see the
+journeys). Reported: the mean over draws and the 90% equal-tailed interval over draws. For a
+queued touchpoint the counterfactual removes bad conversations; waits, abandoned and
+unresolved contacts still bring bad experiences (the desks' rules).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from scenarios.chains import TRAFFIC, journey_chain, removal_effects
+from scenarios.compare import INTERVAL, with_total
+from scenarios.edits import remove_from_journey
+from scenarios.outputs import atomic_directory
+from scenarios.quickwins import one_edit_plan, refusal
+from scenarios.runner import BASELINE, Settings, run
+from scenarios.scenario import Plan
+from sim.errors import InputError
+from sim.journey import walk
+from sim.parameters import Parameters
+from sim.streams import Streams
+from sim.world import World
+
+Z95 = 1.959963984540054
+"""The standard normal's 97.5% quantile: a 95% interval is +- Z95 standard errors."""
+PROSPECTS = 20_000
+"""Prospects walking each journey of the simulated removal effects."""
+NEVER_BAD = "never bad "
+"""Prefix of the counterfactual scenarios' names: ``never bad invoice``."""
+
+
+@dataclass
+class Attribution:
+    """Removal effects (exact and simulated), churn shares, and the run behind them."""
+
+    journeys: pd.DataFrame
+    churn: pd.DataFrame
+    results: xr.Dataset
+
+
+def attribution(world: World, draws: list[Parameters], settings: Settings,
+                prospects: int = PROSPECTS, executor: str = "processes",
+                store: Path | None = None,
+                progress: Callable[[int, int], None] | None = None) -> Attribution:
+    """Both analyses (module notes) for the parameter sets ``draws``."""
+    plans, skipped = never_bad_plans(world)
+    results = run(draws, plans, settings, executor=executor, store=store, progress=progress)
+    results.attrs.update(world=world.name, currency=world.economics.currency)
+    churn = churn_shares(results)
+    for touchpoint, reason in skipped.items():
+        churn.loc[len(churn), ["touchpoint", "segment", "skipped"]] = [touchpoint, "all", reason]
+    return Attribution(journey_effects(draws, prospects, settings.seed), churn, results)
+
+
+def never_bad_plans(world: World, touchpoints: list[str] | None = None
+                    ) -> tuple[dict[str, Plan], dict[str, str]]:
+    """The counterfactual ``never bad <touchpoint>`` of each touchpoint (all if None): ratings
+    1 and 2 times 0 from month 0; and the touchpoints the edits refuse, with the reason."""
+    plans, skipped = {}, {}
+    for touchpoint in world.touchpoint_ids if touchpoints is None else touchpoints:
+        name = f"{NEVER_BAD}{touchpoint}"
+        try:
+            plans[name] = one_edit_plan(world, name, {"kind": "fix", "touchpoint": touchpoint,
+                                                      "bad_ratings": 0.0})
+        except InputError as error:
+            skipped[touchpoint] = refusal(error)
+    return plans, skipped
+
+
+def journey_effects(draws: list[Parameters], prospects: int = PROSPECTS,
+                    seed: int = 1) -> pd.DataFrame:
+    """Removal effects per (traffic, segment, touchpoint): expected ``visits`` per prospect,
+    ``exact``, ``simulated``, its standard error ``se`` and 95% interval ``low``, ``high``."""
+    groups: dict[bytes, list[Parameters]] = {}
+    for params in draws:
+        groups.setdefault(_journey_key(params), []).append(params)
+    parts = [(len(same), _one_set(same[0], prospects, _seed(seed, j)))  # independent errors
+             for j, same in enumerate(groups.values())]
+    total = sum(w for w, _ in parts)
+    table = parts[0][1].copy()
+    for column in ("visits", "exact", "simulated"):
+        table[column] = sum(w * part[column] for w, part in parts) / total
+    table["se"] = np.sqrt(sum(w**2 * part["se"] ** 2 for w, part in parts)) / total
+    table["low"] = table["simulated"] - Z95 * table["se"]
+    table["high"] = table["simulated"] + Z95 * table["se"]
+    return table
+
+
+def _seed(seed: int, group: int) -> int:
+    """The seed of the prospects of one journey set (``seed`` itself for the first)."""
+    return seed if group == 0 else int(np.random.SeedSequence([seed, group]).generate_state(1)[0])
+
+
+def _journey_key(params: Parameters) -> bytes:
+    """What the acquisition journey depends on, as bytes."""
+    arrays = (params.start, params.transitions, params.ratings, params.dropout_odds)
+    return b"".join(np.ascontiguousarray(a, dtype=float).tobytes() for a in arrays)
+
+
+def _one_set(params: Parameters, prospects: int, seed: int) -> pd.DataFrame:
+    """Exact and simulated removal effects of one parameter set."""
+    exact = removal_effects(params)
+    visits = journey_chain(params)["visits"]
+    ids = np.arange(prospects, dtype=np.uint64)
+    rows = []
+    for s, segment in enumerate(params.segments):
+        bought = walk(params, s, ids, Streams(seed)).purchased
+        for k, touchpoint in enumerate(params.touchpoints):
+            seen = float(visits.values[s, k])
+            for traffic in TRAFFIC:
+                effect, se = (simulated_removal(params, s, k, traffic, bought, seed)
+                              if seen > 0 else (0.0, 0.0))
+                rows.append({"traffic": traffic, "segment": segment, "touchpoint": touchpoint,
+                             "visits": seen, "simulated": effect, "se": se,
+                             "exact": float(exact.values[TRAFFIC.index(traffic), s, k])})
+    return pd.DataFrame(rows)
+
+
+def simulated_removal(params: Parameters, s: int, k: int, traffic: str, bought: np.ndarray,
+                      seed: int) -> tuple[float, float]:
+    """1 - kept R and its standard error (module notes), ``bought`` being the purchases of
+    the same prospects walking with k; NaN where the removal is refused or nobody buys."""
+    try:
+        start, rows, kept = remove_from_journey(params.start[s], params.transitions[s], k,
+                                                traffic)
+    except ValueError:
+        return np.nan, np.nan
+    m0 = bought.mean()
+    if m0 == 0:
+        return np.nan, np.nan
+    new_start, new_rows = params.start.copy(), params.transitions.copy()
+    new_start[s], new_rows[s] = start, rows
+    without = params.replace(start=new_start, transitions=new_rows)
+    ids = np.arange(len(bought), dtype=np.uint64)
+    y1 = walk(without, s, ids, Streams(seed)).purchased.astype(float)
+    ratio = y1.mean() / m0
+    se = kept * np.std(y1 - ratio * bought, ddof=1) / (m0 * np.sqrt(len(bought)))
+    return 1.0 - kept * ratio, float(se)
+
+
+def leavers(results: xr.Dataset) -> xr.DataArray:
+    """The installed base's customers who left during the run (the sample's), per (scenario,
+    draw, segment and ``all``): base_size less base_active at the last month's end."""
+    total = with_total(results)
+    return total["base_size"] - total["base_active"].isel(month=-1, drop=True)
+
+
+def churn_avoided(results: xr.Dataset) -> xr.DataArray:
+    """(C_base - C_k) / C_base per (touchpoint, draw, segment and ``all``), C the
+    :func:`leavers`; NaN where the baseline lost none."""
+    left = leavers(results)
+    base = left.sel(scenario=BASELINE, drop=True)
+    share = (base - left.drop_sel(scenario=BASELINE)) / base.where(base > 0)
+    return _by_touchpoint(share)
+
+
+def _by_touchpoint(values: xr.DataArray) -> xr.DataArray:
+    """Counterfactual scenarios ``never bad <k>`` as a ``touchpoint`` dim ``k``."""
+    names = [str(name).removeprefix(NEVER_BAD) for name in values["scenario"].values]
+    return values.assign_coords(scenario=names).rename(scenario="touchpoint")
+
+
+def churn_shares(results: xr.Dataset) -> pd.DataFrame:
+    """Per (touchpoint, segment and ``all``): the share of the installed base's churn avoided
+    when the touchpoint is never bad (:func:`churn_avoided`), mean and 90% interval over
+    draws, with the installed base's leavers over the run in the baseline and never bad
+    (means over draws, company scale)."""
+    share = churn_avoided(results)
+    low, high = share.quantile(list(INTERVAL), dim="draw").drop_vars("quantile")
+    left = leavers(results).mean("draw") * results.attrs["scale"]
+    table = xr.Dataset({
+        "share": share.mean("draw"), "low": low, "high": high,
+        "churned_baseline": left.sel(scenario=BASELINE, drop=True).broadcast_like(low),
+        "churned_never_bad": _by_touchpoint(left.drop_sel(scenario=BASELINE)),
+    }).to_dataframe().reset_index()
+    table["skipped"] = ""
+    return table
+
+
+def write_attribution(found: Attribution, out: Path) -> list[str]:
+    """results.nc, ``journeys`` and ``churn`` as CSV and Parquet, attribution.json and
+    attribution.png, into ``out`` atomically; returns the file names."""
+    with atomic_directory(out) as folder:
+        found.results.to_netcdf(folder / "results.nc", engine="h5netcdf")
+        tables = {"journeys": found.journeys, "churn": found.churn}
+        for name, table in tables.items():
+            table.to_csv(folder / f"{name}.csv", index=False)
+            table.to_parquet(folder / f"{name}.parquet", index=False)
+        settings = {k: v.item() if hasattr(v, "item") else v
+                    for k, v in found.results.attrs.items()}
+        summary = {"settings": settings, **{name: json.loads(t.to_json(orient="records"))
+                                            for name, t in tables.items()}}
+        (folder / "attribution.json").write_text(json.dumps(summary, indent=1))
+        bar_plot(found, folder / "attribution.png")
+    return sorted(p.name for p in out.iterdir())
+
+
+def bar_plot(found: Attribution, path: Path) -> None:
+    """Left: removal effects (traffic lost) per touchpoint and segment, exact bars with the
+    simulation's 95% interval. Right: share of churn avoided if never bad, 90% interval."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    journeys = found.journeys[found.journeys["traffic"] == "lost"]
+    touchpoints = list(dict.fromkeys(found.churn["touchpoint"]))
+    segments = list(dict.fromkeys(journeys["segment"]))
+    y = np.arange(len(touchpoints))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.45 * len(touchpoints) + 2),
+                                      sharey=True)
+    height = 0.8 / len(segments)
+    for i, segment in enumerate(segments):
+        part = journeys[journeys["segment"] == segment].set_index("touchpoint").reindex(
+            touchpoints)
+        spread = [part["simulated"] - part["low"], part["high"] - part["simulated"]]
+        left.barh(y + (i - (len(segments) - 1) / 2) * height, 100 * part["exact"], height,
+                  xerr=100 * np.clip(np.nan_to_num(spread), 0, None), label=segment,
+                  capsize=2)
+    left.set_xlabel("removal effect, traffic lost (% of sales)\nbars: exact; whiskers: the "
+                    "simulation's 95% interval")
+    left.set_title("Sales that need the touchpoint (acquisition journey)")
+    left.legend(fontsize=8)
+    everyone = found.churn[(found.churn["segment"] == "all")].set_index("touchpoint").reindex(
+        touchpoints)
+    spread = [everyone["share"] - everyone["low"], everyone["high"] - everyone["share"]]
+    right.barh(y, 100 * everyone["share"], 0.6, color="tab:red",
+               xerr=100 * np.clip(np.nan_to_num(spread), 0, None), capsize=3)
+    right.set_xlabel("installed base's churn avoided if never bad (% of its churn)\n"
+                     "whiskers: 90% interval over draws")
+    right.set_title("Churn caused by bad experiences")
+    left.set_yticks(y, touchpoints)
+    left.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,297 @@
+"""Quick wins: every touchpoint fixed and removed, ranked, and placed in an impact-effort matrix.
+
+For each touchpoint k of a world two candidate scenarios are built (:func:`candidates`):
+
+- ``fix k``: bad experiences halved (``bad_ratings: halve``: P(1), P(2) times 0.5, ratings 3-5
+  times (1 - 0.5 b) / (1 - b), b = P(1) + P(2): :func:`scenarios.edits.shift_bad_ratings`). A
+  queued touchpoint gets one more agent on duty instead, not both: its bad experiences come
+  mostly from waits, abandonment and unresolved contacts, and one lever keeps the cost plain.
+- ``remove k``: moves into k go on to its successors (:func:`scenarios.edits.remove`'s
+  default). It takes away k's experiences and contact costs, not the need k met (a repair):
+  a large gain from removing an essential touchpoint is what its bad experiences cost, not an
+  option. A candidate the edits refuse (purchase as a first step) is skipped with the reason.
+
+Every candidate starts at month 0 (no implementation delay), so gains compare. The world file
+has no improvement costs: one-off cost, monthly cost and effort (person-weeks) come from a
+costs file (:func:`load_costs`) or the defaults :data:`FIX_BY_CHANNEL`, :data:`ONE_MORE_AGENT`
+and :data:`REMOVAL`.
+
+All candidates run with the baseline in one go (:func:`scenarios.runner.run`, common random
+numbers). Value gained is :func:`scenarios.compare.economics`' ``value_gain``: the discounted
+gain in net value (margin less cost to serve and acquisition spend, company scale) over the
+run, before the candidate's own cost. Rankings: value per cost g / c (c the discounted cost)
+and value per effort g / e (e in person-weeks), both largest first.
+
+Quadrants (:func:`quadrant`): impact high when g > G = max(0, median g), effort high when
+e > E = median e, over the candidates run (one that loses value is never high impact). Quick
+win: high impact, low effort; major project: high, high; fill-in: low, low; thankless task:
+low impact, high effort.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from scenarios.outputs import atomic_directory
+from scenarios.runner import Settings
+from scenarios.scenario import Plan, as_plan, parse_scenario
+from scenarios.study import Study, run_study, write_study
+from sim.checks import unknown
+from sim.errors import InputError
+from sim.parameters import Parameters
+from sim.schema import NonNegative, StrictModel
+from sim.world import Touchpoint, World, describe_all, read_yaml
+
+
+class Cost(StrictModel):
+    """What a candidate costs: one-off and monthly (world currency), effort in person-weeks.
+
+    Not negative, so value per cost ranks; savings in contacts are in the run's cost to serve,
+    and other savings (a closed store's rent) belong in a scenario file for ``ctm compare``.
+    """
+
+    one_off_cost: NonNegative
+    monthly_cost: NonNegative = 0.0
+    effort_weeks: NonNegative
+
+
+class TouchpointCosts(StrictModel):
+    """A touchpoint's costs of being fixed and of being removed (either may be left out)."""
+
+    fix: Cost | None = None
+    remove: Cost | None = None
+
+
+class Costs(StrictModel):
+    """A costs file: ``touchpoints: {invoice: {fix: {one_off_cost: ..., effort_weeks: ...}}}``."""
+
+    touchpoints: dict[str, TouchpointCosts] = {}
+
+
+FIX_BY_CHANNEL = {
+    # channel: halving bad experiences (research, redesign, training), in the world's currency
+    "digital": Cost(one_off_cost=60_000, monthly_cost=1_000, effort_weeks=12),  # design, build
+    "e-mail": Cost(one_off_cost=20_000, effort_weeks=4),  # rewrite and test templates
+    "mail": Cost(one_off_cost=80_000, monthly_cost=1_000, effort_weeks=12),  # document, system
+    "media": Cost(one_off_cost=100_000, effort_weeks=8),  # new creative, pre-tests
+    "phone": Cost(one_off_cost=50_000, monthly_cost=2_000, effort_weeks=8),  # scripts, coaching
+    "human": Cost(one_off_cost=40_000, monthly_cost=2_000, effort_weeks=8),  # small team
+    "field sales": Cost(one_off_cost=60_000, monthly_cost=2_000, effort_weeks=10),
+    "retail": Cost(one_off_cost=150_000, monthly_cost=5_000, effort_weeks=20),  # every store
+    "field": Cost(one_off_cost=120_000, monthly_cost=4_000, effort_weeks=16),  # crews, tools
+}
+"""Default cost of a fix by the touchpoint's channel (magnitudes of a mid-size European firm)."""
+OTHER_CHANNEL = Cost(one_off_cost=80_000, monthly_cost=2_000, effort_weeks=12)
+"""Default cost of a fix for a channel not in :data:`FIX_BY_CHANNEL`."""
+ONE_MORE_AGENT = Cost(one_off_cost=17_500, monthly_cost=20_000, effort_weeks=2)
+"""Half of scenarios/examples/more_agents.yaml: one seat around the clock, about 5.5 hires."""
+REMOVAL = Cost(one_off_cost=30_000, effort_weeks=6)
+"""Default cost of a removal: decommissioning, redirecting customers, telling them."""
+FREE = Cost(one_off_cost=0, effort_weeks=0)
+QUADRANTS = {(True, False): "quick win", (True, True): "major project",
+             (False, False): "fill-in", (False, True): "thankless task"}
+"""(high impact, high effort) -> quadrant."""
+COLOURS = {"fix": "tab:blue", "remove": "tab:orange"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One quick-win scenario: a touchpoint fixed or removed, or why it was skipped."""
+
+    name: str
+    touchpoint: str
+    kind: str
+    change: str
+    cost: Cost
+    plan: Plan | None
+    skipped: str = ""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The quadrant lines: impact G (value gained, currency) and effort E (person-weeks)."""
+
+    impact: float
+    effort: float
+
+    def describe(self, currency: str) -> str:
+        return (f"high impact: value gained above {self.impact:,.0f} {currency} "
+                f"(the median, at least 0); high effort: above {self.effort:g} person-weeks "
+                "(the median)")
+
+
+@dataclass
+class QuickWins:
+    """The run (results, comparison, economics), the ranked table and the quadrant lines."""
+
+    study: Study
+    table: pd.DataFrame
+    thresholds: Thresholds
+
+
+def load_costs(path: Path, world: World) -> Costs:
+    """A costs file, validated; InputError naming the file and each bad field."""
+    try:
+        costs = Costs.model_validate(read_yaml(path))
+    except ValidationError as error:
+        raise InputError(str(path), describe_all(error.errors())) from None
+    problems = unknown("touchpoints", costs.touchpoints, world.touchpoint_ids, "touchpoint")
+    if problems:
+        raise InputError(str(path), problems)
+    return costs
+
+
+def candidates(world: World, costs: Costs | None = None) -> list[Candidate]:
+    """A fix and a removal of every touchpoint, with their costs (module notes)."""
+    given = (costs or Costs()).touchpoints
+    found = []
+    for tp in world.touchpoints:
+        own = given.get(tp.id, TouchpointCosts())
+        if tp.queue is not None:
+            fix, change = {"queue": {"extra_agents": 1}}, "one more agent on duty"
+            fix_cost = own.fix or ONE_MORE_AGENT
+        else:
+            fix, change = {"bad_ratings": "halve"}, "bad experiences halved"
+            fix_cost = own.fix or FIX_BY_CHANNEL.get(tp.channel, OTHER_CHANNEL)
+        found.append(_candidate(world, tp, "fix", change, fix, fix_cost))
+        found.append(_candidate(world, tp, "remove", "removed, traffic to its successors",
+                                {}, own.remove or REMOVAL))
+    return found
+
+
+def one_edit_plan(world: World, name: str, edit: dict, cost: Cost = FREE) -> Plan:
+    """A plan of one edit from month 0, checked like a scenario file (InputError if the
+    edits refuse it)."""
+    data = {"name": name, **cost.model_dump(), "start_month": 0, "edits": [edit]}
+    return as_plan(parse_scenario(data, world, f"scenario '{name}'"))
+
+
+def _candidate(world: World, tp: Touchpoint, kind: str, change: str, edit: dict,
+               cost: Cost) -> Candidate:
+    name = f"{kind} {tp.id}"
+    try:
+        plan = one_edit_plan(world, name, {"kind": kind, "touchpoint": tp.id, **edit}, cost)
+    except InputError as error:
+        return Candidate(name, tp.id, kind, change, cost, None, refusal(error))
+    return Candidate(name, tp.id, kind, change, cost, plan)
+
+
+def refusal(error: InputError) -> str:
+    """Why the edits refused a plan, in one line."""
+    return "; ".join(message for _, message in error.problems)
+
+
+def quick_wins(world: World, draws: list[Parameters], settings: Settings,
+               costs: Costs | None = None, executor: str = "processes",
+               store: Path | None = None,
+               progress: Callable[[int, int], None] | None = None) -> QuickWins:
+    """Run every candidate with the baseline (common random numbers); rank and place them."""
+    found = candidates(world, costs)
+    plans = {c.name: c.plan for c in found if c.plan is not None}
+    study = run_study(world, plans, draws, settings, executor, store, progress)
+    table = ranked(found, study.money)
+    limits = thresholds(table)
+    table["quadrant"] = [quadrant(g, e, limits) if not s else ""
+                         for g, e, s in zip(table["value_gain"], table["effort_weeks"],
+                                            table["skipped"], strict=True)]
+    return QuickWins(study, table, limits)
+
+
+def ranked(found: list[Candidate], money: pd.DataFrame) -> pd.DataFrame:
+    """One row per candidate, best value per cost first, skipped ones last."""
+    rows = pd.DataFrame([{"scenario": c.name, "touchpoint": c.touchpoint, "kind": c.kind,
+                          "change": c.change, "effort_weeks": c.cost.effort_weeks,
+                          "skipped": c.skipped} for c in found])
+    table = rows.merge(money.drop(columns="effort_weeks"), on="scenario", how="left")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["value_per_cost"] = table["value_gain"] / table["cost"]
+        table["value_per_effort"] = table["value_gain"] / table["effort_weeks"]
+    for by in ("cost", "effort"):
+        table[f"rank_{by}"] = table[f"value_per_{by}"].rank(ascending=False, method="min")
+    return table.sort_values(["rank_cost", "rank_effort"], na_position="last",
+                             ignore_index=True)
+
+
+def thresholds(table: pd.DataFrame) -> Thresholds:
+    """G = max(0, median value gained) and E = median effort, over the candidates run."""
+    run = table[table["skipped"] == ""]
+    return Thresholds(impact=max(0.0, float(run["value_gain"].median())),
+                      effort=float(run["effort_weeks"].median()))
+
+
+def quadrant(value_gain: float, effort_weeks: float, limits: Thresholds) -> str:
+    """The quadrant of a candidate: high means strictly above the line."""
+    return QUADRANTS[(value_gain > limits.impact, effort_weeks > limits.effort)]
+
+
+def write_quickwins(wins: QuickWins, out: Path) -> list[str]:
+    """The run (``study/``: results.nc, comparison, economics), ``quickwins`` as CSV, Parquet
+    and JSON (with the thresholds and settings) and ``matrix.png``, into ``out`` atomically."""
+    currency = wins.study.results.attrs["currency"]
+    with atomic_directory(out) as folder:
+        write_study(wins.study, folder / "study")
+        wins.table.to_csv(folder / "quickwins.csv", index=False)
+        wins.table.to_parquet(folder / "quickwins.parquet", index=False)
+        settings = {k: v.item() if hasattr(v, "item") else v
+                    for k, v in wins.study.results.attrs.items()}
+        summary = {"settings": settings, "thresholds": asdict(wins.thresholds),
+                   "rule": wins.thresholds.describe(currency),
+                   "quickwins": json.loads(wins.table.to_json(orient="records"))}
+        (folder / "quickwins.json").write_text(json.dumps(summary, indent=1))
+        matrix_plot(wins.table, wins.thresholds, currency, folder / "matrix.png")
+    return sorted(p.name for p in out.iterdir())
+
+
+def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str, path: Path) -> None:
+    """Impact (value gained, 90% interval) against effort, the quadrant lines, one label a
+    point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = table[table["skipped"] == ""]
+    fig, ax = plt.subplots(figsize=(11, 7.5))
+    for kind, colour in COLOURS.items():
+        part = run[run["kind"] == kind]
+        gain = part["value_gain"] / 1e6
+        spread = [gain - part["value_gain_low"] / 1e6, part["value_gain_high"] / 1e6 - gain]
+        ax.errorbar(part["effort_weeks"], gain, yerr=np.clip(spread, 0, None), fmt="o",
+                    color=colour, ecolor=colour, alpha=0.6, capsize=2, label=kind)
+    _label(ax, run, 0.035 * np.ptp(run["value_gain"] / 1e6), 0.02 * np.ptp(run["effort_weeks"]))
+    ax.axhline(limits.impact / 1e6, color="grey", linestyle="--", linewidth=1)
+    ax.axvline(limits.effort, color="grey", linestyle="--", linewidth=1)
+    for (high, hard), text in QUADRANTS.items():
+        ax.text(0.98 if hard else 0.02, 0.97 if high else 0.03, text, transform=ax.transAxes,
+                ha="right" if hard else "left", va="top" if high else "bottom",
+                fontsize=11, color="grey", weight="bold")
+    ax.margins(x=0.15)
+    ax.set_xlabel("effort (person-weeks)")
+    ax.set_ylabel(f"value gained over the run (million {currency}, discounted; 90% interval)")
+    ax.set_title(f"Impact and effort of fixing or removing each touchpoint\n"
+                 f"{limits.describe(currency)}; a point on a line is low", fontsize=9)
+    ax.legend(loc="center right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _label(ax, run: pd.DataFrame, gap: float, right: float) -> None:
+    """Each point's name ``right`` of it (person-weeks), names of points at one effort moved
+    apart by ``gap`` (millions) with a line to their point."""
+    for effort, group in run.sort_values("value_gain").groupby("effort_weeks"):
+        placed = -np.inf
+        for row in group.itertuples():
+            y = row.value_gain / 1e6
+            placed = max(y, placed + gap)
+            ax.annotate(f"{row.kind} {row.touchpoint}", (effort, y),
+                        xytext=(effort + right, placed), fontsize=7, color=COLOURS[row.kind],
+                        ha="left", va="center",
+                        arrowprops={"arrowstyle": "-", "color": "lightgrey", "lw": 0.5})

@@ -1,0 +1,157 @@
+"""Quick wins: the candidates built for every touchpoint, their costs, ranking, quadrants, and
+``ctm quickwins`` end to end with its errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from scenarios.quickwins import (
+    FIX_BY_CHANNEL,
+    ONE_MORE_AGENT,
+    REMOVAL,
+    Candidate,
+    Cost,
+    Thresholds,
+    candidates,
+    load_costs,
+    quadrant,
+    ranked,
+    thresholds,
+)
+from scenarios.scenario import FixTouchpoint, RemoveTouchpoint
+from sim.errors import InputError
+from sim.world import DEMO, World, read_yaml
+from tests.helpers import ctm
+
+
+def test_a_fix_and_a_removal_for_every_touchpoint(demo_world):
+    found = {c.name: c for c in candidates(demo_world)}
+    assert len(found) == 2 * len(demo_world.touchpoints)
+    for tp in demo_world.touchpoints:
+        fix, removal = found[f"fix {tp.id}"], found[f"remove {tp.id}"]
+        (fix_edit,) = fix.plan.scenarios[0].edits
+        (remove_edit,) = removal.plan.scenarios[0].edits
+        assert isinstance(fix_edit, FixTouchpoint) and fix_edit.touchpoint == tp.id
+        assert isinstance(remove_edit, RemoveTouchpoint) and remove_edit.touchpoint == tp.id
+        assert remove_edit.traffic == "successors" and removal.cost == REMOVAL
+        assert fix.plan.scenarios[0].start_month == removal.plan.scenarios[0].start_month == 0
+        if tp.queue is not None:  # the call centre: one more agent, its ratings as they are
+            assert fix_edit.queue.extra_agents == 1 and fix_edit.bad_ratings is None
+            assert fix.cost == ONE_MORE_AGENT
+        else:
+            assert fix_edit.bad_ratings == 0.5 and fix_edit.queue is None
+            assert fix.cost == FIX_BY_CHANNEL[tp.channel]
+    assert found["fix call_centre"].change == "one more agent on duty"
+
+
+def test_a_removal_the_edits_refuse_is_skipped_with_the_reason():
+    """Households who start at the order and go straight to purchase: removing the order
+    with its traffic to its successors would make purchase a first step."""
+    data = read_yaml(DEMO)
+    data["segments"][0]["journey"]["start"] = {"online_ad": 0.4, "tv_ad": 0.3, "website": 0.15,
+                                               "store": 0.1, "order": 0.05}
+    found = {c.name: c for c in candidates(World.model_validate(data))}
+    refused = found["remove order"]
+    assert refused.plan is None and "straight to purchase" in refused.skipped
+    assert found["fix order"].plan is not None and not found["fix order"].skipped
+
+
+def test_a_costs_file_replaces_the_defaults_of_its_touchpoints(demo_world, tmp_path):
+    path = tmp_path / "costs.yaml"
+    path.write_text("touchpoints:\n  invoice:\n    fix: {one_off_cost: 150000, monthly_cost: "
+                    "3000, effort_weeks: 24}\n  store:\n    remove: {one_off_cost: 900000, "
+                    "effort_weeks: 40}\n")
+    found = {c.name: c for c in candidates(demo_world, load_costs(path, demo_world))}
+    assert found["fix invoice"].cost == Cost(one_off_cost=150_000, monthly_cost=3_000,
+                                             effort_weeks=24)
+    assert found["fix invoice"].plan.effort_weeks == 24
+    assert found["remove store"].plan.one_off_cost == 900_000
+    assert found["remove invoice"].cost == REMOVAL  # not given: the default
+    assert found["fix store"].cost == FIX_BY_CHANNEL["retail"]
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("touchpoints: {fax: {fix: {one_off_cost: 1, effort_weeks: 1}}}", "touchpoints.fax"),
+    ("touchpoints: {invoice: {fix: {one_off_cost: -5, effort_weeks: 1}}}",
+     "touchpoints.invoice.fix.one_off_cost"),
+    ("touchpoints: {invoice: {fix: {one_of_cost: 5, effort_weeks: 1}}}",
+     "touchpoints.invoice.fix.one_of_cost"),
+    ("touchpoints: {invoice: {mend: {one_off_cost: 5, effort_weeks: 1}}}",
+     "touchpoints.invoice.mend"),
+])
+def test_a_bad_costs_file_names_the_file_and_field(demo_world, tmp_path, text, where):
+    path = tmp_path / "costs.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(InputError) as error:
+        load_costs(path, demo_world)
+    assert error.value.lines()[0].startswith(f"{path}: {where}: ")
+
+
+def test_a_bad_costs_file_is_one_line_and_exit_2(tmp_path):
+    path = tmp_path / "costs.yaml"
+    path.write_text("touchpoints: {fax_machine: {fix: {one_off_cost: 1, effort_weeks: 1}}}\n")
+    done = ctm("quickwins", "demo", "--costs", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "fax_machine" in done.stderr, done.stderr
+    assert str(path) in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def hand_made(gains: list[float], efforts: list[float], costs: list[float],
+              skipped: tuple[int, ...] = ()) -> pd.DataFrame:
+    """ranked() of made-up candidates and economics (no simulation)."""
+    found = [Candidate(f"c{i}", f"t{i}", "fix", "", Cost(one_off_cost=c, effort_weeks=e), None,
+                       "refused" if i in skipped else "")
+             for i, (e, c) in enumerate(zip(efforts, costs, strict=True))]
+    money = pd.DataFrame({"scenario": [c.name for c in found if not c.skipped],
+                          "value_gain": [g for i, g in enumerate(gains) if i not in skipped],
+                          "cost": [c for i, c in enumerate(costs) if i not in skipped]})
+    money["effort_weeks"] = 0.0  # economics' own column: ranked() keeps the candidate's
+    return ranked(found, money)
+
+
+def test_ranking_by_value_per_cost_and_per_effort():
+    table = hand_made(gains=[100, 300, 50, 999], efforts=[1, 10, 5, 1], costs=[10, 100, 1, 1],
+                      skipped=(3,))
+    assert list(table["scenario"]) == ["c2", "c0", "c1", "c3"]  # 50, 10, 3 per cost; skipped
+    assert list(table["value_per_cost"][:3]) == [50, 10, 3]
+    assert dict(zip(table["scenario"], table["rank_effort"], strict=True))["c0"] == 1  # 100/wk
+    assert table["effort_weeks"].tolist()[:3] == [5, 1, 10]
+    assert pd.isna(table["rank_cost"].iloc[-1]) and table["skipped"].iloc[-1] == "refused"
+
+
+def test_quadrants_follow_the_stated_thresholds():
+    """G = max(0, median gain), E = median effort, over the candidates run; a point on a
+    line is low."""
+    table = hand_made(gains=[10, 20, 30, 40, 50, 1e9], efforts=[1, 9, 5, 2, 8, 100],
+                      costs=[1] * 6, skipped=(5,))
+    limits = thresholds(table)
+    assert limits == Thresholds(impact=30, effort=5)  # the skipped row is left out
+    expected = {10: "fill-in", 20: "thankless task", 30: "fill-in", 40: "quick win",
+                50: "major project"}
+    for gain, effort in zip(table["value_gain"][:5], table["effort_weeks"][:5], strict=True):
+        assert quadrant(gain, effort, limits) == expected[gain]
+    losing = hand_made(gains=[-5, -3, -1], efforts=[1, 2, 3], costs=[1, 1, 1])
+    assert thresholds(losing).impact == 0  # a candidate that loses value is never high impact
+    assert quadrant(-1, 1, thresholds(losing)) == "fill-in"
+
+
+def test_ctm_quickwins_end_to_end(tmp_path):
+    out = tmp_path / "quickwins"
+    done = ctm("quickwins", "demo", "--customers", "1500", "--months", "6", "--draws", "1",
+               "--serial", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "fix call_centre" in done.stdout and "Quadrants: high impact" in done.stdout
+    table = pd.read_parquet(out / "quickwins.parquet")
+    assert len(table) == 28 and not table["skipped"].any()
+    assert set(table["quadrant"]) <= {"quick win", "major project", "fill-in", "thankless task"}
+    summary = json.loads((out / "quickwins.json").read_text())
+    limits = Thresholds(**summary["thresholds"])
+    for row in table.itertuples():
+        assert row.quadrant == quadrant(row.value_gain, row.effort_weeks, limits)
+    assert (out / "matrix.png").stat().st_size > 10_000
+    assert (out / "study" / "results.nc").exists() and (out / "study/economics.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # pieces removed
