@@ -1,8 +1,8 @@
 """Tests for models.sbg: closed forms, the Fader & Hardie (2007) figures, recovery, bad input.
 
-Reference: shared/reference/fader_hardie_2007.csv and README.md (customers alive of 1000 at
-years 0..12, two cohorts; maximum-likelihood fits on years 1..7). Tolerances are stated where
-they are used. The sampling tests are marked ``slow``.
+Reference: tests/reference/fader_hardie_2007.csv, a copy of shared/reference (customers alive
+of 1000 at years 0..12, two cohorts; maximum-likelihood fits on years 1..7). Tolerances are
+stated where they are used. The sampling tests are marked ``slow``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from models.sbg import (
     survival_probability,
 )
 
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "reference"  # copy of shared/reference
 CALIBRATION_YEARS = 7
 # cohort column: (alpha, beta, log-likelihood, projected survival at year 12), README.md
 PUBLISHED = {
