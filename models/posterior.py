@@ -7,6 +7,10 @@ saved as netCDF with these attributes on the root, each a JSON text:
 - ``ctm_data``: a summary of the data fitted (files, customers, person-months, churns);
 - ``ctm_diagnostics``: max R-hat, min bulk ESS, divergences, and whether they passed;
 - ``ctm_allow_unconverged``: true when the user accepted a posterior that failed them;
+- ``ctm_fitted``: each sub-model (churn, loyalty, journeys, arrivals) with its data source,
+  rows, the variables it put in the ``posterior`` group, its diagnostics and notes, and
+  ``from_world``: the Parameters fields that still come from the world file (absent in
+  files written before sub-models were added);
 - ``ctm_versions``: the versions of the libraries that made it.
 
 Loading checks the ids against the world the simulation will run, so draws are never applied
@@ -31,9 +35,15 @@ LIBRARIES = ("ctm", "pymc", "nutpie", "arviz", "numpy", "xarray")
 
 
 def save_posterior(tree: xr.DataTree, path: Path, *, world: World, data: dict,
-                   diagnostics: dict, allow_unconverged: bool = False) -> None:
-    """Write ``tree`` with the ctm attributes to ``path`` (atomically: all or nothing)."""
+                   diagnostics: dict, allow_unconverged: bool = False,
+                   fitted: dict | None = None) -> None:
+    """Write ``tree`` with the ctm attributes to ``path`` (atomically: all or nothing).
+
+    ``fitted`` becomes ``ctm_fitted`` when given (the sub-models' summary, module notes).
+    """
     tree = tree.copy()
+    if fitted is not None:
+        tree.attrs["ctm_fitted"] = json.dumps(fitted, default=_plain)
     tree.attrs.update({
         "ctm_segments": json.dumps(world.segment_ids),
         "ctm_touchpoints": json.dumps(world.touchpoint_ids),
@@ -91,6 +101,11 @@ def attribute(tree: xr.DataTree, name: str) -> object:
 def band_starts(world: World) -> np.ndarray:
     """The world's tenure band starts in months."""
     return np.array(world.churn.tenure_bands) / MONTH
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as its Python value; anything else JSON cannot write as text."""
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 def _compare(where: str, found: list, expected: list) -> tuple[str, str] | None:

@@ -73,6 +73,7 @@ def simulate(
 ) -> None:
     """Simulate a world with its default parameters and write the results."""
     from scenarios.outputs import atomic_directory, write_results
+    from scenarios.tables import summary_table
     from sim.engine import simulate as run
     from sim.parameters import from_world
     from sim.results import summary
@@ -91,53 +92,6 @@ def simulate(
     console.print(f"Results: {out}/ ({', '.join(f.name for f in files)})")
 
 
-@app.command()
-@user_errors
-def compare(
-    world: WorldArg,
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (YAML).")],
-    posterior: Annotated[Path | None, typer.Option(
-        help="Posterior from 'ctm fit'; without it, the world's parameters.")] = None,
-    draws: Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")] = 100,
-    replications: Annotated[int, typer.Option(min=1, help="Simulations per draw.")] = 1,
-    customers: Annotated[int, typer.Option(min=1, help="Customers of the base to simulate.")]
-    = 10_000,
-    months: Annotated[int | None, typer.Option(min=1, help="Months [default: world horizon].")]
-    = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
-    plan: Annotated[str | None, typer.Option(
-        help="Also run all the scenarios together as a plan of this name.")] = None,
-    scheduler: Annotated[str | None, typer.Option(
-        help="dask scheduler address, or 'local' for a LocalCluster.")] = None,
-    serial: Annotated[bool, typer.Option(help="One process (default: local processes).")]
-    = False,
-    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
-) -> None:
-    """Compare scenarios with the baseline: differences, 90% intervals, P(better), return."""
-    from scenarios.runner import Settings
-    from scenarios.study import draws_of, read_plans, run_study, write_study
-    from scenarios.tables import comparison_table, economics_table
-    from sim.world import load_world
-
-    loaded = load_world(world)
-    plans = read_plans(loaded, scenarios, plan)
-    sets = draws_of(loaded, posterior, draws)
-    settings = Settings(customers=customers, months=months or loaded.economics.horizon_months,
-                        seed=seed, replications=replications)
-    executor = scheduler or ("serial" if serial else "processes")
-    store = out.with_name(f".{out.name}.pieces")  # finished pieces: a rerun resumes here
-    with progress_bar() as bar:
-        task = bar.add_task("simulating scenarios x draws", total=None)
-        study = run_study(loaded, plans, sets, settings, executor, store,
-                          progress=lambda done, total: bar.update(task, completed=done,
-                                                                  total=total))
-    files = write_study(study, out)
-    shutil.rmtree(store, ignore_errors=True)  # complete: the pieces are no longer needed
-    console.print(comparison_table(study.comparison, loaded.economics.currency))
-    console.print(economics_table(study.money, loaded.economics.currency))
-    console.print(f"Results: {out}/ ({', '.join(files)})")
-
-
 PosteriorOpt = Annotated[Path | None, typer.Option(
     help="Posterior from 'ctm fit'; without it, the world's parameters.")]
 DrawsOpt = Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")]
@@ -147,6 +101,35 @@ SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random stream."
 SchedulerOpt = Annotated[str | None, typer.Option(
     help="dask scheduler address, or 'local' for a LocalCluster.")]
 SerialOpt = Annotated[bool, typer.Option(help="One process (default: local processes).")]
+
+
+@app.command()
+@user_errors
+def compare(
+    world: WorldArg,
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (YAML).")],
+    posterior: PosteriorOpt = None, draws: DrawsOpt = 100,
+    replications: Annotated[int, typer.Option(min=1, help="Simulations per draw.")] = 1,
+    customers: CustomersOpt = 10_000, months: MonthsOpt = None, seed: SeedOpt = 1,
+    plan: Annotated[str | None, typer.Option(
+        help="Also run all the scenarios together as a plan of this name.")] = None,
+    scheduler: SchedulerOpt = None, serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
+) -> None:
+    """Compare scenarios with the baseline: differences, 90% intervals, P(better), return."""
+    from scenarios.study import read_plans, run_study, write_study
+    from scenarios.tables import comparison_table, economics_table
+
+    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed,
+                                          replications)
+    plans = read_plans(loaded, scenarios, plan)
+    with simulating(out) as (store, progress):
+        study = run_study(loaded, plans, sets, settings, scheduler or
+                          ("serial" if serial else "processes"), store, progress)
+        files = write_study(study, out)
+    console.print(comparison_table(study.comparison, loaded.economics.currency))
+    console.print(economics_table(study.money, loaded.economics.currency))
+    console.print(f"Results: {out}/ ({', '.join(files)})")
 
 
 @app.command()
@@ -200,7 +183,7 @@ def attribution(
 
 
 def study_inputs(world: str, posterior: Path | None, draws: int, customers: int,
-                 months: int | None, seed: int):
+                 months: int | None, seed: int, replications: int = 1):
     """The world, its parameter sets (posterior draws or defaults) and the run's settings."""
     from scenarios.runner import Settings
     from scenarios.study import draws_of
@@ -208,7 +191,7 @@ def study_inputs(world: str, posterior: Path | None, draws: int, customers: int,
 
     loaded = load_world(world)
     settings = Settings(customers=customers, months=months or loaded.economics.horizon_months,
-                        seed=seed)
+                        seed=seed, replications=replications)
     return loaded, draws_of(loaded, posterior, draws), settings
 
 
@@ -226,25 +209,6 @@ def simulating(out: Path) -> Iterator[tuple[Path, Callable[[int, int], None]]]:
 def progress_bar() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=errors, transient=False)
-
-
-def summary_table(table, currency: str, months: int) -> Table:
-    """The run's headline figures as a rich table."""
-    out = Table(title=f"Simulated {months} months (lifetime value: installed-base cohort, "
-                      f"{currency}, discounted)")
-    out.add_column("segment")
-    for column in table.columns:
-        out.add_column(column.replace("_", " "), justify="right")
-    percent = {"conversion", "monthly_churn"}
-    for segment, row in table.iterrows():
-        cells = [
-            f"{value:.1%}" if name in percent or name.startswith("retention")
-            else f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer()
-            else f"{value:,.1f}"
-            for name, value in row.items()
-        ]
-        out.add_row(str(segment), *cells)
-    return out
 
 
 @app.command()
@@ -335,7 +299,9 @@ def fit(
         help="Customers table (CSV or Parquet) [default with --world demo: the demo data].")]
     = None,
     responses: Annotated[Path | None, typer.Option(help="Survey responses table.")] = None,
-    events: Annotated[Path | None, typer.Option(help="Touchpoint events (checked).")] = None,
+    events: Annotated[Path | None, typer.Option(
+        help="Touchpoint events: the journeys (start, transitions) are fitted from them.")]
+    = None,
     out: Annotated[Path, typer.Option(help="Posterior file (netCDF).")] = Path("posterior.nc"),
     draws: Annotated[int, typer.Option(min=100, help="Draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(min=100, help="Tuning steps per chain.")] = 1000,
@@ -345,11 +311,14 @@ def fit(
         help="Write the posterior even if it fails the diagnostics (recorded in the file).")]
     = False,
 ) -> None:
-    """Fit the churn model to feedback data; print diagnostics and value drivers."""
+    """Fit every sub-model whose data is present into one posterior; print what came from
+    which data, the diagnostics and the value drivers."""
     import models
     from models.churn import ESS_MIN, RHAT_MAX, ChurnModel
     from models.drivers import sentence
-    from scenarios.fitting import fit_churn, read_feedback, write_fit
+    from models.loyalty import LoyaltyModel
+    from scenarios.fitting import fit_churn, fit_others, read_feedback, write_fit
+    from scenarios.tables import drivers_table, fitted_table
     from sim.world import load_world
 
     loaded = load_world(world)
@@ -367,19 +336,30 @@ def fit(
     errors.print(f"Building person-months, compiling the model, then sampling {chains} chains "
                  f"x ({tune} tuning + {draws} draws) with nutpie")
     result = fit_churn(loaded, customer_table, response_table, summary, model)
-    d = model.diagnostics_
     console.print(
-        f"Diagnostics: max R-hat {d['rhat']:.3f} (<= {RHAT_MAX}), min bulk ESS "
-        f"{d['ess_bulk']:.0f} (>= {ESS_MIN}), divergences {d['divergences']} (0); sampling "
+        f"Churn diagnostics: {_diagnostics(model.diagnostics_, RHAT_MAX, ESS_MIN)}; sampling "
         f"{model.sampling_seconds_:.1f} s on {result.data['likelihood_rows']:,} rows "
         f"({result.data['person_months']:,} person-months)")
-    if not d["ok"] and not allow_unconverged:
+    loyalty = LoyaltyModel(draws=draws, tune=tune, chains=chains, seed=seed)
+    with errors.status("fitting loyalty (self_class), journeys (events) and arrivals"):
+        fit_others(result, loaded, customer_table, response_table, events, loyalty, seed)
+    for sub in result.submodels[1:]:
+        if sub.diagnostics and "ok" in sub.diagnostics:
+            console.print(f"{sub.name.capitalize()} diagnostics: "
+                          f"{_diagnostics(sub.diagnostics, RHAT_MAX, ESS_MIN)}")
+    if not result.ok and not allow_unconverged:
         errors.print("The fit did not converge, so no posterior was written. Try more --tune "
                      "and --draws, or --allow-unconverged to keep it anyway.")
         raise typer.Exit(1)
-    if not d["ok"]:
+    if not result.ok:
         errors.print("Warning: the posterior failed the diagnostics; kept as asked.")
     files = write_fit(result, loaded, out, allow_unconverged)
+    console.print(fitted_table(result.fitted()))
+    for segment, row in (result.submodels[-1].report or {}).items():
+        console.print(f"Arrivals (reported, not used) {segment}: "
+                      f"{row['new_customers_per_month']} new customers a month, "
+                      f"{row['prospects_per_month']} prospects a month "
+                      f"({row['prospects_90'][0]} to {row['prospects_90'][1]}, 90% interval)")
     console.print(drivers_table(result.drivers))
     labels = {t.id: (t.label or t.id).lower() for t in loaded.touchpoints}
     for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():
@@ -387,12 +367,7 @@ def fit(
     console.print(f"Written: {', '.join(str(f) for f in files)}")
 
 
-def drivers_table(drivers) -> Table:
-    """The overall value drivers as a rich table."""
-    out = Table(title="Value drivers: odds ratio of monthly churn, view of 1 instead of 3")
-    for column in ("rank", "touchpoint", "odds ratio", "90% interval", "P(drives churn)"):
-        out.add_column(column, justify="left" if column == "touchpoint" else "right")
-    for row in drivers[drivers["segment"] == "all"].itertuples():
-        out.add_row(str(row.rank), row.touchpoint, f"{row.odds_ratio:.2f}",
-                    f"{row.low:.2f} to {row.high:.2f}", f"{row.p_driver:.0%}")
-    return out
+def _diagnostics(d: dict, rhat_max: float, ess_min: float) -> str:
+    """One sampler's R-hat, bulk ESS and divergences against their limits."""
+    return (f"max R-hat {d['rhat']:.3f} (<= {rhat_max}), min bulk ESS {d['ess_bulk']:.0f} "
+            f"(>= {ess_min}), divergences {d['divergences']} (0)")

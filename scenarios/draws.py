@@ -1,9 +1,10 @@
 """Posterior draws as simulation parameter sets: one complete set per draw.
 
 A posterior holds labelled draws (dims ``chain``, ``draw`` and the parameter's own, such as
-``segment``, ``band``, ``touchpoint``). Each draw replaces the matching arrays of the
-world's default :class:`~sim.parameters.Parameters`; labels are matched by name, so the
-order of segments or touchpoints in the posterior does not matter.
+``segment``, ``band``, ``touchpoint``, ``cutpoint``, ``next``: :data:`REPLACEABLE`). Each
+draw replaces the matching arrays of the world's default :class:`~sim.parameters.Parameters`;
+labels are matched by name, so the order of segments, touchpoints or next states in the
+posterior does not matter.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from collections.abc import Iterator
 import numpy as np
 import xarray as xr
 
-from sim.parameters import Parameters
+from sim.parameters import Parameters, to_dataset
 
-REPLACEABLE = {"alpha": ("segment", "band"), "beta": ("segment", "touchpoint")}
-"""Posterior variables the simulation takes, with the dims of the Parameters field."""
+REPLACEABLE = {
+    "alpha": ("segment", "band"),
+    "beta": ("segment", "touchpoint"),
+    "cutpoints": ("segment", "cutpoint"),
+    "gamma": ("touchpoint",),
+    "start": ("segment", "touchpoint"),
+    "transitions": ("segment", "touchpoint", "next"),
+}
+"""Posterior variables the simulation takes, with the dims of the Parameters field; those
+present replace the world's values, the others keep them."""
 
 
 def sample_indices(posterior: xr.Dataset, count: int | None) -> np.ndarray:
@@ -34,10 +43,10 @@ def parameter_sets(posterior: xr.Dataset, params: Parameters,
     Raises
     ------
     ValueError
-        If a posterior variable lacks a segment, band or touchpoint of ``params``.
+        If a posterior variable lacks a label of ``params`` (a segment, band, touchpoint,
+        cutpoint or next state; labels as in :func:`sim.parameters.to_dataset`).
     """
-    labels = {"segment": list(params.segments), "touchpoint": list(params.touchpoints),
-              "band": list(range(len(params.band_starts)))}
+    labels = {name: coords.values.tolist() for name, coords in to_dataset(params).coords.items()}
     stacked = posterior.stack(sample=("chain", "draw"))
     present = [name for name in REPLACEABLE if name in posterior]
     arrays = {}

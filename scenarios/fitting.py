@@ -1,33 +1,62 @@
-"""Fitting a world's churn model to feedback data: the steps behind ``ctm fit``.
+"""Fitting a world's models to feedback data: the steps behind ``ctm fit``.
 
 Read the tables (each checked against the world), build person-months, sample the
-hierarchical hazard model, check convergence, and write the posterior with the value
-drivers beside it. A posterior that fails the diagnostics is not written unless the user
-allows it, and the allowance is recorded in the file.
+hierarchical hazard model, then every other sub-model whose data is present
+(:mod:`scenarios.submodels`: loyalty from ``self_class`` answers, journeys from an event
+log, arrivals reported), check convergence, and write one posterior with the value drivers
+beside it. Each draw of the file gives one complete parameter set; ``ctm_fitted`` says
+which sub-model made which fields and which still come from the world file. A posterior
+that fails the diagnostics is not written unless the user allows it, and the allowance is
+recorded in the file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import xarray as xr
 
 from models.churn import ChurnModel
 from models.data import load_customers, load_events, load_responses
 from models.drivers import plot_value_drivers, value_drivers
+from models.loyalty import LoyaltyModel
 from models.persons import person_months
 from models.posterior import band_starts, save_posterior
+from scenarios import submodels
+from scenarios.submodels import Submodel
 from sim.world import World
+
+RATINGS_NOTE = ("ratings come from the world file: survey ratings are customers' views, "
+                "not single experiences (models.experience)")
 
 
 @dataclass
 class Fit:
-    """A fitted churn model and what it was fitted on."""
+    """A fitted churn model, the other sub-models' draws on its grid, and their data.
+
+    ``draws`` holds the other sub-models' variables with the churn posterior's (chain, draw);
+    ``submodels`` their records, churn first.
+    """
 
     model: ChurnModel
     data: dict
     drivers: pd.DataFrame
+    draws: xr.Dataset = field(default_factory=xr.Dataset)
+    submodels: list[Submodel] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every sampled sub-model passed its diagnostics (churn, loyalty)."""
+        return all(m.diagnostics["ok"] for m in self.submodels
+                   if m.diagnostics and "ok" in m.diagnostics)
+
+    def fitted(self) -> dict:
+        """The ``ctm_fitted`` summary: each sub-model, and what comes from the world file."""
+        variables = [v for m in self.submodels for v in m.variables]
+        return {"submodels": [m.as_dict() for m in self.submodels],
+                "from_world": submodels.from_world(variables), "note": RATINGS_NOTE}
 
 
 def read_feedback(world: World, customers: Path, responses: Path,
@@ -53,13 +82,39 @@ def fit_churn(world: World, customers: pd.DataFrame, responses: pd.DataFrame, su
     data = {**summary, "person_months": len(months), "churns_at_risk": int(months["churned"].sum()),
             "likelihood_rows": model.n_rows_}
     drivers = value_drivers(model.posterior_["posterior"].to_dataset())
-    return Fit(model, data, drivers)
+    churn = Submodel("churn", True, f"{summary['customers_file']}, {summary['responses_file']}",
+                     len(months), ["alpha", "beta"], note=f"{model.n_rows_} likelihood rows",
+                     diagnostics=model.diagnostics_)
+    return Fit(model, data, drivers, submodels=[churn])
+
+
+def fit_others(fit: Fit, world: World, customers: pd.DataFrame, responses: pd.DataFrame,
+               events: Path | None, loyalty: LoyaltyModel, seed: int) -> None:
+    """Loyalty, journeys and arrivals, each where its data is present, added to ``fit``."""
+    grid = fit.model.posterior_["posterior"].to_dataset()
+    found, draws = submodels.loyalty(world, customers, responses, fit.data["responses_file"],
+                                     grid, loyalty)
+    parts = [draws]
+    fit.submodels.append(found)
+    conversion = None
+    if events is None:
+        fit.submodels.append(Submodel("journeys", False, note="no event log (--events)"))
+    else:
+        found, draws, conversion = submodels.journeys(world, customers, events, grid, seed)
+        fit.submodels.append(found)
+        parts.append(draws)
+    fit.submodels.append(submodels.arrivals(customers, fit.data["customers_file"], conversion,
+                                            seed))
+    fit.draws = xr.merge(parts)
 
 
 def write_fit(fit: Fit, world: World, out: Path, allow_unconverged: bool) -> list[Path]:
     """The posterior file, and the value drivers as CSV and PNG beside it."""
-    save_posterior(fit.model.posterior_, out, world=world, data=fit.data,
-                   diagnostics=fit.model.diagnostics_, allow_unconverged=allow_unconverged)
+    tree = fit.model.posterior_.copy()
+    posterior = tree["posterior"].to_dataset()
+    tree["posterior"] = xr.DataTree(posterior.merge(fit.draws).assign_attrs(posterior.attrs))
+    save_posterior(tree, out, world=world, data=fit.data, diagnostics=fit.model.diagnostics_,
+                   allow_unconverged=allow_unconverged, fitted=fit.fitted())
     table = out.with_name(f"{out.stem}_drivers.csv")
     fit.drivers.to_csv(table, index=False)
     figure = out.with_name(f"{out.stem}_drivers.png")

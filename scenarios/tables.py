@@ -128,3 +128,46 @@ def churn_table(churn: pd.DataFrame) -> Table:
                     f"{every['churned_baseline'] - every['churned_never_bad']:,.0f}",
                     *[f"{rows.loc[s, 'share']:.1%}" for s in segments])
     return out
+
+
+def summary_table(table, currency: str, months: int) -> Table:
+    """The run's headline figures as a rich table."""
+    out = Table(title=f"Simulated {months} months (lifetime value: installed-base cohort, "
+                      f"{currency}, discounted)")
+    out.add_column("segment")
+    for column in table.columns:
+        out.add_column(column.replace("_", " "), justify="right")
+    percent = {"conversion", "monthly_churn"}
+    for segment, row in table.iterrows():
+        cells = [
+            f"{value:.1%}" if name in percent or name.startswith("retention")
+            else f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer()
+            else f"{value:,.1f}"
+            for name, value in row.items()
+        ]
+        out.add_row(str(segment), *cells)
+    return out
+
+
+def fitted_table(fitted: dict) -> Table:
+    """What each sub-model was fitted from, and what still comes from the world file."""
+    out = Table(title="Fitted: sub-models, their data, and the world file",
+                caption=f"From the world file: {', '.join(fitted['from_world'])}. "
+                        f"{fitted['note'].capitalize()}.")
+    for column in ("sub-model", "fitted", "data", "rows", "parameters", "notes"):
+        out.add_column(column, justify="right" if column == "rows" else "left")
+    for sub in fitted["submodels"]:
+        out.add_row(sub["name"], "yes" if sub["fitted"] else "no", sub["source"],
+                    f"{sub['rows']:,}", ", ".join(sub["variables"]) or "-", sub["note"])
+    return out
+
+
+def drivers_table(drivers) -> Table:
+    """The overall value drivers as a rich table."""
+    out = Table(title="Value drivers: odds ratio of monthly churn, view of 1 instead of 3")
+    for column in ("rank", "touchpoint", "odds ratio", "90% interval", "P(drives churn)"):
+        out.add_column(column, justify="left" if column == "touchpoint" else "right")
+    for row in drivers[drivers["segment"] == "all"].itertuples():
+        out.add_row(str(row.rank), row.touchpoint, f"{row.odds_ratio:.2f}",
+                    f"{row.low:.2f} to {row.high:.2f}", f"{row.p_driver:.0%}")
+    return out

@@ -50,3 +50,15 @@ def test_not_a_posterior_file(tmp_path, demo_world):
     path.write_text("hello")
     with pytest.raises(InputError, match="not a netCDF posterior file"):
         load_posterior(path, demo_world)
+
+
+def test_fitted_summary_is_kept_when_given(tmp_path, demo_world):
+    path = tmp_path / "posterior.nc"
+    fitted = {"submodels": [{"name": "churn", "fitted": True, "rows": np.int64(12)}],
+              "from_world": ["ratings"]}
+    save_posterior(small_tree(demo_world), path, world=demo_world, data={}, diagnostics={},
+                   fitted=fitted)
+    assert attribute(load_posterior(path, demo_world), "fitted") == {
+        "submodels": [{"name": "churn", "fitted": True, "rows": 12}], "from_world": ["ratings"]}
+    save_posterior(small_tree(demo_world), path, world=demo_world, data={}, diagnostics={})
+    assert "ctm_fitted" not in load_posterior(path, demo_world).attrs

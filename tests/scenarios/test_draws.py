@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from scenarios.draws import parameter_sets
+from scenarios.draws import REPLACEABLE, parameter_sets
+from sim.parameters import to_dataset
 
 
 def fake_posterior(params, chains=2, draws=5, reverse=False) -> xr.Dataset:
@@ -42,4 +43,42 @@ def test_evenly_spread_subset(demo_params):
 def test_a_missing_touchpoint_is_an_error(demo_params):
     posterior = fake_posterior(demo_params).drop_sel(touchpoint="invoice")
     with pytest.raises(ValueError, match="beta has no touchpoint \\['invoice'\\]"):
+        list(parameter_sets(posterior, demo_params))
+
+
+def loyalty_and_journey_posterior(params, chains=2, draws=3) -> xr.Dataset:
+    """Cutpoints, gamma, start and transitions with every label axis reversed."""
+    rng = np.random.default_rng(1)
+    ours = to_dataset(params)
+    coords = {dim: ours[dim].values[::-1].tolist()
+              for dim in ("segment", "touchpoint", "cutpoint", "next")}
+    S, K = len(params.segments), len(params.touchpoints)
+    shapes = {"cutpoints": (S, 3), "gamma": (K,), "start": (S, K), "transitions": (S, K, K + 2)}
+    return xr.Dataset(
+        {name: (("chain", "draw", *REPLACEABLE[name]), rng.random((chains, draws, *shape)))
+         for name, shape in shapes.items()},
+        coords={"chain": range(chains), "draw": range(draws), **coords},
+    )
+
+
+def test_loyalty_and_journey_draws_replace_their_fields_by_label(demo_params):
+    posterior = loyalty_and_journey_posterior(demo_params)
+    sets = list(parameter_sets(posterior, demo_params))
+    assert len(sets) == 6
+    fourth = sets[4]  # chain 1, draw 1
+    ours = to_dataset(demo_params)
+    for name in ("cutpoints", "gamma", "start", "transitions"):
+        dims = REPLACEABLE[name]
+        expected = posterior[name].isel(chain=1, draw=1).sel({d: ours[d].values for d in dims})
+        np.testing.assert_array_equal(getattr(fourth, name), expected.values)
+    # the labels really were reversed: the first segment's lost column is the posterior's last
+    # segment's first next state
+    assert fourth.transitions[0, 0, -1] == posterior["transitions"].values[1, 1, -1, -1, 0]
+    np.testing.assert_array_equal(fourth.alpha, demo_params.alpha)  # not in the posterior
+    np.testing.assert_array_equal(fourth.ratings, demo_params.ratings)
+
+
+def test_a_missing_next_state_is_an_error(demo_params):
+    posterior = loyalty_and_journey_posterior(demo_params).drop_sel(next="purchase")
+    with pytest.raises(ValueError, match="transitions has no next \\['purchase'\\]"):
         list(parameter_sets(posterior, demo_params))

@@ -1,4 +1,5 @@
-"""ctm fit: the convergence gate, the override recorded in the file, and bad input."""
+"""ctm fit: the convergence gate, the override recorded in the file, the sub-models fitted,
+and bad input."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     made = ctm("demo-data", "--customers", "1500", "--months", "12", "--out", str(data))
     assert made.returncode == 0, made.stderr
     tables = ("--customers", str(data / "customers.csv"), "--responses",
-              str(data / "responses.csv"))
+              str(data / "responses.csv"), "--events", str(data / "events.csv"))
     out = tmp_path / "posterior.nc"
     refused = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out))
     assert refused.returncode == 1
@@ -33,6 +34,20 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert attribute(tree, "data")["person_months"] > 1_000
     assert (tmp_path / "posterior_drivers.csv").exists()
     assert (tmp_path / "posterior_drivers.png").stat().st_size > 10_000
+    fitted = {m["name"]: m for m in attribute(tree, "fitted")["submodels"]}
+    assert fitted["churn"]["fitted"] and fitted["loyalty"]["fitted"]  # demo-data has self_class
+    assert fitted["loyalty"]["diagnostics"]["rhat"] > 0
+    assert fitted["journeys"]["fitted"] and fitted["journeys"]["rows"] > 1_000
+    assert fitted["arrivals"]["fitted"] and fitted["arrivals"]["variables"] == []  # reported
+    left = attribute(tree, "fitted")["from_world"]
+    assert "prospects" in left and "ratings" in left
+    assert not {"alpha", "beta", "cutpoints", "gamma", "start", "transitions"} & set(left)
+    posterior = tree["posterior"]
+    assert posterior["cutpoints"].dims == ("chain", "draw", "segment", "cutpoint")
+    assert posterior["gamma"].shape[:2] == posterior["beta"].shape[:2] == (2, 100)
+    assert posterior["transitions"].dims == ("chain", "draw", "segment", "touchpoint", "next")
+    assert "Fitted: sub-models" in kept.stdout and "Loyalty diagnostics" in kept.stdout
+    assert "Arrivals (reported, not used)" in kept.stdout
 
 
 def test_bad_data_is_one_line_with_exit_2(tmp_path):

@@ -1,0 +1,171 @@
+"""The sub-models ``ctm fit`` adds to the churn model: loyalty, journeys and arrivals.
+
+Each is fitted only when its data is present, and each returns a :class:`Submodel` record
+(what was fitted, from which data, how many rows, why not) for the ``ctm_fitted`` summary.
+
+Draws are paired by index. The churn posterior has ``chains x draws`` samples; every other
+sub-model's draws are laid out on the same (chain, draw) grid (:func:`align`), so draw ``i``
+of the file gives one complete parameter set. The sub-models share no parameters and are
+fitted to separate likelihoods, so their joint posterior is the product of their posteriors
+and pairing independent draws by index samples it. When a sub-model has another number of
+draws, :func:`align` takes evenly spaced ones (thinning, or repeating some when it has
+fewer); ``ctm fit`` asks every sub-model for exactly ``chains x draws``, so none is
+repeated or dropped there.
+
+Arrivals are reported, never fed to the simulation (see :func:`arrivals`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from models.arrivals import ArrivalModel
+from models.eventlog import read_event_log
+from models.journeys import JourneyModel, simulation_rows
+from models.loyalty import LoyaltyModel, survey_rows
+from scenarios.chains import absorb
+from scenarios.draws import REPLACEABLE
+from sim.parameters import Parameters
+from sim.world import World
+
+LABELS = ("segments", "touchpoints")
+"""Parameters fields that name the axes rather than hold values."""
+
+
+@dataclass
+class Submodel:
+    """What one sub-model took from which data, for the ``ctm_fitted`` attribute.
+
+    ``fitted`` is False with the reason in ``note`` when its data is absent; ``variables``
+    are the posterior variables it adds (the Parameters fields they replace); ``report``
+    holds figures shown but not fed to the simulation; ``diagnostics`` its sampler checks.
+    """
+
+    name: str
+    fitted: bool
+    source: str = ""
+    rows: int = 0
+    variables: list[str] = field(default_factory=list)
+    note: str = ""
+    diagnostics: dict | None = None
+    report: dict | None = None
+
+    def as_dict(self) -> dict:
+        """The record as plain JSON-ready values."""
+        return asdict(self)
+
+
+def align(values: np.ndarray, chains: int, draws: int) -> np.ndarray:
+    """Draws (sample, ...) laid out as (chain, draw, ...) with ``chains x draws`` samples.
+
+    The same count is a reshape (sample ``c * draws + d`` is chain c, draw d); another
+    count takes evenly spaced samples, thinning or repeating some.
+    """
+    total = chains * draws
+    if len(values) != total:
+        values = values[np.linspace(0, len(values) - 1, total).round().astype(int)]
+    return values.reshape(chains, draws, *values.shape[1:])
+
+
+def _on_grid(arrays: dict[str, xr.DataArray], grid: xr.Dataset) -> xr.Dataset:
+    """Variables with a leading sample axis placed on the (chain, draw) grid of ``grid``."""
+    chains, draws = grid.sizes["chain"], grid.sizes["draw"]
+    out = {}
+    for name, array in arrays.items():
+        dims = array.dims[1:]
+        out[name] = xr.DataArray(align(array.values, chains, draws), dims=("chain", "draw", *dims),
+                                 coords={d: array[d].values for d in dims})
+    return xr.Dataset(out).assign_coords(chain=grid["chain"].values, draw=grid["draw"].values)
+
+
+def loyalty(world: World, customers: pd.DataFrame, responses: pd.DataFrame, source: str,
+            grid: xr.Dataset, model: LoyaltyModel) -> tuple[Submodel, xr.Dataset]:
+    """Cutpoints and gamma from the responses' ``self_class`` answers, on the churn grid."""
+    rows = survey_rows(responses, customers, world.touchpoint_ids)
+    answered = int(rows["self_class"].notna().sum())
+    if not answered:
+        return Submodel("loyalty", False, source,
+                        note="no self_class answers in the responses"), xr.Dataset()
+    model.fit(rows, world.segment_ids, world.touchpoint_ids)
+    report = None
+    if model.nps_ is not None:
+        report = {"nps": model.nps_[["responses", "nps", "mean", "lower", "upper"]]
+                  .round(1).reset_index().to_dict("records")}
+    found = Submodel("loyalty", True, source, answered, ["cutpoints", "gamma"],
+                     note=f"ordered logistic on {model.n_rows_} collapsed rows",
+                     diagnostics=model.diagnostics_, report=report)
+    draws = {"cutpoints": model.cutpoints_draws(), "gamma": model.gamma_draws()}
+    return found, _on_grid(draws, grid)
+
+
+def journeys(world: World, customers: pd.DataFrame, events: Path, grid: xr.Dataset,
+             seed: int) -> tuple[Submodel, xr.Dataset, xr.DataArray]:
+    """Start and transitions from the event log, on the churn grid, and the conversion.
+
+    Cases that begin in the log's last calendar month are left out (their purchase may not
+    be recorded yet; ``open_after`` of :meth:`JourneyModel.fit`). The conversion per draw
+    (sample, segment) is that of the chain the log shows (the fundamental matrix of
+    :func:`scenarios.chains.absorb`); the posterior holds the simulation's rows, which the
+    simulation turns back into that chain with the world's ratings and dropout odds.
+    """
+    log = read_event_log(events)
+    last_month = log["timestamp"].max().to_period("M").start_time
+    open_after = last_month if log["timestamp"].min() < last_month else None
+    model = JourneyModel(seed=seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(log, customers, world, open_after=open_after)
+        seen = model.sample(grid.sizes["chain"] * grid.sizes["draw"], observed=True)
+    rows = simulation_rows(seen["transitions"].values, model.bad_share_, model.dropout_odds_)
+    draws = {"start": seen["start"], "transitions": seen["transitions"].copy(data=rows)}
+    conversion = np.array([[absorb(a, p)[0] for a, p in zip(start, chain, strict=True)]
+                           for start, chain in zip(seen["start"].values,
+                                                   seen["transitions"].values, strict=True)])
+    note = (f"{model.cases_} cases ({model.unassigned_cases_} of unknown segment), "
+            f"{model.open_cases_} left open")
+    found = Submodel("journeys", True, str(events), len(log), ["start", "transitions"],
+                     note="; ".join([note, *(str(w.message) for w in caught)]),
+                     diagnostics={"ess": model.ess_})
+    per_draw = xr.DataArray(conversion, dims=("sample", "segment"),
+                            coords={"segment": world.segment_ids}, name="conversion")
+    return found, _on_grid(draws, grid), per_draw
+
+
+def arrivals(customers: pd.DataFrame, source: str, conversion: xr.DataArray | None,
+             seed: int) -> Submodel:
+    """New customers a month per segment and, given a conversion per draw, prospects.
+
+    Reported only, never fed to ``Parameters.prospects``: the customers table may be a
+    sample of the world's customers (the demo data are 5,000 of its 232,000), so the rates
+    are on the data's scale, not the world's; and they include referred prospects, which the
+    simulation adds again from its advocates (:mod:`models.arrivals`).
+    """
+    why = ("not fed to the simulation: the customers table may be a sample of the world's "
+           "customers, and its arrivals include referrals, which the simulation adds again")
+    if conversion is None:
+        return Submodel("arrivals", False, source, note="no conversion per draw without "
+                        "journeys (--events), so no prospects; " + why)
+    if not (conversion > 0).all():
+        return Submodel("arrivals", False, source, note="a segment converts no prospect in "
+                        "some journey draws, so prospects are unbounded; " + why)
+    model = ArrivalModel(seed=seed).fit(customers)
+    prospects = model.sample(conversion.sizes["sample"], conversion.rename(sample="draw"))
+    new = model.interval(0.9)
+    low, high = prospects.quantile([0.05, 0.95], "draw").values
+    report = {segment: {"new_customers_per_month": round(float(new["mean"][s]), 2),
+                        "prospects_per_month": round(float(prospects[:, s].mean()), 1),
+                        "prospects_90": [round(float(low[s]), 1), round(float(high[s]), 1)]}
+              for s, segment in enumerate(model.shape_["segment"].values.tolist())}
+    return Submodel("arrivals", True, source, int(model.counts_.sum()), note=why, report=report)
+
+
+def from_world(variables: list[str]) -> list[str]:
+    """The Parameters fields a posterior with ``variables`` leaves to the world file."""
+    replaced = set(variables) & set(REPLACEABLE)
+    return [f.name for f in fields(Parameters) if f.name not in replaced | set(LABELS)]

@@ -1,0 +1,53 @@
+"""The sub-models ctm fit adds: draws aligned to the churn grid, journeys, arrivals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from models.data import load_customers
+from scenarios.submodels import align, arrivals, from_world, journeys
+
+DEMO = Path(__file__).parents[2] / "models" / "demo"
+
+
+def grid(chains: int, draws: int) -> xr.Dataset:
+    return xr.Dataset(coords={"chain": np.arange(chains), "draw": np.arange(draws)})
+
+
+def test_align_reshapes_equal_counts_and_thins_or_repeats_others():
+    values = np.arange(12.0)[:, None] * np.ones(2)
+    np.testing.assert_array_equal(align(values, 2, 6)[1, 0], [6.0, 6.0])  # chain 1, draw 0
+    assert align(values, 2, 3)[:, :, 0].tolist() == [[0, 2, 4], [7, 9, 11]]
+    assert align(values[:3], 2, 3)[:, :, 0].ravel().tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_journeys_and_arrivals_from_the_demo_data(demo_world):
+    customers = load_customers(DEMO / "customers.csv", demo_world)
+    found, draws, conversion = journeys(demo_world, customers, DEMO / "events.csv", grid(2, 4),
+                                        seed=0)
+    assert found.fitted and found.variables == ["start", "transitions"]
+    assert draws["transitions"].dims == ("chain", "draw", "segment", "touchpoint", "next")
+    assert draws.sizes["chain"] == 2 and draws.sizes["draw"] == 4
+    np.testing.assert_allclose(draws["transitions"].sum("next"), 1.0)
+    assert conversion.dims == ("sample", "segment") and conversion.sizes["sample"] == 8
+    assert ((conversion > 0) & (conversion < 1)).all()
+    reported = arrivals(customers, "customers.csv", conversion, seed=0)
+    assert reported.fitted and reported.variables == []  # reported, not fed
+    household = reported.report["household"]
+    assert household["prospects_per_month"] > household["new_customers_per_month"]
+    assert "referrals" in reported.note
+
+
+def test_arrivals_without_journeys_are_not_fitted(demo_world):
+    customers = load_customers(DEMO / "customers.csv", demo_world)
+    reported = arrivals(customers, "customers.csv", None, seed=0)
+    assert not reported.fitted and "--events" in reported.note
+
+
+def test_from_world_lists_the_fields_no_posterior_variable_replaces():
+    left = from_world(["alpha", "beta", "gamma", "mu"])
+    assert "ratings" in left and "prospects" in left and "cutpoints" in left
+    assert not {"alpha", "beta", "gamma", "segments", "touchpoints"} & set(left)
