@@ -1,0 +1,220 @@
+"""Posterior predictive check of retention: Kaplan-Meier curves of observed and replayed data.
+
+The check (issue "Churn model"): the retention curve of the feedback data should lie inside
+the band of curves that the fitted model predicts for data collected the same way.
+
+1. :func:`kaplan_meier` estimates retention by tenure from a customers table.
+2. :func:`retention_replicates` takes posterior draws (one parameter set each,
+   :func:`scenarios.draws.parameter_sets`), reruns the simulation that made the demo data
+   (:func:`scenarios.demo_data.demo_data`: same customers and months, another seed per draw)
+   and estimates the same curve on each replicated customers table.
+3. :func:`retention_band` gives the 5% and 95% quantiles of those curves per month, and
+   :func:`share_inside` the share of months in which the observed curve lies inside.
+
+**Clock: tenure, not calendar month.** Retention is counted in months of service since the
+customer's start, as the model's tenure bands are, pooling the installed base (all starting
+on the run's first day) with every later cohort. The replicated tables have the same
+observation window and the same cohort structure in distribution (the same world's
+prospects), so their curves estimate the same quantity. A calendar clock would mix the base
+with growing new cohorts, and measure acquisition as much as churn.
+
+The replays need only the customers table. The survey does not act on the customers (its
+random numbers come from their own stream), so the response rate changes the feedback data
+but not who churns when: the replays skip the survey and the journeys' event log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from scenarios.demo_data import FeedbackCollector
+from scenarios.draws import parameter_sets, sample_indices
+from sim.engine import simulate
+from sim.parameters import Parameters, from_world
+from sim.population import Month
+from sim.world import World
+
+BUNDLED = Path(__file__).resolve().parents[1] / "models" / "demo"
+"""The bundled demo data (``ctm demo-data``) and its ``truth.nc``."""
+BAND = (0.05, 0.95)
+"""Quantiles of the replicated curves: a 90% predictive band."""
+
+
+def kaplan_meier(customers: pd.DataFrame,
+                 observed_until: pd.Timestamp | None = None) -> xr.DataArray:
+    """Retention by tenure: the product-limit (Kaplan-Meier) estimate.
+
+    A customer serves ``T = m_end - m_start + 1`` months (calendar months of ``start`` and
+    ``end``; tenure as in :func:`models.persons.person_months`) and churns in the last; one
+    still active at ``observed_until`` (or leaving after it) is censored after
+    ``m_obs - m_start + 1`` months. With ``n_t`` customers in their ``t``-th month of service
+    and ``d_t`` of them churning in it::
+
+        S(t) = prod_{j <= t} (1 - d_j / n_j)
+        se(t) = S(t) sqrt(sum_{j <= t} d_j / (n_j (n_j - d_j)))     (Greenwood)
+
+    Parameters
+    ----------
+    customers
+        ``start`` and ``end`` (NaT while active), as :func:`models.data.load_customers`
+        returns. Customers starting after ``observed_until`` are left out.
+    observed_until
+        The end of observation (default: the latest ``start`` or ``end``; pass the real end
+        when known, since no one may have left in the last month).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``retention`` S(t), dim ``month`` (t = 1, 2, ... months of service, up to the longest
+        observed), with coordinates ``at_risk`` (n_t), ``churned`` (d_t) and
+        ``standard_error`` (Greenwood; infinite once a month loses everyone at risk).
+    """
+    if observed_until is None:
+        observed_until = max(customers["start"].max(), customers["end"].max())
+    last = pd.Timestamp(observed_until).to_period("M").ordinal
+    start = customers["start"].dt.to_period("M").array.asi8
+    end = customers["end"].dt.to_period("M").array.asi8  # NaT: the smallest int64
+    churned = customers["end"].notna().to_numpy() & (end <= last)
+    served = np.where(churned, end, last) - start + 1
+    keep = served >= 1
+    served, churned = served[keep], churned[keep]
+    longest = int(served.max(initial=0))
+    at_risk = np.bincount(served, minlength=longest + 1)[::-1].cumsum()[::-1][1:]
+    deaths = np.bincount(served[churned], minlength=longest + 1)[1:]
+    survival = np.cumprod(1.0 - deaths / at_risk)
+    with np.errstate(divide="ignore"):
+        greenwood = np.cumsum(deaths / (at_risk * (at_risk - deaths)))
+    months = np.arange(1, longest + 1)
+    return xr.DataArray(survival, dims="month", name="retention", coords={
+        "month": months, "at_risk": ("month", at_risk), "churned": ("month", deaths),
+        "standard_error": ("month", survival * np.sqrt(greenwood))})  # fmt: skip
+
+
+class CustomerCollector(FeedbackCollector):
+    """A :class:`FeedbackCollector` that keeps only the customers table (no survey, events)."""
+
+    def served(self, month: int, served: Month) -> None:
+        self._left.append((served.ids[served.churned], np.full(served.churned.sum(), month)))
+
+    def walked(self, *args: object) -> None:
+        pass
+
+    def customers(self) -> pd.DataFrame:
+        """The customers table, as :meth:`FeedbackCollector.tables` writes it."""
+        return self._customers()
+
+    @property
+    def observed_until(self) -> pd.Timestamp:
+        """The last day of the run's last month."""
+        return self.month_start(self.months)[0] - pd.Timedelta(days=1)
+
+
+def replay_retention(params: Parameters, customers: int, months: int,
+                     seed: int) -> xr.DataArray:
+    """The Kaplan-Meier curve of a fresh run of ``params`` observed like the demo data."""
+    collector = CustomerCollector(params, seed, months)
+    simulate(params, customers=customers, months=months, seed=seed, observer=collector)
+    return kaplan_meier(collector.customers(), collector.observed_until)
+
+
+def demo_settings(folder: Path = BUNDLED) -> dict[str, object]:
+    """How the demo data were made: ``customers``, ``months``, ``seed``, ``response_rate``
+    (from ``truth.nc``) and ``observed_until``, the last day of the run's last month."""
+    with xr.open_dataset(folder / "truth.nc", engine="h5netcdf") as truth:
+        attrs = dict(truth.attrs)
+    kinds = {"customers": int, "months": int, "seed": int, "response_rate": float}
+    settings: dict[str, object] = {name: kind(attrs[name]) for name, kind in kinds.items()}
+    first_day = next(f for f in fields(FeedbackCollector) if f.name == "start").default_factory()
+    settings["observed_until"] = first_day + pd.DateOffset(months=settings["months"], days=-1)
+    return settings
+
+
+def retention_replicates(posterior: xr.Dataset | xr.DataTree, world: World, draws: int,
+                         seed: int, *, customers: int, months: int, workers: int = 1,
+                         progress: Callable[[int], None] | None = None) -> xr.DataArray:
+    """Kaplan-Meier curves of data replayed from ``draws`` posterior draws.
+
+    Draw ``i`` (spread evenly over chains and draws) replaces alpha and beta of the world's
+    parameters and is simulated with seed ``SeedSequence(seed).generate_state(draws)[i]``.
+
+    Parameters
+    ----------
+    posterior
+        The ``posterior`` group (or the whole DataTree) of a fitted churn model.
+    customers, months
+        Size of each replay: those of the data checked (:func:`demo_settings`).
+    workers
+        Processes running the replays (each replay is one run of the engine).
+    progress
+        Called with the number of replays done.
+
+    Returns
+    -------
+    xarray.DataArray
+        Retention, dims (``draw``, ``month``); ``draw`` is the flat index of the draw used.
+    """
+    if isinstance(posterior, xr.DataTree):
+        posterior = posterior["posterior"].to_dataset()
+    sets = list(parameter_sets(posterior, from_world(world), draws))
+    seeds = np.random.SeedSequence(seed).generate_state(len(sets)).tolist()
+    jobs = [(p, customers, months, s) for p, s in zip(sets, seeds, strict=True)]
+    curves = []
+    with _pool(workers) as pool:
+        for curve in pool.map(replay_retention, *zip(*jobs, strict=True)):
+            curves.append(curve.drop_vars(["at_risk", "churned", "standard_error"]))
+            if progress:
+                progress(len(curves))
+    labels = sample_indices(posterior, draws)
+    return xr.concat(curves, dim="draw", join="outer").assign_coords(draw=labels)
+
+
+def retention_band(posterior: xr.Dataset | xr.DataTree, world: World, draws: int, seed: int,
+                   *, customers: int, months: int, quantiles: Sequence[float] = BAND,
+                   workers: int = 1) -> xr.DataArray:
+    """Quantiles of the replayed retention curves per month: dims (``month``, ``quantile``).
+
+    The arguments are those of :func:`retention_replicates`; ``quantiles`` default to 5% and
+    95% (a 90% band), interpolated linearly between the ordered replays.
+    """
+    curves = retention_replicates(posterior, world, draws, seed, customers=customers,
+                                  months=months, workers=workers)
+    return curves.quantile(list(quantiles), dim="draw").transpose("month", "quantile")
+
+
+def share_inside(observed: xr.DataArray, band: xr.DataArray) -> float:
+    """Share of the months both cover in which ``low <= observed <= high`` (band's extremes)."""
+    observed, band = xr.align(observed.reset_coords(drop=True), band)
+    low, high = band.min("quantile"), band.max("quantile")
+    return float(((low <= observed) & (observed <= high)).mean())
+
+
+class _pool:
+    """``workers`` spawned processes, or the calling process itself when ``workers == 1``."""
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers is {workers}, expected at least 1")
+        self.workers = workers
+
+    def __enter__(self):
+        if self.workers == 1:
+            self.executor = None
+            return self
+        # Spawned, not forked: the caller may hold sampler or BLAS threads.
+        self.executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+        return self.executor
+
+    def map(self, function, *iterables):
+        return map(function, *iterables)
+
+    def __exit__(self, *exc):
+        if self.executor is not None:
+            self.executor.shutdown()

@@ -1,0 +1,165 @@
+"""Posterior predictive check of retention: Kaplan-Meier estimates and the predictive band."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from models.churn import ChurnModel
+from models.data import load_customers
+from scenarios.fitting import fit_churn, read_feedback
+from scenarios.predictive import (
+    BUNDLED,
+    demo_settings,
+    kaplan_meier,
+    replay_retention,
+    retention_band,
+    share_inside,
+)
+
+
+def customers_table(start: list[str], end: list[str | None]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "start": pd.to_datetime(start).astype("datetime64[us]"),
+        "end": pd.to_datetime(end).astype("datetime64[us]"),
+    })  # fmt: skip
+
+
+def test_kaplan_meier_hand_computed_with_censoring():
+    """Six customers observed to 30 June 2024, and one starting after it (left out).
+
+    Months served T (churned *, censored +): A 2*, B 6+, C 1*, D 3+, E 5*, F 6+ (F leaves in
+    August, after the end of observation). At risk n_t and churns d_t by month t:
+    t=1: 6, 1 (C); t=2: 5, 1 (A); t=3: 4, 0; t=4: 3, 0; t=5: 3, 1 (E); t=6: 2, 0. So
+    S = 5/6, 5/6 * 4/5 = 2/3, 2/3, 2/3, 2/3 * 2/3 = 4/9, 4/9.
+    """
+    customers = customers_table(
+        ["2024-01-05", "2024-01-10", "2024-03-01", "2024-04-01", "2024-02-01", "2024-01-01",
+         "2024-07-01"],
+        ["2024-02-20", None, "2024-03-15", None, "2024-06-30", "2024-08-31", None],
+    )  # fmt: skip
+    km = kaplan_meier(customers, pd.Timestamp("2024-06-30"))
+    assert km.dims == ("month",)
+    assert km["month"].values.tolist() == [1, 2, 3, 4, 5, 6]
+    assert km["at_risk"].values.tolist() == [6, 5, 4, 3, 3, 2]
+    assert km["churned"].values.tolist() == [1, 1, 0, 0, 1, 0]
+    np.testing.assert_allclose(km.values, [5 / 6, 2 / 3, 2 / 3, 2 / 3, 4 / 9, 4 / 9], rtol=1e-12)
+    # Greenwood at t=2: S sqrt(1 / (6 * 5) + 1 / (5 * 4)) = 2/3 sqrt(1/12).
+    assert float(km["standard_error"][1]) == pytest.approx(2 / 3 * np.sqrt(1 / 12), rel=1e-12)
+    # Default end of observation: the latest start or end (31 August): F then churns at 8.
+    assert kaplan_meier(customers)["churned"].values.tolist()[-1] == 1
+
+
+def constant_hazard_customers(hazard: float, n: int, calendar: int, seed: int) -> pd.DataFrame:
+    """Starts uniform over ``calendar`` months, lifetimes Geometric(hazard) in months."""
+    rng = np.random.default_rng(seed)
+    first = pd.Period("2020-01", "M").ordinal + rng.integers(0, calendar, n)
+    last = first + rng.geometric(hazard, n) - 1  # churns in its T-th month of service
+    start, end = (pd.PeriodIndex.from_ordinals(m, freq="M") for m in (first, last))
+    return customers_table(start.to_timestamp(), end.to_timestamp(how="end").normalize())
+
+
+def test_kaplan_meier_recovers_a_constant_hazard():
+    """20,000 customers, hazard 5% a month, staggered starts, censored after 24 months.
+
+    The exact retention is S(t) = 0.95^t. Tolerance: 4 Greenwood standard errors in every
+    month (a false alarm of 6e-5 per month, under 0.2% over 24 months). The same check
+    against a hazard of 5.5% fails: the test can tell the curves apart.
+    """
+    customers = constant_hazard_customers(0.05, 20_000, 24, seed=4)
+    km = kaplan_meier(customers, pd.Timestamp("2021-12-31"))
+    assert km["month"].values.tolist() == list(range(1, 25))
+    assert km["at_risk"][0] == 20_000  # everyone starts within observation
+    assert 0 < km["at_risk"][-1] < 1_000  # censoring thins the risk set
+    error = km["standard_error"].values
+
+    def within(h: float) -> bool:
+        return bool(np.all(np.abs(km.values - (1 - h) ** km["month"].values) <= 4 * error))
+
+    assert within(0.05)
+    assert not within(0.055)
+
+
+def test_replay_with_the_demo_seed_reproduces_the_bundled_curve(demo_world, demo_params):
+    """Replays are made as the demo was: the world's own parameters and seed give its data."""
+    settings = demo_settings()
+    assert settings == {"customers": 5000, "months": 24, "seed": 1, "response_rate": 0.08,
+                        "observed_until": pd.Timestamp("2026-12-31")}
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    observed = kaplan_meier(customers, settings["observed_until"])
+    replay = replay_retention(demo_params, settings["customers"], settings["months"],
+                              settings["seed"])
+    xr.testing.assert_identical(replay, observed)
+
+
+def test_retention_band_shape_and_spread(demo_world, demo_params):
+    """Three draws of a small world: dims (month, quantile), low <= high, curves decreasing."""
+    S, K, B = (len(demo_params.segments), len(demo_params.touchpoints),
+               len(demo_params.band_starts))
+    posterior = xr.Dataset(
+        {"alpha": (("chain", "draw", "segment", "band"),
+                   np.broadcast_to(demo_params.alpha, (2, 2, S, B)) + [[[[0.0]], [[0.5]]]]),
+         "beta": (("chain", "draw", "segment", "touchpoint"),
+                  np.broadcast_to(demo_params.beta, (2, 2, S, K)))},
+        coords={"chain": [0, 1], "draw": [0, 1], "segment": list(demo_params.segments),
+                "touchpoint": list(demo_params.touchpoints), "band": range(B)},
+    )  # fmt: skip
+    band = retention_band(posterior, demo_world, 3, seed=5, customers=300, months=6)
+    assert band.dims == ("month", "quantile")
+    assert band["quantile"].values.tolist() == [0.05, 0.95]
+    assert band["month"].values.tolist() == [1, 2, 3, 4, 5, 6]
+    assert (band.sel(quantile=0.05) <= band.sel(quantile=0.95)).all()
+    assert (band.diff("month") <= 0).all()
+    assert (band.sel(quantile=0.05) < band.sel(quantile=0.95)).any()  # the draws differ
+
+
+def test_share_inside():
+    months = {"month": [1, 2, 3, 4]}
+    band = xr.DataArray([[0.9, 1.0], [0.8, 0.9], [0.7, 0.8], [0.6, 0.7]],
+                        dims=("month", "quantile"), coords={**months, "quantile": [0.05, 0.95]})
+    observed = xr.DataArray([0.95, 0.9, 0.6, 0.65, 0.5], dims="month",
+                            coords={"month": [1, 2, 3, 4, 5]})  # month 5: not in the band
+    assert share_inside(observed, band) == 0.75  # month 3 below its band; bounds inclusive
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(run=False, reason="known to fail, issue 'Churn model' open: observed retention "
+                   "inside the band in 38% of months (see the docstring); run with --runxfail")
+def test_demo_retention_inside_the_posterior_predictive_band(demo_world):
+    """The bundled demo's retention curve inside the model's 90% predictive band.
+
+    Criterion (issue "Churn model"): the observed Kaplan-Meier curve lies inside the 5%-95%
+    band of 40 replays in at least 90% of the 24 months. The fit is short (300 draws and
+    tuning steps, not converged by the 1.01 R-hat rule): the check is predictive, and 40
+    draws spread over 600 are enough for a band. Each replay simulates the demo's 5,000
+    customers over 24 months with another seed (:func:`scenarios.predictive.replay_retention`).
+
+    Known to fail (share 38%): the replays lose customers faster than the data, so the
+    observed curve runs along the band's upper edge. The model sees only months after a
+    customer's first answer (2,937 of 20,087 months of tenure 0-2 at an 8% response rate),
+    and there churn ran 2.7% a month against 2.2% for everyone; and its covariates are last
+    answers (stale, rounded) while the simulation's hazard uses current views, on which the
+    true parameters under-predict the surveyed months' churn by 4-6%. A converged fit
+    (1,000 draws) gives 71%. The criterion is kept: the issue decides.
+    """
+    started = time.perf_counter()
+    customers, responses, summary = read_feedback(
+        demo_world, BUNDLED / "customers.csv", BUNDLED / "responses.csv")
+    fit = fit_churn(demo_world, customers, responses, summary,
+                    ChurnModel(draws=300, tune=300, seed=1))
+    fitted = time.perf_counter()
+    settings = demo_settings()
+    band = retention_band(fit.model.posterior_, demo_world, 40, seed=2026,
+                          customers=settings["customers"], months=settings["months"],
+                          workers=2)
+    observed = kaplan_meier(customers, settings["observed_until"])
+    share = share_inside(observed, band)
+    table = band.to_pandas().assign(observed=observed.to_pandas()).round(4)
+    print(f"\n{table.to_string()}\nshare inside: {share:.0%}; fit {fitted - started:.0f} s, "
+          f"replays {time.perf_counter() - fitted:.0f} s; {fit.model.diagnostics_}")
+    assert band.sizes["month"] == 24
+    assert share >= 0.9
