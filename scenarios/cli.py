@@ -65,7 +65,7 @@ def simulate(
     world: WorldArg,
     customers: Annotated[int, typer.Option(min=0, help="Customers of the base to simulate.")]
     = 10_000,
-    months: Annotated[int | None, typer.Option(min=1, help="Months [default: world horizon].")]
+    months: Annotated[int | None, typer.Option(min=1, help="Months (default: world horizon).")]
     = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
     out: Annotated[Path, typer.Option(help="Folder for results.nc and Parquet tables.")]
