@@ -1,4 +1,6 @@
-"""Shared test helpers: the ctm command, and parameter sets with closed-form answers."""
+"""Shared test helpers: the ctm command, parameter sets with closed-form answers, and the
+absorbing-chain reference for acquisition journeys (written out independently of
+:mod:`scenarios.chains`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import logit
 
+from sim.journey import walk
 from sim.parameters import Parameters
+from sim.streams import Streams
 
 CTM = str(Path(sys.executable).parent / "ctm")
 
@@ -30,3 +34,38 @@ def constant_hazard(params: Parameters, hazard: float, discount_rate: float) -> 
         alpha=np.full(params.alpha.shape, logit(hazard)),
         discount_rate=discount_rate,
     )
+
+
+PROSPECTS = 100_000
+
+
+def absorbing_chain(start: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
+    """P(purchase) and expected visits per touchpoint: N = (I - Q)^-1, B = N R."""
+    K = len(start)
+    Q, R = P[:, :K], P[:, K:]
+    N = np.linalg.inv(np.eye(K) - Q)
+    return float(start @ N @ R[:, 0]), start @ N
+
+
+def averaged_over_ratings(params, s: int) -> np.ndarray:
+    """The chain prospects follow on average, written out from the story in DESIGN.
+
+    With probability P(rating <= 2) the odds of lost are multiplied by the dropout odds
+    ratio and the other moves shrink in proportion.
+    """
+    P = params.transitions[s]
+    bad = params.ratings[s, :, :2].sum(axis=1)
+    odds, lost = params.dropout_odds[s], params.lost
+    out = np.empty_like(P)
+    for k in range(P.shape[0]):
+        pl = P[k, lost]
+        pl_bad = odds * pl / (1 - pl + odds * pl)
+        row_bad = P[k] * ((1 - pl_bad) / (1 - pl) if pl < 1 else 0.0)
+        row_bad[lost] = pl_bad
+        out[k] = (1 - bad[k]) * P[k] + bad[k] * row_bad
+    return out
+
+
+def simulated(params, s: int, seed: int = 1):
+    prospects = walk(params, s, np.arange(PROSPECTS, dtype=np.uint64), Streams(seed))
+    return prospects.purchased, prospects.visits

@@ -14,7 +14,7 @@ from scenarios.chains import absorb, effective_transitions, journey_chain, remov
 from scenarios.edits import remove
 from sim.journey import walk
 from sim.streams import Streams
-from tests.sim.test_journey import PROSPECTS, averaged_over_ratings, simulated
+from tests.helpers import PROSPECTS, averaged_over_ratings, simulated
 
 SEGMENTS = ["household", "small_business", "enterprise"]
 

@@ -5,42 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.journey import walk
-from sim.streams import Streams
-
-PROSPECTS = 100_000
-
-
-def absorbing_chain(start: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
-    """P(purchase) and expected visits per touchpoint: N = (I - Q)^-1, B = N R."""
-    K = len(start)
-    Q, R = P[:, :K], P[:, K:]
-    N = np.linalg.inv(np.eye(K) - Q)
-    return float(start @ N @ R[:, 0]), start @ N
-
-
-def averaged_over_ratings(params, s: int) -> np.ndarray:
-    """The chain prospects follow on average, written out from the story in DESIGN.
-
-    With probability P(rating <= 2) the odds of lost are multiplied by the dropout odds
-    ratio and the other moves shrink in proportion.
-    """
-    P = params.transitions[s]
-    bad = params.ratings[s, :, :2].sum(axis=1)
-    odds, lost = params.dropout_odds[s], params.lost
-    out = np.empty_like(P)
-    for k in range(P.shape[0]):
-        pl = P[k, lost]
-        pl_bad = odds * pl / (1 - pl + odds * pl)
-        row_bad = P[k] * ((1 - pl_bad) / (1 - pl) if pl < 1 else 0.0)
-        row_bad[lost] = pl_bad
-        out[k] = (1 - bad[k]) * P[k] + bad[k] * row_bad
-    return out
-
-
-def simulated(params, s: int, seed: int = 1):
-    prospects = walk(params, s, np.arange(PROSPECTS, dtype=np.uint64), Streams(seed))
-    return prospects.purchased, prospects.visits
+from tests.helpers import PROSPECTS, absorbing_chain, averaged_over_ratings, simulated
 
 
 def assert_matches_chain(params, s: int, P: np.ndarray, seed: int = 1) -> None:
