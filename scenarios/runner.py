@@ -109,14 +109,16 @@ def run(
     names = [BASELINE, *plans]
     pieces = [Piece(name, d, r) for d in range(len(draws)) for name in names
               for r in range(settings.replications)]  # fmt: skip
-    jobs = {piece: (_schedule(draws[piece.draw], plans.get(piece.scenario)), settings,
-                    settings.piece_seed(piece.draw, piece.replication)) for piece in pieces}
     folder = _store(store, draws, plans, settings)
     done: dict[Piece, xr.Dataset] = {p: _load(folder, p) for p in pieces if _saved(folder, p)}
     total = len(pieces)
     if progress:
         progress(len(done), total)
-    for piece, result in _execute({p: jobs[p] for p in pieces if p not in done}, executor):
+    schedules = {(name, d): _schedule(draws[d], plans.get(name))  # once, whatever replication
+                 for name, d in {(p.scenario, p.draw) for p in pieces if p not in done}}
+    jobs = {p: (schedules[p.scenario, p.draw], settings, settings.piece_seed(p.draw, p.replication))
+            for p in pieces if p not in done}
+    for piece, result in _execute(jobs, executor):
         if folder is not None:
             _save(folder, piece, result)
         done[piece] = result
