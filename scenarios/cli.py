@@ -182,6 +182,52 @@ def attribution(
     console.print(f"Results: {out}/ ({', '.join(files)})")
 
 
+@app.command()
+@user_errors
+def report(
+    world: Annotated[str, typer.Option(help="World file, or 'demo'.")] = "demo",
+    posterior: PosteriorOpt = None,
+    scenarios: Annotated[list[Path] | None, typer.Option(
+        help="A scenario file, or a folder of them (repeat the option); default: the bundled "
+             "examples.")] = None,
+    plan: Annotated[str | None, typer.Option(
+        help="Also run all the scenarios together as a plan of this name.")] = None,
+    draws: DrawsOpt = 30, customers: CustomersOpt = 2_000, months: MonthsOpt = None,
+    seed: SeedOpt = 1, serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="The HTML page.")] = Path("out/report.html"),
+) -> None:
+    """The executive review notebook, run and exported to one HTML page without code."""
+    import tempfile
+
+    from papermill import PapermillExecutionError
+
+    from scenarios.report import execute, scenario_files, to_html
+    from scenarios.study import read_plans
+
+    files = scenario_files(scenarios)
+    loaded, _, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    read_plans(loaded, files, plan)  # every file checked before the long run
+    parameters = {
+        "world": world if world == "demo" else str(Path(world).resolve()),
+        "posterior": str(posterior.resolve()) if posterior else "",
+        "scenarios": [str(f.resolve()) for f in files], "plan": plan or "", "draws": draws,
+        "customers": customers, "months": settings.months, "seed": seed,
+        "executor": "serial" if serial else "processes"}
+    errors.print(f"Running the executive review: {len(files)} scenarios"
+                 f"{' and a plan' if plan else ''} x {draws} draws, {customers:,} customers, "
+                 f"{settings.months} months")
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            executed = execute("executive_review", parameters,
+                               Path(folder) / "executive_review.ipynb", progress=True)
+        except PapermillExecutionError as error:
+            errors.print(f"The notebook failed in cell {error.exec_count}: {error.ename}: "
+                         f"{error.evalue}", markup=False)
+            raise typer.Exit(1) from None
+        to_html(executed, out)
+    console.print(f"Report: {out.resolve()}")
+
+
 def study_inputs(world: str, posterior: Path | None, draws: int, customers: int,
                  months: int | None, seed: int, replications: int = 1):
     """The world, its parameter sets (posterior draws or defaults) and the run's settings."""
@@ -260,114 +306,5 @@ def staffing(
         console.print(f"Fewest agents meeting the target: {best}")
 
 
-@app.command("demo-data")
-@user_errors
-def demo_data(
-    world: WorldArg = "demo",
-    seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
-    customers: Annotated[int, typer.Option(min=1, help="Customers of the base.")] = 5_000,
-    months: Annotated[int, typer.Option(min=1, help="Months observed.")] = 24,
-    response_rate: Annotated[float, typer.Option(
-        min=0, max=1, help="Share of customers answering the survey each month.")] = 0.08,
-    out: Annotated[Path, typer.Option(help="Folder for the tables and truth.nc.")]
-    = Path("out/demo-data"),
-) -> None:
-    """Feedback data simulated from a world's parameters (customers, responses, events)."""
-    from scenarios.demo_data import demo_data as make
-    from scenarios.demo_data import write_demo_data
-    from scenarios.outputs import atomic_directory
-    from sim.parameters import from_world
-    from sim.world import load_world
-
-    params = from_world(load_world(world))
-    with errors.status(f"simulating {customers:,} customers over {months} months"):
-        tables = make(params, customers=customers, months=months, seed=seed,
-                      response_rate=response_rate)
-    with atomic_directory(out) as folder:
-        files = write_demo_data(tables, params, folder, world=world, seed=seed,
-                                customers=customers, months=months, response_rate=response_rate)
-    for name, table in tables.items():
-        console.print(f"{name}: {len(table):,} rows")
-    console.print(f"Written: {out}/ ({', '.join(f.name for f in files)})")
-
-
-@app.command()
-@user_errors
-def fit(
-    world: Annotated[str, typer.Option(help="World file, or 'demo'.")] = "demo",
-    customers: Annotated[Path | None, typer.Option(
-        help="Customers table (CSV or Parquet) [default with --world demo: the demo data].")]
-    = None,
-    responses: Annotated[Path | None, typer.Option(help="Survey responses table.")] = None,
-    events: Annotated[Path | None, typer.Option(
-        help="Touchpoint events: the journeys (start, transitions) are fitted from them.")]
-    = None,
-    out: Annotated[Path, typer.Option(help="Posterior file (netCDF).")] = Path("posterior.nc"),
-    draws: Annotated[int, typer.Option(min=100, help="Draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option(min=100, help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option(min=2, help="Chains (at least 2, for R-hat).")] = 2,
-    seed: Annotated[int, typer.Option(min=0, help="Sampler seed.")] = 0,
-    allow_unconverged: Annotated[bool, typer.Option(
-        help="Write the posterior even if it fails the diagnostics (recorded in the file).")]
-    = False,
-) -> None:
-    """Fit every sub-model whose data is present into one posterior; print what came from
-    which data, the diagnostics and the value drivers."""
-    import models
-    from models.churn import ESS_MIN, RHAT_MAX, ChurnModel
-    from models.drivers import sentence
-    from models.loyalty import LoyaltyModel
-    from scenarios.fitting import fit_churn, fit_others, read_feedback, write_fit
-    from scenarios.tables import drivers_table, fitted_table
-    from sim.world import load_world
-
-    loaded = load_world(world)
-    if customers is None and responses is None and world == "demo":
-        bundled = Path(models.__file__).parent / "demo"
-        customers, responses, events = (bundled / f"{n}.csv" for n in
-                                        ("customers", "responses", "events"))
-    if customers is None or responses is None:
-        raise InputError("ctm fit", [("", "--customers and --responses are needed (or "
-                                          "--world demo alone, for the demo data)")])
-    with errors.status("reading feedback data"):
-        customer_table, response_table, summary = read_feedback(loaded, customers, responses,
-                                                                events)
-    model = ChurnModel(draws=draws, tune=tune, chains=chains, seed=seed, progress=True)
-    errors.print(f"Building person-months, compiling the model, then sampling {chains} chains "
-                 f"x ({tune} tuning + {draws} draws) with nutpie")
-    result = fit_churn(loaded, customer_table, response_table, summary, model)
-    console.print(
-        f"Churn diagnostics: {_diagnostics(model.diagnostics_, RHAT_MAX, ESS_MIN)}; sampling "
-        f"{model.sampling_seconds_:.1f} s on {result.data['likelihood_rows']:,} rows "
-        f"({result.data['person_months']:,} person-months)")
-    loyalty = LoyaltyModel(draws=draws, tune=tune, chains=chains, seed=seed)
-    with errors.status("fitting loyalty (self_class), journeys (events) and arrivals"):
-        fit_others(result, loaded, customer_table, response_table, events, loyalty, seed)
-    for sub in result.submodels[1:]:
-        if sub.diagnostics and "ok" in sub.diagnostics:
-            console.print(f"{sub.name.capitalize()} diagnostics: "
-                          f"{_diagnostics(sub.diagnostics, RHAT_MAX, ESS_MIN)}")
-    if not result.ok and not allow_unconverged:
-        errors.print("The fit did not converge, so no posterior was written. Try more --tune "
-                     "and --draws, or --allow-unconverged to keep it anyway.")
-        raise typer.Exit(1)
-    if not result.ok:
-        errors.print("Warning: the posterior failed the diagnostics; kept as asked.")
-    files = write_fit(result, loaded, out, allow_unconverged)
-    console.print(fitted_table(result.fitted()))
-    for segment, row in (result.submodels[-1].report or {}).items():
-        console.print(f"Arrivals (reported, not used) {segment}: "
-                      f"{row['new_customers_per_month']} new customers a month, "
-                      f"{row['prospects_per_month']} prospects a month "
-                      f"({row['prospects_90'][0]} to {row['prospects_90'][1]}, 90% interval)")
-    console.print(drivers_table(result.drivers))
-    labels = {t.id: (t.label or t.id).lower() for t in loaded.touchpoints}
-    for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():
-        console.print(sentence(row, labels))
-    console.print(f"Written: {', '.join(str(f) for f in files)}")
-
-
-def _diagnostics(d: dict, rhat_max: float, ess_min: float) -> str:
-    """One sampler's R-hat, bulk ESS and divergences against their limits."""
-    return (f"max R-hat {d['rhat']:.3f} (<= {rhat_max}), min bulk ESS {d['ess_bulk']:.0f} "
-            f"(>= {ess_min}), divergences {d['divergences']} (0)")
+# fit and demo-data live in their own module; importing it registers them.
+from scenarios import cli_fit  # noqa: E402, F401

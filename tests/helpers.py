@@ -69,3 +69,28 @@ def averaged_over_ratings(params, s: int) -> np.ndarray:
 def simulated(params, s: int, seed: int = 1):
     prospects = walk(params, s, np.arange(PROSPECTS, dtype=np.uint64), Streams(seed))
     return prospects.purchased, prospects.visits
+
+
+def posterior_file(path: Path, world, draws: int = 4, seed: int = 0) -> Path:
+    """A small posterior file (2 chains x ``draws``) around the world's own churn parameters:
+    alpha, beta and mu with noise of sd 0.1, so that intervals have a width."""
+    import xarray as xr
+
+    from models.posterior import save_posterior
+    from sim.parameters import from_world
+
+    params, rng = from_world(world), np.random.default_rng(seed)
+
+    def around(value: np.ndarray) -> np.ndarray:
+        return value + rng.normal(0, 0.1, size=(2, draws, *value.shape))
+
+    posterior = xr.Dataset(
+        {"alpha": (("chain", "draw", "segment", "band"), around(params.alpha)),
+         "beta": (("chain", "draw", "segment", "touchpoint"), around(params.beta)),
+         "mu": (("chain", "draw", "touchpoint"), around(params.beta.mean(axis=0)))},
+        coords={"chain": range(2), "draw": range(draws), "segment": list(params.segments),
+                "touchpoint": list(params.touchpoints), "band": range(len(params.band_starts))},
+    )
+    save_posterior(xr.DataTree.from_dict({"posterior": posterior}), path, world=world,
+                   data={"customers": 0}, diagnostics={"ok": True})
+    return path

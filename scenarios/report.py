@@ -1,0 +1,73 @@
+"""Notebooks run with parameters, and the executive review as a self-contained HTML page.
+
+papermill runs a notebook of the :mod:`notebooks` package with the given parameters (it
+inserts them after the cell tagged ``parameters``); nbconvert exports the executed notebook
+to HTML without code cells, its figures embedded as PNG data, so the page opens without a
+server. Both files are written whole or not at all: an interrupted run leaves the previous
+files as they were.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.resources import files
+from pathlib import Path
+
+NOTEBOOKS = ("executive_review", "analyst_quickwins", "strategist_plan")
+EXAMPLES = Path(__file__).parent / "examples"
+"""The bundled example scenarios."""
+
+
+def notebook_path(name: str) -> Path:
+    """The bundled notebook ``name`` (one of :data:`NOTEBOOKS`)."""
+    if name not in NOTEBOOKS:
+        raise ValueError(f"unknown notebook {name!r}; expected one of {', '.join(NOTEBOOKS)}")
+    return Path(str(files("notebooks") / f"{name}.ipynb"))
+
+
+def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> Path:
+    """Run notebook ``name`` with ``parameters``; the executed copy goes to ``out``.
+
+    Paths among the parameters should be absolute: the kernel runs in the folder of ``out``.
+    A failing cell raises ``papermill.PapermillExecutionError`` and writes nothing.
+    """
+    import papermill
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        papermill.execute_notebook(
+            str(notebook_path(name)), str(partial), parameters=parameters,
+            progress_bar=progress, cwd=str(out.parent), kernel_name="python3")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
+def to_html(executed: Path, out: Path) -> Path:
+    """The executed notebook as one HTML page: outputs only (no code, no prompts)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    out = Path(out)
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.write_text(body, encoding="utf-8")
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
+def scenario_files(given: list[Path] | None) -> list[Path]:
+    """Scenario files from files and folders (every ``*.yaml`` in a folder, sorted); none
+    given: the bundled examples."""
+    found = []
+    for path in given or [EXAMPLES]:
+        found += sorted(Path(path).glob("*.yaml")) if Path(path).is_dir() else [Path(path)]
+    return found
