@@ -20,7 +20,6 @@ to the wrong touchpoint.
 from __future__ import annotations
 
 import json
-import os
 from importlib.metadata import version
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from sim.errors import InputError
+from sim.files import atomic_file
 from sim.units import MONTH
 from sim.world import World
 
@@ -53,13 +53,8 @@ def save_posterior(tree: xr.DataTree, path: Path, *, world: World, data: dict,
         "ctm_allow_unconverged": json.dumps(bool(allow_unconverged)),
         "ctm_versions": json.dumps({name: version(name) for name in LIBRARIES}),
     })
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_file(path) as partial:
         tree.to_netcdf(partial, engine="h5netcdf")
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def load_posterior(path: Path, world: World) -> xr.DataTree:

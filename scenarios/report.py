@@ -9,9 +9,10 @@ files as they were.
 
 from __future__ import annotations
 
-import os
 from importlib.resources import files
 from pathlib import Path
+
+from sim.files import atomic_file
 
 NOTEBOOKS = ("executive_review", "analyst_quickwins", "strategist_plan")
 EXAMPLES = Path(__file__).parent / "examples"
@@ -35,14 +36,10 @@ def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> P
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_file(out) as partial:
         papermill.execute_notebook(
             str(notebook_path(name)), str(partial), parameters=parameters,
             progress_bar=progress, cwd=str(out.parent), kernel_name="python3")
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
     return out
 
 
@@ -54,14 +51,9 @@ def to_html(executed: Path, out: Path) -> Path:
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    out = Path(out)
-    partial = out.with_name(f".{out.name}.partial")
-    try:
+    with atomic_file(out) as partial:
         partial.write_text(body, encoding="utf-8")
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return out
+    return Path(out)
 
 
 def scenario_files(given: list[Path] | None) -> list[Path]:
