@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test quick lint clean
+.PHONY: demo lab test quick lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## simulate the bundled broadband demo world
-	$(BIN)/ctm simulate demo --customers 10000 --months 24 --seed 1 --out out/demo
+DEMO := out/demo
+POSTERIOR := $(DEMO)/posterior.nc
+
+demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios, quick wins, report
+	$(BIN)/ctm demo-data --seed 1 --out $(DEMO)/data
+	$(BIN)/ctm fit --customers $(DEMO)/data/customers.csv --responses $(DEMO)/data/responses.csv \
+		--events $(DEMO)/data/events.csv --draws 500 --tune 500 --allow-unconverged --out $(POSTERIOR)
+	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 20 --customers 2000 \
+		--out $(DEMO)/quickwins
+	$(BIN)/ctm report --world demo --posterior $(POSTERIOR) --scenarios scenarios/examples \
+		--plan "All examples together" --draws 30 --customers 2000 --out $(DEMO)/report.html
+	@echo "The report: $(CURDIR)/$(DEMO)/report.html"
+
+lab: $(STAMP)  ## JupyterLab on the notebooks; its python3 kernel is this environment's Python
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)  ## the whole suite, slow statistical tests included
 	$(BIN)/ruff check .

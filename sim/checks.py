@@ -179,6 +179,7 @@ def _churn(world: World) -> Problems:
         if bands[j] <= bands[j - 1]
     ]
     problems += unknown("churn.baseline", churn.baseline, segments, "segment")
+    problems += unknown("churn.sbg", churn.sbg, segments, "segment")
     for segment in segments:
         hazards = churn.baseline.get(segment)
         if hazards is None:

@@ -48,6 +48,8 @@ class Parameters:
     gamma: np.ndarray  # (touchpoint,): effect of a poor view on loyalty
     discount_rate: float  # per month
     queues: dict[int, QueueSettings] = field(default_factory=dict)  # touchpoint -> its queue
+    sbg: np.ndarray | None = None  # (segment, 2): sBG (alpha, beta) of each customer's own
+    # baseline churn probability (Fader & Hardie 2007); NaN rows (or None): banded alpha
 
     @property
     def purchase(self) -> int:
@@ -125,7 +127,15 @@ def from_world(world: World) -> Parameters:
         gamma=gamma,
         discount_rate=world.economics.discount_rate,
         queues={k: t.queue for k, t in enumerate(world.touchpoints) if t.queue is not None},
+        sbg=_sbg(world) if world.churn.sbg else None,
     )
+
+
+def _sbg(world: World) -> np.ndarray:
+    """(segment, 2): sBG alpha and beta per segment, NaN for banded segments."""
+    given = world.churn.sbg
+    return np.array([[given[s].alpha, given[s].beta] if s in given else [np.nan, np.nan]
+                     for s in world.segment_ids])
 
 
 def to_dataset(params: Parameters) -> xr.Dataset:

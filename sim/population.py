@@ -6,7 +6,9 @@ a view of every touchpoint it has used. Each service month (DESIGN, customer sto
 1. recurring contacts: floor(rate) contacts with each recurring touchpoint, plus one more
    with probability frac(rate) (so an invoice with rate 1 comes every month);
 2. each contact is an experience that updates the view of that touchpoint;
-3. churn with monthly hazard logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k;
+3. churn with monthly hazard logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k; in a
+   segment with an sBG baseline, logit(theta_i) replaces alpha[s, band], theta_i ~
+   Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007);
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
 All customers of a month are advanced together with array operations; their random numbers
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import betaincinv, expit, logit
 
 from sim.desks import Desks
 from sim.parameters import Parameters
@@ -62,6 +64,7 @@ class Population:
         self.segment = np.zeros(0, dtype=np.int64)
         self.cohort = np.zeros(0, dtype=np.int64)
         self.views = np.zeros((0, K))
+        self.own = np.zeros(0)  # (customer,): logit theta_i of sBG segments, else NaN
         self.use(params)
         self._month: tuple[np.ndarray, np.ndarray] | None = None  # (rows, contacts) while open
 
@@ -86,7 +89,16 @@ class Population:
         self.segment = np.concatenate([self.segment, np.full(len(ids), segment)])
         self.cohort = np.concatenate([self.cohort, np.full(len(ids), cohort)])
         self.views = np.concatenate([self.views, views])
+        self.own = np.concatenate([self.own, self._own_baseline(segment, ids)])
         return contacts
+
+    def _own_baseline(self, segment: int, ids: np.ndarray) -> np.ndarray:
+        """logit theta_i, theta_i ~ Beta(a, b) by inversion, in an sBG segment; else NaN."""
+        sbg = self.params.sbg
+        if sbg is None or np.isnan(sbg[segment]).any():
+            return np.full(len(ids), np.nan)
+        u = self.streams.uniform(self.streams.keys("frailty", ids), 0)
+        return logit(betaincinv(*sbg[segment], u))
 
     def _onboard(self, segment: int, ids: np.ndarray, views: np.ndarray):
         """Each onboarding touchpoint once, in the order the world lists them."""
@@ -128,7 +140,9 @@ class Population:
         x = poor_view(views)
         tenure = month - self.cohort[rows]
         band = np.searchsorted(p.band_starts, tenure, side="right") - 1
-        hazard = expit(p.alpha[segment, band] + (p.beta[segment] * x).sum(axis=1))
+        own = self.own[rows]
+        baseline = np.where(np.isnan(own), p.alpha[segment, band], own)
+        hazard = expit(baseline + (p.beta[segment] * x).sum(axis=1))
         churn_u = self.streams.uniform(self.streams.keys("churn", self.ids[rows]), month)
         churned = churn_u < hazard
         loyalty = self._classify(month, rows, segment, x)
@@ -185,4 +199,4 @@ class Population:
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
         self.ids, self.segment = self.ids[keep], self.segment[keep]
-        self.cohort, self.views = self.cohort[keep], self.views[keep]
+        self.cohort, self.views, self.own = self.cohort[keep], self.views[keep], self.own[keep]

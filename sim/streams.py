@@ -19,7 +19,7 @@ import numpy as np
 
 PURPOSES = (
     "arrivals", "referrals", "journey", "onboarding",
-    "contacts", "experience", "churn", "loyalty", "queue", "survey",
+    "contacts", "experience", "churn", "loyalty", "queue", "survey", "frailty",
 )  # fmt: skip
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

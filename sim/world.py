@@ -93,6 +93,15 @@ class Economics(StrictModel):
         return max(1, round(self.horizon / MONTH))
 
 
+class ShiftedBetaGeometric(StrictModel):
+    """A segment's baseline as the sBG model of Fader & Hardie (2007): each customer's own
+    monthly churn probability with every view neutral is theta ~ Beta(alpha, beta), constant
+    over their life, so the segment's hazard falls with tenure as the likely churners leave."""
+
+    alpha: Annotated[float, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)]
+
+
 class Churn(StrictModel):
     """Default churn parameters, replaced by a fitted posterior later.
 
@@ -105,6 +114,9 @@ class Churn(StrictModel):
     """Monthly churn probability per segment and band when every view is neutral (3 of 5)."""
     effects: dict[str, PerSegment] = {}
     """beta: log-odds of churn per unit of x_k (x_k = 1 is a view of 1 of 5)."""
+    sbg: dict[str, ShiftedBetaGeometric] = {}
+    """Segments whose baseline is heterogeneous (sBG) instead of banded: logit h =
+    logit(theta_i) + sum_k beta[s, k] x_k; the segment's ``baseline`` is then not used."""
 
 
 class Loyalty(StrictModel):

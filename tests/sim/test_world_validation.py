@@ -98,6 +98,8 @@ ONE_LINE_CASES = [
         "has 3 values, expected 2 (one per tenure band)",
     ),
     ("churn_baseline_above_one.yaml", "churn.baseline.business[0]", "got 1.5, expected < 1"),
+    ("churn_sbg_unknown_segment.yaml", "churn.sbg.enterprise", "unknown segment 'enterprise'"),
+    ("churn_sbg_alpha_zero.yaml", "churn.sbg.business.alpha", "got 0, expected > 0"),
     (
         "ratings_segment_missing_no_default.yaml",
         "touchpoints[2].ratings",
