@@ -94,11 +94,11 @@ def load_customers(path: str | Path, world: World) -> pd.DataFrame:
     InputError
         Naming each empty or repeated id, unknown segment, bad date and end before start.
     """
-    frame, problems = _open(path, CUSTOMER_COLUMNS)
+    frame, problems = open_table(path, CUSTOMER_COLUMNS)
     problems.check()
     out = frame.copy()
     out["customer_id"] = parse_ids(frame["customer_id"], problems, unique=True)
-    out["segment"] = _choices(frame["segment"], problems, world.segment_ids, "segment")
+    out["segment"] = parse_choices(frame["segment"], problems, world.segment_ids, "segment")
     out["start"] = parse_dates(frame["start"], problems)
     out["end"] = parse_dates(frame["end"], problems, required=False)
     message = "end {value} is before start {other}, expected an end on or after the start"
@@ -135,7 +135,7 @@ def load_responses(
     InputError
         Naming each unknown column and each bad cell.
     """
-    frame, problems = _open(path, RESPONSE_COLUMNS)
+    frame, problems = open_table(path, RESPONSE_COLUMNS)
     known = (*RESPONSE_COLUMNS, *OPTIONAL_RESPONSE_COLUMNS)
     for column in frame.columns:
         if column not in known and column not in world.touchpoint_ids:
@@ -193,11 +193,11 @@ def load_events(
     InputError
         Naming each bad cell by its column in the file.
     """
-    frame, problems = _open(path, (case, activity, timestamp))
+    frame, problems = open_table(path, (case, activity, timestamp))
     problems.check()
     out = pd.DataFrame(index=frame.index)
     out["customer_id"] = parse_ids(frame[case], problems)
-    out["touchpoint"] = _choices(frame[activity], problems, world.touchpoint_ids, "touchpoint")
+    out["touchpoint"] = parse_choices(frame[activity], problems, world.touchpoint_ids, "touchpoint")
     out["timestamp"] = parse_dates(frame[timestamp], problems, time=True)
     problems.check()
     out = out.sort_values(["customer_id", "timestamp"], kind="stable")
@@ -285,7 +285,7 @@ def parse_classes(text: pd.Series, problems: Problems) -> pd.Series:
     return lower.where(lower.isin(CLASSES)).astype(CLASS_DTYPE)
 
 
-def _choices(text: pd.Series, problems: Problems, ids: list[str], label: str) -> pd.Series:
+def parse_choices(text: pd.Series, problems: Problems, ids: list[str], label: str) -> pd.Series:
     """Ids from ``ids`` as a categorical; empty or unknown ids are problems."""
     expected = f"expected one of {', '.join(ids)}"
     problems.cells(text, text == "", f"empty, {expected}")
@@ -293,7 +293,7 @@ def _choices(text: pd.Series, problems: Problems, ids: list[str], label: str) ->
     return text.where(text.isin(ids)).astype(pd.CategoricalDtype(ids))
 
 
-def _open(path: str | Path, required: Iterable[str]) -> tuple[pd.DataFrame, Problems]:
+def open_table(path: str | Path, required: Iterable[str]) -> tuple[pd.DataFrame, Problems]:
     """The table as text and its problems so far: any missing required columns."""
     frame = read_table(path)
     problems = Problems(str(path))

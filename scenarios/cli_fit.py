@@ -56,6 +56,9 @@ def fit(
     events: Annotated[Path | None, typer.Option(
         help="Touchpoint events: the journeys (start, transitions) are fitted from them.")]
     = None,
+    cohorts: Annotated[Path | None, typer.Option(
+        help="Cohort counts (segment, month, alive): the segments' sBG baseline is fitted "
+             "from them; alone, without --customers and --responses, only that.")] = None,
     out: Annotated[Path, typer.Option(help="Posterior file (netCDF).")] = Path("posterior.nc"),
     draws: Annotated[int, typer.Option(min=100, help="Draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(min=100, help="Tuning steps per chain.")] = 1000,
@@ -76,6 +79,9 @@ def fit(
     from sim.world import load_world
 
     loaded = load_world(world)
+    if cohorts is not None and customers is None and responses is None:
+        _cohorts_only(loaded, cohorts, out, chains, draws, tune, seed, allow_unconverged)
+        return
     if customers is None and responses is None and world == "demo":
         bundled = Path(models.__file__).parent / "demo"
         customers, responses, events = (bundled / f"{n}.csv" for n in
@@ -96,17 +102,13 @@ def fit(
         f"({result.data['person_months']:,} person-months)")
     loyalty = LoyaltyModel(draws=draws, tune=tune, chains=chains, seed=seed)
     with errors.status("fitting loyalty (self_class), journeys (events) and arrivals"):
-        fit_others(result, loaded, customer_table, response_table, events, loyalty, seed)
+        fit_others(result, loaded, customer_table, response_table, events, loyalty, seed,
+                   cohorts)
     for sub in result.submodels[1:]:
         if sub.diagnostics and "ok" in sub.diagnostics:
             console.print(f"{sub.name.capitalize()} diagnostics: "
                           f"{_diagnostics(sub.diagnostics, RHAT_MAX, ESS_MIN)}")
-    if not result.ok and not allow_unconverged:
-        errors.print("The fit did not converge, so no posterior was written. Try more --tune "
-                     "and --draws, or --allow-unconverged to keep it anyway.")
-        raise typer.Exit(1)
-    if not result.ok:
-        errors.print("Warning: the posterior failed the diagnostics; kept as asked.")
+    _may_write(result.ok, allow_unconverged)
     files = write_fit(result, loaded, out, allow_unconverged)
     console.print(fitted_table(result.fitted()))
     for segment, row in (result.submodels[-1].report or {}).items():
@@ -119,6 +121,38 @@ def fit(
     for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():
         console.print(sentence(row, labels))
     console.print(f"Written: {', '.join(str(f) for f in files)}")
+
+
+def _cohorts_only(world, cohorts: Path, out: Path, chains: int, draws: int, tune: int,
+                  seed: int, allow_unconverged: bool) -> None:
+    """``ctm fit --cohorts FILE`` alone: the sBG baseline of the segments in the file."""
+    from models.churn import ESS_MIN, RHAT_MAX
+    from models.cohorts import load_cohorts
+    from scenarios.fitting import write_cohorts_only
+    from scenarios.submodels import cohorts as fit_cohorts
+
+    alive = load_cohorts(cohorts, world)
+    with errors.status(f"sampling the sBG model of {', '.join(alive.columns)}"):
+        found, posterior = fit_cohorts(world, alive, str(cohorts), chains, draws, tune, seed)
+    console.print(f"Cohorts diagnostics: {_diagnostics(found.diagnostics, RHAT_MAX, ESS_MIN)}")
+    _may_write(found.diagnostics["ok"], allow_unconverged)
+    files = write_cohorts_only(found, posterior, world, out, allow_unconverged)
+    for segment in alive.columns:
+        a, b = (float(posterior["sbg"].sel(segment=segment, sbg_parameter=p).mean())
+                for p in ("alpha", "beta"))
+        console.print(f"{segment}: alpha {a:.3f}, beta {b:.3f}: churn in month 1 "
+                      f"{a / (a + b):.1%}, in month 12 {a / (a + b + 11):.1%} (posterior means)")
+    console.print(f"Written: {', '.join(str(f) for f in files)}")
+
+
+def _may_write(ok: bool, allow_unconverged: bool) -> None:
+    """Stop (exit 1) before writing a posterior that failed its diagnostics, unless allowed."""
+    if not ok and not allow_unconverged:
+        errors.print("The fit did not converge, so no posterior was written. Try more --tune "
+                     "and --draws, or --allow-unconverged to keep it anyway.")
+        raise typer.Exit(1)
+    if not ok:
+        errors.print("Warning: the posterior failed the diagnostics; kept as asked.")
 
 
 def _diagnostics(d: dict, rhat_max: float, ess_min: float) -> str:

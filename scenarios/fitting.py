@@ -3,7 +3,8 @@
 Read the tables (each checked against the world), build person-months, sample the
 hierarchical hazard model, then every other sub-model whose data is present
 (:mod:`scenarios.submodels`: loyalty from ``self_class`` answers, journeys from an event
-log, arrivals reported), check convergence, and write one posterior with the value drivers
+log, the sBG baseline from cohort counts, arrivals reported; cohort counts can also be
+fitted alone), check convergence, and write one posterior with the value drivers
 beside it. Each draw of the file gives one complete parameter set; ``ctm_fitted`` says
 which sub-model made which fields and which still come from the world file. A posterior
 that fails the diagnostics is not written unless the user allows it, and the allowance is
@@ -19,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from models.churn import ChurnModel
+from models.cohorts import load_cohorts
 from models.data import load_customers, load_events, load_responses
 from models.drivers import plot_value_drivers, value_drivers
 from models.loyalty import LoyaltyModel
@@ -89,8 +91,10 @@ def fit_churn(world: World, customers: pd.DataFrame, responses: pd.DataFrame, su
 
 
 def fit_others(fit: Fit, world: World, customers: pd.DataFrame, responses: pd.DataFrame,
-               events: Path | None, loyalty: LoyaltyModel, seed: int) -> None:
-    """Loyalty, journeys and arrivals, each where its data is present, added to ``fit``."""
+               events: Path | None, loyalty: LoyaltyModel, seed: int,
+               cohorts: Path | None = None) -> None:
+    """Loyalty, journeys, cohorts and arrivals, each where its data is present, added to
+    ``fit``."""
     grid = fit.model.posterior_["posterior"].to_dataset()
     found, draws = submodels.loyalty(world, customers, responses, fit.data["responses_file"],
                                      grid, loyalty)
@@ -103,9 +107,27 @@ def fit_others(fit: Fit, world: World, customers: pd.DataFrame, responses: pd.Da
         found, draws, conversion = submodels.journeys(world, customers, events, grid, seed)
         fit.submodels.append(found)
         parts.append(draws)
+    if cohorts is not None:
+        model = fit.model
+        found, draws = submodels.cohorts(world, load_cohorts(cohorts, world), str(cohorts),
+                                         model.chains, model.draws, model.tune, seed)
+        fit.submodels.append(found)
+        parts.append(draws.assign_coords(chain=grid["chain"].values, draw=grid["draw"].values))
     fit.submodels.append(submodels.arrivals(customers, fit.data["customers_file"], conversion,
                                             seed))
     fit.draws = xr.merge(parts)
+
+
+def write_cohorts_only(found: Submodel, draws: xr.Dataset, world: World, out: Path,
+                       allow_unconverged: bool) -> list[Path]:
+    """The posterior of a fit to cohort counts alone: the sBG baseline of their segments."""
+    fitted = {"submodels": [found.as_dict()], "from_world": submodels.from_world(found.variables),
+              "note": "cohort counts only: touchpoint effects come from the world file"}
+    save_posterior(xr.DataTree.from_dict({"posterior": draws}), out, world=world,
+                   data={"cohorts_file": found.source, "cohort_counts": found.rows},
+                   diagnostics=found.diagnostics, allow_unconverged=allow_unconverged,
+                   fitted=fitted)
+    return [out]
 
 
 def write_fit(fit: Fit, world: World, out: Path, allow_unconverged: bool) -> list[Path]:

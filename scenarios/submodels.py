@@ -29,6 +29,7 @@ from models.arrivals import ArrivalModel
 from models.eventlog import read_event_log
 from models.journeys import JourneyModel, simulation_rows
 from models.loyalty import LoyaltyModel, survey_rows
+from models.sbg import CohortRetention
 from scenarios.chains import absorb
 from scenarios.draws import REPLACEABLE
 from sim.parameters import Parameters
@@ -135,6 +136,38 @@ def journeys(world: World, customers: pd.DataFrame, events: Path, grid: xr.Datas
     per_draw = xr.DataArray(conversion, dims=("sample", "segment"),
                             coords={"segment": world.segment_ids}, name="conversion")
     return found, _on_grid(draws, grid), per_draw
+
+
+def cohorts(world: World, alive: pd.DataFrame, source: str, chains: int, draws: int,
+            tune: int, seed: int) -> tuple[Submodel, xr.Dataset]:
+    """The sBG baseline (alpha, beta) of each segment in the cohort table, sampled.
+
+    ``alive`` is :func:`models.cohorts.load_cohorts`' table; segments absent from it get NaN
+    (their banded baseline holds). Draws come as ``chains x draws``, the grid of the file.
+    """
+    sbg = np.full((chains * draws, len(world.segment_ids), 2), np.nan)
+    checks = []
+    for name, column in alive.items():
+        fit = CohortRetention(draws=draws, tune=tune, chains=chains, seed=seed).fit(
+            column.dropna().to_numpy(), method="mcmc")
+        alpha, beta = (fit.posterior_["posterior"][v].values.reshape(-1) for v in ("alpha", "beta"))
+        sbg[:, world.segment_ids.index(name)] = np.column_stack([alpha, beta])
+        checks.append(fit.diagnostics_)
+    values = xr.DataArray(align(sbg, chains, draws), dims=("chain", "draw", "segment",
+                                                           "sbg_parameter"),
+                          coords={"chain": range(chains), "draw": range(draws),
+                                  "segment": world.segment_ids, "sbg_parameter": ["alpha", "beta"]})
+    found = Submodel("cohorts", True, source, int(alive.notna().sum().sum()), ["sbg"],
+                     note=f"shifted-beta-geometric baseline of {', '.join(alive.columns)}",
+                     diagnostics=combined(checks))
+    return found, xr.Dataset({"sbg": values})
+
+
+def combined(checks: list[dict]) -> dict:
+    """Several samplers' diagnostics as one: worst R-hat and ESS, all divergences."""
+    return {"rhat": max(c["rhat"] for c in checks), "ess_bulk": min(c["ess_bulk"] for c in checks),
+            "divergences": sum(c["divergences"] for c in checks),
+            "ok": all(c["ok"] for c in checks)}
 
 
 def arrivals(customers: pd.DataFrame, source: str, conversion: xr.DataArray | None,

@@ -148,13 +148,16 @@ def to_dataset(params: Parameters) -> xr.Dataset:
         "onboarding": ("segment", "touchpoint"), "contacts": ("segment", "touchpoint"),
         "band_starts": ("band",), "alpha": ("segment", "band"),
         "beta": ("segment", "touchpoint"), "cutpoints": ("segment", "cutpoint"),
-        "gamma": ("touchpoint",), "discount_rate": (),
+        "gamma": ("touchpoint",), "discount_rate": (), "sbg": ("segment", "sbg_parameter"),
     }  # fmt: skip
     for name in ("dropout_odds", "customers", "prospects", "referral_rate", "revenue", "margin",
                  "acquisition_cost"):
         dims[name] = ("segment",)
     coords = {"segment": segment, "touchpoint": touchpoint, "rating": RATINGS,
               "next": [*touchpoint, "purchase", "lost"], "band": np.arange(len(params.band_starts)),
-              "cutpoint": ["dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate"]}
-    return xr.Dataset({name: (d, getattr(params, name)) for name, d in dims.items()},
-                      coords=coords)
+              "cutpoint": ["dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate"],
+              "sbg_parameter": ["alpha", "beta"]}
+    values = {name: getattr(params, name) for name in dims}
+    if values["sbg"] is None:
+        values["sbg"] = np.full((len(segment), 2), np.nan)
+    return xr.Dataset({name: (d, values[name]) for name, d in dims.items()}, coords=coords)

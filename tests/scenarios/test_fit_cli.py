@@ -24,8 +24,11 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert "did not converge, so no posterior was written" in refused.stderr
     assert not out.exists()
 
+    cohorts = tmp_path / "cohorts.csv"
+    cohorts.write_text("segment,month,alive\nenterprise,0,100\nenterprise,1,90\n"
+                       "enterprise,2,84\nenterprise,3,80\n")
     kept = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out),
-               "--allow-unconverged")
+               "--allow-unconverged", "--cohorts", str(cohorts))
     assert kept.returncode == 0, kept.stderr
     assert "Value drivers" in kept.stdout and "A poor view of the" in kept.stdout
     tree = load_posterior(out, demo_world)
@@ -41,7 +44,11 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert fitted["arrivals"]["fitted"] and fitted["arrivals"]["variables"] == []  # reported
     left = attribute(tree, "fitted")["from_world"]
     assert "prospects" in left and "ratings" in left
-    assert not {"alpha", "beta", "cutpoints", "gamma", "start", "transitions"} & set(left)
+    assert not {"alpha", "beta", "cutpoints", "gamma", "start", "transitions", "sbg"} & set(left)
+    assert fitted["cohorts"]["fitted"] and fitted["cohorts"]["rows"] == 4
+    sbg = tree["posterior"]["sbg"]
+    assert sbg.sel(segment="enterprise").notnull().all() and sbg.shape[:2] == (2, 100)
+    assert sbg.sel(segment="household").isnull().all()
     posterior = tree["posterior"]
     assert posterior["cutpoints"].dims == ("chain", "draw", "segment", "cutpoint")
     assert posterior["gamma"].shape[:2] == posterior["beta"].shape[:2] == (2, 100)
