@@ -15,6 +15,12 @@ from pathlib import Path
 from sim.files import atomic_file
 
 NOTEBOOKS = ("executive_review", "analyst_quickwins", "strategist_plan")
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+"""nbconvert's lab template without the scripts it would load from a CDN."""
 EXAMPLES = Path(__file__).parent / "examples"
 """The bundled example scenarios."""
 
@@ -43,14 +49,21 @@ def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> P
     return out
 
 
-def to_html(executed: Path, out: Path) -> Path:
-    """The executed notebook as one HTML page: outputs only (no code, no prompts)."""
+def to_html(executed: Path, out: Path, title: str = "Executive review") -> Path:
+    """The executed notebook as one HTML page: outputs only (no code, no prompts), and no
+    scripts fetched from the network (the lab template's require.js, MathJax and Mermaid
+    blocks are emptied), so the page shows the same offline."""
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"report.html.j2": OFFLINE_TEMPLATE})],
+        template_file="report.html.j2", exclude_input=True, exclude_input_prompt=True,
+        exclude_output_prompt=True)
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(notebook)
     with atomic_file(out) as partial:
         partial.write_text(body, encoding="utf-8")
     return Path(out)

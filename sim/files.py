@@ -13,7 +13,7 @@ def atomic_file(target: Path) -> Iterator[Path]:
     """A hidden path beside ``target`` to write to; it replaces ``target`` only if the block
     succeeds. On any error, Ctrl-C included, it is removed and ``target`` is as before."""
     target = Path(target)
-    partial = target.with_name(f".{target.name}.partial")
+    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
     try:
         yield partial
         os.replace(partial, target)

@@ -1,0 +1,80 @@
+"""The executive review runs on the demo, and its tables are the library's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+import scenarios
+from scenarios.report import execute
+from tests.helpers import ctm, posterior_file
+
+PLAN = "All examples together"
+SMALL = {"draws": 3, "customers": 300, "months": 12, "seed": 1}
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory, demo_world):
+    """The notebook run on small settings, and ``ctm compare`` run with the same ones."""
+    tmp = tmp_path_factory.mktemp("executive")
+    posterior = posterior_file(tmp / "posterior.nc", demo_world)
+    files = sorted((Path(scenarios.__file__).parent / "examples").glob("*.yaml"))
+    tables = tmp / "tables"
+    notebook = execute("executive_review", {
+        "posterior": str(posterior), "scenarios": [str(f) for f in files], "plan": PLAN,
+        "executor": "serial", "tables": str(tables), **SMALL,
+    }, tmp / "executive.ipynb")
+    done = ctm("compare", "demo", *map(str, files), "--posterior", str(posterior),
+               *[part for name, value in SMALL.items() for part in (f"--{name}", str(value))],
+               "--plan", PLAN, "--serial", "--out", str(tmp / "cli"))
+    assert done.returncode == 0, done.stderr
+    return nbformat.read(notebook, as_version=4), tables, tmp / "cli"
+
+
+def outputs(notebook) -> list[dict]:
+    return [out for cell in notebook.cells if cell.cell_type == "code"
+            for out in cell.get("outputs", [])]
+
+
+def test_tables_are_the_ones_ctm_compare_writes(executed):
+    _, tables, cli = executed
+    for name in ("comparison", "economics"):
+        mine, theirs = (pd.read_csv(folder / f"{name}.csv") for folder in (tables, cli))
+        assert not mine.empty
+        pd.testing.assert_frame_equal(mine, theirs, check_exact=True)
+    head = pd.read_csv(tables / "headline.csv").set_index("outcome")
+    assert head.loc[["retention_12", "lifetime_value", "nps"], "mean"].notna().all()
+    assert (head["low"] <= head["mean"]).all() or head["mean"].isna().any()
+    comparison = pd.read_csv(tables / "comparison.csv")
+    assert set(comparison["scenario"]) == set(pd.read_csv(tables / "economics.csv")["scenario"])
+    assert PLAN in set(comparison["scenario"])
+
+
+def test_results_are_outputs_figures_included(executed):
+    notebook, _, _ = executed
+    found = outputs(notebook)
+    assert not [o for o in found if o["output_type"] == "error"]
+    assert not [o for o in found if o.get("name") == "stderr"]  # executives see no warnings
+    assert sum("image/png" in o.get("data", {}) for o in found) >= 4
+    assert sum("text/html" in o.get("data", {}) for o in found) >= 3  # the tables
+
+
+def test_the_recommendation_names_the_best_scenario_by_the_rule(executed):
+    notebook, tables, _ = executed
+    money = pd.read_csv(tables / "economics.csv")
+    money["net"] = money["value_gain"] - money["cost"]
+    likely = money[money["p_gain_exceeds_cost"] >= 0.5]
+    texts = [o["data"]["text/markdown"] for o in outputs(notebook)
+             if "text/markdown" in o.get("data", {})]
+    (text,) = [t for t in texts if "Recommendation:" in t or "No scenario is more likely" in t]
+    if len(likely):
+        best = likely.sort_values("net", ascending=False, kind="stable")["scenario"].iloc[0]
+        assert text.startswith(f"**Recommendation:** **{best}**")
+    else:
+        closest = money.sort_values(["p_gain_exceeds_cost", "net"], ascending=False,
+                                    kind="stable")["scenario"].iloc[0]
+        assert f"The closest is **{closest}**" in text
+    assert any("did not pass" in t or "passed its convergence" in t for t in texts)

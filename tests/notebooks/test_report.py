@@ -1,0 +1,112 @@
+"""``ctm report``: the executive review as one HTML page, checked as a person would see it.
+
+The page is opened in headless Chromium (Debian's ``chromium``; ``.ci/run`` installs it),
+which must have decoded every figure; a screenshot is kept in ``out/report_screenshot.png``
+for the record.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from scenarios.report import notebook_path
+from scenarios.report import scenario_files as bundled_scenarios
+from tests.helpers import ctm, posterior_file
+
+SMALL = ["--draws", "3", "--customers", "300", "--months", "12", "--seed", "1", "--serial"]
+PLAN = "All examples together"
+SCREENSHOT = Path(__file__).parents[2] / "out" / "report_screenshot.png"
+CHECK = """<script>
+window.addEventListener("load", () => {
+  const images = Array.from(document.images);
+  const drawn = images.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0);
+  const mark = document.createElement("pre");
+  mark.id = "ctm-check";
+  mark.textContent = "images " + images.length + " drawn " + drawn.length;
+  document.body.appendChild(mark);
+});
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, demo_world) -> tuple[Path, Path]:
+    """The report on small settings, and ``ctm compare``'s tables for the same study."""
+    folder = tmp_path_factory.mktemp("report")
+    posterior = posterior_file(folder / "posterior.nc", demo_world)
+    html = folder / "report.html"
+    made = ctm("report", "--posterior", str(posterior), "--plan", PLAN, *SMALL,
+               "--out", str(html))
+    assert made.returncode == 0, made.stderr
+    compared = ctm("compare", "demo", *map(str, bundled_scenarios(None)), "--posterior",
+                   str(posterior), "--plan", PLAN, *SMALL, "--out", str(folder / "compare"))
+    assert compared.returncode == 0, compared.stderr
+    return html, folder / "compare"
+
+
+def test_report_has_no_code(report):
+    html = report[0].read_text()
+    code = [line.strip() for cell in json.loads(notebook_path("executive_review").read_text())
+            ["cells"] if cell["cell_type"] == "code" for line in cell["source"]]
+    distinctive = [line for line in code if len(line) > 25 and not line.startswith("#")]
+    assert distinctive, "the notebook should have code to hide"
+    shown = [line for line in distinctive if line in html]
+    assert not shown, f"code in the report: {shown[:3]}"
+    assert 'class="jp-CodeMirrorEditor' not in html and 'class="highlight' not in html
+
+
+def test_the_page_loads_nothing_from_the_network(report):
+    html = report[0].read_text()
+    assert not re.findall(r'(?:src|href)="(?:https?:)?//[^"]+"', html)
+    assert "<title>Executive review</title>" in html
+
+
+def test_every_figure_is_a_non_empty_png(report):
+    sources = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', report[0].read_text())
+    assert len(sources) >= 4  # retention, forest, economics and at least one more
+    for source in sources:
+        png = base64.b64decode(source)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+
+
+def test_recommendation_names_the_best_scenario(report):
+    """By the rule the page states: the highest expected net gain among scenarios more likely
+    than not to gain more than they cost (else the closest is named)."""
+    money = pd.read_csv(report[1] / "economics.csv")
+    money["net"] = money["value_gain"] - money["cost"]
+    likely = money[money["p_gain_exceeds_cost"] >= 0.5]
+    html = report[0].read_text()
+    if len(likely):
+        best = likely.sort_values("net", ascending=False, kind="stable")["scenario"].iloc[0]
+        assert f"<strong>Recommendation:</strong> <strong>{best}</strong>" in html
+    else:
+        closest = money.sort_values(["p_gain_exceeds_cost", "net"], ascending=False,
+                                    kind="stable")["scenario"].iloc[0]
+        assert f"The closest is <strong>{closest}</strong>" in html
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
+                    reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_chromium_draws_every_figure(report, tmp_path):
+    page = tmp_path / "checked.html"
+    page.write_text(report[0].read_text().replace("</body>", CHECK + "</body>"))
+    browser = [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
+               "--disable-gpu", "--virtual-time-budget=10000"]
+    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    found = re.search(r"images (\d+) drawn (\d+)", dom)
+    assert found, "Chromium did not run the page's check"
+    images, drawn = map(int, found.groups())
+    assert images >= 4 and drawn == images
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    subprocess.run([*browser, "--window-size=1280,6000", f"--screenshot={SCREENSHOT}",
+                    report[0].as_uri()], capture_output=True, timeout=120, check=True)
+    assert SCREENSHOT.stat().st_size > 10_000
