@@ -121,15 +121,11 @@ def forest_plot(comparison: pd.DataFrame, outcome: str = "lifetime_value", segme
     interval (columns of :func:`scenarios.compare.compare`), and the zero line."""
     rows = _rows(comparison, outcome, segment=segment)
     colours = colours or scenario_colours([BASELINE, *rows["scenario"]])
-    fig, ax = _axes(ax, (8, 0.55 * len(rows) + 1.8))
-    unit = _intervals(ax, rows, list(rows["scenario"]),
-                      [colours.get(str(s), NEUTRAL) for s in rows["scenario"]], currency)
-    ax.set_xlabel(f"{outcome.replace('_', ' ')}: scenario less baseline ({unit})")
-    ax.set_ylabel("scenario")
-    ax.set_title(f"{_sentence(OUTCOMES[outcome][0])} ({_segment(segment)}): difference from "
-                 "the baseline,\nmean (dot) and 90% interval (shaded)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    title = (f"{_sentence(OUTCOMES[outcome][0])} ({_segment(segment)}): difference from the "
+             "baseline,\nmean (dot) and 90% interval (shaded)")
+    return _forest(rows, list(rows["scenario"]),
+                   [colours.get(str(s), NEUTRAL) for s in rows["scenario"]], currency,
+                   "scenario", title, ax)
 
 
 def segment_effects(comparison: pd.DataFrame, scenario: str, outcome: str = "lifetime_value",
@@ -138,15 +134,10 @@ def segment_effects(comparison: pd.DataFrame, scenario: str, outcome: str = "lif
     baseline and its shaded 90% interval, and the zero line."""
     rows = _rows(comparison, outcome, scenario=scenario)
     colour = (colours or scenario_colours([BASELINE, scenario])).get(scenario, NEUTRAL)
-    fig, ax = _axes(ax, (8, 0.55 * len(rows) + 1.8))
-    unit = _intervals(ax, rows, [_segment(s) for s in rows["segment"]], [colour] * len(rows),
-                      currency)
-    ax.set_xlabel(f"{outcome.replace('_', ' ')}: scenario less baseline ({unit})")
-    ax.set_ylabel("segment")
-    ax.set_title(f"{scenario}: {OUTCOMES[outcome][0]} by segment,\ndifference from the "
-                 "baseline, mean (dot) and 90% interval (shaded)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    title = (f"{scenario}: {OUTCOMES[outcome][0]} by segment,\ndifference from the baseline, "
+             "mean (dot) and 90% interval (shaded)")
+    return _forest(rows, [_segment(s) for s in rows["segment"]], [colour] * len(rows),
+                   currency, "segment", title, ax)
 
 
 def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = None) -> Figure:
@@ -172,6 +163,19 @@ def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = No
                  "(shaded),\nagainst cost; above the dashed line it gains more than it costs",
                  fontsize=10)
     ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _forest(rows: pd.DataFrame, labels: list[str], colours: list[str], currency: str,
+            ylabel: str, title: str, ax) -> Figure:
+    """A forest plot of comparison ``rows`` (one outcome), labelled and titled."""
+    fig, ax = _axes(ax, (8, 0.55 * len(rows) + 1.8))
+    unit = _intervals(ax, rows, labels, colours, currency)
+    ax.set_xlabel(f"{rows['outcome'].iloc[0].replace('_', ' ')}: scenario less baseline "
+                  f"({unit})")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 
