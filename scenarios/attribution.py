@@ -37,6 +37,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,9 @@ from sim.journey import walk
 from sim.parameters import Parameters
 from sim.streams import Streams
 from sim.world import World
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Z95 = 1.959963984540054
 """The standard normal's 97.5% quantile: a 95% interval is +- Z95 standard errors."""
@@ -225,24 +229,25 @@ def write_attribution(found: Attribution, out: Path) -> list[str]:
         summary = {"settings": settings, **{name: json.loads(t.to_json(orient="records"))
                                             for name, t in tables.items()}}
         (folder / "attribution.json").write_text(json.dumps(summary, indent=1))
-        bar_plot(found, folder / "attribution.png")
+        bar_plot(found).savefig(folder / "attribution.png", dpi=120)
     return sorted(p.name for p in out.iterdir())
 
 
-def bar_plot(found: Attribution, path: Path) -> None:
+def bar_plot(found: Attribution) -> Figure:
     """Left: removal effects (traffic lost) per touchpoint and segment, exact bars with the
-    simulation's 95% interval. Right: share of churn avoided if never bad, 90% interval."""
-    import matplotlib
+    simulation's 95% interval. Right: share of churn avoided if never bad, 90% interval.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figure is made without pyplot (no backend, nothing to close): save it with
+    ``savefig`` or show it in a notebook with ``IPython.display.display``.
+    """
+    from matplotlib.figure import Figure
 
     journeys = found.journeys[found.journeys["traffic"] == "lost"]
     touchpoints = list(dict.fromkeys(found.churn["touchpoint"]))
     segments = list(dict.fromkeys(journeys["segment"]))
     y = np.arange(len(touchpoints))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.45 * len(touchpoints) + 2),
-                                      sharey=True)
+    fig = Figure(figsize=(13, 0.45 * len(touchpoints) + 2))
+    left, right = fig.subplots(1, 2, sharey=True)
     height = 0.8 / len(segments)
     for i, segment in enumerate(segments):
         part = journeys[journeys["segment"] == segment].set_index("touchpoint").reindex(
@@ -266,5 +271,4 @@ def bar_plot(found: Attribution, path: Path) -> None:
     left.set_yticks(y, touchpoints)
     left.invert_yaxis()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

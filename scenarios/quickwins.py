@@ -34,6 +34,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,9 @@ from sim.errors import InputError
 from sim.parameters import Parameters
 from sim.schema import NonNegative, StrictModel
 from sim.world import Touchpoint, World, describe_all, read_yaml
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 class Cost(StrictModel):
@@ -245,20 +249,23 @@ def write_quickwins(wins: QuickWins, out: Path) -> list[str]:
                    "rule": wins.thresholds.describe(currency),
                    "quickwins": json.loads(wins.table.to_json(orient="records"))}
         (folder / "quickwins.json").write_text(json.dumps(summary, indent=1))
-        matrix_plot(wins.table, wins.thresholds, currency, folder / "matrix.png")
+        matrix_plot(wins.table, wins.thresholds, currency).savefig(folder / "matrix.png",
+                                                                   dpi=120)
     return sorted(p.name for p in out.iterdir())
 
 
-def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str, path: Path) -> None:
+def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str) -> Figure:
     """Impact (value gained, 90% interval) against effort, the quadrant lines, one label a
-    point."""
-    import matplotlib
+    point.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    The figure is made without pyplot (no backend, nothing to close): save it with
+    ``savefig`` or show it in a notebook with ``IPython.display.display``.
+    """
+    from matplotlib.figure import Figure
 
     run = table[table["skipped"] == ""]
-    fig, ax = plt.subplots(figsize=(11, 7.5))
+    fig = Figure(figsize=(11, 7.5))
+    ax = fig.subplots()
     for kind, colour in COLOURS.items():
         part = run[run["kind"] == kind]
         gain = part["value_gain"] / 1e6
@@ -279,8 +286,7 @@ def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str, path: Pa
                  f"{limits.describe(currency)}; a point on a line is low", fontsize=9)
     ax.legend(loc="center right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def _label(ax, run: pd.DataFrame, gap: float, right: float) -> None:

@@ -94,3 +94,23 @@ def posterior_file(path: Path, world, draws: int = 4, seed: int = 0) -> Path:
     save_posterior(xr.DataTree.from_dict({"posterior": posterior}), path, world=world,
                    data={"customers": 0}, diagnostics={"ok": True})
     return path
+
+
+def read_csv(path: Path):
+    """A CSV table as written, empty cells missing (not the text "NaN" or "None")."""
+    import pandas as pd
+
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def notebook_outputs(notebook, kind: str) -> list:
+    """Every output of an executed notebook's code cells holding ``kind`` (a MIME type such
+    as ``image/png``, or ``stderr``)."""
+    found = []
+    for cell in notebook.cells:
+        for out in cell.get("outputs", []):
+            if kind == "stderr" and out.get("name") == "stderr":
+                found.append(out["text"])
+            elif kind in out.get("data", {}):
+                found.append(out["data"][kind])
+    return found

@@ -11,6 +11,7 @@ import pytest
 import scenarios
 from scenarios.report import execute
 from tests.helpers import ctm, posterior_file
+from tests.helpers import notebook_outputs as outputs
 
 PLAN = "All examples together"
 SMALL = {"draws": 3, "customers": 300, "months": 12, "seed": 1}
@@ -34,11 +35,6 @@ def executed(tmp_path_factory, demo_world):
     return nbformat.read(notebook, as_version=4), tables, tmp / "cli"
 
 
-def outputs(notebook) -> list[dict]:
-    return [out for cell in notebook.cells if cell.cell_type == "code"
-            for out in cell.get("outputs", [])]
-
-
 def test_tables_are_the_ones_ctm_compare_writes(executed):
     _, tables, cli = executed
     for name in ("comparison", "economics"):
@@ -55,11 +51,9 @@ def test_tables_are_the_ones_ctm_compare_writes(executed):
 
 def test_results_are_outputs_figures_included(executed):
     notebook, _, _ = executed
-    found = outputs(notebook)
-    assert not [o for o in found if o["output_type"] == "error"]
-    assert not [o for o in found if o.get("name") == "stderr"]  # executives see no warnings
-    assert sum("image/png" in o.get("data", {}) for o in found) >= 4
-    assert sum("text/html" in o.get("data", {}) for o in found) >= 3  # the tables
+    assert not outputs(notebook, "stderr")  # executives see no warnings
+    assert len(outputs(notebook, "image/png")) >= 4
+    assert len(outputs(notebook, "text/html")) >= 3  # the tables
 
 
 def test_the_recommendation_names_the_best_scenario_by_the_rule(executed):
@@ -67,8 +61,7 @@ def test_the_recommendation_names_the_best_scenario_by_the_rule(executed):
     money = pd.read_csv(tables / "economics.csv")
     money["net"] = money["value_gain"] - money["cost"]
     likely = money[money["p_gain_exceeds_cost"] >= 0.5]
-    texts = [o["data"]["text/markdown"] for o in outputs(notebook)
-             if "text/markdown" in o.get("data", {})]
+    texts = outputs(notebook, "text/markdown")
     (text,) = [t for t in texts if "Recommendation:" in t or "No scenario is more likely" in t]
     if len(likely):
         best = likely.sort_values("net", ascending=False, kind="stable")["scenario"].iloc[0]

@@ -1,0 +1,125 @@
+"""The analyst notebook on small settings: it runs, shows its results as outputs (tables,
+figures, text), and its tables are what the library gives (for the quick wins: the run and
+the writer behind ``ctm quickwins``)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+import models
+from models.data import load_customers
+from models.drivers import value_drivers
+from models.eventlog import read_event_log
+from models.journey_outputs import journey_map
+from models.journeys import JourneyModel
+from models.posterior import load_posterior
+from scenarios.attribution import attribution
+from scenarios.quickwins import quick_wins, write_quickwins
+from scenarios.report import execute
+from scenarios.runner import Settings
+from scenarios.study import draws_of
+from sim.parameters import from_world
+from tests.helpers import notebook_outputs as outputs
+from tests.helpers import posterior_file
+from tests.helpers import read_csv as read
+
+SMALL = {"draws": 2, "customers": 300, "months": 12, "seed": 1, "prospects": 1000,
+         "executor": "serial"}
+SETTINGS = Settings(customers=SMALL["customers"], months=SMALL["months"], seed=SMALL["seed"])
+DEMO = Path(models.__file__).parent / "demo"
+
+
+@pytest.fixture(scope="module")
+def analyst(tmp_path_factory, demo_world) -> tuple[Path, Path, nbformat.NotebookNode]:
+    """The notebook run on a small posterior: (posterior, tables folder, executed notebook)."""
+    folder = tmp_path_factory.mktemp("analyst")
+    posterior = posterior_file(folder / "posterior.nc", demo_world)
+    tables = folder / "tables"
+    executed = execute("analyst_quickwins", {**SMALL, "posterior": str(posterior),
+                                             "tables": str(tables)}, folder / "analyst.ipynb")
+    return posterior, tables, nbformat.read(executed, as_version=4)
+
+
+def test_results_are_outputs_figures_included(analyst):
+    _, _, notebook = analyst
+    assert len(outputs(notebook, "image/png")) == 4  # drivers, matrix, attribution, journeys
+    assert len(outputs(notebook, "text/html")) >= 5  # the tables
+    text = "\n".join(outputs(notebook, "text/markdown"))
+    assert "A poor view of the" in text and "90% interval" in text
+    assert "high impact: value gained above" in text
+    assert "Churn caused by bad experiences" in text and "cases from `events.csv`" in text
+    assert not outputs(notebook, "stderr")
+
+
+def test_quickwins_table_is_what_ctm_quickwins_writes(analyst, demo_world, tmp_path):
+    """The library's run and writer behind ``ctm quickwins``, on the same inputs."""
+    posterior, tables, _ = analyst
+    wins = quick_wins(demo_world, draws_of(demo_world, posterior, SMALL["draws"]), SETTINGS,
+                      executor="serial")
+    write_quickwins(wins, tmp_path / "quickwins")
+    shown = read(tables / "quickwins.csv")
+    assert len(shown) == 28 and (shown["quadrant"] == "quick win").any()
+    pd.testing.assert_frame_equal(shown, read(tmp_path / "quickwins" / "quickwins.csv"),
+                                  check_exact=False, rtol=1e-12)
+
+
+def test_drivers_are_the_posteriors(analyst, demo_world):
+    posterior, tables, _ = analyst
+    expected = value_drivers(load_posterior(posterior, demo_world)["posterior"].to_dataset())
+    shown = pd.read_csv(tables / "drivers.csv")
+    assert len(shown) == 14 * 4
+    pd.testing.assert_frame_equal(shown, expected, check_exact=False, rtol=1e-12)
+
+
+def test_attribution_tables_are_the_librarys(analyst, demo_world, tmp_path):
+    posterior, tables, _ = analyst
+    sets = draws_of(demo_world, posterior, SMALL["draws"])
+    with warnings.catch_warnings():  # intervals of a touchpoint no one churns from: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        found = attribution(demo_world, sets, SETTINGS, SMALL["prospects"], "serial")
+    assert len(found.journeys) == 2 * 3 * 14 and len(found.churn) == 14 * 4
+    for name, table in (("journeys", found.journeys), ("churn", found.churn)):
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+        pd.testing.assert_frame_equal(read(tables / f"attribution_{name}.csv"),
+                                      read(tmp_path / f"{name}.csv"), check_exact=False,
+                                      rtol=1e-12)
+
+
+def test_journey_map_counts_the_demo_log(analyst, demo_world):
+    _, tables, _ = analyst
+    events = read_event_log(DEMO / "events.csv")
+    model = JourneyModel(seed=SMALL["seed"]).fit(events, load_customers(DEMO / "customers.csv",
+                                                                         demo_world), demo_world)
+    expected, figure = journey_map(model.counts_)
+    figure.clf()
+    shown = pd.read_csv(tables / "journey_map.csv")
+    assert set(shown["segment"]) == set(demo_world.segment_ids)
+    pd.testing.assert_frame_equal(shown, expected, check_exact=False, rtol=1e-9)
+    sequences = pd.read_csv(tables / "common_sequences.csv")
+    assert (sequences["rank"] <= 5).all() and len(sequences) > 0
+
+
+def test_without_a_posterior_the_worlds_assumed_effects_are_shown(tmp_path, demo_world):
+    """Also: an event log without its customers table gives a message, not a map."""
+    tables = tmp_path / "tables"
+    executed = execute("analyst_quickwins", {
+        **SMALL, "customers": 100, "months": 3, "prospects": 200, "tables": str(tables),
+        "events": str(DEMO / "events.csv")}, tmp_path / "analyst.ipynb")
+    notebook = nbformat.read(executed, as_version=4)
+    text = "\n".join(outputs(notebook, "text/markdown"))
+    assert "Value drivers need a fitted posterior" in text
+    assert "needs the customers table too" in text
+    assert len(outputs(notebook, "image/png")) == 2  # matrix and attribution
+    drivers = pd.read_csv(tables / "drivers.csv")
+    params = from_world(demo_world)
+    odds = drivers.set_index(["segment", "touchpoint"])["odds_ratio"]
+    for s, segment in enumerate(params.segments):
+        for k, touchpoint in enumerate(params.touchpoints):
+            assert odds[segment, touchpoint] == pytest.approx(np.exp(params.beta[s, k]))
+    assert not (tables / "journey_map.csv").exists()
