@@ -19,10 +19,11 @@ demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios,
 	$(BIN)/ctm demo-data --seed 1 --out $(DEMO)/data
 	$(BIN)/ctm fit --customers $(DEMO)/data/customers.csv --responses $(DEMO)/data/responses.csv \
 		--events $(DEMO)/data/events.csv --draws 500 --tune 500 --allow-unconverged --out $(POSTERIOR)
-	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 20 --customers 2000 \
+	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 10 --customers 2000 --months 24 \
 		--out $(DEMO)/quickwins
 	$(BIN)/ctm report --world demo --posterior $(POSTERIOR) --scenarios scenarios/examples \
-		--plan "All examples together" --draws 30 --customers 2000 --out $(DEMO)/report.html
+		--plan "All examples together" --draws 20 --customers 2000 --months 24 \
+		--out $(DEMO)/report.html
 	@echo "The report: $(CURDIR)/$(DEMO)/report.html"
 
 lab: $(STAMP)  ## JupyterLab on the notebooks; its python3 kernel is this environment's Python
