@@ -56,6 +56,10 @@ def fit(
     events: Annotated[Path | None, typer.Option(
         help="Touchpoint events: the journeys (start, transitions) are fitted from them.")]
     = None,
+    ratings: Annotated[Path | None, typer.Option(
+        help="Transactional ratings (the responses table's columns, each rating of one "
+             "experience, e.g. a post-contact survey): the rating distributions are fitted "
+             "from them.")] = None,
     cohorts: Annotated[Path | None, typer.Option(
         help="Cohort counts (segment, month, alive): the segments' sBG baseline is fitted "
              "from them; alone, without --customers and --responses, only that.")] = None,
@@ -103,7 +107,7 @@ def fit(
     loyalty = LoyaltyModel(draws=draws, tune=tune, chains=chains, seed=seed)
     with errors.status("fitting loyalty (self_class), journeys (events) and arrivals"):
         fit_others(result, loaded, customer_table, response_table, events, loyalty, seed,
-                   cohorts)
+                   cohorts, ratings)
     for sub in result.submodels[1:]:
         if sub.diagnostics and "ok" in sub.diagnostics:
             console.print(f"{sub.name.capitalize()} diagnostics: "

@@ -1,7 +1,7 @@
 """Posterior draws as simulation parameter sets: one complete set per draw.
 
 A posterior holds labelled draws (dims ``chain``, ``draw`` and the parameter's own, such as
-``segment``, ``band``, ``touchpoint``, ``cutpoint``, ``next``, ``sbg_parameter``:
+``segment``, ``band``, ``touchpoint``, ``cutpoint``, ``next``, ``sbg_parameter``, ``rating``:
 :data:`REPLACEABLE`). Each draw replaces the matching arrays of the world's default
 :class:`~sim.parameters.Parameters`; labels are matched by name, so the order of segments,
 touchpoints or next states in the posterior does not matter.
@@ -24,6 +24,7 @@ REPLACEABLE = {
     "start": ("segment", "touchpoint"),
     "transitions": ("segment", "touchpoint", "next"),
     "sbg": ("segment", "sbg_parameter"),
+    "ratings": ("segment", "touchpoint", "rating"),
 }
 """Posterior variables the simulation takes, with the dims of the Parameters field; those
 present replace the world's values, the others keep them."""

@@ -28,10 +28,12 @@ from models.persons import person_months
 from models.posterior import band_starts, save_posterior
 from scenarios import submodels
 from scenarios.submodels import Submodel
+from sim.parameters import from_world as world_parameters
 from sim.world import World
 
 RATINGS_NOTE = ("ratings come from the world file: survey ratings are customers' views, "
-                "not single experiences (models.experience)")
+                "not single experiences (models.experience); give transactional ratings "
+                "(--ratings) to fit them")
 
 
 @dataclass
@@ -57,8 +59,9 @@ class Fit:
     def fitted(self) -> dict:
         """The ``ctm_fitted`` summary: each sub-model, and what comes from the world file."""
         variables = [v for m in self.submodels for v in m.variables]
+        note = "" if "ratings" in variables else RATINGS_NOTE
         return {"submodels": [m.as_dict() for m in self.submodels],
-                "from_world": submodels.from_world(variables), "note": RATINGS_NOTE}
+                "from_world": submodels.from_world(variables), "note": note}
 
 
 def read_feedback(world: World, customers: Path, responses: Path,
@@ -92,9 +95,9 @@ def fit_churn(world: World, customers: pd.DataFrame, responses: pd.DataFrame, su
 
 def fit_others(fit: Fit, world: World, customers: pd.DataFrame, responses: pd.DataFrame,
                events: Path | None, loyalty: LoyaltyModel, seed: int,
-               cohorts: Path | None = None) -> None:
-    """Loyalty, journeys, cohorts and arrivals, each where its data is present, added to
-    ``fit``."""
+               cohorts: Path | None = None, experiences: Path | None = None) -> None:
+    """Loyalty, journeys, transactional ratings, cohorts and arrivals, each where its data is
+    present, added to ``fit``."""
     grid = fit.model.posterior_["posterior"].to_dataset()
     found, draws = submodels.loyalty(world, customers, responses, fit.data["responses_file"],
                                      grid, loyalty)
@@ -105,6 +108,12 @@ def fit_others(fit: Fit, world: World, customers: pd.DataFrame, responses: pd.Da
         fit.submodels.append(Submodel("journeys", False, note="no event log (--events)"))
     else:
         found, draws, conversion = submodels.journeys(world, customers, events, grid, seed)
+        fit.submodels.append(found)
+        parts.append(draws)
+    if experiences is not None:
+        table = load_responses(experiences, world, customers)
+        found, draws = submodels.ratings(world, customers, table, str(experiences), grid,
+                                         world_parameters(world).ratings, seed)
         fit.submodels.append(found)
         parts.append(draws)
     if cohorts is not None:

@@ -1,4 +1,5 @@
-"""The sub-models ``ctm fit`` adds to the churn model: loyalty, journeys and arrivals.
+"""The sub-models ``ctm fit`` adds to the churn model: loyalty, journeys, transactional
+ratings, cohorts and arrivals.
 
 Each is fitted only when its data is present, and each returns a :class:`Submodel` record
 (what was fitted, from which data, how many rows, why not) for the ``ctm_fitted`` summary.
@@ -27,6 +28,7 @@ import xarray as xr
 
 from models.arrivals import ArrivalModel
 from models.eventlog import read_event_log
+from models.experience import RatingModel
 from models.journeys import JourneyModel, simulation_rows
 from models.loyalty import LoyaltyModel, survey_rows
 from models.sbg import CohortRetention
@@ -83,6 +85,26 @@ def _on_grid(arrays: dict[str, xr.DataArray], grid: xr.Dataset) -> xr.Dataset:
         out[name] = xr.DataArray(align(array.values, chains, draws), dims=("chain", "draw", *dims),
                                  coords={d: array[d].values for d in dims})
     return xr.Dataset(out).assign_coords(chain=grid["chain"].values, draw=grid["draw"].values)
+
+
+def ratings(world: World, customers: pd.DataFrame, experiences: pd.DataFrame, source: str,
+            grid: xr.Dataset, fallback: np.ndarray, seed: int) -> tuple[Submodel, xr.Dataset]:
+    """Rating distributions from transactional ratings, on the churn grid.
+
+    ``experiences`` has the responses table's columns, but each rating is of one experience,
+    given right after it (a post-contact survey), so every rating counts
+    (:class:`models.experience.RatingModel` with ``per_customer="all"``). Touchpoints nobody
+    rated keep ``fallback`` (the world's distributions).
+    """
+    model = RatingModel(seed=seed, per_customer="all").fit(
+        experiences, customers, world.segment_ids, world.touchpoint_ids, fallback=fallback)
+    rated = sorted(set(model.source_.where(model.source_ == "data", drop=True)
+                       .touchpoint.values.tolist()), key=world.touchpoint_ids.index)
+    draws = model.sample(grid.sizes["chain"] * grid.sizes["draw"]).rename(draw="sample")
+    found = Submodel("ratings", True, source, int(model.counts_.sum()), ["ratings"],
+                     note=f"Dirichlet-multinomial per segment; rated: {', '.join(rated)}; "
+                          "the others keep the world's")
+    return found, _on_grid({"ratings": draws}, grid)
 
 
 def loyalty(world: World, customers: pd.DataFrame, responses: pd.DataFrame, source: str,

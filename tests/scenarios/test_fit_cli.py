@@ -3,6 +3,7 @@ and bad input."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from models.posterior import attribute, load_posterior
@@ -27,8 +28,12 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     cohorts = tmp_path / "cohorts.csv"
     cohorts.write_text("segment,month,alive\nenterprise,0,100\nenterprise,1,90\n"
                        "enterprise,2,84\nenterprise,3,80\n")
+    experiences = tmp_path / "ratings.csv"  # post-contact ratings of two touchpoints
+    ids = pd.read_csv(data / "customers.csv")["customer_id"].head(300)
+    pd.DataFrame({"customer_id": ids, "date": "2025-03-01", "call_centre": 1 + ids.index % 5,
+                  "installer": 5 - ids.index % 3}).to_csv(experiences, index=False)
     kept = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out),
-               "--allow-unconverged", "--cohorts", str(cohorts))
+               "--allow-unconverged", "--cohorts", str(cohorts), "--ratings", str(experiences))
     assert kept.returncode == 0, kept.stderr
     assert "Value drivers" in kept.stdout and "A poor view of the" in kept.stdout
     tree = load_posterior(out, demo_world)
@@ -43,8 +48,13 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert fitted["journeys"]["fitted"] and fitted["journeys"]["rows"] > 1_000
     assert fitted["arrivals"]["fitted"] and fitted["arrivals"]["variables"] == []  # reported
     left = attribute(tree, "fitted")["from_world"]
-    assert "prospects" in left and "ratings" in left
+    assert "prospects" in left and "ratings" not in left
     assert not {"alpha", "beta", "cutpoints", "gamma", "start", "transitions", "sbg"} & set(left)
+    assert fitted["ratings"]["fitted"] and fitted["ratings"]["rows"] == 600
+    assert "rated: installer, call_centre" in fitted["ratings"]["note"]
+    rated = tree["posterior"]["ratings"].sel(touchpoint="call_centre")
+    assert rated.dims == ("chain", "draw", "segment", "rating")
+    assert attribute(tree, "fitted")["note"] == ""  # no note that ratings are the world's
     assert fitted["cohorts"]["fitted"] and fitted["cohorts"]["rows"] == 4
     sbg = tree["posterior"]["sbg"]
     assert sbg.sel(segment="enterprise").notnull().all() and sbg.shape[:2] == (2, 100)
