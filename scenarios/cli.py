@@ -199,14 +199,17 @@ def report(
     """The executive review notebook, run and exported to one HTML page without code."""
     import tempfile
 
-    from papermill import PapermillExecutionError
-
-    from scenarios.report import execute, scenario_files, to_html
+    from scenarios.report import scenario_files
     from scenarios.study import read_plans
 
     files = scenario_files(scenarios)
     loaded, _, settings = study_inputs(world, posterior, draws, customers, months, seed)
     read_plans(loaded, files, plan)  # every file checked before the long run
+
+    from papermill import PapermillExecutionError
+
+    from scenarios.report import execute, to_html
+
     parameters = {
         "world": world if world == "demo" else str(Path(world).resolve()),
         "posterior": str(posterior.resolve()) if posterior else "",

@@ -270,7 +270,7 @@ def _losers(ranked: pd.DataFrame, currency: str, plan: str) -> str:
     losing = ranked[ranked["value_gain"] < 0]
     if losing.empty:
         return "\nNo scenario loses value on average."
-    names = "; ".join(f"{_name(r['scenario'])} ({_money(r['value_gain'], currency)}, "
+    names = "; ".join(f"{_name(r['scenario'], plan)} ({_money(r['value_gain'], currency)}, "
                       f"90% interval {_money(r['value_gain_low'], currency)} to "
                       f"{_money(r['value_gain_high'], currency)})" for _, r in losing.iterrows())
     return f"\nLoses value on average, before its cost: {names}."

@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from sim.errors import InputError
 from sim.files import atomic_file
 
 NOTEBOOKS = ("executive_review", "analyst_quickwins", "strategist_plan")
@@ -71,8 +72,18 @@ def to_html(executed: Path, out: Path, title: str = "Executive review") -> Path:
 
 def scenario_files(given: list[Path] | None) -> list[Path]:
     """Scenario files from files and folders (every ``*.yaml`` in a folder, sorted); none
-    given: the bundled examples."""
+    given: the bundled examples.
+
+    Raises
+    ------
+    InputError
+        For a folder without scenario files.
+    """
     found = []
-    for path in given or [EXAMPLES]:
-        found += sorted(Path(path).glob("*.yaml")) if Path(path).is_dir() else [Path(path)]
+    for path in map(Path, given or [EXAMPLES]):
+        inside = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        if not inside:
+            raise InputError(str(path), [("", "a folder without scenario files, expected "
+                                              "*.yaml files")])
+        found += inside
     return found

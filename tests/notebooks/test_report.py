@@ -110,3 +110,16 @@ def test_chromium_draws_every_figure(report, tmp_path):
     subprocess.run([*browser, "--window-size=1280,6000", f"--screenshot={SCREENSHOT}",
                     report[0].as_uri()], capture_output=True, timeout=120, check=True)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--scenarios", "{tmp}"], "{tmp}: a folder without scenario files, expected *.yaml files"),
+    (["--scenarios", "{tmp}/nope.yaml"], "{tmp}/nope.yaml: no such file"),
+    (["--posterior", "{tmp}/nope.nc"], "{tmp}/nope.nc: no such file"),
+])
+def test_bad_input_is_one_line_with_exit_2_and_no_page(tmp_path, args, line):
+    out = tmp_path / "report.html"
+    done = ctm("report", *[a.format(tmp=tmp_path) for a in args], "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr.strip() == line.format(tmp=tmp_path)
+    assert not out.exists()
