@@ -116,10 +116,11 @@ def fit(
     files = write_fit(result, loaded, out, allow_unconverged)
     console.print(fitted_table(result.fitted()))
     for segment, row in (result.submodels[-1].report or {}).items():
-        console.print(f"Arrivals (reported, not used) {segment}: "
-                      f"{row['new_customers_per_month']} new customers a month, "
-                      f"{row['prospects_per_month']} prospects a month "
-                      f"({row['prospects_90'][0]} to {row['prospects_90'][1]}, 90% interval)")
+        console.print(f"Arrivals {segment}: {row['new_customers_per_month']} new customers a "
+                      f"month in the data (a sample of {row['sample_fraction']:.2%}), "
+                      f"{row['prospects_per_month']:,} prospects a month in the world "
+                      f"({row['prospects_90'][0]:,} to {row['prospects_90'][1]:,}, 90% "
+                      "interval)")
     console.print(drivers_table(result.drivers))
     labels = {t.id: (t.label or t.id).lower() for t in loaded.touchpoints}
     for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():

@@ -25,6 +25,7 @@ REPLACEABLE = {
     "transitions": ("segment", "touchpoint", "next"),
     "sbg": ("segment", "sbg_parameter"),
     "ratings": ("segment", "touchpoint", "rating"),
+    "prospects": ("segment",),
 }
 """Posterior variables the simulation takes, with the dims of the Parameters field; those
 present replace the world's values, the others keep them."""

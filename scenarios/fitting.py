@@ -61,7 +61,7 @@ class Fit:
         variables = [v for m in self.submodels for v in m.variables]
         note = "" if "ratings" in variables else RATINGS_NOTE
         return {"submodels": [m.as_dict() for m in self.submodels],
-                "from_world": submodels.from_world(variables), "note": note}
+                "from_world": submodels.left_to_world(variables), "note": note}
 
 
 def read_feedback(world: World, customers: Path, responses: Path,
@@ -122,15 +122,18 @@ def fit_others(fit: Fit, world: World, customers: pd.DataFrame, responses: pd.Da
                                          model.chains, model.draws, model.tune, seed)
         fit.submodels.append(found)
         parts.append(draws.assign_coords(chain=grid["chain"].values, draw=grid["draw"].values))
-    fit.submodels.append(submodels.arrivals(customers, fit.data["customers_file"], conversion,
-                                            seed))
+    found, draws = submodels.arrivals(world, customers, responses, fit.data["customers_file"],
+                                      conversion, grid, seed)
+    fit.submodels.append(found)
+    parts.append(draws)
     fit.draws = xr.merge(parts)
 
 
 def write_cohorts_only(found: Submodel, draws: xr.Dataset, world: World, out: Path,
                        allow_unconverged: bool) -> list[Path]:
     """The posterior of a fit to cohort counts alone: the sBG baseline of their segments."""
-    fitted = {"submodels": [found.as_dict()], "from_world": submodels.from_world(found.variables),
+    fitted = {"submodels": [found.as_dict()],
+              "from_world": submodels.left_to_world(found.variables),
               "note": "cohort counts only: touchpoint effects come from the world file"}
     save_posterior(xr.DataTree.from_dict({"posterior": draws}), out, world=world,
                    data={"cohorts_file": found.source, "cohort_counts": found.rows},

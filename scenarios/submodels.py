@@ -13,7 +13,8 @@ draws, :func:`align` takes evenly spaced ones (thinning, or repeating some when 
 fewer); ``ctm fit`` asks every sub-model for exactly ``chains x draws``, so none is
 repeated or dropped there.
 
-Arrivals are reported, never fed to the simulation (see :func:`arrivals`).
+Arrivals become the world's prospects per month when journeys and self-classifications are
+present (see :func:`arrivals`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from models.loyalty import LoyaltyModel, survey_rows
 from models.sbg import CohortRetention
 from scenarios.chains import absorb
 from scenarios.draws import REPLACEABLE
-from sim.parameters import Parameters
+from sim.parameters import Parameters, from_world
 from sim.world import World
 
 LABELS = ("segments", "touchpoints")
@@ -192,35 +193,82 @@ def combined(checks: list[dict]) -> dict:
             "ok": all(c["ok"] for c in checks)}
 
 
-def arrivals(customers: pd.DataFrame, source: str, conversion: xr.DataArray | None,
-             seed: int) -> Submodel:
-    """New customers a month per segment and, given a conversion per draw, prospects.
+def arrivals(world: World, customers: pd.DataFrame, responses: pd.DataFrame, source: str,
+             conversion: xr.DataArray | None, grid: xr.Dataset, seed: int
+             ) -> tuple[Submodel, xr.Dataset]:
+    """Prospects a month per segment at the world's scale, on the churn grid.
 
-    Reported only, never fed to ``Parameters.prospects``: the customers table may be a
-    sample of the world's customers (the demo data are 5,000 of its 232,000), so the rates
-    are on the data's scale, not the world's; and they include referred prospects, which the
-    simulation adds again from its advocates (:mod:`models.arrivals`).
+    The customers table shows new customers a month, ``lambda_s`` (:mod:`models.arrivals`).
+    In the simulation's story they are the converted prospects, sampled (fraction ``f_s``)
+    and referred (``referral_rate_s`` per advocate), so with the conversion ``q_s`` of the
+    journeys, draw by draw::
+
+        prospects_s = (lambda_s / q_s - referral_rate_s * A_s) / f_s
+
+    ``f_s``: the table's installed base (customers who started in its first month) over the
+    world's ``customers``; ``A_s``: the mean customers in service a month in the window times
+    the share of advocates among the ``self_class`` answers (the world's ``referral_rate``).
+    Needs the journeys (``conversion``) and ``self_class`` answers; else not fitted.
     """
-    why = ("not fed to the simulation: the customers table may be a sample of the world's "
-           "customers, and its arrivals include referrals, which the simulation adds again")
     if conversion is None:
         return Submodel("arrivals", False, source, note="no conversion per draw without "
-                        "journeys (--events), so no prospects; " + why)
+                        "journeys (--events), so no prospects"), xr.Dataset()
     if not (conversion > 0).all():
         return Submodel("arrivals", False, source, note="a segment converts no prospect in "
-                        "some journey draws, so prospects are unbounded; " + why)
+                        "some journey draws, so prospects are unbounded"), xr.Dataset()
+    if "self_class" not in responses or responses["self_class"].isna().all():
+        return Submodel("arrivals", False, source, note="no self_class answers, so the "
+                        "referred prospects cannot be told apart"), xr.Dataset()
     model = ArrivalModel(seed=seed).fit(customers)
-    prospects = model.sample(conversion.sizes["sample"], conversion.rename(sample="draw"))
-    new = model.interval(0.9)
-    low, high = prospects.quantile([0.05, 0.95], "draw").values
-    report = {segment: {"new_customers_per_month": round(float(new["mean"][s]), 2),
+    new = model.sample(conversion.sizes["sample"]).rename(draw="sample")
+    fraction, advocates = _sample_fraction(world, customers), _advocates(world, customers,
+                                                                         responses, model)
+    referred = xr.DataArray(from_world(world).referral_rate, dims="segment",
+                            coords={"segment": world.segment_ids}) * advocates
+    prospects = ((new / conversion.sel(segment=new.segment) - referred) / fraction)
+    if not (prospects > 0).all():
+        return Submodel("arrivals", False, source, note="more referred prospects than "
+                        "prospects in some draws; the world's prospects are kept"), xr.Dataset()
+    prospects = prospects.transpose("sample", "segment").sel(segment=world.segment_ids)
+    low, high = prospects.quantile([0.05, 0.95], "sample").values
+    report = {segment: {"new_customers_per_month": round(float(model.mean_[s]), 2),
+                        "sample_fraction": round(float(fraction[s]), 5),
                         "prospects_per_month": round(float(prospects[:, s].mean()), 1),
                         "prospects_90": [round(float(low[s]), 1), round(float(high[s]), 1)]}
-              for s, segment in enumerate(model.shape_["segment"].values.tolist())}
-    return Submodel("arrivals", True, source, int(model.counts_.sum()), note=why, report=report)
+              for s, segment in enumerate(world.segment_ids)}
+    found = Submodel("arrivals", True, source, int(model.counts_.sum()), ["prospects"],
+                     note="new customers over journey conversion, less referrals, over the "
+                          "sample fraction", report=report)
+    return found, _on_grid({"prospects": prospects}, grid)
 
 
-def from_world(variables: list[str]) -> list[str]:
+def _sample_fraction(world: World, customers: pd.DataFrame) -> xr.DataArray:
+    """Customers of the table's first month over the world's installed base, per segment."""
+    month = customers["start"].dt.to_period("M")
+    base = customers[month == month.min()]["segment"].astype(str).value_counts()
+    counts = base.reindex(world.segment_ids, fill_value=0).to_numpy(dtype=float)
+    return xr.DataArray(counts / from_world(world).customers, dims="segment",
+                        coords={"segment": world.segment_ids})
+
+
+def _advocates(world: World, customers: pd.DataFrame, responses: pd.DataFrame,
+               model: ArrivalModel) -> xr.DataArray:
+    """Mean advocates a month in the arrivals' window: customers in service times the share
+    of advocates among the self_class answers, per segment (0 without answers)."""
+    months = pd.DatetimeIndex(model.counts_["month"].values)
+    start, end = customers["start"], customers["end"]
+    serving = [((start < m) & (end.isna() | (end >= m))).groupby(
+        customers["segment"].astype(str)).sum() for m in months]
+    active = pd.concat(serving, axis=1).mean(axis=1).reindex(world.segment_ids, fill_value=0)
+    segment_of = customers.set_index("customer_id")["segment"].astype(str)
+    answered = responses.dropna(subset=["self_class"])
+    share = (answered["self_class"] == "advocate").groupby(
+        answered["customer_id"].map(segment_of)).mean().reindex(world.segment_ids, fill_value=0)
+    return xr.DataArray((active * share).to_numpy(dtype=float), dims="segment",
+                        coords={"segment": world.segment_ids})
+
+
+def left_to_world(variables: list[str]) -> list[str]:
     """The Parameters fields a posterior with ``variables`` leaves to the world file."""
     replaced = set(variables) & set(REPLACEABLE)
     return [f.name for f in fields(Parameters) if f.name not in replaced | set(LABELS)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 
-from models.data import load_customers
-from scenarios.submodels import align, arrivals, from_world, journeys
+from models.data import load_customers, load_responses
+from scenarios.submodels import align, arrivals, journeys, left_to_world
 
 DEMO = Path(__file__).parents[2] / "models" / "demo"
 
@@ -34,21 +35,43 @@ def test_journeys_and_arrivals_from_the_demo_data(demo_world):
     np.testing.assert_allclose(draws["transitions"].sum("next"), 1.0)
     assert conversion.dims == ("sample", "segment") and conversion.sizes["sample"] == 8
     assert ((conversion > 0) & (conversion < 1)).all()
-    reported = arrivals(customers, "customers.csv", conversion, seed=0)
-    assert reported.fitted and reported.variables == []  # reported, not fed
-    household = reported.report["household"]
-    assert household["prospects_per_month"] > household["new_customers_per_month"]
-    assert "referrals" in reported.note
 
 
-def test_arrivals_without_journeys_are_not_fitted(demo_world):
+def test_arrivals_recover_the_worlds_prospects(demo_world, demo_params):
+    """The demo data (5,000 of the world's 232,000 customers, 24 months) give prospects a
+    month at the world's scale whose 94% intervals hold the world's 12,000, 1,500 and 80: new
+    customers over the journeys' conversion, less referrals, over the sample fraction."""
     customers = load_customers(DEMO / "customers.csv", demo_world)
-    reported = arrivals(customers, "customers.csv", None, seed=0)
-    assert not reported.fitted and "--events" in reported.note
+    responses = load_responses(DEMO / "responses.csv", demo_world, customers)
+    on = grid(2, 200)
+    _, _, conversion = journeys(demo_world, customers, DEMO / "events.csv", on, seed=0)
+    found, draws = arrivals(demo_world, customers, responses, "customers.csv", conversion, on,
+                            seed=0)
+    assert found.fitted and found.variables == ["prospects"]
+    assert found.report["household"]["sample_fraction"] == pytest.approx(5_000 / 232_000,
+                                                                         rel=0.01)
+    low, high = draws["prospects"].quantile([0.03, 0.97], ("chain", "draw")).values
+    assert np.all((low <= demo_params.prospects) & (demo_params.prospects <= high))
+    # the check has power: had the conversion been left out (new customers taken for
+    # prospects), every truth would lie above its interval
+    assert np.all(high * conversion.mean("sample").values < demo_params.prospects)
+
+
+def test_arrivals_need_journeys_and_self_classes(demo_world):
+    customers = load_customers(DEMO / "customers.csv", demo_world)
+    responses = load_responses(DEMO / "responses.csv", demo_world, customers)
+    found, draws = arrivals(demo_world, customers, responses, "customers.csv", None, grid(2, 4),
+                            seed=0)
+    assert not found.fitted and "--events" in found.note and not draws.data_vars
+    conversion = xr.DataArray(np.full((8, 3), 0.3), dims=("sample", "segment"),
+                              coords={"segment": demo_world.segment_ids})
+    found, _ = arrivals(demo_world, customers, responses.drop(columns="self_class"),
+                        "customers.csv", conversion, grid(2, 4), seed=0)
+    assert not found.fitted and "self_class" in found.note
 
 
 def test_from_world_lists_the_fields_no_posterior_variable_replaces():
-    left = from_world(["alpha", "beta", "gamma", "mu"])
+    left = left_to_world(["alpha", "beta", "gamma", "mu"])
     assert "ratings" in left and "prospects" in left and "cutpoints" in left
     assert not {"alpha", "beta", "gamma", "segments", "touchpoints"} & set(left)
 

@@ -46,9 +46,9 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert fitted["churn"]["fitted"] and fitted["loyalty"]["fitted"]  # demo-data has self_class
     assert fitted["loyalty"]["diagnostics"]["rhat"] > 0
     assert fitted["journeys"]["fitted"] and fitted["journeys"]["rows"] > 1_000
-    assert fitted["arrivals"]["fitted"] and fitted["arrivals"]["variables"] == []  # reported
+    assert fitted["arrivals"]["fitted"] and fitted["arrivals"]["variables"] == ["prospects"]
     left = attribute(tree, "fitted")["from_world"]
-    assert "prospects" in left and "ratings" not in left
+    assert "customers" in left and not {"prospects", "ratings"} & set(left)
     assert not {"alpha", "beta", "cutpoints", "gamma", "start", "transitions", "sbg"} & set(left)
     assert fitted["ratings"]["fitted"] and fitted["ratings"]["rows"] == 600
     assert "rated: installer, call_centre" in fitted["ratings"]["note"]
@@ -64,7 +64,8 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert posterior["gamma"].shape[:2] == posterior["beta"].shape[:2] == (2, 100)
     assert posterior["transitions"].dims == ("chain", "draw", "segment", "touchpoint", "next")
     assert "Fitted: sub-models" in kept.stdout and "Loyalty diagnostics" in kept.stdout
-    assert "Arrivals (reported, not used)" in kept.stdout
+    assert "Arrivals household:" in kept.stdout and "prospects a month in the world" in kept.stdout
+    assert (posterior["prospects"] > 0).all()
 
 
 def test_bad_data_is_one_line_with_exit_2(tmp_path):
