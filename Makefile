@@ -18,7 +18,8 @@ POSTERIOR := $(DEMO)/posterior.nc
 demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios, quick wins, report
 	$(BIN)/ctm demo-data --seed 1 --out $(DEMO)/data
 	$(BIN)/ctm fit --customers $(DEMO)/data/customers.csv --responses $(DEMO)/data/responses.csv \
-		--events $(DEMO)/data/events.csv --draws 500 --tune 500 --allow-unconverged --out $(POSTERIOR)
+		--events $(DEMO)/data/events.csv --ratings $(DEMO)/data/ratings.csv --draws 500 --tune 500 \
+		--allow-unconverged --out $(POSTERIOR)
 	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 10 --customers 2000 --months 24 \
 		--out $(DEMO)/quickwins
 	$(BIN)/ctm report --world demo --posterior $(POSTERIOR) --scenarios scenarios/examples \

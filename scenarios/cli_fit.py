@@ -88,8 +88,8 @@ def fit(
         return
     if customers is None and responses is None and world == "demo":
         bundled = Path(models.__file__).parent / "demo"
-        customers, responses, events = (bundled / f"{n}.csv" for n in
-                                        ("customers", "responses", "events"))
+        customers, responses, events, ratings = (bundled / f"{n}.csv" for n in (
+            "customers", "responses", "events", "ratings"))
     if customers is None or responses is None:
         raise InputError("ctm fit", [("", "--customers and --responses are needed (or "
                                           "--world demo alone, for the demo data)")])

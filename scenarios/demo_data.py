@@ -14,6 +14,9 @@ writes the three tables of the data contract (``models/data.py``):
   0..6, satisfied 6..8, loyal 7..9, advocate 9..10 (uniform).
 - events: every touchpoint a prospect met on the acquisition journey, two days apart, with
   the prospect's id (the customer id if they purchased).
+- ratings: transactional ratings, each of one experience of a customer (onboarding,
+  recurring and queued contacts), a share ``rating_rate`` of them chosen at random, as a
+  post-contact survey gives; in the responses table's columns.
 
 The true parameters are written beside the tables (``truth.nc``) for recovery checks.
 """
@@ -44,16 +47,20 @@ class FeedbackCollector:
     seed: int
     months: int
     response_rate: float = 0.08
+    rating_rate: float = 0.05
+    """Share of customers' experiences rated right after them (a post-contact survey)."""
     start: pd.Timestamp = field(default_factory=lambda: pd.Timestamp("2025-01-01"))
     """First day of the run; a month start."""
     _joined: list = field(default_factory=list)
     _left: list = field(default_factory=list)
     _answers: list = field(default_factory=list)
     _events: list = field(default_factory=list)
+    _rated: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._streams = Streams(self.seed)
         self._starts = pd.date_range(self.start, periods=self.months + 2, freq="MS")
+        self._rating = self._streams.generator("survey", 1)  # which experiences are rated
 
     def month_start(self, month: int | np.ndarray) -> pd.DatetimeIndex:
         """First day of each run month (month 0 is the run's first month)."""
@@ -77,6 +84,12 @@ class FeedbackCollector:
         self._answers.append((served.ids[answers], np.full(len(answers), month),
                               ratings.astype(int), nps, loyalty))
 
+    def experienced(self, month: int, ids: np.ndarray, touchpoints: np.ndarray,
+                    ratings: np.ndarray) -> None:
+        rated = (self._rating.random(len(ids)) < self.rating_rate) & (month < self.months)
+        self._rated.append((ids[rated], np.full(rated.sum(), month), touchpoints[rated],
+                            ratings[rated]))
+
     def walked(self, segment: int, month: int, prospects: Prospects) -> None:
         for step, (walking, touchpoint) in enumerate(prospects.steps):
             minutes = step * 2 * 24 * 60 + walking % 1440  # distinct, in order, per prospect
@@ -86,7 +99,7 @@ class FeedbackCollector:
     def tables(self) -> dict[str, pd.DataFrame]:
         """The customers, responses and events tables, in the format of ``models/data.py``."""
         return {"customers": self._customers(), "responses": self._responses(),
-                "events": self._event_table()}
+                "events": self._event_table(), "ratings": self._ratings()}
 
     def _customers(self) -> pd.DataFrame:
         ids, segment, cohort = (np.concatenate(parts) for parts in zip(*self._joined, strict=True))
@@ -114,6 +127,19 @@ class FeedbackCollector:
                 table[name] = column
         table["nps"] = pd.array(nps, dtype="Int8")
         table["self_class"] = np.array(LOYALTY_CLASSES)[loyalty]
+        return table.sort_values(["date", "customer_id"], kind="stable", ignore_index=True)
+
+    def _ratings(self) -> pd.DataFrame:
+        """Transactional ratings: one row per rated experience, the responses' columns (the
+        touchpoint rated holds the rating, the others are empty), dated the 20th."""
+        ids, month, touchpoint, rating = (np.concatenate(p) for p in zip(*self._rated,
+                                                                         strict=True))
+        table = pd.DataFrame({"customer_id": _names(ids),
+                              "date": self.month_start(month) + pd.Timedelta(days=19)})
+        for k, name in enumerate(self.params.touchpoints):
+            if (touchpoint == k).any():
+                table[name] = pd.array(np.where(touchpoint == k, rating, 0), dtype="Int8")
+                table.loc[touchpoint != k, name] = pd.NA
         return table.sort_values(["date", "customer_id"], kind="stable", ignore_index=True)
 
     def _event_table(self) -> pd.DataFrame:

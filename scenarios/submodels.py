@@ -95,16 +95,20 @@ def ratings(world: World, customers: pd.DataFrame, experiences: pd.DataFrame, so
     ``experiences`` has the responses table's columns, but each rating is of one experience,
     given right after it (a post-contact survey), so every rating counts
     (:class:`models.experience.RatingModel` with ``per_customer="all"``). Touchpoints nobody
-    rated keep ``fallback`` (the world's distributions).
+    rated keep ``fallback`` (the world's distributions), and so do queued ones: their
+    experiences already carry the wait, which the simulation's queue would add again.
     """
+    queued = [t.id for t in world.touchpoints if t.queue is not None]
     model = RatingModel(seed=seed, per_customer="all").fit(
-        experiences, customers, world.segment_ids, world.touchpoint_ids, fallback=fallback)
+        experiences.drop(columns=queued, errors="ignore"), customers, world.segment_ids,
+        world.touchpoint_ids, fallback=fallback)
     rated = sorted(set(model.source_.where(model.source_ == "data", drop=True)
                        .touchpoint.values.tolist()), key=world.touchpoint_ids.index)
     draws = model.sample(grid.sizes["chain"] * grid.sizes["draw"]).rename(draw="sample")
     found = Submodel("ratings", True, source, int(model.counts_.sum()), ["ratings"],
                      note=f"Dirichlet-multinomial per segment; rated: {', '.join(rated)}; "
-                          "the others keep the world's")
+                          "the others keep the world's (queued ones always: "
+                          f"{', '.join(queued) or 'none'})")
     return found, _on_grid({"ratings": draws}, grid)
 
 

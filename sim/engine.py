@@ -81,6 +81,9 @@ class Observer(Protocol):
 
     def walked(self, segment: int, month: int, prospects: Prospects) -> None: ...
 
+    # Optional: ``experienced(month, ids, touchpoints, ratings)``, told of every experience of
+    # a customer (Population.experienced), if the observer has it.
+
 
 class Simulation:
     """One run: the environment, the customers and the recorder."""
@@ -96,6 +99,7 @@ class Simulation:
         self.desks = (Desks(self.env, params, self.streams, time_scale=1 / self.fraction)
                       if params.queues and self.fraction > 0 else None)
         self.population = Population(params, self.streams, self.desks)
+        self.population.experienced = getattr(observer, "experienced", None)
         self.recorder = Recorder(params, months)
         self.base = _apportion(customers, params.customers)
         self.attrs = {"seed": seed, "customers": customers, "months": months,

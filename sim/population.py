@@ -18,6 +18,7 @@ still come from their own streams (:mod:`sim.streams`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,9 @@ class Population:
         self.cohort = np.zeros(0, dtype=np.int64)
         self.views = np.zeros((0, K))
         self.own = np.zeros(0)  # (customer,): logit theta_i of sBG segments, else NaN
+        self.experienced: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None
+        """If set, told of every experience: (month, customer ids, touchpoints, ratings);
+        onboarding counts in the customer's first month of service."""
         self.use(params)
         self._month: tuple[np.ndarray, np.ndarray] | None = None  # (rows, contacts) while open
 
@@ -84,7 +88,7 @@ class Population:
 
     def join(self, segment: int, cohort: int, ids: np.ndarray, views: np.ndarray) -> np.ndarray:
         """Add new customers after their onboarding; returns their onboarding contacts."""
-        views, contacts = self._onboard(segment, ids, views.copy())
+        views, contacts = self._onboard(segment, cohort, ids, views.copy())
         self.ids = np.concatenate([self.ids, ids])
         self.segment = np.concatenate([self.segment, np.full(len(ids), segment)])
         self.cohort = np.concatenate([self.cohort, np.full(len(ids), cohort)])
@@ -100,7 +104,7 @@ class Population:
         u = self.streams.uniform(self.streams.keys("frailty", ids), 0)
         return logit(betaincinv(*sbg[segment], u))
 
-    def _onboard(self, segment: int, ids: np.ndarray, views: np.ndarray):
+    def _onboard(self, segment: int, cohort: int, ids: np.ndarray, views: np.ndarray):
         """Each onboarding touchpoint once, in the order the world lists them."""
         order = self.params.onboarding[segment]
         steps = np.argsort(np.where(order > 0, order, np.inf))[: int((order > 0).sum())]
@@ -111,6 +115,8 @@ class Population:
             rating = 1 + categorical(u, self.params.ratings[segment, k])
             views[:, k] = perceive(views[:, k], rating, self.params.emotional_weight[k])
             contacts[k] = len(ids)
+            if self.experienced is not None:
+                self.experienced(cohort, ids, np.full(len(ids), k), rating)
         return views, contacts
 
     def open_month(self, month: int) -> None:
@@ -135,7 +141,7 @@ class Population:
         rows, contacts = self._month
         self._month = None
         if self.desks is not None:
-            self._queued_experiences(rows, contacts)
+            self._queued_experiences(month, rows, contacts)
         segment, views = self.segment[rows], self.views[rows]
         x = poor_view(views)
         tenure = month - self.cohort[rows]
@@ -166,10 +172,13 @@ class Population:
             u = self.streams.uniform(keys, pack(month, cols, visit))
             rating = 1 + (cdf <= u[..., None]).sum(axis=-1)
             seen = np.where(count > visit, perceive(seen, rating, weight), seen)
+            if self.experienced is not None:
+                who, which = np.nonzero(count > visit)
+                self.experienced(month, self.ids[rows[who]], cols[which], rating[who, which])
         views[:, cols] = seen
         return views
 
-    def _queued_experiences(self, rows: np.ndarray, contacts: np.ndarray) -> None:
+    def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.
 
         Contacts of customers who have left since are dropped.
@@ -187,6 +196,10 @@ class Population:
             self.views[row, k] = rating if math.isnan(view) else view + weight[k] * (rating - view)
             if answered and at < len(rows) and rows[at] == row:
                 contacts[at, k] += 1
+        if self.experienced is not None:
+            stayed = where >= 0
+            self.experienced(month, self.ids[where[stayed]], np.asarray(done.touchpoint)[stayed],
+                             np.asarray(done.rating)[stayed])
 
     def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray, x: np.ndarray):
         """Ordered logistic: P(class <= j) = logistic(c[s, j] + sum_k gamma_k x_k)."""

@@ -78,41 +78,33 @@ def test_from_world_lists_the_fields_no_posterior_variable_replaces():
 
 def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_world,
                                                                            demo_params):
-    """Experiences drawn from the world's distributions (all touchpoints but the tv ad): the
-    94% intervals hold at least 85% of the true probabilities (the rule and its reason are in
-    tests/models/test_experience.py), the unrated tv ad keeps the world's, and every draw
-    becomes the ratings of one parameter set."""
-    import pandas as pd
-
+    """The demo's transactional ratings (5% of the simulated customers' experiences): the 94%
+    intervals of the rated touchpoints hold at least 85% of the world's rating probabilities
+    (rule and reason in tests/models/test_experience.py; 95% seen), and fewer than 60% of
+    the ratings moved one step up (30% seen). The queued call centre and the touchpoints
+    customers never meet after purchase keep the world's; each draw becomes one parameter
+    set's ratings."""
     from scenarios.draws import parameter_sets
     from scenarios.submodels import ratings
 
-    rng = np.random.default_rng(3)
-    segments, touchpoints = demo_world.segment_ids, demo_world.touchpoint_ids
-    rated = [k for k in touchpoints if k != "tv_ad"]
-    rows, customers = [], []
-    for s, (segment, n) in enumerate(zip(segments, (300, 150, 40), strict=True)):
-        ids = [f"{segment}-{i}" for i in range(n)]
-        customers += [{"customer_id": c, "segment": segment} for c in ids]
-        for repeat in range(2):  # two experiences a customer: every rating counts
-            table = {"customer_id": ids, "date": pd.Timestamp("2025-01-01") + pd.Timedelta(
-                days=repeat)}
-            for name in rated:
-                p = demo_params.ratings[s, touchpoints.index(name)]
-                table[name] = pd.array(1 + rng.choice(5, size=n, p=p), dtype="Int8")
-            rows.append(pd.DataFrame(table))
-    experiences = pd.concat(rows, ignore_index=True)
-    found, draws = ratings(demo_world, pd.DataFrame(customers), experiences, "ratings.csv",
-                           grid(2, 200), demo_params.ratings, seed=0)
-    assert found.variables == ["ratings"] and found.rows == 2 * 490 * len(rated)
-    values = draws["ratings"]
-    assert values.dims == ("chain", "draw", "segment", "touchpoint", "rating")
-    low, high = values.quantile([0.03, 0.97], ("chain", "draw")).transpose(
-        "quantile", "segment", "touchpoint", "rating").values
-    truth = demo_params.ratings
-    k = [touchpoints.index(name) for name in rated]
-    assert ((low <= truth) & (truth <= high))[:, k].mean() >= 0.85
-    np.testing.assert_array_equal(values.sel(touchpoint="tv_ad").values[0, 0],
-                                  truth[:, touchpoints.index("tv_ad")])
+    customers = load_customers(DEMO / "customers.csv", demo_world)
+    experiences = load_responses(DEMO / "ratings.csv", demo_world, customers)
+    assert "call_centre" in experiences  # rated in the file, not fitted
+    found, draws = ratings(demo_world, customers, experiences, "ratings.csv", grid(2, 200),
+                           demo_params.ratings, seed=0)
+    assert found.variables == ["ratings"] and "rated: installer, welcome" in found.note
+    values = draws["ratings"].transpose("chain", "draw", "segment", "touchpoint", "rating")
+    low, high = values.quantile([0.03, 0.97], ("chain", "draw")).values
+    truth, touchpoints = demo_params.ratings, demo_world.touchpoint_ids
+    rated = [touchpoints.index(k) for k in ("installer", "welcome", "app", "account_manager",
+                                           "invoice", "field_repair", "renewal_offer")]
+    assert ((low <= truth) & (truth <= high))[:, rated].mean() >= 0.85
+    wrong = np.roll(truth, 1, axis=-1)
+    wrong[..., -1] += wrong[..., 0]
+    wrong[..., 0] = 0
+    assert ((low <= wrong) & (wrong <= high))[:, rated].mean() < 0.6
+    for kept in ("call_centre", "tv_ad"):
+        np.testing.assert_array_equal(values.sel(touchpoint=kept).values[0, 0],
+                                      truth[:, touchpoints.index(kept)])
     sets = list(parameter_sets(draws, demo_params))
     np.testing.assert_array_equal(sets[3].ratings, values.isel(chain=0, draw=3).values)

@@ -50,10 +50,11 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     left = attribute(tree, "fitted")["from_world"]
     assert "customers" in left and not {"prospects", "ratings"} & set(left)
     assert not {"alpha", "beta", "cutpoints", "gamma", "start", "transitions", "sbg"} & set(left)
-    assert fitted["ratings"]["fitted"] and fitted["ratings"]["rows"] == 600
-    assert "rated: installer, call_centre" in fitted["ratings"]["note"]
-    rated = tree["posterior"]["ratings"].sel(touchpoint="call_centre")
-    assert rated.dims == ("chain", "draw", "segment", "rating")
+    assert fitted["ratings"]["fitted"] and fitted["ratings"]["rows"] == 300  # installer only
+    assert "rated: installer;" in fitted["ratings"]["note"]  # the queued call centre: not
+    rated = tree["posterior"]["ratings"]
+    assert rated.dims == ("chain", "draw", "segment", "touchpoint", "rating")
+    assert rated.sel(touchpoint="call_centre").std(("chain", "draw")).max() < 1e-12  # constant
     assert attribute(tree, "fitted")["note"] == ""  # no note that ratings are the world's
     assert fitted["cohorts"]["fitted"] and fitted["cohorts"]["rows"] == 4
     sbg = tree["posterior"]["sbg"]
