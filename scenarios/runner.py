@@ -32,6 +32,7 @@ import xarray as xr
 from scenarios.edits import schedule
 from scenarios.scenario import Plan
 from sim.engine import simulate
+from sim.files import atomic_file
 from sim.parameters import LOYALTY_CLASSES, Parameters
 
 BASELINE = "baseline"
@@ -244,10 +245,8 @@ def _saved(folder: Path | None, piece: Piece) -> bool:
 
 
 def _save(folder: Path, piece: Piece, result: xr.Dataset) -> None:
-    path = _path(folder, piece)
-    partial = path.with_suffix(".partial")
-    result.to_netcdf(partial, engine="h5netcdf")
-    partial.replace(path)  # atomic: a piece file is whole or absent
+    with atomic_file(_path(folder, piece)) as partial:  # a piece file is whole or absent
+        result.to_netcdf(partial, engine="h5netcdf")
 
 
 def _load(folder: Path, piece: Piece) -> xr.Dataset:
