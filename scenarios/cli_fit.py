@@ -105,7 +105,8 @@ def fit(
         f"{model.sampling_seconds_:.1f} s on {result.data['likelihood_rows']:,} rows "
         f"({result.data['person_months']:,} person-months)")
     loyalty = LoyaltyModel(draws=draws, tune=tune, chains=chains, seed=seed)
-    with errors.status("fitting loyalty (self_class), journeys (events) and arrivals"):
+    with errors.status("fitting loyalty, journeys, ratings, cohorts and arrivals where their "
+                       "data are given"):
         fit_others(result, loaded, customer_table, response_table, events, loyalty, seed,
                    cohorts, ratings)
     for sub in result.submodels[1:]:

@@ -3,12 +3,12 @@
 Read the tables (each checked against the world), build person-months, sample the
 hierarchical hazard model, then every other sub-model whose data is present
 (:mod:`scenarios.submodels`: loyalty from ``self_class`` answers, journeys from an event
-log, the sBG baseline from cohort counts, arrivals reported; cohort counts can also be
-fitted alone), check convergence, and write one posterior with the value drivers
-beside it. Each draw of the file gives one complete parameter set; ``ctm_fitted`` says
-which sub-model made which fields and which still come from the world file. A posterior
-that fails the diagnostics is not written unless the user allows it, and the allowance is
-recorded in the file.
+log, rating distributions from transactional ratings, the sBG baseline from cohort counts,
+prospects from the arrivals; cohort counts can also be fitted alone), check convergence,
+and write one posterior with the value drivers beside it. Each draw of the file gives one
+complete parameter set; ``ctm_fitted`` says which sub-model made which fields and which
+still come from the world file. A posterior that fails the diagnostics is not written
+unless the user allows it, and the allowance is recorded in the file.
 """
 
 from __future__ import annotations
