@@ -46,7 +46,9 @@ def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> P
     with atomic_file(out) as partial:
         papermill.execute_notebook(
             str(notebook_path(name)), str(partial), parameters=parameters,
-            progress_bar=progress, cwd=str(out.parent), kernel_name="python3")
+            progress_bar=progress, cwd=str(out.parent), kernel_name="python3",
+            # the local kernel's warning about unencrypted loopback TCP is noise here
+            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     return out
 
 
