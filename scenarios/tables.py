@@ -151,9 +151,9 @@ def summary_table(table, currency: str, months: int) -> Table:
 
 def fitted_table(fitted: dict) -> Table:
     """What each sub-model was fitted from, and what still comes from the world file."""
+    note = f" {fitted['note'].capitalize()}." if fitted["note"] else ""
     out = Table(title="Fitted: sub-models, their data, and the world file",
-                caption=f"From the world file: {', '.join(fitted['from_world'])}. "
-                        f"{fitted['note'].capitalize()}.")
+                caption=f"From the world file: {', '.join(fitted['from_world'])}.{note}")
     for column in ("sub-model", "fitted", "data", "rows", "parameters", "notes"):
         out.add_column(column, justify="right" if column == "rows" else "left")
     for sub in fitted["submodels"]:
