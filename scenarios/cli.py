@@ -124,8 +124,8 @@ def compare(
                                           replications)
     plans = read_plans(loaded, scenarios, plan)
     with simulating(out) as (store, progress):
-        study = run_study(loaded, plans, sets, settings, scheduler or
-                          ("serial" if serial else "processes"), store, progress)
+        study = run_study(loaded, plans, sets, settings, executor(scheduler, serial),
+                          store, progress)
         files = write_study(study, out)
     console.print(comparison_table(study.comparison, loaded.economics.currency))
     console.print(economics_table(study.money, loaded.economics.currency))
@@ -149,8 +149,8 @@ def quickwins(
     loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
     given = load_costs(costs, loaded) if costs else None
     with simulating(out) as (store, progress):
-        wins = quick_wins(loaded, sets, settings, given, scheduler or
-                          ("serial" if serial else "processes"), store, progress)
+        wins = quick_wins(loaded, sets, settings, given, executor(scheduler, serial),
+                          store, progress)
         files = write_quickwins(wins, out)
     console.print(quickwins_table(wins.table, loaded.economics.currency,
                                   wins.thresholds.describe(loaded.economics.currency)))
@@ -174,8 +174,8 @@ def attribution(
 
     loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
     with simulating(out) as (store, progress):
-        found = attribute(loaded, sets, settings, prospects, scheduler or
-                          ("serial" if serial else "processes"), store, progress)
+        found = attribute(loaded, sets, settings, prospects, executor(scheduler, serial),
+                          store, progress)
         files = write_attribution(found, out)
     console.print(journey_table(found.journeys))
     console.print(churn_table(found.churn))
@@ -199,12 +199,17 @@ def report(
     """The executive review notebook, run and exported to one HTML page without code."""
     import tempfile
 
+    from models.posterior import load_posterior
     from scenarios.report import scenario_files
     from scenarios.study import read_plans
+    from sim.world import load_world
 
-    files = scenario_files(scenarios)
-    loaded, _, settings = study_inputs(world, posterior, draws, customers, months, seed)
-    read_plans(loaded, files, plan)  # every file checked before the long run
+    files = scenario_files(scenarios)  # every input checked before the long run
+    loaded = load_world(world)
+    if posterior is not None:
+        load_posterior(posterior, loaded)
+    read_plans(loaded, files, plan)
+    months = months or loaded.economics.horizon_months
 
     from papermill import PapermillExecutionError
 
@@ -214,11 +219,11 @@ def report(
         "world": world if world == "demo" else str(Path(world).resolve()),
         "posterior": str(posterior.resolve()) if posterior else "",
         "scenarios": [str(f.resolve()) for f in files], "plan": plan or "", "draws": draws,
-        "customers": customers, "months": settings.months, "seed": seed,
-        "executor": "serial" if serial else "processes"}
+        "customers": customers, "months": months, "seed": seed,
+        "executor": executor(None, serial)}
     errors.print(f"Running the executive review: {len(files)} scenarios"
                  f"{' and a plan' if plan else ''} x {draws} draws, {customers:,} customers, "
-                 f"{settings.months} months")
+                 f"{months} months")
     with tempfile.TemporaryDirectory() as folder:
         try:
             executed = execute("executive_review", parameters,
@@ -229,6 +234,11 @@ def report(
             raise typer.Exit(1) from None
         to_html(executed, out)
     console.print(f"Report: {out.resolve()}")
+
+
+def executor(scheduler: str | None, serial: bool) -> str:
+    """The runner's executor: a dask scheduler if given, else one process or local ones."""
+    return scheduler or ("serial" if serial else "processes")
 
 
 def study_inputs(world: str, posterior: Path | None, draws: int, customers: int,
