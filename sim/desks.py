@@ -14,17 +14,15 @@ duty, and its waits are real waits.
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 
 import numpy as np
-import simpy
 import xarray as xr
 
+from sim.fcfs import ABANDONED
 from sim.parameters import Parameters
-from sim.queues import QueueDesk, experience
-from sim.streams import Streams, pack, uniform_one
+from sim.queues import OUTCOMES, QueueDesk, experience
+from sim.streams import Streams, categorical, pack
 from sim.units import MONTH
 
 RATING, ARRIVAL = 4, 5
@@ -37,10 +35,10 @@ METRICS = ("offered", "answered", "abandoned", "p_wait", "p_abandon", "service_l
 class Experiences:
     """Outcomes of queued contacts, in the order they finished."""
 
-    customer: list[int] = field(default_factory=list)  # customer id
-    touchpoint: list[int] = field(default_factory=list)
-    rating: list[int] = field(default_factory=list)
-    answered: list[bool] = field(default_factory=list)
+    customer: np.ndarray  # customer id
+    touchpoint: np.ndarray
+    rating: np.ndarray
+    answered: np.ndarray  # bool
 
 
 class Desks:
@@ -48,8 +46,6 @@ class Desks:
 
     Parameters
     ----------
-    env
-        The run's environment (clock in minutes).
     params
         The run's parameters; ``params.queues`` names the queued touchpoints.
     streams
@@ -58,28 +54,23 @@ class Desks:
         1 / the simulated fraction of the company's customers.
     """
 
-    def __init__(self, env: simpy.Environment, params: Parameters, streams: Streams,
-                 time_scale: float):
-        self.env, self.params, self.streams = env, params, streams
+    def __init__(self, params: Parameters, streams: Streams, time_scale: float):
+        self.params, self.streams = params, streams
         self.touchpoints = sorted(params.queues)
-        self.desks = {
-            k: QueueDesk(env, params.queues[k], streams, time_scale=time_scale,
-                         on_done=self._done_at(k))
-            for k in self.touchpoints
-        }
-        self._owner: dict[int, tuple[int, int]] = {}  # contact key -> (customer id, segment)
-        self.finished = Experiences()
-        self.use(params)
+        self.desks = {k: QueueDesk(params.queues[k], streams, time_scale=time_scale)
+                      for k in self.touchpoints}
+        # per touchpoint, per contact offered: the customer's id and segment
+        self._owner = {k: (np.zeros(0, np.uint64), np.zeros(0, np.int64))
+                       for k in self.touchpoints}
+        self._finished = [np.zeros((0, 6)) for _ in self.touchpoints]  # records not collected
 
-    def use(self, params: Parameters) -> None:
-        """Queue settings and rating distributions of ``params`` from now on (same queues)."""
+    def use(self, params: Parameters, month: int) -> None:
+        """Queue settings and rating distributions of ``params`` from the start of ``month``."""
         if sorted(params.queues) != self.touchpoints:
             raise ValueError("a change of parameters cannot add or remove a queue")
         self.params = params
-        self._cdf = {k: np.cumsum(params.ratings[:, k], axis=-1)[:, :-1].tolist()
-                     for k in self.touchpoints}  # per touchpoint, per segment
         for k, desk in self.desks.items():
-            desk.restaff(params.queues[k])
+            desk.restaff(params.queues[k], at=month * MONTH)
 
     def schedule(self, month: int, ids: np.ndarray, segment: np.ndarray,
                  contacts: np.ndarray) -> None:
@@ -90,27 +81,41 @@ class Desks:
                 rows = np.flatnonzero(contacts[:, k] > visit)
                 keys = self.streams.derive(customer_keys[rows], pack(month, k, visit))
                 at = (month + self.streams.uniform(keys, pack(0, ARRIVAL))) * MONTH
-                desk, now = self.desks[k], self.env.now
-                for key, time, uid, s in zip(keys.tolist(), at.tolist(), ids[rows].tolist(),
-                                             segment[rows].tolist(), strict=True):
-                    self._owner[key] = (uid, s)
-                    self.env.timeout(time - now).callbacks.append(partial(_arrive, desk, key))
+                self.desks[k].offer(keys, at)
+                owner, owner_segment = self._owner[k]
+                self._owner[k] = (np.concatenate([owner, ids[rows]]),
+                                  np.concatenate([owner_segment, segment[rows]]))
 
-    def _done_at(self, k: int):
-        def done(key: int, attempt: int, wait: float, outcome: str) -> None:
-            uid, s = self._owner[key]
-            u = uniform_one(key, (attempt << 16) | RATING)  # pack(attempt, RATING)
-            rating = 1 + bisect.bisect_right(self._cdf[k][s], u)  # as streams.categorical
-            self.finished.customer.append(uid)
-            self.finished.touchpoint.append(k)
-            self.finished.rating.append(experience(rating, wait, outcome, self.params.queues[k]))
-            self.finished.answered.append(outcome != "abandoned")
-        return done
+    def collect(self, month: int) -> Experiences:
+        """The experiences of contacts whose outcome came in ``month``, in time order."""
+        until = (month + 1) * MONTH
+        parts = []
+        for i, k in enumerate(self.touchpoints):
+            records = np.concatenate([self._finished[i], self.desks[k].advance(until)])
+            now = records[:, 4] < until
+            self._finished[i] = records[~now]
+            parts.append(self._experiences(k, records[now]))
+        order = np.argsort(np.concatenate([p[0] for p in parts]), kind="stable")
+        customer, touchpoint, rating, answered = (
+            np.concatenate([p[j] for p in parts])[order] for j in range(1, 5))
+        return Experiences(customer, touchpoint, rating, answered)
 
-    def collect(self) -> Experiences:
-        """The experiences finished since the last call."""
-        finished, self.finished = self.finished, Experiences()
-        return finished
+    def _experiences(self, k: int, records: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(outcome time, customer, touchpoint, rating, answered) of a desk's records."""
+        contact, attempt = records[:, 0].astype(np.int64), records[:, 1].astype(np.int64)
+        owner, segment = (a[contact] for a in self._owner[k])
+        u = self.streams.uniform(self.desks[k].keys[contact], pack(attempt, RATING))
+        base = 1 + categorical(u, self.params.ratings[segment, k])
+        outcome = records[:, 5].astype(np.int64)
+        wait = (records[:, 3] - records[:, 2]) / self.desks[k].time_scale
+        rating = experience(base, wait, OUTCOMES[outcome], self.params.queues[k])
+        return (records[:, 4], owner, np.full(len(records), k), np.asarray(rating, np.int64),
+                outcome != ABANDONED)
+
+    def drain(self) -> None:
+        """Serve every contact still waiting or to come back (for the metrics)."""
+        for desk in self.desks.values():
+            desk.advance(np.inf)
 
     def metrics(self, months: int) -> xr.Dataset:
         """Per queued touchpoint and month: offered, answered, abandoned, P(wait), service
@@ -128,6 +133,3 @@ class Desks:
             coords={"queue": names, "month": np.arange(months)},
         )
 
-
-def _arrive(desk: QueueDesk, key: int, _event: simpy.Event) -> None:
-    desk.arrive(key)

@@ -96,7 +96,7 @@ class Simulation:
         self.streams = Streams(seed)
         base = params.customers.sum()
         self.fraction = customers / base if base > 0 else 1.0
-        self.desks = (Desks(self.env, params, self.streams, time_scale=1 / self.fraction)
+        self.desks = (Desks(params, self.streams, time_scale=1 / self.fraction)
                       if params.queues and self.fraction > 0 else None)
         self.population = Population(params, self.streams, self.desks)
         self.population.experienced = getattr(observer, "experienced", None)
@@ -110,7 +110,7 @@ class Simulation:
         self.env.run(until=calendar)
         results = self.recorder.dataset(**self.attrs)
         if self.desks is not None:
-            self.env.run()  # let contacts still in the queues finish, for their metrics
+            self.desks.drain()  # let contacts still in the queues finish, for their metrics
             results = results.merge(self.desks.metrics(self.months))
         return results
 
@@ -121,7 +121,7 @@ class Simulation:
         advocates = np.zeros(len(self.params.segments))
         for month in range(self.months):
             if month in self.changes:
-                self._use(self.changes[month])
+                self._use(self.changes[month], month)
             journeys = [self._prospects(s, month, advocates[s]) for s in range(len(advocates))]
             self.population.open_month(month)
             yield self.env.timeout(MONTH)  # queued contacts happen during the month
@@ -138,12 +138,12 @@ class Simulation:
             if progress:
                 progress(month + 1)
 
-    def _use(self, params: Parameters) -> None:
-        """Run on with another parameter set."""
+    def _use(self, params: Parameters, month: int) -> None:
+        """Run on with another parameter set from the start of ``month``."""
         self.params = self.population.params = self.recorder.params = params
         self.population.use(params)
         if self.desks is not None:
-            self.desks.use(params)
+            self.desks.use(params, month)
 
     def _prospects(self, segment: int, month: int, advocates: float):
         """This month's prospects of a segment, after their journeys."""

@@ -17,7 +17,6 @@ still come from their own streams (:mod:`sim.streams`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -164,42 +163,44 @@ class Population:
         (:meth:`_queued_experiences`).
         """
         views, cols = self.views[rows], self._instant
-        keys = self.streams.keys("experience", self.ids[rows])[:, None]
-        cdf = self._instant_cdf[self.segment[rows]]  # (customer, instant touchpoint, 4)
+        keys = self.streams.keys("experience", self.ids[rows])
+        segment = self.segment[rows]
         weight = self.params.emotional_weight[cols]
         seen, count = views[:, cols], contacts[:, cols]
         for visit in range(int(count.max(initial=0))):
-            u = self.streams.uniform(keys, pack(month, cols, visit))
-            rating = 1 + (cdf <= u[..., None]).sum(axis=-1)
-            seen = np.where(count > visit, perceive(seen, rating, weight), seen)
+            who, which = np.nonzero(count > visit)
+            u = self.streams.uniform(keys[who], pack(month, cols[which], visit))
+            cdf = self._instant_cdf[segment[who], which]  # (experience, 4)
+            rating = 1 + (cdf <= u[:, None]).sum(axis=-1)
+            seen[who, which] = perceive(seen[who, which], rating, weight[which])
             if self.experienced is not None:
-                who, which = np.nonzero(count > visit)
-                self.experienced(month, self.ids[rows[who]], cols[which], rating[who, which])
+                self.experienced(month, self.ids[rows[who]], cols[which], rating)
         views[:, cols] = seen
         return views
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.
 
-        Contacts of customers who have left since are dropped.
+        Contacts of customers who have left since are dropped. A customer's experiences of
+        one touchpoint are applied one after another: the i-th of each at step i.
         """
-        done = self.desks.collect()
-        where = pd.Index(self.ids).get_indexer(np.array(done.customer, dtype=np.uint64))
-        position = np.searchsorted(rows, where)
-        weight = self.params.emotional_weight.tolist()
-        for row, at, k, rating, answered in zip(where.tolist(), position.tolist(),
-                                                done.touchpoint, done.rating, done.answered,
-                                                strict=True):
-            if row < 0:
-                continue
-            view = self.views[row, k]  # perceive(), on one value
-            self.views[row, k] = rating if math.isnan(view) else view + weight[k] * (rating - view)
-            if answered and at < len(rows) and rows[at] == row:
-                contacts[at, k] += 1
+        done = self.desks.collect(month)
+        where = pd.Index(self.ids).get_indexer(done.customer)
+        stayed = where >= 0
+        row, k, rating = where[stayed], done.touchpoint[stayed], done.rating[stayed]
+        pair = row * len(self.params.touchpoints) + k
+        step = pd.Series(pair).groupby(pair).cumcount().to_numpy()
+        weight = self.params.emotional_weight[k]
+        for i in range(int(step.max(initial=-1)) + 1):
+            now = step == i
+            at = (row[now], k[now])
+            self.views[at] = perceive(self.views[at], rating[now], weight[now])
+        position = np.searchsorted(rows, row)
+        counted = done.answered[stayed] & (position < len(rows))
+        counted[counted] = rows[position[counted]] == row[counted]
+        np.add.at(contacts, (position[counted], k[counted]), 1)
         if self.experienced is not None:
-            stayed = where >= 0
-            self.experienced(month, self.ids[where[stayed]], np.asarray(done.touchpoint)[stayed],
-                             np.asarray(done.rating)[stayed])
+            self.experienced(month, done.customer[stayed], k, rating)
 
     def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray, x: np.ndarray):
         """Ordered logistic: P(class <= j) = logistic(c[s, j] + sum_k gamma_k x_k)."""

@@ -1,8 +1,9 @@
 """Queued touchpoints: a call centre, a store or a field-repair desk with limited staff.
 
-A :class:`QueueDesk` runs in a SimPy environment. Contacts ask for one of ``agents`` agents
-(FCFS), hang up when their patience runs out first, else are handled and resolved with the
-first-contact-resolution probability; abandoned and unresolved contacts may come back later.
+A :class:`QueueDesk` serves contacts in continuous time. Contacts ask for one of ``agents``
+agents (FCFS), hang up when their patience runs out first, else are handled and resolved with
+the first-contact-resolution probability; abandoned and unresolved contacts may come back
+later.
 Each contact's patience, handling time, resolution and retry decision are inverse-CDF draws
 from the counter-based stream of (customer key, attempt) (:mod:`sim.streams`), so a scenario
 with other staffing sees the same customers (common random numbers).
@@ -14,23 +15,19 @@ queue, or M/M/c+M (Erlang A) with exponential patience; see :mod:`sim.erlang`.
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from statistics import NormalDist
 from typing import Annotated, Literal
 
 import numpy as np
-import simpy
 from pydantic import AfterValidator, Field, model_validator
 
+from sim.fcfs import ABANDONED, HANDLING, PATIENCE, UNRESOLVED, advance
 from sim.schema import Probability, StrictModel
-from sim.streams import Streams, uniform_one
+from sim.streams import Streams, pack
 from sim.units import Duration
 
-PATIENCE, HANDLING, RESOLUTION, RETRY = 0, 1, 2, 3
-"""Counter parts of a contact's draws: ``pack(attempt, part)``."""
+OUTCOMES = np.array(["resolved", "unresolved", "abandoned"])
+"""Outcome names by the codes of :mod:`sim.fcfs`."""
 
 
 def _share(value: float) -> float:
@@ -59,16 +56,19 @@ class Handling(StrictModel):
             raise ValueError(f"'sd' applies to lognormal only, not to {self.distribution}")
         return self
 
-    def draw(self, u: float) -> float:
+    def draw(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF at u in [0, 1): exponential -m ln(1-u); lognormal exp(m' + s z(u))
         with s^2 = ln(1 + sd^2/m^2), m' = ln m - s^2/2 (so the mean is m); fixed m."""
+        u = np.asarray(u, dtype=float)
         if self.distribution == "exponential":
-            return -self.mean * math.log1p(-u)
+            return -self.mean * np.log1p(-u)
         if self.distribution == "fixed":
-            return self.mean
+            return np.full(u.shape, self.mean)
+        from scipy.special import ndtri  # here: validating a file needs no scipy
+
         s2 = math.log1p((self.sd / self.mean) ** 2)
-        z = NormalDist().inv_cdf(u or 2**-53)  # u = 0 has probability 2^-53
-        return math.exp(math.log(self.mean) - s2 / 2 + math.sqrt(s2) * z)
+        z = ndtri(np.maximum(u, 2**-53))  # u = 0 has probability 2^-53
+        return np.exp(math.log(self.mean) - s2 / 2 + math.sqrt(s2) * z)
 
 
 class Patience(StrictModel):
@@ -167,11 +167,6 @@ def experience(rating, wait, outcome, settings: QueueSettings):
     exactly k wait_per_point at k points despite rounding.
     """
     e = settings.experience
-    if isinstance(rating, int) and isinstance(outcome, str):  # one contact: plain Python
-        if outcome == "abandoned":
-            return e.abandoned
-        kept = max(1, rating - math.floor(wait / e.wait_per_point + 1e-9))
-        return min(kept, e.unresolved_max) if outcome == "unresolved" else kept
     lost = np.floor(np.asarray(wait, float) / e.wait_per_point + 1e-9).astype(int)
     kept = np.maximum(1, np.asarray(rating) - lost)
     outcome = np.asarray(outcome)
@@ -179,16 +174,6 @@ def experience(rating, wait, outcome, settings: QueueSettings):
     r = np.where(outcome == "abandoned", e.abandoned, capped)
     return int(r) if r.ndim == 0 else r
 
-
-@dataclass(slots=True)
-class _Waiting:
-    """A contact in the queue; ``present`` turns False when taken or hung up."""
-
-    key: int
-    attempt: int
-    arrival: float
-    u: list[float]
-    present: bool = True
 
 
 @dataclass(frozen=True)
@@ -213,18 +198,25 @@ class DeskMetrics:
     repeats: int
 
 
+
+
 class QueueDesk:
     """A queued touchpoint: ``agents`` agents serving contacts first come, first served.
 
-    Built on SimPy events: an idle agent takes an arriving contact at once; otherwise the
-    contact joins the queue, and a timer of its patience removes it from the queue (it
-    hangs up) unless an agent took it first. An agent who finishes takes the next contact
-    still waiting. For FCFS this is the same queue as a ``simpy.Resource`` with cancelled
-    requests, at a fraction of the cost (no process, request or condition per contact).
+    Contacts are offered with their arrival times (:meth:`offer`) and served in time order up
+    to a given time (:meth:`advance`, compiled in :func:`sim.fcfs.advance`): a contact takes
+    the first agent free, or hangs up when its patience runs out first; an unresolved or
+    abandoned contact may come back ``delay`` later. New settings apply from a given time
+    (:meth:`restaff`): added agents take waiting contacts at once; removed agents leave when
+    idle, or else as soon as they finish a contact.
+
+    Each contact's patience, handling time, resolution and retry decision are inverse-CDF
+    draws u = uniform(key, pack(attempt, part)) of its stream key (:mod:`sim.streams`), so a
+    scenario with other staffing sees the same customers (common random numbers). Patience
+    is drawn when the contact arrives, the handling time when it is served.
 
     Parameters
     ----------
-    env : the simulation; its clock is in minutes.
     settings : the touchpoint's queue settings.
     streams : source of the counter-based uniforms; contacts are keyed by a stream key of
         purpose "queue", e.g. ``streams.keys("queue", ids)``.
@@ -234,151 +226,138 @@ class QueueDesk:
         contacts with time_scale 1/f is the real desk with its clock slowed by 1/f: the
         M/M/c+M queue (lam f, mu f, theta f, c) has the same rho, x = c mu / theta and
         y = lam / theta, hence the same P(wait), P(abandon) and waits times 1/f.
-    on_done : called as ``on_done(key, attempt, wait, outcome)`` when a contact's outcome is
-        known (the engine turns it into an experience).
     """
 
-    def __init__(
-        self, env: simpy.Environment, settings: QueueSettings, streams: Streams,
-        retries: bool = True, time_scale: float = 1.0,
-        on_done: Callable[[int, int, float, str], None] | None = None,
-    ):  # fmt: skip
-        self.env, self.settings, self.streams, self.retries = env, settings, streams, retries
-        self.time_scale, self.on_done = time_scale, on_done
-        self.idle = settings.agents
-        self.on_duty = settings.agents  # more than the settings while removed agents finish
-        self.staffing: list[tuple[float, int]] = [(env.now, settings.agents)]  # (from, agents)
-        self.theta = settings.theta
-        self.queue: deque[_Waiting] = deque()
-        self.arrival: list[float] = []
-        self.wait: list[float] = []
-        self.outcome: list[str] = []
-        self.attempt: list[int] = []
-        self.busy: list[tuple[float, float]] = []  # (begin, end) of each handled contact
-        self._cached: tuple[int | None, tuple[np.ndarray, ...]] = (None, ())
+    def __init__(self, settings: QueueSettings, streams: Streams, retries: bool = True,
+                 time_scale: float = 1.0):
+        self.settings, self.streams, self.retries = settings, streams, retries
+        self.time_scale = time_scale
+        self.now = 0.0  # contacts arriving before now are served
+        self.free = np.zeros(settings.agents)  # each agent's free time
+        self.keys = np.zeros(0, dtype=np.uint64)  # per contact offered
+        self.records = np.zeros((0, 6))  # sim.fcfs.advance's records, in outcome order
+        self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
+        self._u = np.zeros((0, settings.retry.max_attempts, 4))
+        self._handling = np.zeros((0, settings.retry.max_attempts))
+        self._pending = np.zeros((0, 5))  # time, sequence, contact, attempt, patience
+        self._sequence = 0
+        self._cached: tuple[int, tuple] = (-1, ())  # (records, what _sorted made of them)
 
-    def arrive(self, key: int, attempt: int = 0) -> None:
-        """A contact (attempt 0, 1, ...) of the customer with stream ``key`` arrives now.
+    def offer(self, keys: np.ndarray, times: np.ndarray) -> None:
+        """Contacts (attempt 0) of the stream ``keys`` arriving at ``times`` (>= now)."""
+        first = len(self.keys)
+        u = self._draws(keys, self.settings.retry.max_attempts)
+        self.keys = np.concatenate([self.keys, keys])
+        self._u = np.concatenate([self._u, u])
+        self._handling = np.concatenate([self._handling, self._handle(u)])
+        patience = self._patience(u[:, 0, PATIENCE])
+        order = np.arange(len(keys))
+        rows = np.column_stack([times, self._sequence + order, first + order,
+                                np.zeros(len(keys)), patience])
+        self._pending = np.concatenate([self._pending, rows])
+        self._sequence += len(keys)
 
-        Its draws are u = uniform(key, pack(attempt, part)): patience -ln(1-u)/theta,
-        handling time, resolution (u < resolution) and retry (u < retry probability).
-        """
-        u = [uniform_one(key, (attempt << 16) | part) for part in range(4)]  # pack(attempt, part)
-        if self.idle > 0:
-            self.idle -= 1
-            self._serve(key, attempt, self.env.now, u)
-            return
-        waiting = _Waiting(key, attempt, self.env.now, u)
-        self.queue.append(waiting)
-        if self.theta is not None:
-            patience = -math.log1p(-u[PATIENCE]) / self.theta * self.time_scale
-            self.env.timeout(patience).callbacks.append(partial(self._hang_up, waiting))
+    def advance(self, until: float) -> np.ndarray:
+        """Serve the contacts arriving before ``until``; their records (see sim.fcfs)."""
+        s, scale = self.settings, self.time_scale
+        retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
+        patience_scale = math.inf if s.theta is None else scale / s.theta
+        records, self._pending = advance(
+            self._pending, self.free, until, self._u, self._handling, s.resolution, *retry,
+            s.retry.delay * scale, s.retry.max_attempts, patience_scale)
+        self.records = np.concatenate([self.records, records])
+        self.now = max(self.now, until)
+        return records
 
-    def restaff(self, settings: QueueSettings) -> None:
-        """New settings from now on. Added agents take waiting contacts at once; removed
-        agents leave when idle, or else as soon as they finish a contact."""
-        self.idle += settings.agents - self.settings.agents
-        self.settings, self.theta = settings, settings.theta
-        self._on_duty(settings.agents - min(self.idle, 0))
-        while self.idle > 0 and self._take_next():
-            self.idle -= 1
+    def restaff(self, settings: QueueSettings, at: float) -> None:
+        """Serve with ``settings`` from time ``at`` (the desk has advanced to ``at``)."""
+        if at < self.now:
+            raise ValueError(f"restaffing at {at}, before the desk's time {self.now}")
+        change = settings.agents - self.settings.agents
+        if change > 0:
+            self.free = np.concatenate([self.free, np.full(change, float(at))])
+            self._duty.append((at, change))
+        elif change < 0:  # the first agents to be free leave
+            leaving = np.argsort(self.free, kind="stable")[:-change]
+            self._duty += [(max(float(self.free[i]), at), -1) for i in leaving]
+            self.free = np.delete(self.free, leaving)
+        self.settings = settings
+        if settings.retry.max_attempts > self._u.shape[1]:
+            self._u = self._draws(self.keys, settings.retry.max_attempts)
+        self._handling = self._handle(self._u)
 
-    def _take_next(self) -> bool:
-        """Serve the first contact still waiting, if any; whether there was one."""
-        while self.queue:
-            waiting = self.queue.popleft()
-            if waiting.present:
-                waiting.present = False
-                self._serve(waiting.key, waiting.attempt, waiting.arrival, waiting.u)
-                return True
-        return False
+    def _draws(self, keys: np.ndarray, attempts: int) -> np.ndarray:
+        """(contact, attempt, part) uniforms of the contacts ``keys``."""
+        counters = pack(np.arange(attempts)[:, None], np.arange(4)[None, :])
+        return self.streams.uniform(np.asarray(keys, np.uint64)[:, None, None], counters)
 
-    def _serve(self, key: int, attempt: int, arrival: float, u: list[float]) -> None:
-        now = self.env.now
-        handling = self.settings.handling.draw(u[HANDLING]) * self.time_scale
-        self.busy.append((now, now + handling))
-        outcome = "resolved" if u[RESOLUTION] < self.settings.resolution else "unresolved"
-        done = partial(self._finish, key, attempt, arrival, now - arrival, outcome, u)
-        self.env.timeout(handling).callbacks.append(done)
+    def _handle(self, u: np.ndarray) -> np.ndarray:
+        return self.settings.handling.draw(u[..., HANDLING]) * self.time_scale
 
-    def _finish(self, key, attempt, arrival, wait, outcome, u, _event) -> None:
-        self._record(key, attempt, arrival, wait, outcome, u)
-        if self.idle < 0:  # one agent fewer now: this one leaves
-            self.idle += 1
-            self._on_duty(self.on_duty - 1)
-        elif not self._take_next():
-            self.idle += 1
+    def _patience(self, u: np.ndarray) -> np.ndarray:
+        theta = self.settings.theta
+        return np.full(len(u), np.inf) if theta is None else -np.log1p(-u) / theta * self.time_scale
 
-    def _on_duty(self, agents: int) -> None:
-        if agents != self.on_duty:
-            self.on_duty = agents
-            self.staffing.append((self.env.now, agents))
-
-    def _hang_up(self, waiting: _Waiting, _event) -> None:
-        if waiting.present:  # not yet taken by an agent
-            waiting.present = False
-            wait = self.env.now - waiting.arrival
-            self._record(waiting.key, waiting.attempt, waiting.arrival, wait, "abandoned",
-                         waiting.u)
-
-    def _record(self, key, attempt, arrival, wait, outcome, u) -> None:
-        wait /= self.time_scale
-        self.arrival.append(arrival)
-        self.wait.append(wait)
-        self.outcome.append(outcome)
-        self.attempt.append(attempt)
-        if self.on_done is not None:
-            self.on_done(key, attempt, wait, outcome)
-        s = self.settings
-        if self.retries and outcome != "resolved" and attempt + 1 < s.retry.max_attempts:
-            p = s.retry.after_abandon if outcome == "abandoned" else s.retry.after_unresolved
-            if u[RETRY] < p:
-                delay = s.retry.delay * self.time_scale
-                self.env.timeout(delay).callbacks.append(
-                    lambda _event: self.arrive(key, attempt + 1))
+    @property
+    def staffing(self) -> list[tuple[float, int]]:
+        """(from time, agents on duty), one entry per change."""
+        times, agents, on_duty = [], [], 0
+        for time, change in sorted(self._duty):
+            on_duty += change
+            if times and times[-1] == time:
+                agents[-1] = on_duty
+            else:
+                times.append(time)
+                agents.append(on_duty)
+        return list(zip(times, agents, strict=True))
 
     def metrics(self, start: float, end: float, target: float | None = None) -> DeskMetrics:
         """Summary of finished contacts that arrived in [start, end) (see DeskMetrics).
 
         ``target`` defaults to the settings' service-level ``within``. Contacts still waiting
-        or in service are not counted: let the desk drain before asking.
+        or in service are not counted: advance the desk past them before asking.
         """
         if target is None and self.settings.service_level is not None:
             target = self.settings.service_level.within
-        t, wait, outcome, attempt, busy = self._records()
-        sel = (t >= start) & (t < end)
-        wait, outcome = wait[sel], outcome[sel]
-        answered = outcome != "abandoned"
-        n, n_ans = int(sel.sum()), int(answered.sum())
-        overlap = np.clip(np.minimum(busy[:, 1], end) - np.maximum(busy[:, 0], start), 0, None)
+        by_arrival, busy, longest = self._sorted()
+        r = by_arrival[slice(*np.searchsorted(by_arrival[:, 2], [start, end]))]
+        wait = (r[:, 3] - r[:, 2]) / self.time_scale
+        outcome = r[:, 5]
+        answered = outcome != ABANDONED
+        n, n_ans = len(r), int(answered.sum())
+        busy = busy[slice(*np.searchsorted(busy[:, 0], [start - longest, end]))]
+        overlap = np.minimum(busy[:, 1], end) - np.maximum(busy[:, 0], start)
+        overlap = overlap[overlap > 0]  # only these: the sum's rounding depends on the terms
         share = (lambda k: float(k) / n) if n else (lambda k: math.nan)
         return DeskMetrics(
             offered=n,
             answered=n_ans,
             abandoned=n - n_ans,
-            unresolved=int((outcome == "unresolved").sum()),
+            unresolved=int((outcome == UNRESOLVED).sum()),
             p_wait=share((wait > 0).sum()),
             p_abandon=share(n - n_ans),
             service_level=None if target is None else share((answered & (wait <= target)).sum()),
             asa=float(wait[answered].mean()) if n_ans else math.nan,
             occupancy=float(overlap.sum()) / self._agent_time(start, end),
-            repeats=int((attempt[sel] > 0).sum()),
+            repeats=int((r[:, 1] > 0).sum()),
         )
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """Records by arrival; (begin, end) of service by begin; the longest service."""
+        if self._cached[0] != len(self.records):
+            r = self.records
+            served = r[r[:, 5] != ABANDONED][:, 3:5]
+            busy = served[np.argsort(served[:, 0], kind="stable")]
+            longest = float((busy[:, 1] - busy[:, 0]).max(initial=0.0))
+            self._cached = (len(r), (r[np.argsort(r[:, 2], kind="stable")], busy, longest))
+        return self._cached[1]
 
     def _agent_time(self, start: float, end: float) -> float:
         """Agent-minutes on duty in [start, end), from the staffing history."""
-        begins = [t for t, _ in self.staffing[1:]] + [math.inf]
+        staffing = self.staffing
+        begins = [t for t, _ in staffing[1:]] + [math.inf]
         return sum(agents * max(0.0, min(end, until) - max(start, since))
-                   for (since, agents), until in zip(self.staffing, begins, strict=True))
-
-    def _records(self) -> tuple[np.ndarray, ...]:
-        """The contact records as arrays, converted once per number of records."""
-        if self._cached[0] != len(self.arrival):
-            arrays = (np.asarray(self.arrival), np.asarray(self.wait),
-                      np.asarray(self.outcome), np.asarray(self.attempt),
-                      np.asarray(self.busy).reshape(-1, 2))
-            self._cached = (len(self.arrival), arrays)
-        return self._cached[1]
+                   for (since, agents), until in zip(staffing, begins, strict=True))
 
 
 def simulate_isolated(
@@ -397,17 +376,9 @@ def simulate_isolated(
     while times[-1] < end:  # one batch almost always suffices
         n = int(lam * end + 10 * math.sqrt(lam * end) + 10)
         times = np.concatenate((times, times[-1] + np.cumsum(rng.exponential(1 / lam, n))))
-    times = times[1:][times[1:] < end].tolist()
+    times = times[1:][times[1:] < end]
     streams = Streams(seed)
-    keys = streams.keys("queue", np.arange(len(times), dtype=np.uint64)).tolist()
-    env = simpy.Environment()
-    desk = QueueDesk(env, settings, streams, retries=retries)
-
-    def source():
-        for at, key in zip(times, keys, strict=True):
-            yield env.timeout(at - env.now)
-            desk.arrive(key)
-
-    env.process(source())
-    env.run()
+    desk = QueueDesk(settings, streams, retries=retries)
+    desk.offer(streams.keys("queue", np.arange(len(times), dtype=np.uint64)), times)
+    desk.advance(math.inf)
     return desk.metrics(warmup, end)

@@ -36,25 +36,6 @@ def mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-_MASK = (1 << 64) - 1
-
-
-def _mix_int(z: int) -> int:
-    """:func:`mix` on one Python int: the same bits, without numpy's per-call overhead."""
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
-    return z ^ (z >> 31)
-
-
-def uniform_one(key: int, counter: int) -> float:
-    """One uniform, identical to ``Streams.uniform(key, counter)``, for event-by-event code.
-
-    Queued contacts draw their numbers one at a time inside SimPy processes, where numpy's
-    call overhead would dominate.
-    """
-    return (_mix_int((key + counter * 0x9E3779B97F4A7C15) & _MASK) >> 11) * _53_BITS
-
-
 def pack(*parts: int | np.ndarray) -> np.ndarray:
     """Pack up to four small non-negative integers (< 65536 each) into one uint64."""
     packed = np.asarray(0, dtype=np.uint64)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import simpy
 import xarray as xr
 
 from sim.engine import simulate
@@ -63,19 +62,19 @@ def test_restaffing_a_desk(demo_params):
     agent added at minute 1 takes the second contact at once. One agent fewer from minute 2:
     the first to finish (minute 4) leaves, the other takes the third contact at minute 5.
     Occupancy counts the agents on duty at each time."""
-    env = simpy.Environment()
-    desk = QueueDesk(env, settings(1), Streams(0))
-    keys = Streams(0).keys("queue", np.arange(3, dtype=np.uint64)).tolist()
-    for key in keys:
-        desk.arrive(key)
-    env.run(until=1)
-    desk.restaff(settings(2))
-    env.run(until=2)
-    desk.restaff(settings(1))
-    env.run()
-    assert desk.wait == pytest.approx([0, 1, 5])
-    assert desk.idle == 1
+    desk = QueueDesk(settings(1), Streams(0))
+    desk.offer(Streams(0).keys("queue", np.arange(3, dtype=np.uint64)), np.zeros(3))
+    desk.advance(1)
+    desk.restaff(settings(2), at=1)
+    desk.advance(2)
+    desk.restaff(settings(1), at=2)
+    desk.advance(np.inf)
+    by_contact = desk.records[np.argsort(desk.records[:, 0])]
+    assert by_contact[:, 3] - by_contact[:, 2] == pytest.approx([0, 1, 5])  # waits
+    assert desk.free.tolist() == [9]
     # busy: 0-4, 1-5, 5-9; on duty: 1 agent on [0, 1), 2 on [1, 4), 1 on [4, 9)
     assert desk.staffing == [(0, 1), (1, 2), (4, 1)]
     assert desk.metrics(0, 9).occupancy == pytest.approx(12 / 12)
     assert desk.metrics(0, 4.5).occupancy == pytest.approx((4 + 3 + 0.5) / (1 + 6 + 0.5))
+    with pytest.raises(ValueError, match="before the desk's time"):
+        desk.restaff(settings(2), at=1)
