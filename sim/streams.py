@@ -16,6 +16,7 @@ each, so each draw has a fixed address in the stream.
 from __future__ import annotations
 
 import numpy as np
+from numba import float64, uint64, vectorize
 
 PURPOSES = (
     "arrivals", "referrals", "journey", "onboarding",
@@ -27,13 +28,23 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _53_BITS = 2.0**-53
 
 
-def mix(z: np.ndarray) -> np.ndarray:
-    """The SplitMix64 finaliser: a bijective 64-bit hash with good avalanche."""
-    z = np.asarray(z, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # multiplication modulo 2**64 is the point
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+@vectorize([uint64(uint64)], cache=True)
+def mix(z):
+    """The SplitMix64 finaliser: a bijective 64-bit hash with good avalanche (a ufunc;
+    multiplication modulo 2**64 is the point)."""
+    z = (z ^ (z >> uint64(30))) * _M1
+    z = (z ^ (z >> uint64(27))) * _M2
+    return z ^ (z >> uint64(31))
+
+
+@vectorize([uint64(uint64, uint64)], cache=True)
+def _derive(key, counter):
+    return mix(key + counter * _GOLDEN)
+
+
+@vectorize([float64(uint64, uint64)], cache=True)
+def _uniform(key, counter):
+    return float64(mix(key + counter * _GOLDEN) >> uint64(11)) * _53_BITS
 
 
 def pack(*parts: int | np.ndarray) -> np.ndarray:
@@ -74,7 +85,7 @@ class Streams:
 
     def keys(self, purpose: str, ids: np.ndarray) -> np.ndarray:
         """Per-entity stream keys for ``purpose``: one uint64 per id in ``ids``."""
-        return mix(self._keys[purpose] ^ mix(ids))
+        return mix(self._keys[purpose] ^ mix(np.asarray(ids, np.uint64)))
 
     @staticmethod
     def derive(keys: np.ndarray, counter: np.ndarray | int) -> np.ndarray:
@@ -83,8 +94,7 @@ class Streams:
         Also the key of a child stream, e.g. one per contact of a customer. ``keys`` and
         ``counter`` broadcast against each other.
         """
-        with np.errstate(over="ignore"):
-            return mix(np.asarray(keys, np.uint64) + np.asarray(counter, np.uint64) * _GOLDEN)
+        return _derive(np.asarray(keys, np.uint64), np.asarray(counter, np.uint64))
 
     def uniform(self, keys: np.ndarray, counter: np.ndarray | int) -> np.ndarray:
         """Uniforms in [0, 1) at position ``counter`` of the streams ``keys``.
@@ -92,7 +102,7 @@ class Streams:
         ``keys`` and ``counter`` broadcast against each other, so a column of keys and a
         row of counters give a matrix of independent draws.
         """
-        return (self.derive(keys, counter) >> np.uint64(11)).astype(np.float64) * _53_BITS
+        return _uniform(np.asarray(keys, np.uint64), np.asarray(counter, np.uint64))
 
     def generator(self, purpose: str, *address: int) -> np.random.Generator:
         """A numpy Generator for aggregate draws (arrivals per segment and month)."""
