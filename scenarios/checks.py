@@ -60,12 +60,15 @@ class _Ids:
 
     def __init__(self, world: World, plan: Plan):
         self.world_ids, self.segments = world.touchpoint_ids, world.segment_ids
+        self.essential = {t.id for t in world.touchpoints if t.essential}
         self.owner: dict[str, TimedEdit] = {}  # new id -> the edit that adds it
         self.why_not: dict[str, tuple[str, TimedEdit]] = {}  # not in use -> (why, by which)
         for item in plan.timed_edits():
             if isinstance(item.edit, AddTouchpoint):
                 name = item.edit.touchpoint.id
                 self.owner.setdefault(name, item)
+                if item.edit.touchpoint.essential:
+                    self.essential.add(name)
                 if name not in self.world_ids:
                     first = self.owner[name]
                     self.why_not[name] = (f"is added only from month {first.month} by", first)
@@ -146,7 +149,18 @@ def _check_fix(edit: FixTouchpoint, ids: _Ids, item: TimedEdit) -> Problems:
 
 
 def _check_remove(edit: RemoveTouchpoint, ids: _Ids, item: TimedEdit) -> Problems:
-    return ids.touchpoint("touchpoint", edit.touchpoint, item)
+    problems = ids.touchpoint("touchpoint", edit.touchpoint, item)
+    if edit.replaced_by is None:
+        if edit.touchpoint in ids.essential:
+            problems.append(("touchpoint", f"touchpoint {edit.touchpoint!r} is essential "
+                             "(customers need what it does), expected replaced_by: the "
+                             "touchpoint that takes over its contacts"))
+    elif edit.replaced_by == edit.touchpoint:
+        problems.append(("replaced_by", f"{edit.replaced_by!r} replaces itself, expected "
+                                        "another touchpoint in use"))
+    else:
+        problems += ids.touchpoint("replaced_by", edit.replaced_by, item)
+    return problems
 
 
 def _check_reroute(edit: Reroute, ids: _Ids, item: TimedEdit) -> Problems:

@@ -21,7 +21,7 @@ purchase, lost; start vector a[s]):
 - ``fix``: new rating distributions, or bad ratings times f (:func:`shift_bad_ratings`);
   queue settings replaced by ``model_copy(update=...)`` and validated again.
 - ``remove`` k (:func:`remove_from_journey`): moves into k go on to k's successors or to
-  lost; contacts and onboarding of k stop.
+  lost; contacts and onboarding of k stop, or go to the touchpoint that replaces it.
 - ``reroute``: the given rows replace the segment's rows.
 - ``prospects``: prospects per month times a factor, or a new value.
 - ``shift`` share q from F to G: in every row and in a, column G += q column F and column
@@ -264,9 +264,13 @@ def remove_from_journey(start: np.ndarray, transitions: np.ndarray, k: int,
     return (start / kept if kept > 0 else start), T, kept
 
 
-def remove(params: Parameters, touchpoint: str, traffic: Traffic = "successors") -> Parameters:
+def remove(params: Parameters, touchpoint: str, traffic: Traffic = "successors",
+           replaced_by: str | None = None) -> Parameters:
     """``params`` without a touchpoint: journeys (:func:`remove_from_journey`, arrivals and
     referrals thinned by the kept share), recurring contacts and onboarding.
+
+    With ``replaced_by``, that touchpoint takes over the recurring contacts (rates added)
+    and, where it has none, the removed one's place in onboarding: the need stays.
 
     Raises
     ------
@@ -282,6 +286,10 @@ def remove(params: Parameters, touchpoint: str, traffic: Traffic = "successors")
         except ValueError as error:
             raise EditError("traffic", f"in {segment}, {touchpoint!r}: {error}") from None
     contacts, onboarding = params.contacts.copy(), params.onboarding.copy()
+    if replaced_by is not None:
+        r = params.touchpoints.index(replaced_by)
+        contacts[:, r] += contacts[:, k]
+        onboarding[:, r] = np.where(onboarding[:, r] > 0, onboarding[:, r], onboarding[:, k])
     contacts[:, k] = onboarding[:, k] = 0.0
     return params.replace(start=start, transitions=T, contacts=contacts, onboarding=onboarding,
                           prospects=params.prospects * kept,
@@ -289,7 +297,7 @@ def remove(params: Parameters, touchpoint: str, traffic: Traffic = "successors")
 
 
 def _remove(params: Parameters, edit: RemoveTouchpoint) -> Parameters:
-    return remove(params, edit.touchpoint, edit.traffic)
+    return remove(params, edit.touchpoint, edit.traffic, edit.replaced_by)
 
 
 def _reroute(params: Parameters, edit: Reroute) -> Parameters:

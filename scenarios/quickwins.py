@@ -7,9 +7,10 @@ For each touchpoint k of a world two candidate scenarios are built (:func:`candi
   queued touchpoint gets one more agent on duty instead, not both: its bad experiences come
   mostly from waits, abandonment and unresolved contacts, and one lever keeps the cost plain.
 - ``remove k``: moves into k go on to its successors (:func:`scenarios.edits.remove`'s
-  default). It takes away k's experiences and contact costs, not the need k met (a repair):
-  a large gain from removing an essential touchpoint is what its bad experiences cost, not an
-  option. A candidate the edits refuse (purchase as a first step) is skipped with the reason.
+  default). It takes away k's experiences and contact costs, not the need k met, so a
+  touchpoint the world marks ``essential`` (a repair, the bill) is not removed: its removal
+  would show what its bad experiences cost, not an option. Such a candidate, and one the
+  edits refuse (purchase as a first step), is skipped with the reason.
 
 Every candidate starts at month 0 (no implementation delay), so gains compare. The world file
 has no improvement costs: one-off cost, monthly cost and effort (person-weeks) come from a
@@ -103,6 +104,8 @@ QUADRANTS = {(True, False): "quick win", (True, True): "major project",
              (False, False): "fill-in", (False, True): "thankless task"}
 """(high impact, high effort) -> quadrant."""
 COLOURS = {"fix": "tab:blue", "remove": "tab:orange"}
+ESSENTIAL = ("essential in the world file: customers need what it does, so removing it is "
+             "no option; a scenario that replaces it can be compared")
 
 
 @dataclass(frozen=True)
@@ -165,8 +168,9 @@ def candidates(world: World, costs: Costs | None = None) -> list[Candidate]:
             fix, change = {"bad_ratings": "halve"}, "bad experiences halved"
             fix_cost = own.fix or FIX_BY_CHANNEL.get(tp.channel, OTHER_CHANNEL)
         found.append(_candidate(world, tp, "fix", change, fix, fix_cost))
-        found.append(_candidate(world, tp, "remove", "removed, traffic to its successors",
-                                {}, own.remove or REMOVAL))
+        change, cost = "removed, traffic to its successors", own.remove or REMOVAL
+        found.append(Candidate(f"remove {tp.id}", tp.id, "remove", change, cost, None, ESSENTIAL)
+                     if tp.essential else _candidate(world, tp, "remove", change, {}, cost))
     return found
 
 

@@ -139,6 +139,9 @@ class RemoveTouchpoint(StrictModel):
     touchpoint: str
     traffic: Literal["successors", "lost"] = "successors"
     """Where the moves into it go: on to its successors, or to lost."""
+    replaced_by: str | None = None
+    """A touchpoint in use that takes over its recurring contacts and its place in
+    onboarding; needed for an essential touchpoint (the need stays when the touchpoint goes)."""
 
 
 class Reroute(StrictModel):

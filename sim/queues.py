@@ -245,6 +245,9 @@ class QueueDesk:
 
     def offer(self, keys: np.ndarray, times: np.ndarray) -> None:
         """Contacts (attempt 0) of the stream ``keys`` arriving at ``times`` (>= now)."""
+        if len(times) and np.min(times) < self.now:
+            raise ValueError(f"a contact arriving at {np.min(times)}, before the desk's time "
+                             f"{self.now}")
         first = len(self.keys)
         u = self._draws(keys, self.settings.retry.max_attempts)
         self.keys = np.concatenate([self.keys, keys])

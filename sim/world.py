@@ -50,8 +50,10 @@ class Touchpoint(StrictModel):
     ratings: dict[str, RatingDistribution]
     """Rating distribution per segment id; the key ``default`` covers unlisted segments."""
     queue: QueueSettings | None = None
-    """Staff, handling time and patience of a queued touchpoint (validated; the engine does
-    not route contacts through the queue yet: issue "Queued touchpoints")."""
+    """Staff, handling time and patience of a queued touchpoint."""
+    essential: bool = False
+    """Customers need what it does (a repair, the bill): a scenario may remove it only by
+    naming the touchpoint that takes over its contacts, and quick wins do not remove it."""
 
     def rating_distribution(self, segment: str) -> list[float]:
         """The rating distribution this touchpoint gives customers of ``segment``."""

@@ -158,14 +158,35 @@ def test_remove_with_traffic_to_successors(demo_params, demo_world):
     assert_rows_sum_to_one(after)
 
 
-@pytest.mark.parametrize(("touchpoint", "field"), [("invoice", "contacts"),
-                                                  ("installer", "onboarding")])
+@pytest.mark.parametrize(("touchpoint", "field"), [("app", "contacts"),
+                                                  ("welcome", "onboarding")])
 def test_remove_stops_recurring_contacts_and_onboarding(demo_params, demo_world, touchpoint,
                                                         field):
     base, after = edited(demo_params, demo_world, {"kind": "remove", "touchpoint": touchpoint})
     assert changed(base, after) == {field}
     k = base.touchpoints.index(touchpoint)
-    assert getattr(base, field)[:, k].all() and not getattr(after, field)[:, k].any()
+    assert getattr(base, field)[:2, k].all() and not getattr(after, field)[:, k].any()
+
+
+def test_an_essential_touchpoint_removed_hands_its_contacts_and_onboarding_over(demo_params,
+                                                                               demo_world):
+    """The invoice replaced by the app: the app's rate gains the invoice's (1 a month); the
+    installer replaced by the welcome pack: segments that had no welcome get it in the
+    installer's place in the onboarding order, the others keep theirs."""
+    base, after = edited(demo_params, demo_world,
+                         {"kind": "remove", "touchpoint": "invoice", "replaced_by": "app"},
+                         {"kind": "remove", "touchpoint": "installer", "replaced_by": "welcome"})
+    assert changed(base, after) == {"contacts", "onboarding"}
+    tp = base.touchpoints.index
+    np.testing.assert_array_equal(after.contacts[:, tp("app")],
+                                  base.contacts[:, tp("app")] + base.contacts[:, tp("invoice")])
+    assert not after.contacts[:, tp("invoice")].any()
+    had_welcome = base.onboarding[:, tp("welcome")] > 0
+    np.testing.assert_array_equal(
+        after.onboarding[:, tp("welcome")],
+        np.where(had_welcome, base.onboarding[:, tp("welcome")],
+                 base.onboarding[:, tp("installer")]))
+    assert not had_welcome.all() and not after.onboarding[:, tp("installer")].any()
 
 
 def test_remove_with_traffic_lost(demo_params, demo_world):

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from scenarios.quickwins import (
+    ESSENTIAL,
     FIX_BY_CHANNEL,
     ONE_MORE_AGENT,
     REMOVAL,
@@ -17,6 +19,7 @@ from scenarios.quickwins import (
     Thresholds,
     candidates,
     load_costs,
+    one_edit_plan,
     quadrant,
     ranked,
     thresholds,
@@ -28,15 +31,22 @@ from tests.helpers import ctm
 
 
 def test_a_fix_and_a_removal_for_every_touchpoint(demo_world):
+    """Every touchpoint fixed, and removed unless the world marks it essential."""
     found = {c.name: c for c in candidates(demo_world)}
     assert len(found) == 2 * len(demo_world.touchpoints)
     for tp in demo_world.touchpoints:
         fix, removal = found[f"fix {tp.id}"], found[f"remove {tp.id}"]
+        assert removal.cost == REMOVAL
+        if tp.essential:
+            assert removal.plan is None and removal.skipped == ESSENTIAL
+            removal = replace(removal, plan=one_edit_plan(
+                demo_world, "test", {"kind": "remove", "touchpoint": tp.id,
+                                     "replaced_by": "app"}))
         (fix_edit,) = fix.plan.scenarios[0].edits
         (remove_edit,) = removal.plan.scenarios[0].edits
         assert isinstance(fix_edit, FixTouchpoint) and fix_edit.touchpoint == tp.id
         assert isinstance(remove_edit, RemoveTouchpoint) and remove_edit.touchpoint == tp.id
-        assert remove_edit.traffic == "successors" and removal.cost == REMOVAL
+        assert remove_edit.traffic == "successors"
         assert fix.plan.scenarios[0].start_month == removal.plan.scenarios[0].start_month == 0
         if tp.queue is not None:  # the call centre: one more agent, its ratings as they are
             assert fix_edit.queue.extra_agents == 1 and fix_edit.bad_ratings is None
@@ -45,6 +55,7 @@ def test_a_fix_and_a_removal_for_every_touchpoint(demo_world):
             assert fix_edit.bad_ratings == 0.5 and fix_edit.queue is None
             assert fix.cost == FIX_BY_CHANNEL[tp.channel]
     assert found["fix call_centre"].change == "one more agent on duty"
+    assert sum(c.skipped == ESSENTIAL for c in found.values()) == 4
 
 
 def test_a_removal_the_edits_refuse_is_skipped_with_the_reason():
@@ -69,7 +80,8 @@ def test_a_costs_file_replaces_the_defaults_of_its_touchpoints(demo_world, tmp_p
                                              effort_weeks=24)
     assert found["fix invoice"].plan.effort_weeks == 24
     assert found["remove store"].plan.one_off_cost == 900_000
-    assert found["remove invoice"].cost == REMOVAL  # not given: the default
+    assert found["remove store"].cost != REMOVAL
+    assert found["remove app"].cost == REMOVAL  # not given: the default
     assert found["fix store"].cost == FIX_BY_CHANNEL["retail"]
 
 
@@ -146,11 +158,17 @@ def test_ctm_quickwins_end_to_end(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "fix call_centre" in done.stdout and "Quadrants: high impact" in done.stdout
     table = pd.read_parquet(out / "quickwins.parquet")
-    assert len(table) == 28 and not table["skipped"].any()
-    assert set(table["quadrant"]) <= {"quick win", "major project", "fill-in", "thankless task"}
+    assert len(table) == 28
+    skipped = table.loc[table["skipped"] != "", "scenario"]
+    assert sorted(skipped) == ["remove call_centre", "remove field_repair", "remove installer",
+                               "remove invoice"]  # the demo world's essential touchpoints
+    assert table["skipped"].str.startswith("essential in the world file").sum() == 4
+    run = table[table["skipped"] == ""]
+    assert set(run["quadrant"]) <= {"quick win", "major project", "fill-in", "thankless task"}
+    assert (table.loc[table["skipped"] != "", "quadrant"] == "").all()
     summary = json.loads((out / "quickwins.json").read_text())
     limits = Thresholds(**summary["thresholds"])
-    for row in table.itertuples():
+    for row in run.itertuples():
         assert row.quadrant == quadrant(row.value_gain, row.effort_weeks, limits)
     assert (out / "matrix.png").stat().st_size > 10_000
     assert (out / "study" / "results.nc").exists() and (out / "study/economics.csv").exists()

@@ -58,6 +58,11 @@ ONE_LINE_CASES = [
      "customers never meet it, expected journey, contacts_per_month or onboarding"),
     ("add_two_entries_one_segment.yaml", "edits[0].journey[1]",
      "household already meets 'web_chat' by journey[0], expected one entry per segment"),
+    ("remove_essential.yaml", "edits[0].touchpoint",
+     "touchpoint 'call_centre' is essential (customers need what it does), expected "
+     "replaced_by: the touchpoint that takes over its contacts"),
+    ("replaced_by_itself.yaml", "edits[0].replaced_by",
+     "'invoice' replaces itself, expected another touchpoint in use"),
     ("remove_twice.yaml", "edits[1].touchpoint",
      "touchpoint 'store' is removed by edits[0], expected one in use"),
     ("remove_start_to_purchase.yaml", "edits[1].traffic",

@@ -78,3 +78,5 @@ def test_restaffing_a_desk(demo_params):
     assert desk.metrics(0, 4.5).occupancy == pytest.approx((4 + 3 + 0.5) / (1 + 6 + 0.5))
     with pytest.raises(ValueError, match="before the desk's time"):
         desk.restaff(settings(2), at=1)
+    with pytest.raises(ValueError, match="before the desk's time"):
+        desk.offer(Streams(0).keys("queue", np.arange(1, dtype=np.uint64)), np.ones(1))
