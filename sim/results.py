@@ -85,14 +85,14 @@ class Recorder:
         }
         for name, values in totals.items():
             self.by_month[name][:, month] += values
-        for k in range(served.contacts.shape[1]):
-            self.contacts[:, month, k] += np.bincount(seg, served.contacts[:, k], S)
+        self.contacts[:, month] += np.eye(S)[seg].T @ served.contacts  # per segment
         classes = len(LOYALTY_CLASSES)
         self.loyalty[:, month] += np.bincount(
             seg * classes + served.loyalty, survived, S * classes
         ).reshape(S, classes)
         H = self.months
-        np.add.at(self.alive, (seg, served.cohort, tenure - 1), survived)
+        cell = (seg * H + served.cohort) * H + tenure - 1  # (segment, cohort, tenure - 1)
+        self.alive += np.bincount(cell, survived, S * H * H).reshape(S, H, H)
         self.cohort_value += np.bincount(seg * H + served.cohort, discounted, S * H).reshape(S, H)
 
     def dataset(self, **attrs: object) -> xr.Dataset:
