@@ -235,7 +235,7 @@ class QueueDesk:
         self.now = 0.0  # contacts arriving before now are served
         self.free = np.zeros(settings.agents)  # each agent's free time
         self.keys = np.zeros(0, dtype=np.uint64)  # per contact offered
-        self.records = np.zeros((0, 6))  # sim.fcfs.advance's records, in outcome order
+        self.records = np.zeros((0, 6))  # sim.fcfs.advance's records, as decided
         self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
         self._u = np.zeros((0, settings.retry.max_attempts, 4))
         self._handling = np.zeros((0, settings.retry.max_attempts))

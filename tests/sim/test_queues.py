@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from sim.erlang import erlang_a, erlang_c
-from sim.queues import QueueSettings, experience, simulate_isolated
+from sim.queues import QueueDesk, QueueSettings, experience, simulate_isolated
+from sim.streams import Streams
 
 # Reference example (shared/reference/README.md): 2 calls/min, 3-minute calls, "60% hang up
 # within 1 min" i.e. theta = ln 2.5 per minute.
@@ -119,6 +120,48 @@ def test_common_random_numbers_reduce_variance():
 def test_same_seed_same_run():
     a = simulate_isolated(LAM, settings(7), 200, 20, seed=5)
     assert a == simulate_isolated(LAM, settings(7), 200, 20, seed=5)
+
+
+def test_serving_month_by_month_equals_serving_in_one_pass():
+    """The desk stops at each step's end and carries the contacts that would start after it
+    (unless they hang up first); with the same staffing throughout, serving in 12 steps of
+    50 minutes gives every contact the outcome one pass gives. Overloaded (rho = 9/8), with
+    hang-ups, unresolved contacts and retries, so that many contacts cross a step's end.
+    Agents added at a step's end take the contacts carried over at once (without the carry,
+    they would keep the start the old staffing gave them)."""
+    s = settings(8, "3 min", {"share": 0.5, "within": "2 min"}, resolution=0.7,
+                 retry={"after_abandon": 0.6, "after_unresolved": 0.8, "delay": "20 min"})
+    times = np.sort(np.random.default_rng(3).uniform(0, 600, 1800))
+    keys = Streams(3).keys("queue", np.arange(len(times), dtype=np.uint64))
+    at_once, in_steps = QueueDesk(s, Streams(3)), QueueDesk(s, Streams(3))
+    at_once.offer(keys, times)
+    at_once.advance(math.inf)
+    in_steps.offer(keys, times)
+    ends = np.arange(50, 650, 50)
+    for end in ends:
+        in_steps.advance(end)
+    in_steps.advance(math.inf)
+
+    def by_contact(desk: QueueDesk) -> np.ndarray:
+        return desk.records[np.lexsort((desk.records[:, 1], desk.records[:, 0]))]
+
+    np.testing.assert_array_equal(by_contact(in_steps), by_contact(at_once))
+    arrival, start = at_once.records[:, 2], at_once.records[:, 3]
+    carried = sum(((arrival < end) & (start >= end)).sum() for end in ends)
+    assert carried > 50  # contacts did wait across a step's end
+    assert (at_once.records[:, 1] > 0).sum() > 100  # and retries happened
+
+    # 60 more calls at minute 299, and 100 agents from minute 300: everyone still waiting
+    # then (not yet hung up) is taken at 300
+    burst = np.sort(np.concatenate([times, np.full(60, 299.0)]))
+    restaffed = QueueDesk(s, Streams(3))
+    restaffed.offer(Streams(3).keys("queue", np.arange(len(burst), dtype=np.uint64)), burst)
+    restaffed.advance(300)
+    restaffed.restaff(settings(100, "3 min"), at=300)
+    restaffed.advance(math.inf)
+    arrival, start = restaffed.records[:, 2], restaffed.records[:, 3]
+    waiting = (arrival < 300) & (start >= 300)
+    assert waiting.sum() > 20 and np.all(start[waiting] == 300)
 
 
 def test_retries_and_resolution():
