@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import float64, vectorize
 
 
-def perceive(views: np.ndarray, ratings: np.ndarray, weight: np.ndarray | float) -> np.ndarray:
+@vectorize([float64(float64, float64, float64)], cache=True)
+def perceive(view, rating, weight):
     """Views after one experience each: p <- p + w (r - p), and p = r at first use.
 
-    Parameters
-    ----------
-    views
-        Current perceptions (NaN where the touchpoint was never used).
-    ratings
-        The experiences, 1..5, broadcasting against ``views``.
-    weight
-        The emotional weight w of the touchpoint(s), in (0, 1].
+    A ufunc (also called from compiled code): ``view`` is the current perception (NaN where
+    the touchpoint was never used), ``rating`` the experience 1..5 and ``weight`` the
+    touchpoint's emotional weight w in (0, 1]; arrays broadcast against each other.
     """
-    return np.where(np.isnan(views), ratings, views + weight * (ratings - views))
+    if math.isnan(view):
+        return rating
+    return view + weight * (rating - view)
 
 
 def poor_view(views: np.ndarray) -> np.ndarray:

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from scipy.special import betaincinv, expit, logit
 
 from sim.desks import Desks
 from sim.parameters import Parameters
 from sim.perception import perceive, poor_view
-from sim.streams import Streams, categorical, pack
+from sim.streams import Streams, categorical, counter_uniform, pack
 
 
 @dataclass
@@ -163,19 +164,16 @@ class Population:
         (:meth:`_queued_experiences`).
         """
         views, cols = self.views[rows], self._instant
-        keys = self.streams.keys("experience", self.ids[rows])
-        segment = self.segment[rows]
-        weight = self.params.emotional_weight[cols]
-        seen, count = views[:, cols], contacts[:, cols]
-        for visit in range(int(count.max(initial=0))):
-            who, which = np.nonzero(count > visit)
-            u = self.streams.uniform(keys[who], pack(month, cols[which], visit))
-            cdf = self._instant_cdf[segment[who], which]  # (experience, 4)
-            rating = 1 + (cdf <= u[:, None]).sum(axis=-1)
-            seen[who, which] = perceive(seen[who, which], rating, weight[which])
-            if self.experienced is not None:
-                self.experienced(month, self.ids[rows[who]], cols[which], rating)
+        seen = np.ascontiguousarray(views[:, cols])
+        told = self.experienced is not None
+        done = _instant_experiences(
+            month, self.streams.keys("experience", self.ids[rows]), self.segment[rows],
+            np.ascontiguousarray(contacts[:, cols]), cols, self._instant_cdf,
+            self.params.emotional_weight[cols], seen, told)
         views[:, cols] = seen
+        if told:  # by visit, then customer, then touchpoint
+            visit, who, which, rating = done[np.lexsort(done[:, 2::-1].T)].T
+            self.experienced(month, self.ids[rows[who]], cols[which], rating)
         return views
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
@@ -214,3 +212,31 @@ class Population:
         keep[rows] = False
         self.ids, self.segment = self.ids[keep], self.segment[keep]
         self.cohort, self.views, self.own = self.cohort[keep], self.views[keep], self.own[keep]
+
+
+@njit(cache=True)
+def _instant_experiences(month, keys, segment, count, cols, cdf, weight, seen, record):
+    """Each customer's visits to each instant touchpoint, in order: the rating is the
+    inverse-CDF draw of u = uniform(key, pack(month, touchpoint, visit)) (as
+    :func:`sim.streams.categorical`), and the view moves by :func:`sim.perception.perceive`.
+
+    ``count`` (customer, touchpoint j) visits to ``cols[j]``, ``cdf`` (segment, j, 4) the
+    cumulative rating distributions, ``seen`` the views, updated in place. Returns the
+    experiences (visit, customer, j, rating), one row each, when ``record``; else none.
+    """
+    out = np.empty((count.sum() if record else 0, 4), np.int64)
+    m = 0
+    for i in range(count.shape[0]):
+        for j in range(count.shape[1]):
+            for visit in range(count[i, j]):
+                counter = (np.uint64(month) << np.uint64(32)) | (  # pack(month, k, visit)
+                    np.uint64(cols[j]) << np.uint64(16)) | np.uint64(visit)
+                u = counter_uniform(keys[i], counter)
+                rating = 1
+                for below in cdf[segment[i], j]:
+                    rating += below <= u
+                seen[i, j] = perceive(seen[i, j], float(rating), weight[j])
+                if record:
+                    out[m] = (visit, i, j, rating)
+                    m += 1
+    return out

@@ -43,7 +43,9 @@ def _derive(key, counter):
 
 
 @vectorize([float64(uint64, uint64)], cache=True)
-def _uniform(key, counter):
+def counter_uniform(key, counter):
+    """The uniform in [0, 1) at position ``counter`` of the stream ``key`` (a ufunc, also
+    called from compiled code); :meth:`Streams.uniform` is the same on arrays."""
     return float64(mix(key + counter * _GOLDEN) >> uint64(11)) * _53_BITS
 
 
@@ -102,7 +104,7 @@ class Streams:
         ``keys`` and ``counter`` broadcast against each other, so a column of keys and a
         row of counters give a matrix of independent draws.
         """
-        return _uniform(np.asarray(keys, np.uint64), np.asarray(counter, np.uint64))
+        return counter_uniform(np.asarray(keys, np.uint64), np.asarray(counter, np.uint64))
 
     def generator(self, purpose: str, *address: int) -> np.random.Generator:
         """A numpy Generator for aggregate draws (arrivals per segment and month)."""
