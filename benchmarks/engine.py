@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/engine.py`` (or ``--customers 10000 100000 --months 24``).
 Each size runs in a fresh single-threaded process, so the peak resident memory reported is
 that run's alone (interpreter and libraries included). Two variants: the demo as it is (its
-call centre is a queued touchpoint: every call is a SimPy process waiting for an agent), and
+call centre is a queued touchpoint: every call waits for an agent in continuous time), and
 the demo with the call centre answered at once (the array engine alone). Targets (issue
 "Foundation"): at least 100,000 customer-months per second on one core, under 1 GB peak at
 100,000 customers.
