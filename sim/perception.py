@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import float64, vectorize
 
 
@@ -21,6 +20,10 @@ def perceive(view, rating, weight):
     return view + weight * (rating - view)
 
 
-def poor_view(views: np.ndarray) -> np.ndarray:
-    """x = (3 - p) / 2, and 0 for touchpoints not used: +1 at a view of 1, -1 at 5."""
-    return np.nan_to_num((3.0 - views) / 2.0, nan=0.0)
+@vectorize([float64(float64)], cache=True)
+def poor_view(view):
+    """x = (3 - p) / 2, and 0 for a touchpoint not used: +1 at a view of 1, -1 at 5 (a
+    ufunc, also called from compiled code)."""
+    if math.isnan(view):
+        return 0.0
+    return (3.0 - view) / 2.0

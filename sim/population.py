@@ -11,19 +11,21 @@ a view of every touchpoint it has used. Each service month (DESIGN, customer sto
    Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007);
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
-All customers of a month are advanced together with array operations; their random numbers
-still come from their own streams (:mod:`sim.streams`).
+All customers of a month are advanced together, with array operations and, for the steps
+taken customer by customer (each visit's experience; hazard and class), compiled loops;
+their random numbers still come from their own streams (:mod:`sim.streams`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numba import njit
-from scipy.special import betaincinv, expit, logit
+from scipy.special import betaincinv, logit
 
 from sim.desks import Desks
 from sim.parameters import Parameters
@@ -142,18 +144,15 @@ class Population:
         self._month = None
         if self.desks is not None:
             self._queued_experiences(month, rows, contacts)
-        segment, views = self.segment[rows], self.views[rows]
-        x = poor_view(views)
-        tenure = month - self.cohort[rows]
-        band = np.searchsorted(p.band_starts, tenure, side="right") - 1
-        own = self.own[rows]
-        baseline = np.where(np.isnan(own), p.alpha[segment, band], own)
-        hazard = expit(baseline + (p.beta[segment] * x).sum(axis=1))
-        churn_u = self.streams.uniform(self.streams.keys("churn", self.ids[rows]), month)
+        ids, segment, cohort, views = (a[rows] for a in (self.ids, self.segment, self.cohort,
+                                                         self.views))
+        churn_u, loyalty_u = (self.streams.uniform(self.streams.keys(purpose, ids), month)
+                              for purpose in ("churn", "loyalty"))
+        hazard, loyalty = _hazard_and_class(month, segment, cohort, self.own[rows], views,
+                                            p.band_starts, p.alpha, p.beta, p.gamma,
+                                            p.cutpoints, loyalty_u)
         churned = churn_u < hazard
-        loyalty = self._classify(month, rows, segment, x)
-        result = Month(self.ids[rows], segment, self.cohort[rows], views, contacts, hazard,
-                       churned, loyalty)
+        result = Month(ids, segment, cohort, views, contacts, hazard, churned, loyalty)
         self._remove(rows[churned])
         return result
 
@@ -200,13 +199,6 @@ class Population:
         if self.experienced is not None:
             self.experienced(month, done.customer[stayed], k, rating)
 
-    def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray, x: np.ndarray):
-        """Ordered logistic: P(class <= j) = logistic(c[s, j] + sum_k gamma_k x_k)."""
-        eta = x @ self.params.gamma
-        below = expit(self.params.cutpoints[segment] + eta[:, None])  # (customer, 3)
-        u = self.streams.uniform(self.streams.keys("loyalty", self.ids[rows]), month)
-        return (below <= u[:, None]).sum(axis=1)
-
     def _remove(self, rows: np.ndarray) -> None:
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
@@ -240,3 +232,28 @@ def _instant_experiences(month, keys, segment, count, cols, cdf, weight, seen, r
                     out[m] = (visit, i, j, rating)
                     m += 1
     return out
+
+
+@njit(cache=True)
+def _hazard_and_class(month, segment, cohort, own, views, band_starts, alpha, beta, gamma,
+                      cutpoints, loyalty_u):
+    """Each customer's monthly churn hazard and self-classification (module notes 3, 4).
+
+    logit h = alpha[s, band(tenure)] (or the customer's own sBG baseline) + sum_k beta[s, k]
+    x_k; the class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k)
+    <= u (ordered logistic by inversion), x_k = :func:`sim.perception.poor_view`.
+    """
+    hazard, loyalty = np.empty(len(segment)), np.zeros(len(segment), np.int64)
+    for i in range(len(segment)):
+        s = segment[i]
+        band = np.searchsorted(band_starts, month - cohort[i], side="right") - 1
+        churn = alpha[s, band] if np.isnan(own[i]) else own[i]
+        loyal = 0.0
+        for k in range(views.shape[1]):
+            x = poor_view(views[i, k])
+            churn += beta[s, k] * x
+            loyal += gamma[k] * x
+        hazard[i] = 1.0 / (1.0 + math.exp(-churn))  # logistic, as scipy's expit
+        for j in range(cutpoints.shape[1]):
+            loyalty[i] += 1.0 / (1.0 + math.exp(-(cutpoints[s, j] + loyal))) <= loyalty_u[i]
+    return hazard, loyalty
