@@ -178,20 +178,13 @@ class Population:
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.
 
-        Contacts of customers who have left since are dropped. A customer's experiences of
-        one touchpoint are applied one after another: the i-th of each at step i.
+        Contacts of customers who have left since are dropped.
         """
         done = self.desks.collect(month)
         where = pd.Index(self.ids).get_indexer(done.customer)
         stayed = where >= 0
         row, k, rating = where[stayed], done.touchpoint[stayed], done.rating[stayed]
-        pair = row * len(self.params.touchpoints) + k
-        step = pd.Series(pair).groupby(pair).cumcount().to_numpy()
-        weight = self.params.emotional_weight[k]
-        for i in range(int(step.max(initial=-1)) + 1):
-            now = step == i
-            at = (row[now], k[now])
-            self.views[at] = perceive(self.views[at], rating[now], weight[now])
+        _perceive_in_order(self.views, row, k, rating, self.params.emotional_weight)
         position = np.searchsorted(rows, row)
         counted = done.answered[stayed] & (position < len(rows))
         counted[counted] = rows[position[counted]] == row[counted]
@@ -232,6 +225,14 @@ def _instant_experiences(month, keys, segment, count, cols, cdf, weight, seen, r
                     out[m] = (visit, i, j, rating)
                     m += 1
     return out
+
+
+@njit(cache=True)
+def _perceive_in_order(views, row, touchpoint, rating, weight):
+    """views[row, touchpoint] moved by each experience in turn (:func:`perceive`)."""
+    for e in range(len(row)):
+        r, k = row[e], touchpoint[e]
+        views[r, k] = perceive(views[r, k], float(rating[e]), weight[k])
 
 
 @njit(cache=True)
