@@ -192,6 +192,16 @@ class Population:
         if self.experienced is not None:
             self.experienced(month, done.customer[stayed], k, rating)
 
+    def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray,
+                  x: np.ndarray) -> np.ndarray:
+        """Self-classes of the customers ``rows`` given their poor views ``x``, drawn as
+        :meth:`close_month` draws them (:func:`_self_class`); for checks of the convention."""
+        u = self.streams.uniform(self.streams.keys("loyalty", self.ids[rows]), month)
+        eta = x @ self.params.gamma
+        cutpoints = self.params.cutpoints[segment]
+        return np.array([_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(rows))],
+                        dtype=np.int64)
+
     def _remove(self, rows: np.ndarray) -> None:
         keep = np.ones(len(self), dtype=bool)
         keep[rows] = False
@@ -255,6 +265,15 @@ def _hazard_and_class(month, segment, cohort, own, views, band_starts, alpha, be
             churn += beta[s, k] * x
             loyal += gamma[k] * x
         hazard[i] = 1.0 / (1.0 + math.exp(-churn))  # logistic, as scipy's expit
-        for j in range(cutpoints.shape[1]):
-            loyalty[i] += 1.0 / (1.0 + math.exp(-(cutpoints[s, j] + loyal))) <= loyalty_u[i]
+        loyalty[i] = _self_class(cutpoints[s], loyal, loyalty_u[i])
     return hazard, loyalty
+
+
+@njit(cache=True)
+def _self_class(cutpoints, eta, u):
+    """Ordered logistic by inversion: the number of cutpoints c_j with logistic(c_j + eta)
+    = P(class <= j) at most u (0 dissatisfied ... 3 advocate)."""
+    found = 0
+    for c in cutpoints:
+        found += 1.0 / (1.0 + math.exp(-(c + eta))) <= u
+    return found
