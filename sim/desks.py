@@ -20,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from sim.fcfs import ABANDONED
+from sim.growing import Growing
 from sim.parameters import Parameters
 from sim.queues import OUTCOMES, QueueDesk, experience
 from sim.streams import Streams, categorical, pack
@@ -60,7 +61,7 @@ class Desks:
         self.desks = {k: QueueDesk(params.queues[k], streams, time_scale=time_scale)
                       for k in self.touchpoints}
         # per touchpoint, per contact offered: the customer's id and segment
-        self._owner = {k: (np.zeros(0, np.uint64), np.zeros(0, np.int64))
+        self._owner = {k: (Growing((), np.uint64), Growing((), np.int64))
                        for k in self.touchpoints}
         self._finished = [np.zeros((0, 6)) for _ in self.touchpoints]  # records not collected
 
@@ -83,8 +84,8 @@ class Desks:
                 at = (month + self.streams.uniform(keys, pack(0, ARRIVAL))) * MONTH
                 self.desks[k].offer(keys, at)
                 owner, owner_segment = self._owner[k]
-                self._owner[k] = (np.concatenate([owner, ids[rows]]),
-                                  np.concatenate([owner_segment, segment[rows]]))
+                owner.extend(ids[rows])
+                owner_segment.extend(segment[rows])
 
     def collect(self, month: int) -> Experiences:
         """The experiences of contacts whose outcome came in ``month``, in time order."""
@@ -103,7 +104,7 @@ class Desks:
     def _experiences(self, k: int, records: np.ndarray) -> tuple[np.ndarray, ...]:
         """(outcome time, customer, touchpoint, rating, answered) of a desk's records."""
         contact, attempt = records[:, 0].astype(np.int64), records[:, 1].astype(np.int64)
-        owner, segment = (a[contact] for a in self._owner[k])
+        owner, segment = (a.values[contact] for a in self._owner[k])
         u = self.streams.uniform(self.desks[k].keys[contact], pack(attempt, RATING))
         base = 1 + categorical(u, self.params.ratings[segment, k])
         outcome = records[:, 5].astype(np.int64)

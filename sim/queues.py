@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import AfterValidator, Field, model_validator
 
 from sim.fcfs import ABANDONED, HANDLING, PATIENCE, UNRESOLVED, advance
+from sim.growing import Growing
 from sim.schema import Probability, StrictModel
 from sim.streams import Streams, pack
 from sim.units import Duration
@@ -234,11 +235,11 @@ class QueueDesk:
         self.time_scale = time_scale
         self.now = 0.0  # contacts arriving before now are served
         self.free = np.zeros(settings.agents)  # each agent's free time
-        self.keys = np.zeros(0, dtype=np.uint64)  # per contact offered
-        self.records = np.zeros((0, 6))  # sim.fcfs.advance's records, as decided
+        self._keys = Growing((), np.uint64)  # per contact offered
+        self._records = Growing((6,))  # sim.fcfs.advance's records, as decided
         self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
-        self._u = np.zeros((0, settings.retry.max_attempts, 4))
-        self._handling = np.zeros((0, settings.retry.max_attempts))
+        self._u = Growing((settings.retry.max_attempts, 4))  # per contact, attempt, part
+        self._handling = Growing((settings.retry.max_attempts,))  # per contact, attempt
         self._pending = np.zeros((0, 5))  # time, sequence, contact, attempt, patience
         self._sequence = 0
         self._cached: tuple[int, tuple] = (-1, ())  # (records, what _sorted made of them)
@@ -248,11 +249,11 @@ class QueueDesk:
         if len(times) and np.min(times) < self.now:
             raise ValueError(f"a contact arriving at {np.min(times)}, before the desk's time "
                              f"{self.now}")
-        first = len(self.keys)
+        first = len(self._keys)
         u = self._draws(keys, self.settings.retry.max_attempts)
-        self.keys = np.concatenate([self.keys, keys])
-        self._u = np.concatenate([self._u, u])
-        self._handling = np.concatenate([self._handling, self._handle(u)])
+        self._keys.extend(keys)
+        self._u.extend(u)
+        self._handling.extend(self._handle(u))
         patience = self._patience(u[:, 0, PATIENCE])
         order = np.arange(len(keys))
         rows = np.column_stack([times, self._sequence + order, first + order,
@@ -266,9 +267,9 @@ class QueueDesk:
         retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
         patience_scale = math.inf if s.theta is None else scale / s.theta
         records, self._pending = advance(
-            self._pending, self.free, until, self._u, self._handling, s.resolution, *retry,
-            s.retry.delay * scale, s.retry.max_attempts, patience_scale)
-        self.records = np.concatenate([self.records, records])
+            self._pending, self.free, until, self._u.values, self._handling.values,
+            s.resolution, *retry, s.retry.delay * scale, s.retry.max_attempts, patience_scale)
+        self._records.extend(records)
         self.now = max(self.now, until)
         return records
 
@@ -285,9 +286,9 @@ class QueueDesk:
             self._duty += [(max(float(self.free[i]), at), -1) for i in leaving]
             self.free = np.delete(self.free, leaving)
         self.settings = settings
-        if settings.retry.max_attempts > self._u.shape[1]:
-            self._u = self._draws(self.keys, settings.retry.max_attempts)
-        self._handling = self._handle(self._u)
+        if settings.retry.max_attempts > self._u.values.shape[1]:
+            self._u.replace(self._draws(self.keys, settings.retry.max_attempts))
+        self._handling.replace(self._handle(self._u.values))
 
     def _draws(self, keys: np.ndarray, attempts: int) -> np.ndarray:
         """(contact, attempt, part) uniforms of the contacts ``keys``."""
@@ -300,6 +301,16 @@ class QueueDesk:
     def _patience(self, u: np.ndarray) -> np.ndarray:
         theta = self.settings.theta
         return np.full(len(u), np.inf) if theta is None else -np.log1p(-u) / theta * self.time_scale
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The stream key of each contact offered so far, by contact number."""
+        return self._keys.values
+
+    @property
+    def records(self) -> np.ndarray:
+        """Every record so far (see :func:`sim.fcfs.advance`), in the order decided."""
+        return self._records.values
 
     @property
     def staffing(self) -> list[tuple[float, int]]:
