@@ -30,7 +30,7 @@ from scipy.special import betaincinv, logit
 from sim.desks import Desks
 from sim.parameters import Parameters
 from sim.perception import perceive, poor_view
-from sim.streams import Streams, categorical, counter_uniform, pack
+from sim.streams import Streams, categorical, counter_uniform, inverse, pack, packed
 
 
 @dataclass
@@ -82,8 +82,7 @@ class Population:
         self._recurring = np.flatnonzero(recurring)
         queued = np.isin(np.arange(K), list(self.desks.touchpoints) if self.desks else [])
         self._instant = np.flatnonzero(recurring & ~queued)
-        cdf = np.cumsum(params.ratings[:, self._instant], axis=-1)[..., :-1]
-        self._instant_cdf = cdf  # (segment, instant touchpoint, 4)
+        self._instant_cdf = np.cumsum(params.ratings[:, self._instant], axis=-1)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -215,7 +214,7 @@ def _instant_experiences(month, keys, segment, count, cols, cdf, weight, seen, r
     inverse-CDF draw of u = uniform(key, pack(month, touchpoint, visit)) (as
     :func:`sim.streams.categorical`), and the view moves by :func:`sim.perception.perceive`.
 
-    ``count`` (customer, touchpoint j) visits to ``cols[j]``, ``cdf`` (segment, j, 4) the
+    ``count`` (customer, touchpoint j) visits to ``cols[j]``, ``cdf`` (segment, j, 5) the
     cumulative rating distributions, ``seen`` the views, updated in place. Returns the
     experiences (visit, customer, j, rating), one row each, when ``record``; else none.
     """
@@ -224,12 +223,10 @@ def _instant_experiences(month, keys, segment, count, cols, cdf, weight, seen, r
     for i in range(count.shape[0]):
         for j in range(count.shape[1]):
             for visit in range(count[i, j]):
-                counter = (np.uint64(month) << np.uint64(32)) | (  # pack(month, k, visit)
-                    np.uint64(cols[j]) << np.uint64(16)) | np.uint64(visit)
+                counter = packed(np.uint64(0), np.uint64(month), np.uint64(cols[j]),
+                                 np.uint64(visit))
                 u = counter_uniform(keys[i], counter)
-                rating = 1
-                for below in cdf[segment[i], j]:
-                    rating += below <= u
+                rating = 1 + inverse(cdf[segment[i], j], u)
                 seen[i, j] = perceive(seen[i, j], float(rating), weight[j])
                 if record:
                     out[m] = (visit, i, j, rating)

@@ -16,7 +16,7 @@ each, so each draw has a fixed address in the stream.
 from __future__ import annotations
 
 import numpy as np
-from numba import float64, uint64, vectorize
+from numba import float64, njit, uint64, vectorize
 
 PURPOSES = (
     "arrivals", "referrals", "journey", "onboarding",
@@ -51,10 +51,16 @@ def counter_uniform(key, counter):
 
 def pack(*parts: int | np.ndarray) -> np.ndarray:
     """Pack up to four small non-negative integers (< 65536 each) into one uint64."""
-    packed = np.asarray(0, dtype=np.uint64)
-    for part in parts:
-        packed = (packed << np.uint64(16)) | np.asarray(part, dtype=np.uint64)
-    return packed
+    if len(parts) > 4:
+        raise ValueError(f"pack takes at most 4 parts, got {len(parts)}")
+    padded = (0,) * (4 - len(parts)) + parts
+    return packed(*(np.asarray(part, dtype=np.uint64) for part in padded))
+
+
+@vectorize([uint64(uint64, uint64, uint64, uint64)], cache=True)
+def packed(a, b, c, d):
+    """``pack(a, b, c, d)`` as a ufunc, for compiled code: 16 bits each, ``a`` highest."""
+    return (a << uint64(48)) | (b << uint64(32)) | (c << uint64(16)) | d
 
 
 def customer_ids(segment: int, month: int, source: int, index: np.ndarray) -> np.ndarray:
@@ -121,3 +127,13 @@ def categorical(u: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """
     cdf = np.cumsum(probabilities, axis=-1)
     return (cdf[..., :-1] <= np.asarray(u)[..., None]).sum(axis=-1)
+
+
+@njit(cache=True)
+def inverse(cdf: np.ndarray, u: float) -> int:
+    """:func:`categorical` of one uniform ``u``, for compiled code, given the cumulative
+    distribution ``cdf`` (``np.cumsum(probabilities)``): the number of ``cdf[:-1]`` at most u."""
+    found = 0
+    for j in range(len(cdf) - 1):
+        found += cdf[j] <= u
+    return found

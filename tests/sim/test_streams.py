@@ -7,7 +7,7 @@ import bisect
 import numpy as np
 from scipy import stats
 
-from sim.streams import Streams, categorical, pack
+from sim.streams import Streams, categorical, inverse, pack, packed
 
 
 def test_pack_is_sixteen_bits_a_part():
@@ -40,3 +40,13 @@ def test_a_draw_depends_only_on_its_address():
     b = other.uniform(other.keys("experience", ids[::-1]), pack(4, 2, 0))[::-1]
     assert a.tolist() == b.tolist()
     assert not np.array_equal(a, streams.uniform(streams.keys("experience", ids), pack(4, 2, 1)))
+
+
+def test_compiled_forms_agree_with_pack_and_categorical():
+    """``packed`` and ``inverse`` (used inside compiled loops) draw what the numpy forms draw."""
+    parts = np.random.default_rng(3).integers(0, 65536, (50, 4)).astype(np.uint64)
+    assert (packed(*parts.T) == pack(*parts.T)).all()
+    p = np.array([0.05, 0.15, 0.3, 0.3, 0.2])
+    u = Streams(2).uniform(np.arange(2_000, dtype=np.uint64), 0)
+    u = np.concatenate([u, np.cumsum(p)[:-1]])  # the boundaries too
+    assert [inverse(np.cumsum(p), x) for x in u] == list(categorical(u, p))
