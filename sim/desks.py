@@ -36,7 +36,7 @@ METRICS = ("offered", "answered", "abandoned", "p_wait", "p_abandon", "service_l
 class Experiences:
     """Outcomes of queued contacts, in the order they finished."""
 
-    customer: np.ndarray  # customer id
+    customer: np.ndarray  # the customer's number given to Desks.schedule
     touchpoint: np.ndarray
     rating: np.ndarray
     answered: np.ndarray  # bool
@@ -60,8 +60,8 @@ class Desks:
         self.touchpoints = sorted(params.queues)
         self.desks = {k: QueueDesk(params.queues[k], streams, time_scale=time_scale)
                       for k in self.touchpoints}
-        # per touchpoint, per contact offered: the customer's id and segment
-        self._owner = {k: (Growing((), np.uint64), Growing((), np.int64))
+        # per touchpoint, per contact offered: the customer's number and segment
+        self._owner = {k: (Growing((), np.int64), Growing((), np.int64))
                        for k in self.touchpoints}
         self._finished = [np.zeros((0, 6)) for _ in self.touchpoints]  # records not collected
 
@@ -73,18 +73,21 @@ class Desks:
         for k, desk in self.desks.items():
             desk.restaff(params.queues[k], at=month * MONTH)
 
-    def schedule(self, month: int, ids: np.ndarray, segment: np.ndarray,
-                 contacts: np.ndarray) -> None:
-        """Send this month's contacts (customer, touchpoint) with queued touchpoints."""
-        customer_keys = self.streams.keys("queue", ids)
+    def schedule(self, month: int, customers: np.ndarray, keys: np.ndarray,
+                 segment: np.ndarray, contacts: np.ndarray) -> None:
+        """Send this month's contacts with queued touchpoints.
+
+        ``customers`` are numbers the experiences are handed back with (:meth:`collect`),
+        ``keys`` their "queue" stream keys, ``contacts`` (customer, touchpoint) counts.
+        """
         for k in self.touchpoints:
             for visit in range(int(contacts[:, k].max(initial=0))):
                 rows = np.flatnonzero(contacts[:, k] > visit)
-                keys = self.streams.derive(customer_keys[rows], pack(month, k, visit))
-                at = (month + self.streams.uniform(keys, pack(0, ARRIVAL))) * MONTH
-                self.desks[k].offer(keys, at)
+                contact_keys = self.streams.derive(keys[rows], pack(month, k, visit))
+                at = (month + self.streams.uniform(contact_keys, pack(0, ARRIVAL))) * MONTH
+                self.desks[k].offer(contact_keys, at)
                 owner, owner_segment = self._owner[k]
-                owner.extend(ids[rows])
+                owner.extend(customers[rows])
                 owner_segment.extend(segment[rows])
 
     def collect(self, month: int) -> Experiences:

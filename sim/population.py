@@ -11,9 +11,10 @@ a view of every touchpoint it has used. Each service month (DESIGN, customer sto
    Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007);
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
-All customers of a month are advanced together, with array operations and, for the steps
-taken customer by customer (each visit's experience; hazard and class), compiled loops;
-their random numbers still come from their own streams (:mod:`sim.streams`).
+All customers of a month are advanced together by compiled loops over the customers; their
+random numbers still come from their own streams (:mod:`sim.streams`), keyed once when they
+join. A customer keeps its row (its number) for the whole run; those who leave are marked
+so, not removed, so the desks can hand back experiences by number.
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from numba import njit
 from scipy.special import betaincinv, logit
 
 from sim.desks import Desks
+from sim.growing import Growing
 from sim.parameters import Parameters
 from sim.perception import perceive, poor_view
 from sim.streams import Streams, categorical, counter_uniform, inverse, pack, packed
+
+KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
+"""The purposes of the streams a customer draws from every month, keyed when it joins."""
+CONTACTS, EXPERIENCE, CHURN, LOYALTY, QUEUE = range(len(KEYED))
 
 
 @dataclass
@@ -48,7 +53,7 @@ class Month:
 
 
 class Population:
-    """The customers alive, and their monthly step.
+    """The customers who joined, and their monthly step.
 
     Parameters
     ----------
@@ -56,6 +61,8 @@ class Population:
         The parameter set of this run.
     streams
         The run's random streams.
+    desks
+        The run's queued touchpoints, if any.
     """
 
     def __init__(self, params: Parameters, streams: Streams, desks: Desks | None = None):
@@ -63,11 +70,12 @@ class Population:
         self.streams = streams
         self.desks = desks
         K = len(params.touchpoints)
-        self.ids = np.zeros(0, dtype=np.uint64)
-        self.segment = np.zeros(0, dtype=np.int64)
-        self.cohort = np.zeros(0, dtype=np.int64)
-        self.views = np.zeros((0, K))
-        self.own = np.zeros(0)  # (customer,): logit theta_i of sBG segments, else NaN
+        self._ids = Growing((), np.uint64)
+        self._segment, self._cohort = Growing((), np.int64), Growing((), np.int64)
+        self._views = Growing((K,))
+        self._own = Growing()  # logit theta_i of sBG segments, else NaN
+        self._alive = Growing((), np.bool_)
+        self._keys = Growing((len(KEYED),), np.uint64)  # stream keys by purpose (KEYED)
         self.experienced: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None
         """If set, told of every experience: (month, customer ids, touchpoints, ratings);
         onboarding counts in the customer's first month of service."""
@@ -82,19 +90,32 @@ class Population:
         self._recurring = np.flatnonzero(recurring)
         queued = np.isin(np.arange(K), list(self.desks.touchpoints) if self.desks else [])
         self._instant = np.flatnonzero(recurring & ~queued)
-        self._instant_cdf = np.cumsum(params.ratings[:, self._instant], axis=-1)
+        self._rating_cdf = np.cumsum(params.ratings, axis=-1)  # (segment, touchpoint, 5)
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Every customer's id, by row (the order they joined), those who left included."""
+        return self._ids.values
+
+    @property
+    def views(self) -> np.ndarray:
+        """(customer, touchpoint) views, by row, those who left included."""
+        return self._views.values
 
     def __len__(self) -> int:
-        return len(self.ids)
+        """Customers who have not left."""
+        return int(self._alive.values.sum())
 
     def join(self, segment: int, cohort: int, ids: np.ndarray, views: np.ndarray) -> np.ndarray:
         """Add new customers after their onboarding; returns their onboarding contacts."""
         views, contacts = self._onboard(segment, cohort, ids, views.copy())
-        self.ids = np.concatenate([self.ids, ids])
-        self.segment = np.concatenate([self.segment, np.full(len(ids), segment)])
-        self.cohort = np.concatenate([self.cohort, np.full(len(ids), cohort)])
-        self.views = np.concatenate([self.views, views])
-        self.own = np.concatenate([self.own, self._own_baseline(segment, ids)])
+        self._ids.extend(ids)
+        self._segment.extend(np.full(len(ids), segment))
+        self._cohort.extend(np.full(len(ids), cohort))
+        self._views.extend(views)
+        self._own.extend(self._own_baseline(segment, ids))
+        self._alive.extend(np.ones(len(ids), np.bool_))
+        self._keys.extend(np.stack([self.streams.keys(p, ids) for p in KEYED], axis=1))
         return contacts
 
     def _own_baseline(self, segment: int, ids: np.ndarray) -> np.ndarray:
@@ -123,16 +144,17 @@ class Population:
     def open_month(self, month: int) -> None:
         """The month's contacts: instant ones experienced now, queued ones sent to the desks."""
         p = self.params
-        rows = np.flatnonzero(self.cohort <= month)
-        segment, cols = self.segment[rows], self._recurring
-        contacts = np.zeros((len(rows), len(p.touchpoints)), dtype=np.int64)
-        rates = p.contacts[segment][:, cols]
-        u = self.streams.uniform(self.streams.keys("contacts", self.ids[rows])[:, None],
-                                 pack(month, cols))
-        contacts[:, cols] = np.floor(rates) + (u < rates - np.floor(rates))
-        self.views[rows] = self._experience(month, rows, contacts)
+        rows = np.flatnonzero(self._alive.values & (self._cohort.values <= month))
+        segment, keys, told = self._segment.values, self._keys.values, self.experienced is not None
+        contacts, done = _open_month(
+            month, rows, segment, keys[:, CONTACTS], keys[:, EXPERIENCE], p.contacts,
+            self._recurring, self._instant, self._rating_cdf, p.emotional_weight,
+            self._views.values, told)
+        if told:  # by visit, then customer, then touchpoint
+            visit, who, k, rating = done[np.lexsort(done[:, 2::-1].T)].T
+            self.experienced(month, self.ids[rows[who]], k, rating)
         if self.desks is not None:
-            self.desks.schedule(month, self.ids[rows], segment, contacts)
+            self.desks.schedule(month, rows, keys[rows, QUEUE], segment[rows], contacts)
             contacts[:, self.desks.touchpoints] = 0  # counted when answered
         self._month = rows, contacts
 
@@ -143,36 +165,15 @@ class Population:
         self._month = None
         if self.desks is not None:
             self._queued_experiences(month, rows, contacts)
-        ids, segment, cohort, views = (a[rows] for a in (self.ids, self.segment, self.cohort,
-                                                         self.views))
-        churn_u, loyalty_u = (self.streams.uniform(self.streams.keys(purpose, ids), month)
-                              for purpose in ("churn", "loyalty"))
-        hazard, loyalty = _hazard_and_class(month, segment, cohort, self.own[rows], views,
-                                            p.band_starts, p.alpha, p.beta, p.gamma,
-                                            p.cutpoints, loyalty_u)
-        churned = churn_u < hazard
-        result = Month(ids, segment, cohort, views, contacts, hazard, churned, loyalty)
-        self._remove(rows[churned])
-        return result
-
-    def _experience(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> np.ndarray:
-        """Views after this month's contacts, one experience per contact, in order.
-
-        Queued touchpoints take their experiences from their desks instead
-        (:meth:`_queued_experiences`).
-        """
-        views, cols = self.views[rows], self._instant
-        seen = np.ascontiguousarray(views[:, cols])
-        told = self.experienced is not None
-        done = _instant_experiences(
-            month, self.streams.keys("experience", self.ids[rows]), self.segment[rows],
-            np.ascontiguousarray(contacts[:, cols]), cols, self._instant_cdf,
-            self.params.emotional_weight[cols], seen, told)
-        views[:, cols] = seen
-        if told:  # by visit, then customer, then touchpoint
-            visit, who, which, rating = done[np.lexsort(done[:, 2::-1].T)].T
-            self.experienced(month, self.ids[rows[who]], cols[which], rating)
-        return views
+        keys = self._keys.values
+        hazard, churned, loyalty = _close_month(
+            month, rows, self._segment.values, self._cohort.values, self._own.values,
+            self._views.values, keys[:, CHURN], keys[:, LOYALTY], p.band_starts, p.alpha,
+            p.beta, p.gamma, p.cutpoints)
+        self._alive.values[rows[churned]] = False
+        ids, segment, cohort, views = (a.values[rows] for a in (self._ids, self._segment,
+                                                                self._cohort, self._views))
+        return Month(ids, segment, cohort, views, contacts, hazard, churned, loyalty)
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.
@@ -180,58 +181,61 @@ class Population:
         Contacts of customers who have left since are dropped.
         """
         done = self.desks.collect(month)
-        where = pd.Index(self.ids).get_indexer(done.customer)
-        stayed = where >= 0
-        row, k, rating = where[stayed], done.touchpoint[stayed], done.rating[stayed]
-        _perceive_in_order(self.views, row, k, rating, self.params.emotional_weight)
+        stayed = self._alive.values[done.customer]
+        row, k, rating = done.customer[stayed], done.touchpoint[stayed], done.rating[stayed]
+        _perceive_in_order(self._views.values, row, k, rating, self.params.emotional_weight)
         position = np.searchsorted(rows, row)
         counted = done.answered[stayed] & (position < len(rows))
         counted[counted] = rows[position[counted]] == row[counted]
         np.add.at(contacts, (position[counted], k[counted]), 1)
         if self.experienced is not None:
-            self.experienced(month, done.customer[stayed], k, rating)
+            self.experienced(month, self.ids[row], k, rating)
 
-    def _classify(self, month: int, rows: np.ndarray, segment: np.ndarray,
+    def _classify(self, month: int, ids: np.ndarray, segment: np.ndarray,
                   x: np.ndarray) -> np.ndarray:
-        """Self-classes of the customers ``rows`` given their poor views ``x``, drawn as
-        :meth:`close_month` draws them (:func:`_self_class`); for checks of the convention."""
-        u = self.streams.uniform(self.streams.keys("loyalty", self.ids[rows]), month)
+        """Self-classes of customers ``ids`` of ``segment`` given their poor views ``x``, drawn
+        as :meth:`close_month` draws them (:func:`_self_class`); for checks of the convention."""
+        u = self.streams.uniform(self.streams.keys("loyalty", ids), month)
         eta = x @ self.params.gamma
         cutpoints = self.params.cutpoints[segment]
-        return np.array([_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(rows))],
+        return np.array([_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(ids))],
                         dtype=np.int64)
-
-    def _remove(self, rows: np.ndarray) -> None:
-        keep = np.ones(len(self), dtype=bool)
-        keep[rows] = False
-        self.ids, self.segment = self.ids[keep], self.segment[keep]
-        self.cohort, self.views, self.own = self.cohort[keep], self.views[keep], self.own[keep]
 
 
 @njit(cache=True)
-def _instant_experiences(month, keys, segment, count, cols, cdf, weight, seen, record):
-    """Each customer's visits to each instant touchpoint, in order: the rating is the
-    inverse-CDF draw of u = uniform(key, pack(month, touchpoint, visit)) (as
-    :func:`sim.streams.categorical`), and the view moves by :func:`sim.perception.perceive`.
+def _open_month(month, rows, segment, contact_keys, experience_keys, rates, recurring, instant,
+                cdf, weight, views, record):
+    """The month's contacts of the customers ``rows``, and their instant experiences.
 
-    ``count`` (customer, touchpoint j) visits to ``cols[j]``, ``cdf`` (segment, j, 5) the
-    cumulative rating distributions, ``seen`` the views, updated in place. Returns the
-    experiences (visit, customer, j, rating), one row each, when ``record``; else none.
+    Contacts with each ``recurring`` touchpoint k: floor(rate) plus one if u < frac(rate), u
+    = uniform(contact key, pack(month, k)). Each visit to an ``instant`` touchpoint, in order of
+    customer, touchpoint and visit: the rating is the inverse-CDF draw (``cdf``: segment,
+    touchpoint, 5) of uniform(experience key, pack(month, k, visit)), and the view moves by
+    :func:`sim.perception.perceive` (``views`` updated in place). Returns the contacts
+    (row, touchpoint) and, when ``record``, the experiences (visit, row, touchpoint,
+    rating), one row each.
     """
-    out = np.empty((count.sum() if record else 0, 4), np.int64)
+    zero, at = np.uint64(0), np.uint64(month)
+    contacts = np.zeros((len(rows), rates.shape[1]), np.int64)
+    for i in range(len(rows)):
+        for k in recurring:
+            rate = rates[segment[rows[i]], k]
+            u = counter_uniform(contact_keys[rows[i]], packed(zero, zero, at, np.uint64(k)))
+            contacts[i, k] = math.floor(rate) + (u < rate - math.floor(rate))
+    out = np.empty((contacts[:, instant].sum() if record else 0, 4), np.int64)
     m = 0
-    for i in range(count.shape[0]):
-        for j in range(count.shape[1]):
-            for visit in range(count[i, j]):
-                counter = packed(np.uint64(0), np.uint64(month), np.uint64(cols[j]),
-                                 np.uint64(visit))
-                u = counter_uniform(keys[i], counter)
-                rating = 1 + inverse(cdf[segment[i], j], u)
-                seen[i, j] = perceive(seen[i, j], float(rating), weight[j])
+    for i in range(len(rows)):
+        r = rows[i]
+        for k in instant:
+            for visit in range(contacts[i, k]):
+                counter = packed(zero, at, np.uint64(k), np.uint64(visit))
+                rating = 1 + inverse(cdf[segment[r], k], counter_uniform(experience_keys[r],
+                                                                          counter))
+                views[r, k] = perceive(views[r, k], float(rating), weight[k])
                 if record:
-                    out[m] = (visit, i, j, rating)
+                    out[m] = (visit, i, k, rating)
                     m += 1
-    return out
+    return contacts, out
 
 
 @njit(cache=True)
@@ -243,27 +247,32 @@ def _perceive_in_order(views, row, touchpoint, rating, weight):
 
 
 @njit(cache=True)
-def _hazard_and_class(month, segment, cohort, own, views, band_starts, alpha, beta, gamma,
-                      cutpoints, loyalty_u):
-    """Each customer's monthly churn hazard and self-classification (module notes 3, 4).
+def _close_month(month, rows, segment, cohort, own, views, churn_keys, loyalty_keys,
+                 band_starts, alpha, beta, gamma, cutpoints):
+    """The monthly churn hazard, churn and self-classification of customers ``rows``
+    (module notes 3, 4).
 
     logit h = alpha[s, band(tenure)] (or the customer's own sBG baseline) + sum_k beta[s, k]
-    x_k; the class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k)
-    <= u (ordered logistic by inversion), x_k = :func:`sim.perception.poor_view`.
+    x_k, x_k = :func:`sim.perception.poor_view`; churned if uniform(churn key, month) < h.
+    The class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k) <= u =
+    uniform(loyalty key, month) (ordered logistic by inversion).
     """
-    hazard, loyalty = np.empty(len(segment)), np.zeros(len(segment), np.int64)
-    for i in range(len(segment)):
-        s = segment[i]
-        band = np.searchsorted(band_starts, month - cohort[i], side="right") - 1
-        churn = alpha[s, band] if np.isnan(own[i]) else own[i]
+    n, at = len(rows), np.uint64(month)
+    hazard, churned, loyalty = np.empty(n), np.zeros(n, np.bool_), np.zeros(n, np.int64)
+    for i in range(n):
+        r = rows[i]
+        s = segment[r]
+        band = np.searchsorted(band_starts, month - cohort[r], side="right") - 1
+        churn = alpha[s, band] if np.isnan(own[r]) else own[r]
         loyal = 0.0
         for k in range(views.shape[1]):
-            x = poor_view(views[i, k])
+            x = poor_view(views[r, k])
             churn += beta[s, k] * x
             loyal += gamma[k] * x
         hazard[i] = 1.0 / (1.0 + math.exp(-churn))  # logistic, as scipy's expit
-        loyalty[i] = _self_class(cutpoints[s], loyal, loyalty_u[i])
-    return hazard, loyalty
+        churned[i] = counter_uniform(churn_keys[r], at) < hazard[i]
+        loyalty[i] = _self_class(cutpoints[s], loyal, counter_uniform(loyalty_keys[r], at))
+    return hazard, churned, loyalty
 
 
 @njit(cache=True)

@@ -97,13 +97,13 @@ def test_class_probabilities_match_the_simulation(demo_params):
     """
     n = 200_000
     population = Population(demo_params, Streams(7))
-    population.ids = np.arange(n, dtype=np.uint64)  # _classify keys its streams by id
+    ids = np.arange(n, dtype=np.uint64)  # _classify keys its streams by id
     k = demo_params.touchpoints.index("call_centre")
     for s in range(len(demo_params.segments)):
         for view in (1.0, 5.0):
             x = np.zeros((n, len(demo_params.touchpoints)))
             x[:, k] = poor_view(np.array(view))
-            drawn = population._classify(3, np.arange(n), np.full(n, s), x)
+            drawn = population._classify(3, ids, np.full(n, s), x)
             shares = np.bincount(drawn, minlength=4) / n
             expected = class_probabilities(demo_params.cutpoints[s], x[0] @ demo_params.gamma)
             assert np.all(np.abs(shares - expected) <= 4 * np.sqrt(expected * (1 - expected) / n))
@@ -273,8 +273,7 @@ def test_poor_view_of_a_strong_touchpoint_means_more_dissatisfied(demo_params):
     x = np.zeros((n, len(gamma)))
     x[:, k] = poor_view(rng.integers(1, 6, n).astype(float))
     population = Population(params, Streams(4))
-    population.ids = np.arange(n, dtype=np.uint64)
-    classes = population._classify(0, np.arange(n), np.zeros(n, dtype=int), x)
+    classes = population._classify(0, np.arange(n, dtype=np.uint64), np.zeros(n, dtype=int), x)
     rows = pd.DataFrame({"segment": "household", "x_call_centre": x[:, k],
                          "self_class": pd.Categorical.from_codes(classes, list(CLASSES))})
     model = LoyaltyModel(draws=500, tune=500, seed=3).fit(rows, ["household"], ["call_centre"])
