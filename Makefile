@@ -6,10 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo lab test quick lint clean
 
+# --compile-bytecode: these machines set PYTHONDONTWRITEBYTECODE, so without it every
+# process (test, worker, notebook kernel) compiles the libraries anew, about 8 s each.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]'
 	touch $(STAMP)
 
 DEMO := out/demo

@@ -196,18 +196,18 @@ def _execute_dask(jobs: dict[Piece, tuple], address: str) -> Iterator[tuple[Piec
 def _assemble(done: dict[Piece, xr.Dataset], names: list[str], n_draws: int,
               settings: Settings) -> xr.Dataset:
     """The pieces as one Dataset (scenario, draw, segment, month), replications averaged."""
-    per_scenario = []
-    for name in names:
-        per_draw = [
-            xr.concat([done[Piece(name, d, r)] for r in range(settings.replications)],
-                      dim="replication").mean("replication", keep_attrs=True)
-            for d in range(n_draws)
-        ]
-        per_scenario.append(xr.concat(per_draw, dim="draw"))
-    result = xr.concat(per_scenario, dim="scenario")
-    result = result.assign_coords(scenario=names, draw=np.arange(n_draws))
-    result.attrs = {**done[Piece(BASELINE, 0, 0)].attrs, **asdict(settings)}
-    return result
+    first = done[Piece(BASELINE, 0, 0)]
+    grid = [[[done[Piece(name, d, r)] for r in range(settings.replications)]
+             for d in range(n_draws)] for name in names]
+    data = {
+        var: xr.Variable(("scenario", "draw", *template.dims),
+                         np.array([[[piece[var].values for piece in pieces] for pieces in row]
+                                   for row in grid]).mean(axis=2),
+                         attrs=template.attrs)
+        for var, template in first.data_vars.items()
+    }
+    coords = {"scenario": names, "draw": np.arange(n_draws), **first.coords}
+    return xr.Dataset(data, coords=coords, attrs={**first.attrs, **asdict(settings)})
 
 
 def _store(store: Path | None, draws: list[Parameters], plans: Mapping[str, Plan],

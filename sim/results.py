@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from numba import njit
 
 from sim.parameters import LOYALTY_CLASSES, Parameters
 from sim.population import Month
@@ -25,6 +26,10 @@ SEGMENT_MONTH = (
     "prospects", "acquired", "active_start", "active", "churned",
     "revenue", "margin", "cost_to_serve", "acquisition_spend",
 )  # fmt: skip
+
+
+SERVICE = ("active_start", "active", "churned", "revenue", "margin", "cost_to_serve")
+"""The per-segment totals of a service month, in the order :func:`_tally` returns them."""
 
 
 class Recorder:
@@ -67,33 +72,19 @@ class Recorder:
             self.cohort_value[segment, cohort] -= cost
 
     def service(self, month: int, served: Month) -> None:
-        """One service month of every active customer."""
-        p, S = self.params, len(self.params.segments)
-        seg, survived = served.segment, ~served.churned
-        count = np.bincount(seg, minlength=S).astype(float)
+        """One service month of every active customer (tallied by :func:`_tally`)."""
+        p, (S, H) = self.params, self.cohort_size.shape
         cost = served.contacts @ p.cost_per_contact
-        value = np.where(survived, p.margin[seg], 0.0) - cost
-        tenure = month - served.cohort + 1
-        discounted = value * (1.0 + p.discount_rate) ** -tenure
-        totals = {
-            "active_start": count,
-            "active": np.bincount(seg, survived, S),
-            "churned": np.bincount(seg, served.churned, S),
-            "revenue": np.bincount(seg, survived * p.revenue[seg], S),
-            "margin": np.bincount(seg, survived * p.margin[seg], S),
-            "cost_to_serve": np.bincount(seg, cost, S),
-        }
-        for name, values in totals.items():
-            self.by_month[name][:, month] += values
-        self.contacts[:, month] += np.eye(S)[seg].T @ served.contacts  # per segment
-        classes = len(LOYALTY_CLASSES)
-        self.loyalty[:, month] += np.bincount(
-            seg * classes + served.loyalty, survived, S * classes
-        ).reshape(S, classes)
-        H = self.months
-        cell = (seg * H + served.cohort) * H + tenure - 1  # (segment, cohort, tenure - 1)
-        self.alive += np.bincount(cell, survived, S * H * H).reshape(S, H, H)
-        self.cohort_value += np.bincount(seg * H + served.cohort, discounted, S * H).reshape(S, H)
+        discount = (1.0 + p.discount_rate) ** -np.arange(1, H + 1)  # by tenure
+        totals, contacts, loyalty, alive, value = _tally(
+            month, served.segment, served.cohort, served.churned, served.loyalty,
+            served.contacts, cost, p.revenue, p.margin, discount, S, len(LOYALTY_CLASSES))
+        for name, row in zip(SERVICE, totals, strict=True):
+            self.by_month[name][:, month] += row
+        self.contacts[:, month] += contacts
+        self.loyalty[:, month] += loyalty
+        self.alive += alive
+        self.cohort_value += value
 
     def dataset(self, **attrs: object) -> xr.Dataset:
         """Everything recorded, with derived rates, as a labelled Dataset."""
@@ -198,3 +189,28 @@ def summary(ds: xr.Dataset) -> pd.DataFrame:
         "cost_to_serve": both["cost_to_serve"].sum("month"),
     }, index=both["segment"].to_index())  # fmt: skip
     return table
+
+
+@njit(cache=True)
+def _tally(month, segment, cohort, churned, loyalty, contacts, cost, revenue, margin, discount,
+           S, classes):
+    """Per-segment sums of a service month, customer by customer in order (as
+    ``np.bincount`` sums): the totals of ``SERVICE``, contacts per touchpoint, survivors by
+    class, and per (cohort, tenure - 1) survivors and the discounted value (margin of a
+    survivor less cost to serve, times ``discount[tenure - 1]``)."""
+    H = len(discount)
+    totals, by_touchpoint = np.zeros((len(SERVICE), S)), np.zeros((S, contacts.shape[1]))
+    by_class, alive, value = np.zeros((S, classes)), np.zeros((S, H, H)), np.zeros((S, H))
+    for i in range(len(segment)):
+        s, c, kept = segment[i], cohort[i], 0.0 if churned[i] else 1.0
+        totals[0, s] += 1.0
+        totals[1, s] += kept
+        totals[2, s] += 1.0 - kept
+        totals[3, s] += kept * revenue[s]
+        totals[4, s] += kept * margin[s]
+        totals[5, s] += cost[i]
+        by_touchpoint[s] += contacts[i]
+        by_class[s, loyalty[i]] += kept
+        alive[s, c, month - c] += kept
+        value[s, c] += (kept * margin[s] - cost[i]) * discount[month - c]
+    return totals, by_touchpoint, by_class, alive, value
