@@ -113,20 +113,22 @@ def derive(ds: xr.Dataset) -> xr.Dataset:
 
     Works on any Dataset with the recorded counts, including one summed over segments.
     """
-    ds = ds.copy()
-    ds["value"] = ds["margin"] - ds["cost_to_serve"]
-    ds["conversion_rate"] = ds["acquired"] / ds["prospects"].where(ds["prospects"] > 0)
-    ds["churn_rate"] = ds["churned"] / ds["active_start"].where(ds["active_start"] > 0)
-    mix = ds["loyalty_mix"]
-    ds["nps"] = 100 * (mix.sel(loyalty="advocate") - mix.sel(loyalty="dissatisfied")) / ds[
-        "active"
-    ].where(ds["active"] > 0)
-    size = ds["cohort_size"].where(ds["cohort_size"] > 0)
+    def per(count: xr.DataArray, base: xr.DataArray) -> xr.DataArray:
+        return count / base.where(base > 0)  # NaN where there is no base
+
+    mix, size = ds["loyalty_mix"], ds["cohort_size"]
     observed = ds["cohort"] + ds["tenure"] <= ds.sizes["month"]
-    ds["retention"] = (ds["survivors"] / size).where(observed)
-    ds["lifetime_value"] = ds["cohort_value"] / size
+    ds = ds.assign({  # at once: each assignment to a Dataset aligns all its variables
+        "value": ds["margin"] - ds["cost_to_serve"],
+        "conversion_rate": per(ds["acquired"], ds["prospects"]),
+        "churn_rate": per(ds["churned"], ds["active_start"]),
+        "nps": per(100 * (mix.sel(loyalty="advocate") - mix.sel(loyalty="dissatisfied")),
+                   ds["active"]),
+        "retention": per(ds["survivors"], size).where(observed),
+        "lifetime_value": per(ds["cohort_value"], size),
+    })
     for name, text in DESCRIPTIONS.items():
-        ds[name].attrs["description"] = text
+        ds.variables[name].attrs["description"] = text
     return ds
 
 
