@@ -115,7 +115,7 @@ class Population:
         self._views.extend(views)
         self._own.extend(self._own_baseline(segment, ids))
         self._alive.extend(np.ones(len(ids), np.bool_))
-        self._keys.extend(np.stack([self.streams.keys(p, ids) for p in KEYED], axis=1))
+        self._keys.extend(self.streams.keys(KEYED, ids))
         return contacts
 
     def _own_baseline(self, segment: int, ids: np.ndarray) -> np.ndarray:
@@ -184,10 +184,7 @@ class Population:
         stayed = self._alive.values[done.customer]
         row, k, rating = done.customer[stayed], done.touchpoint[stayed], done.rating[stayed]
         _perceive_in_order(self._views.values, row, k, rating, self.params.emotional_weight)
-        position = np.searchsorted(rows, row)
-        counted = done.answered[stayed] & (position < len(rows))
-        counted[counted] = rows[position[counted]] == row[counted]
-        np.add.at(contacts, (position[counted], k[counted]), 1)
+        _count_answered(contacts, rows, row, k, done.answered[stayed])
         if self.experienced is not None:
             self.experienced(month, self.ids[row], k, rating)
 
@@ -220,8 +217,11 @@ def _open_month(month, rows, segment, contact_keys, experience_keys, rates, recu
     for i in range(len(rows)):
         for k in recurring:
             rate = rates[segment[rows[i]], k]
-            u = counter_uniform(contact_keys[rows[i]], packed(zero, zero, at, np.uint64(k)))
-            contacts[i, k] = math.floor(rate) + (u < rate - math.floor(rate))
+            whole = math.floor(rate)
+            contacts[i, k] = whole
+            if rate > whole:  # else u < 0 is never true: no need to draw u
+                u = counter_uniform(contact_keys[rows[i]], packed(zero, zero, at, np.uint64(k)))
+                contacts[i, k] += u < rate - whole
     out = np.empty((contacts[:, instant].sum() if record else 0, 4), np.int64)
     m = 0
     for i in range(len(rows)):
@@ -244,6 +244,16 @@ def _perceive_in_order(views, row, touchpoint, rating, weight):
     for e in range(len(row)):
         r, k = row[e], touchpoint[e]
         views[r, k] = perceive(views[r, k], float(rating[e]), weight[k])
+
+
+@njit(cache=True)
+def _count_answered(contacts, rows, row, touchpoint, answered):
+    """contacts[i, k] += 1 for each answered contact of customer ``rows[i]`` with k."""
+    position = np.searchsorted(rows, row)
+    for e in range(len(row)):
+        i = position[e]
+        if answered[e] and i < len(rows) and rows[i] == row[e]:
+            contacts[i, touchpoint[e]] += 1
 
 
 @njit(cache=True)

@@ -211,7 +211,8 @@ def _tally(month, segment, cohort, churned, loyalty, contacts, cost, revenue, ma
         totals[3, s] += kept * revenue[s]
         totals[4, s] += kept * margin[s]
         totals[5, s] += cost[i]
-        by_touchpoint[s] += contacts[i]
+        for k in range(contacts.shape[1]):
+            by_touchpoint[s, k] += contacts[i, k]
         by_class[s, loyalty[i]] += kept
         alive[s, c, month - c] += kept
         value[s, c] += (kept * margin[s] - cost[i]) * discount[month - c]

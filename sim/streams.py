@@ -91,9 +91,13 @@ class Streams:
             for i, purpose in enumerate(PURPOSES)
         }
 
-    def keys(self, purpose: str, ids: np.ndarray) -> np.ndarray:
-        """Per-entity stream keys for ``purpose``: one uint64 per id in ``ids``."""
-        return mix(self._keys[purpose] ^ mix(np.asarray(ids, np.uint64)))
+    def keys(self, purpose: str | tuple[str, ...], ids: np.ndarray) -> np.ndarray:
+        """Per-entity stream keys for ``purpose``: one uint64 per id in ``ids``; for a tuple of
+        purposes, one column per purpose."""
+        mixed = mix(np.asarray(ids, np.uint64))
+        if isinstance(purpose, str):
+            return mix(self._keys[purpose] ^ mixed)
+        return mix(np.array([self._keys[p] for p in purpose], np.uint64) ^ mixed[..., None])
 
     @staticmethod
     def derive(keys: np.ndarray, counter: np.ndarray | int) -> np.ndarray:

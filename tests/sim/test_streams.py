@@ -50,3 +50,10 @@ def test_compiled_forms_agree_with_pack_and_categorical():
     u = Streams(2).uniform(np.arange(2_000, dtype=np.uint64), 0)
     u = np.concatenate([u, np.cumsum(p)[:-1]])  # the boundaries too
     assert [inverse(np.cumsum(p), x) for x in u] == list(categorical(u, p))
+
+
+def test_keys_of_several_purposes_are_the_columns_of_each():
+    streams, ids = Streams(5), np.arange(7, dtype=np.uint64)
+    both = streams.keys(("churn", "queue"), ids)
+    assert (both[:, 0] == streams.keys("churn", ids)).all()
+    assert (both[:, 1] == streams.keys("queue", ids)).all()
