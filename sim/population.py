@@ -31,7 +31,7 @@ from sim.desks import Desks
 from sim.growing import Growing
 from sim.parameters import Parameters
 from sim.perception import perceive, poor_view
-from sim.streams import Streams, categorical, counter_uniform, inverse, pack, packed
+from sim.streams import Streams, counter_uniform, inverse, packed
 
 KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
 """The purposes of the streams a customer draws from every month, keyed when it joins."""
@@ -130,15 +130,13 @@ class Population:
         """Each onboarding touchpoint once, in the order the world lists them."""
         order = self.params.onboarding[segment]
         steps = np.argsort(np.where(order > 0, order, np.inf))[: int((order > 0).sum())]
-        keys = self.streams.keys("onboarding", ids)
+        ratings = _onboard(self.streams.keys("onboarding", ids), steps,
+                           self._rating_cdf[segment], self.params.emotional_weight, views)
         contacts = np.zeros(len(self.params.touchpoints))
-        for k in steps:
-            u = self.streams.uniform(keys, pack(k))
-            rating = 1 + categorical(u, self.params.ratings[segment, k])
-            views[:, k] = perceive(views[:, k], rating, self.params.emotional_weight[k])
-            contacts[k] = len(ids)
-            if self.experienced is not None:
-                self.experienced(cohort, ids, np.full(len(ids), k), rating)
+        contacts[steps] = len(ids)
+        if self.experienced is not None:
+            for j, k in enumerate(steps):
+                self.experienced(cohort, ids, np.full(len(ids), k), ratings[:, j])
         return views, contacts
 
     def open_month(self, month: int) -> None:
@@ -197,6 +195,19 @@ class Population:
         cutpoints = self.params.cutpoints[segment]
         return np.array([_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(ids))],
                         dtype=np.int64)
+
+
+@njit(cache=True)
+def _onboard(keys, steps, cdf, weight, views):
+    """Onboarding experiences of customers with stream ``keys`` at the touchpoints ``steps``
+    in order: the rating is the inverse-CDF draw (``cdf``: touchpoint, 5) of uniform(key,
+    pack(k)); ``views`` updated in place. Returns the ratings (customer, step)."""
+    ratings = np.empty((len(keys), len(steps)), np.int64)
+    for i in range(len(keys)):
+        for j, k in enumerate(steps):
+            ratings[i, j] = 1 + inverse(cdf[k], counter_uniform(keys[i], np.uint64(k)))
+            views[i, k] = perceive(views[i, k], float(ratings[i, j]), weight[k])
+    return ratings
 
 
 @njit(cache=True)
