@@ -20,14 +20,16 @@ import math
 import numpy as np
 from numba import njit
 
+from sim.streams import counter_uniform, packed
+
 RESOLVED, UNRESOLVED, ABANDONED = 0, 1, 2
 """Outcome codes of a contact."""
 PATIENCE, HANDLING, RESOLUTION, RETRY = 0, 1, 2, 3
-"""Parts of a contact's uniforms ``u[contact, attempt, part]``."""
+"""Parts of a contact's stream: the uniform of attempt a and part p is at ``pack(a, p)``."""
 
 
 @njit(cache=True)
-def advance(pending, free, until, u, handling, resolution, retry_abandon, retry_unresolved,
+def advance(pending, free, until, keys, handling, resolution, retry_abandon, retry_unresolved,
             delay, max_attempts, patience_scale):
     """Serve every contact that arrives before ``until``, in time order.
 
@@ -37,7 +39,8 @@ def advance(pending, free, until, u, handling, resolution, retry_abandon, retry_
         first in, first out), contact, attempt, patience (``inf``: never hangs up).
     free : (agents,) float array, each agent's free time; updated in place.
     until : the time at which the loop stops.
-    u : (contacts, attempts, 4) uniforms per contact, attempt and part.
+    keys : (contacts,) stream keys; the uniform of a contact's attempt a and part is at
+        ``pack(a, part)`` of its stream (:func:`sim.streams.counter_uniform`).
     handling : (contacts, attempts) handling times.
     resolution, retry_abandon, retry_unresolved : probabilities; ``delay`` before a retry;
         at most ``max_attempts`` attempts (at most ``u.shape[1]``).
@@ -53,7 +56,7 @@ def advance(pending, free, until, u, handling, resolution, retry_abandon, retry_
              pending[i, 4]) for i in range(pending.shape[0])]
     heapq.heapify(heap)
     sequence = pending[:, 1].max() + 1.0 if pending.shape[0] else 0.0
-    attempts = min(max_attempts, u.shape[1])
+    attempts = min(max_attempts, handling.shape[1])
     records, carried = [], []
     while heap and heap[0][0] < until:
         item = heapq.heappop(heap)
@@ -69,13 +72,13 @@ def advance(pending, free, until, u, handling, resolution, retry_abandon, retry_
         else:
             end = start + handling[c, a]
             free[agent] = end
-            outcome = RESOLVED if u[c, a, RESOLUTION] < resolution else UNRESOLVED
+            outcome = RESOLVED if _uniform(keys[c], a, RESOLUTION) < resolution else UNRESOLVED
         records.append((float(c), float(a), t, start, end, float(outcome)))
         p = retry_abandon if outcome == ABANDONED else retry_unresolved
-        if outcome != RESOLVED and a + 1 < attempts and u[c, a, RETRY] < p:
+        if outcome != RESOLVED and a + 1 < attempts and _uniform(keys[c], a, RETRY) < p:
             later = math.inf
             if patience_scale < math.inf:
-                later = -math.log1p(-u[c, a + 1, PATIENCE]) * patience_scale
+                later = -math.log1p(-_uniform(keys[c], a + 1, PATIENCE)) * patience_scale
             heapq.heappush(heap, (end + delay, sequence, c, a + 1, later))
             sequence += 1.0
     left = carried + heap
@@ -86,3 +89,10 @@ def advance(pending, free, until, u, handling, resolution, retry_abandon, retry_
     for i, r in enumerate(left):
         rest[i] = (r[0], r[1], float(r[2]), float(r[3]), r[4])
     return out, rest
+
+
+@njit(cache=True)
+def _uniform(key, attempt, part):
+    """The uniform at ``pack(attempt, part)`` of the stream ``key``."""
+    return counter_uniform(key, packed(np.uint64(0), np.uint64(0), np.uint64(attempt),
+                                       np.uint64(part)))

@@ -238,7 +238,6 @@ class QueueDesk:
         self._keys = Growing((), np.uint64)  # per contact offered
         self._records = Growing((6,))  # sim.fcfs.advance's records, as decided
         self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
-        self._u = Growing((settings.retry.max_attempts, 4))  # per contact, attempt, part
         self._handling = Growing((settings.retry.max_attempts,))  # per contact, attempt
         self._pending = np.zeros((0, 5))  # time, sequence, contact, attempt, patience
         self._sequence = 0
@@ -250,11 +249,9 @@ class QueueDesk:
             raise ValueError(f"a contact arriving at {np.min(times)}, before the desk's time "
                              f"{self.now}")
         first = len(self._keys)
-        u = self._draws(keys, self.settings.retry.max_attempts)
         self._keys.extend(keys)
-        self._u.extend(u)
-        self._handling.extend(self._handle(u))
-        patience = self._patience(u[:, 0, PATIENCE])
+        self._handling.extend(self._handle(keys))
+        patience = self._patience(self.streams.uniform(keys, pack(0, PATIENCE)))
         order = np.arange(len(keys))
         rows = np.column_stack([times, self._sequence + order, first + order,
                                 np.zeros(len(keys)), patience])
@@ -267,7 +264,7 @@ class QueueDesk:
         retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
         patience_scale = math.inf if s.theta is None else scale / s.theta
         records, self._pending = advance(
-            self._pending, self.free, until, self._u.values, self._handling.values,
+            self._pending, self.free, until, self.keys, self._handling.values,
             s.resolution, *retry, s.retry.delay * scale, s.retry.max_attempts, patience_scale)
         self._records.extend(records)
         self.now = max(self.now, until)
@@ -286,17 +283,13 @@ class QueueDesk:
             self._duty += [(max(float(self.free[i]), at), -1) for i in leaving]
             self.free = np.delete(self.free, leaving)
         self.settings = settings
-        if settings.retry.max_attempts > self._u.values.shape[1]:
-            self._u.replace(self._draws(self.keys, settings.retry.max_attempts))
-        self._handling.replace(self._handle(self._u.values))
+        self._handling.replace(self._handle(self.keys))
 
-    def _draws(self, keys: np.ndarray, attempts: int) -> np.ndarray:
-        """(contact, attempt, part) uniforms of the contacts ``keys``."""
-        counters = pack(np.arange(attempts)[:, None], np.arange(4)[None, :])
-        return self.streams.uniform(np.asarray(keys, np.uint64)[:, None, None], counters)
-
-    def _handle(self, u: np.ndarray) -> np.ndarray:
-        return self.settings.handling.draw(u[..., HANDLING]) * self.time_scale
+    def _handle(self, keys: np.ndarray) -> np.ndarray:
+        """(contact, attempt) handling times of the contacts ``keys``, on the desk's clock."""
+        attempts = np.arange(self.settings.retry.max_attempts)
+        u = self.streams.uniform(np.asarray(keys, np.uint64)[:, None], pack(attempts, HANDLING))
+        return self.settings.handling.draw(u) * self.time_scale
 
     def _patience(self, u: np.ndarray) -> np.ndarray:
         theta = self.settings.theta
