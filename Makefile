@@ -20,7 +20,7 @@ POSTERIOR := $(DEMO)/posterior.nc
 demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios, quick wins, report
 	$(BIN)/ctm demo-data --seed 1 --out $(DEMO)/data
 	$(BIN)/ctm fit --customers $(DEMO)/data/customers.csv --responses $(DEMO)/data/responses.csv \
-		--events $(DEMO)/data/events.csv --ratings $(DEMO)/data/ratings.csv --draws 500 --tune 500 \
+		--events $(DEMO)/data/events.csv --ratings $(DEMO)/data/ratings.csv --draws 1000 --tune 500 \
 		--allow-unconverged --out $(POSTERIOR)
 	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 10 --customers 2000 --months 24 \
 		--out $(DEMO)/quickwins
