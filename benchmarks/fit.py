@@ -1,19 +1,22 @@
 """Churn model fitting speed: collapsed binomial rows against one Bernoulli per person-month.
 
-Run: ``.venv/bin/python benchmarks/fit.py`` (demo size: 3 segments x 3,000 customers, 24
-months, 5 touchpoints; ``--customers``, ``--months``, ``--draws`` to change it). Both forms are
-fitted to the same synthetic person-months (:func:`models.persons.simulate_person_months`)
-with the same settings; for each, the wall time (compilation included), sampling time,
-smallest bulk ESS and that ESS per second of sampling, then their ratio, the number of
-person-months against collapsed rows, and the largest difference of posterior means
-(alpha, beta) in Monte-Carlo standard errors, sqrt(mcse_a^2 + mcse_b^2). Target (issue
-"Churn model"): sampling within 15 s on 2 cores, at least 10 times faster than person-months.
+Run: ``.venv/bin/python benchmarks/fit.py`` fits the bundled demo data (``models/demo``, as
+``ctm fit --world demo`` reads it: 3 segments, 14 touchpoints); ``--synthetic`` fits synthetic
+person-months instead (:func:`models.persons.simulate_person_months`: 3 segments x
+``--customers`` 3,000, ``--months`` 24, 5 touchpoints). Both forms are fitted to the same
+person-months with the same settings (``--draws`` draws and as many tuning steps, 2 chains);
+for each, the wall time (compilation included), sampling time, smallest bulk ESS and that ESS
+per second of sampling, then their ratio, the number of person-months against collapsed rows,
+and the largest difference of posterior means (alpha, beta) in Monte-Carlo standard errors,
+sqrt(mcse_a^2 + mcse_b^2). Target (issue "Churn model"): sampling within 15 s on 2 cores, at
+least 10 times faster than person-months.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.special import logit
@@ -34,24 +37,14 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000, help="and as many tuning steps")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--collapsed-only", action="store_true", help="skip person-months")
+    parser.add_argument("--synthetic", action="store_true", help="not the bundled demo data")
     args = parser.parse_args()
-
-    rng = np.random.default_rng(args.seed)
-    mu = np.array([0.8, 0.5, 0.3, 0.0, -0.2])
-    sigma = np.array([0.3, 0.2, 0.4, 0.2, 0.3])
-    alpha = logit(0.02) + rng.normal(0, 0.4, (len(SEGMENTS), len(BAND_STARTS)))
-    beta = mu + sigma * rng.normal(size=(len(SEGMENTS), len(TOUCHPOINTS)))
     start = time.perf_counter()
-    customers, responses = simulate_person_months(
-        alpha, beta, SEGMENTS, TOUCHPOINTS, BAND_STARTS, args.customers, args.months,
-        args.response_rate, args.seed,
-    )  # fmt: skip
-    pm = person_months(customers, responses, TOUCHPOINTS, BAND_STARTS)
+    pm, segments, touchpoints, n_bands = synthetic(args) if args.synthetic else demo()
     rows = collapse(pm)
-    prepared = time.perf_counter() - start
-    print(f"{len(customers):,} customers, {len(responses):,} responses, "
-          f"{len(pm):,} person-months, {len(rows):,} collapsed rows "
-          f"({len(pm) / len(rows):.1f} times fewer); prepared in {prepared:.1f} s")  # fmt: skip
+    print(f"{pm['customer_id'].nunique():,} customers, {len(pm):,} person-months, "
+          f"{len(rows):,} collapsed rows ({len(pm) / len(rows):.1f} times fewer); prepared in "
+          f"{time.perf_counter() - start:.1f} s")  # fmt: skip
 
     forms = [True] if args.collapsed_only else [True, False]
     fits, results = [], []
@@ -60,7 +53,7 @@ def main() -> None:
     for collapsed in forms:
         model = ChurnModel(draws=args.draws, tune=args.draws, seed=args.seed, collapsed=collapsed)
         start = time.perf_counter()
-        model.fit(pm, SEGMENTS, TOUCHPOINTS, len(BAND_STARTS))
+        model.fit(pm, segments, touchpoints, n_bands)
         wall = time.perf_counter() - start
         d = model.diagnostics_
         rate = d["ess_bulk"] / model.sampling_seconds_
@@ -81,6 +74,35 @@ def main() -> None:
     collapsed_seconds = fits[0].sampling_seconds_
     verdict = "met" if collapsed_seconds <= 15 else "NOT met"
     print(f"target sampling <= 15 s (collapsed): {collapsed_seconds:.1f} s, {verdict}")
+
+
+def demo() -> tuple:
+    """Person-months of the bundled demo data, as ``ctm fit --world demo`` builds them."""
+    from models.posterior import band_starts
+    from scenarios.fitting import read_feedback
+    from sim.world import load_world
+
+    world = load_world("demo")
+    folder = Path(__file__).resolve().parent.parent / "models" / "demo"
+    customers, responses, _ = read_feedback(world, folder / "customers.csv",
+                                            folder / "responses.csv")
+    pm = person_months(customers, responses, world.touchpoint_ids, band_starts(world))
+    return pm, list(world.segment_ids), list(world.touchpoint_ids), len(band_starts(world))
+
+
+def synthetic(args: argparse.Namespace) -> tuple:
+    """Synthetic person-months from known parameters (seeded by ``--seed``)."""
+    rng = np.random.default_rng(args.seed)
+    mu = np.array([0.8, 0.5, 0.3, 0.0, -0.2])
+    sigma = np.array([0.3, 0.2, 0.4, 0.2, 0.3])
+    alpha = logit(0.02) + rng.normal(0, 0.4, (len(SEGMENTS), len(BAND_STARTS)))
+    beta = mu + sigma * rng.normal(size=(len(SEGMENTS), len(TOUCHPOINTS)))
+    customers, responses = simulate_person_months(
+        alpha, beta, SEGMENTS, TOUCHPOINTS, BAND_STARTS, args.customers, args.months,
+        args.response_rate, args.seed,
+    )  # fmt: skip
+    pm = person_months(customers, responses, TOUCHPOINTS, BAND_STARTS)
+    return pm, SEGMENTS, TOUCHPOINTS, len(BAND_STARTS)
 
 
 if __name__ == "__main__":
