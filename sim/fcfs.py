@@ -43,7 +43,7 @@ def advance(pending, free, until, keys, handling, resolution, retry_abandon, ret
         ``pack(a, part)`` of its stream (:func:`sim.streams.counter_uniform`).
     handling : (contacts, attempts) handling times.
     resolution, retry_abandon, retry_unresolved : probabilities; ``delay`` before a retry;
-        at most ``max_attempts`` attempts (at most ``u.shape[1]``).
+        at most ``max_attempts`` attempts (at most ``handling.shape[1]``).
     patience_scale : a retry's patience is -ln(1 - u) * patience_scale (``inf``: none).
 
     Returns

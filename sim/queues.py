@@ -250,7 +250,7 @@ class QueueDesk:
                              f"{self.now}")
         first = len(self._keys)
         self._keys.extend(keys)
-        self._handling.extend(self._handle(keys))
+        self._handling.extend(self._handle(keys, self._handling.values.shape[1]))
         patience = self._patience(self.streams.uniform(keys, pack(0, PATIENCE)))
         order = np.arange(len(keys))
         rows = np.column_stack([times, self._sequence + order, first + order,
@@ -283,12 +283,14 @@ class QueueDesk:
             self._duty += [(max(float(self.free[i]), at), -1) for i in leaving]
             self.free = np.delete(self.free, leaving)
         self.settings = settings
-        self._handling.replace(self._handle(self.keys))
+        # as wide as before at least: retries already waiting may have later attempts
+        width = max(settings.retry.max_attempts, self._handling.values.shape[1])
+        self._handling.replace(self._handle(self.keys, width))
 
-    def _handle(self, keys: np.ndarray) -> np.ndarray:
+    def _handle(self, keys: np.ndarray, attempts: int) -> np.ndarray:
         """(contact, attempt) handling times of the contacts ``keys``, on the desk's clock."""
-        attempts = np.arange(self.settings.retry.max_attempts)
-        u = self.streams.uniform(np.asarray(keys, np.uint64)[:, None], pack(attempts, HANDLING))
+        u = self.streams.uniform(np.asarray(keys, np.uint64)[:, None],
+                                 pack(np.arange(attempts), HANDLING))
         return self.settings.handling.draw(u) * self.time_scale
 
     def _patience(self, u: np.ndarray) -> np.ndarray:

@@ -259,3 +259,27 @@ class TestExperience:
             np.array(["resolved", "resolved", "unresolved", "abandoned"]), self.S,
         )  # fmt: skip
         np.testing.assert_array_equal(got, [5, 3, 2, 1])
+
+
+def test_fewer_attempts_from_a_restaffing_still_serve_the_retries_waiting():
+    """Retries already waiting when max_attempts drops are served with their own handling
+    times: each served (contact, attempt) takes as long as in a desk never restaffed."""
+    s = settings(2, resolution=0.2, retry={"after_unresolved": 1.0, "delay": "5 min",
+                                           "max_attempts": 4})
+    times = np.sort(np.random.default_rng(1).uniform(0, 200, 400))
+    keys = Streams(4).keys("queue", np.arange(len(times), dtype=np.uint64))
+    desks = [QueueDesk(s, Streams(4)) for _ in range(2)]
+    for desk in desks:
+        desk.offer(keys, times)
+        desk.advance(200)
+    desks[1].restaff(settings(2, resolution=0.2, retry={"after_unresolved": 1.0,
+                                                        "max_attempts": 1}), at=200)
+    durations = []
+    for desk in desks:
+        desk.advance(math.inf)
+        served = desk.records[desk.records[:, 5] != 2]  # not abandoned
+        durations.append({(c, a): end - start for c, a, _, start, end, _ in served})
+    late = [(c, a) for c, a, _, start, _, outcome in desks[1].records
+            if start >= 200 and a >= 1 and outcome != 2]
+    assert len(late) > 5  # retries queued before the change were served after it
+    assert all(durations[1][k] == pytest.approx(durations[0][k], rel=1e-12) for k in late)
