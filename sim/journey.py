@@ -35,6 +35,8 @@ class Prospects:
     @property
     def steps(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per step: (prospects walking, in order; the touchpoint each meets)."""
+        if len(self.path) == 0:
+            return []
         step, prospect, touchpoint = self.path[np.lexsort(self.path[:, 1::-1].T)].T
         bounds = np.flatnonzero(np.diff(step)) + 1
         return list(zip(np.split(prospect, bounds), np.split(touchpoint, bounds), strict=True))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sim.journey import walk
+from sim.streams import Streams
 from tests.helpers import PROSPECTS, absorbing_chain, averaged_over_ratings, simulated
 
 
@@ -43,3 +45,18 @@ def test_bad_experiences_lose_prospects(demo_params):
     base, _ = simulated(demo_params, s)
     after, _ = simulated(demo_params.replace(ratings=worse), s)
     assert after.mean() < base.mean() - 0.005
+
+
+def test_steps_group_the_path_by_step_in_prospect_order(demo_params):
+    """Prospects.steps: at step t, the prospects still walking (ascending) and where each is;
+    every move is in exactly one step, and no prospects means no steps."""
+    s = demo_params.segments.index("household")
+    prospects = walk(demo_params, s, np.arange(500, dtype=np.uint64), Streams(3))
+    steps = prospects.steps
+    assert sum(len(walking) for walking, _ in steps) == len(prospects.path)
+    assert sum(len(walking) for walking, _ in steps) == prospects.visits.sum()
+    for t, (walking, _) in enumerate(steps):
+        assert np.all(np.diff(walking) > 0)
+        if t:  # a prospect walking at step t walked at step t - 1
+            assert np.isin(walking, steps[t - 1][0]).all()
+    assert walk(demo_params, s, np.zeros(0, dtype=np.uint64), Streams(3)).steps == []
