@@ -128,7 +128,7 @@ def test_share_inside():
 
 @pytest.mark.slow
 @pytest.mark.xfail(run=False, reason="known to fail, issue 'Churn model' open: observed retention "
-                   "inside the band in 38% of months (see the docstring); run with --runxfail")
+                   "inside the band in 62% of months (see the docstring); run with --runxfail")
 def test_demo_retention_inside_the_posterior_predictive_band(demo_world):
     """The bundled demo's retention curve inside the model's 90% predictive band.
 
@@ -138,13 +138,15 @@ def test_demo_retention_inside_the_posterior_predictive_band(demo_world):
     draws spread over 600 are enough for a band. Each replay simulates the demo's 5,000
     customers over 24 months with another seed (:func:`scenarios.predictive.replay_retention`).
 
-    Known to fail (share 38%): the replays lose customers faster than the data, so the
-    observed curve runs along the band's upper edge. The model sees only months after a
+    Known to fail (share 62%; 38% before the sampler's coordinates changed in session 5): the
+    replays lose customers faster than the data, so the observed curve runs along the band's
+    upper edge, in or just above it. The model sees only months after a
     customer's first answer (2,937 of 20,087 months of tenure 0-2 at an 8% response rate),
     and there churn ran 2.7% a month against 2.2% for everyone; and its covariates are last
     answers (stale, rounded) while the simulation's hazard uses current views, on which the
-    true parameters under-predict the surveyed months' churn by 4-6%. A converged fit
-    (1,000 draws) gives 71%. The criterion is kept: the issue decides.
+    true parameters under-predict the surveyed months' churn by 4-6%. Converged fits (1,000
+    draws, 500 tuning steps) give 58% and 88% with sampler seeds 1 and 2: which months fall
+    just outside depends on the draws. The criterion is kept: the issue decides.
     """
     started = time.perf_counter()
     customers, responses, summary = read_feedback(
