@@ -46,7 +46,7 @@ def _derive(key, counter):
 def counter_uniform(key, counter):
     """The uniform in [0, 1) at position ``counter`` of the stream ``key`` (a ufunc, also
     called from compiled code); :meth:`Streams.uniform` is the same on arrays."""
-    return float64(mix(key + counter * _GOLDEN) >> uint64(11)) * _53_BITS
+    return float64(_derive(key, counter) >> uint64(11)) * _53_BITS
 
 
 def pack(*parts: int | np.ndarray) -> np.ndarray:
