@@ -65,11 +65,9 @@ def simulate(
         Told of every customer who joins, every month served and every journey walked
         (to write what a company would observe: :mod:`scenarios.demo_data`).
     """
-    if customers < 0 or months < 1:
-        raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
-    simulation = Simulation(params, customers, months, seed, observer)
-    simulation.changes = _check_changes(params, changes)
-    return simulation.run(progress)
+    simulation = Simulation(params, customers, months, seed, observer, changes)
+    simulation.play(progress)
+    return simulation.results()
 
 
 class Observer(Protocol):
@@ -86,12 +84,20 @@ class Observer(Protocol):
 
 
 class Simulation:
-    """One run: the environment, the customers and the recorder."""
+    """One run: the environment, the customers and the recorder.
+
+    :func:`simulate` is ``play`` then ``results``; a caller that needs only some counts can
+    read them from ``recorder`` after ``play`` (:func:`scenarios.runner.simulate_piece`).
+    The arguments are those of :func:`simulate`.
+    """
 
     def __init__(self, params: Parameters, customers: int, months: int, seed: int,
-                 observer: Observer | None = None):
+                 observer: Observer | None = None,
+                 changes: Sequence[tuple[int, Parameters]] = ()):
+        if customers < 0 or months < 1:
+            raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
         self.params, self.months, self.observer = params, months, observer
-        self.changes: dict[int, Parameters] = {}
+        self.changes = _check_changes(params, changes)
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         base = params.customers.sum()
@@ -105,9 +111,13 @@ class Simulation:
         self.attrs = {"seed": seed, "customers": customers, "months": months,
                       "scale": 1.0 / self.fraction if self.fraction > 0 else 1.0}
 
-    def run(self, progress: Callable[[int], None] | None = None) -> xr.Dataset:
+    def play(self, progress: Callable[[int], None] | None = None) -> None:
+        """Run every month; ``progress`` is called with the months done after each."""
         calendar = self.env.process(self._calendar(progress))
         self.env.run(until=calendar)
+
+    def results(self) -> xr.Dataset:
+        """The recorded results with derived rates, and the queues' metrics if any."""
         results = self.recorder.dataset(**self.attrs)
         if self.desks is not None:
             self.desks.drain()  # let contacts still in the queues finish, for their metrics

@@ -111,22 +111,27 @@ class Recorder:
 def derive(ds: xr.Dataset) -> xr.Dataset:
     """Add the rates and per-customer figures computed from counts.
 
-    Works on any Dataset with the recorded counts, including one summed over segments.
+    Works on any Dataset with the recorded counts, including one summed over segments. The
+    arithmetic is on the variables (matched by dimension name, no index alignment: they
+    share the Dataset's coordinates), which is several times faster for a run's small arrays.
     """
-    def per(count: xr.DataArray, base: xr.DataArray) -> xr.DataArray:
+    def per(count: xr.Variable, base: xr.Variable) -> xr.Variable:
         return count / base.where(base > 0)  # NaN where there is no base
 
-    mix, size = ds["loyalty_mix"], ds["cohort_size"]
-    observed = ds["cohort"] + ds["tenure"] <= ds.sizes["month"]
-    ds = ds.assign({  # at once: each assignment to a Dataset aligns all its variables
-        "value": ds["margin"] - ds["cost_to_serve"],
-        "conversion_rate": per(ds["acquired"], ds["prospects"]),
-        "churn_rate": per(ds["churned"], ds["active_start"]),
-        "nps": per(100 * (mix.sel(loyalty="advocate") - mix.sel(loyalty="dissatisfied")),
-                   ds["active"]),
-        "retention": per(ds["survivors"], size).where(observed),
-        "lifetime_value": per(ds["cohort_value"], size),
-    })
+    v, loyalty = ds.variables, ds.indexes["loyalty"]
+    mix = v["loyalty_mix"]
+    net = (mix.isel(loyalty=loyalty.get_loc("advocate"))
+           - mix.isel(loyalty=loyalty.get_loc("dissatisfied")))
+    observed = v["cohort"] + v["tenure"] <= ds.sizes["month"]
+    derived = {
+        "value": v["margin"] - v["cost_to_serve"],
+        "conversion_rate": per(v["acquired"], v["prospects"]),
+        "churn_rate": per(v["churned"], v["active_start"]),
+        "nps": per(100 * net, v["active"]),
+        "retention": per(v["survivors"], v["cohort_size"]).where(observed),
+        "lifetime_value": per(v["cohort_value"], v["cohort_size"]),
+    }
+    ds = ds.assign(derived)  # at once: each assignment to a Dataset merges all its variables
     for name, text in DESCRIPTIONS.items():
         ds.variables[name].attrs["description"] = text
     return ds
