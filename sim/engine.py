@@ -135,7 +135,7 @@ class Simulation:
             journeys = [self._prospects(s, month, advocates[s]) for s in range(len(advocates))]
             self.population.open_month(month)
             yield self.env.timeout(MONTH)  # queued contacts happen during the month
-            served = self.population.close_month(month)
+            served = self.population.close_month(month, views=self.observer is not None)
             self.recorder.service(month, served)
             if self.observer:
                 self.observer.served(month, served)

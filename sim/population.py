@@ -45,7 +45,7 @@ class Month:
     ids: np.ndarray  # (customer,)
     segment: np.ndarray  # (customer,)
     cohort: np.ndarray  # (customer,)
-    views: np.ndarray  # (customer, touchpoint) at the churn decision
+    views: np.ndarray | None  # (customer, touchpoint) at the churn decision, if asked for
     contacts: np.ndarray  # (customer, touchpoint)
     hazard: np.ndarray  # (customer,) monthly churn probability
     churned: np.ndarray  # (customer,) bool
@@ -156,8 +156,12 @@ class Population:
             contacts[:, self.desks.touchpoints] = 0  # counted when answered
         self._month = rows, contacts
 
-    def close_month(self, month: int) -> Month:
-        """Queued experiences applied; churn and self-classification; the churned leave."""
+    def close_month(self, month: int, views: bool = False) -> Month:
+        """Queued experiences applied; churn and self-classification; the churned leave.
+
+        The served customers' views are copied into the result only when ``views`` is true
+        (an observer reads them; a copy each month would cost a run about 5%).
+        """
         p = self.params
         rows, contacts = self._month
         self._month = None
@@ -169,9 +173,9 @@ class Population:
             self._views.values, keys[:, CHURN], keys[:, LOYALTY], p.band_starts, p.alpha,
             p.beta, p.gamma, p.cutpoints)
         self._alive.values[rows[churned]] = False
-        ids, segment, cohort, views = (a.values[rows] for a in (self._ids, self._segment,
-                                                                self._cohort, self._views))
-        return Month(ids, segment, cohort, views, contacts, hazard, churned, loyalty)
+        ids, segment, cohort = (a.values[rows] for a in (self._ids, self._segment, self._cohort))
+        seen = self._views.values[rows] if views else None
+        return Month(ids, segment, cohort, seen, contacts, hazard, churned, loyalty)
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.

@@ -74,11 +74,11 @@ class Recorder:
     def service(self, month: int, served: Month) -> None:
         """One service month of every active customer (tallied by :func:`_tally`)."""
         p, (S, H) = self.params, self.cohort_size.shape
-        cost = served.contacts @ p.cost_per_contact
         discount = (1.0 + p.discount_rate) ** -np.arange(1, H + 1)  # by tenure
         totals, contacts, loyalty, alive, value = _tally(
             month, served.segment, served.cohort, served.churned, served.loyalty,
-            served.contacts, cost, p.revenue, p.margin, discount, S, len(LOYALTY_CLASSES))
+            served.contacts, p.cost_per_contact, p.revenue, p.margin, discount, S,
+            len(LOYALTY_CLASSES))
         for name, row in zip(SERVICE, totals, strict=True):
             self.by_month[name][:, month] += row
         self.contacts[:, month] += contacts
@@ -199,26 +199,29 @@ def summary(ds: xr.Dataset) -> pd.DataFrame:
 
 
 @njit(cache=True)
-def _tally(month, segment, cohort, churned, loyalty, contacts, cost, revenue, margin, discount,
-           S, classes):
+def _tally(month, segment, cohort, churned, loyalty, contacts, cost_per_contact, revenue, margin,
+           discount, S, classes):
     """Per-segment sums of a service month, customer by customer in order (as
     ``np.bincount`` sums): the totals of ``SERVICE``, contacts per touchpoint, survivors by
     class, and per (cohort, tenure - 1) survivors and the discounted value (margin of a
-    survivor less cost to serve, times ``discount[tenure - 1]``)."""
+    survivor less cost to serve, times ``discount[tenure - 1]``). A customer's cost to serve
+    is the sum over touchpoints of contacts times cost per contact."""
     H = len(discount)
     totals, by_touchpoint = np.zeros((len(SERVICE), S)), np.zeros((S, contacts.shape[1]))
     by_class, alive, value = np.zeros((S, classes)), np.zeros((S, H, H)), np.zeros((S, H))
     for i in range(len(segment)):
         s, c, kept = segment[i], cohort[i], 0.0 if churned[i] else 1.0
+        cost = 0.0
+        for k in range(contacts.shape[1]):
+            by_touchpoint[s, k] += contacts[i, k]
+            cost += contacts[i, k] * cost_per_contact[k]
         totals[0, s] += 1.0
         totals[1, s] += kept
         totals[2, s] += 1.0 - kept
         totals[3, s] += kept * revenue[s]
         totals[4, s] += kept * margin[s]
-        totals[5, s] += cost[i]
-        for k in range(contacts.shape[1]):
-            by_touchpoint[s, k] += contacts[i, k]
+        totals[5, s] += cost
         by_class[s, loyalty[i]] += kept
         alive[s, c, month - c] += kept
-        value[s, c] += (kept * margin[s] - cost[i]) * discount[month - c]
+        value[s, c] += (kept * margin[s] - cost) * discount[month - c]
     return totals, by_touchpoint, by_class, alive, value
