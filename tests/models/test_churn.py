@@ -25,8 +25,9 @@ def hand_made() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Three customers in the loaders' format.
 
     A: active; two responses in February (the later one counts), one in April.
-    B: answered in December 2023, churned in March 2024; crosses the 12-month band.
-    C: churned in February, before its first response in March: no rows.
+    B: answered in December 2023 and in March 2024, the month it churned; crosses the
+    12-month band.
+    C: churned in February, before its only response in March: no rows.
     """
     customers = pd.DataFrame(
         {
@@ -39,12 +40,13 @@ def hand_made() -> tuple[pd.DataFrame, pd.DataFrame]:
     customers[["start", "end"]] = customers[["start", "end"]].astype("datetime64[us]")
     responses = pd.DataFrame(
         {
-            "customer_id": pd.Series(["A", "B", "A", "C", "A"], dtype=str),
+            "customer_id": pd.Series(["A", "B", "A", "C", "A", "B"], dtype=str),
             "date": pd.to_datetime(
-                ["2024-02-10", "2023-12-01", "2024-04-05", "2024-03-01", "2024-02-25"]
+                ["2024-02-10", "2023-12-01", "2024-04-05", "2024-03-01", "2024-02-25",
+                 "2024-03-10"]
             ).astype("datetime64[us]"),
-            "invoice": pd.array([1, 2, 5, 4, 3], dtype="Int8"),
-            "app": pd.array([5, None, 2, None, None], dtype="Int8"),
+            "invoice": pd.array([1, 2, 5, 4, 3, 4], dtype="Int8"),
+            "app": pd.array([5, None, 2, None, None, 1], dtype="Int8"),
         }
     )
     return customers, responses
@@ -66,23 +68,19 @@ def test_person_months_hand_made():
     got = person_months(customers, responses, touchpoints, BANDS, pd.Timestamp("2024-05-31"))
     want = expected(
         [
-            # A: Feb uses the 25 Feb response (invoice 3, app empty), carried into March.
+            # A: Feb uses the 25 Feb response (invoice 3, app empty); no answer in March or May.
             ("A", "2024-02", 1, 0, 0.0, 0.0, 0.0, 0),
-            ("A", "2024-03", 2, 0, 0.0, 0.0, 0.0, 0),
             ("A", "2024-04", 3, 1, -1.0, 0.5, 0.0, 0),
-            ("A", "2024-05", 4, 1, -1.0, 0.5, 0.0, 0),
-            # B: enters in December (first response), band 2 from tenure 12, churns in March.
+            # B: answered in December and in March (band 2 from tenure 12), churns in March.
             ("B", "2023-12", 11, 1, 0.5, 0.0, 0.0, 0),
-            ("B", "2024-01", 12, 2, 0.5, 0.0, 0.0, 0),
-            ("B", "2024-02", 13, 2, 0.5, 0.0, 0.0, 0),
-            ("B", "2024-03", 14, 2, 0.5, 0.0, 0.0, 1),
+            ("B", "2024-03", 14, 2, -0.5, 1.0, 0.0, 1),
         ]
     )
     assert list(got.columns) == [
         "customer_id", "segment", "month", "tenure", "band",
         "x_invoice", "x_app", "x_call_centre", "churned",
     ]  # fmt: skip
-    assert list(got["segment"]) == ["household"] * 4 + ["enterprise"] * 4
+    assert list(got["segment"]) == ["household"] * 2 + ["enterprise"] * 2
     assert got["segment"].dtype == customers["segment"].dtype
     assert got["month"].dtype == "period[M]"
     pd.testing.assert_frame_equal(got.drop(columns="segment"), want, check_dtype=False)
@@ -91,19 +89,15 @@ def test_person_months_hand_made():
 
 def test_person_months_default_and_early_observation_end():
     customers, responses = hand_made()
-    # Default: the latest date in end / responses is 2024-04-05, so A runs to April.
+    # Default: the latest date in end / responses is 2024-04-05, so A's April answer counts.
     got = person_months(customers, responses, ["invoice"], BANDS)
-    assert list(got.loc[got.customer_id == "A", "month"].astype(str)) == [
-        "2024-02", "2024-03", "2024-04",
-    ]  # fmt: skip
+    assert list(got.loc[got.customer_id == "A", "month"].astype(str)) == ["2024-02", "2024-04"]
     assert got["churned"].sum() == 1
     # Observation ending before B's churn: B is censored (no churn), A has one month.
     early = person_months(customers, responses, ["invoice"], BANDS, pd.Timestamp("2024-02-15"))
-    assert list(early["customer_id"]) == ["A", "B", "B", "B"]  # customers' order, then month
+    assert list(early["customer_id"]) == ["A", "B"]  # customers' order, then month
     assert early["churned"].sum() == 0
-    assert list(early.loc[early.customer_id == "B", "month"].astype(str)) == [
-        "2023-12", "2024-01", "2024-02",
-    ]  # fmt: skip
+    assert list(early.loc[early.customer_id == "B", "month"].astype(str)) == ["2023-12"]
 
 
 def test_person_months_matches_a_loop_on_simulated_data():
@@ -121,17 +115,16 @@ def test_person_months_matches_a_loop_on_simulated_data():
         mine = responses[responses.customer_id == c.customer_id].sort_values("date", kind="stable")
         if mine.empty:
             continue
-        first = max(mine.date.min().to_period("M"), c.start.to_period("M"))
         churn = not pd.isna(c.end) and c.end.to_period("M") <= last_month
         last = c.end.to_period("M") if churn else last_month
-        month = first
-        while month <= last:
-            latest = mine[mine.date.dt.to_period("M") <= month].iloc[-1]
+        for month in sorted(set(mine.date.dt.to_period("M"))):
+            if not c.start.to_period("M") <= month <= last:
+                continue
+            latest = mine[mine.date.dt.to_period("M") == month].iloc[-1]
             tenure = (month - c.start.to_period("M")).n
             band = int(np.searchsorted(BAND_STARTS, tenure, side="right") - 1)
             xs = [0.0 if pd.isna(latest[t]) else (3 - latest[t]) / 2 for t in TOUCHPOINTS]
             rows.append((c.customer_id, month, tenure, band, *xs, int(churn and month == last)))
-            month += 1
     columns = ["customer_id", "month", "tenure", "band", *[f"x_{t}" for t in TOUCHPOINTS]]
     want = pd.DataFrame(rows, columns=[*columns, "churned"])
     assert len(want) > 100
