@@ -10,6 +10,13 @@ per second of sampling, then their ratio, the number of person-months against co
 and the largest difference of posterior means (alpha, beta) in Monte-Carlo standard errors,
 sqrt(mcse_a^2 + mcse_b^2). Target (issue "Churn model"): sampling within 15 s on 2 cores, at
 least 10 times faster than person-months.
+
+The person-months are the months in which customers answered the survey
+(:func:`models.persons.person_months`). Each answer reports 14 views, so few answer months
+share all their covariates: on the demo data they collapse only about 2 times (9,420 months
+into 4,661 rows), and the collapsed form can be only about 2 times faster. The 10 times of the
+target held while every month at risk carried the last answer forward (62,745 months into
+6,125 rows), a model that the posterior predictive check rejected.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ def main() -> None:
               f"{time_ratio:.1f} x less sampling time")  # fmt: skip
         worst = largest_difference(fits[0].posterior_, fits[1].posterior_)
         print(f"largest difference of posterior means (alpha, beta): {worst:.2f} MCSE")
+        print(f"target >= 10 x the ESS per second of person-months: {speed:.1f} x, "
+              f"{'met' if speed >= 10 else 'NOT met'}")
     collapsed_seconds = fits[0].sampling_seconds_
     verdict = "met" if collapsed_seconds <= 15 else "NOT met"
     print(f"target sampling <= 15 s (collapsed): {collapsed_seconds:.1f} s, {verdict}")

@@ -186,6 +186,11 @@ def simulate_person_months(
     2. churns with the hazard ``logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k``
        computed from the latest reported ratings (``x = 0`` before the first response).
 
+    Views change only when the customer answers, so the ratings of an answer month are the
+    customer's views: :func:`person_months` is exact for these data, and they cannot show
+    the bias of carrying answers forward (the demo data, where views drift between answers,
+    can: ``tests/scenarios/test_predictive.py``).
+
     Days within a month keep the order start (days 1-10) < response (11-20) < end (21-28).
     The observation ends at the last day of the calendar, stored as
     ``customers.attrs["observed_until"]``.
