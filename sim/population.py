@@ -159,8 +159,8 @@ class Population:
     def close_month(self, month: int, views: bool = False) -> Month:
         """Queued experiences applied; churn and self-classification; the churned leave.
 
-        The served customers' views are copied into the result only when ``views`` is true
-        (an observer reads them; a copy each month would cost a run about 5%).
+        The served customers' views (a customer x touchpoint copy) are in the result only
+        when ``views`` is true: only an observer of the run reads them.
         """
         p = self.params
         rows, contacts = self._month

@@ -60,6 +60,29 @@ def test_results_are_labelled(serial, draws):
     assert serial.sizes["draw"] == len(draws)
 
 
+def test_a_piece_holds_the_counts_of_the_full_results(demo_params, plans, demo_world):
+    """simulate_piece reads the recorder directly; its counts are those of simulate's Dataset
+    for the same run (a scenario starting in month 2, so the change of parameters counts)."""
+    from sim.engine import simulate
+
+    changes = schedule(demo_params, plans["agents"])
+    piece = simulate_piece(changes, SMALL, seed=11)
+    (_, first), *later = changes
+    full = simulate(first, customers=SMALL.customers, months=SMALL.months, seed=11,
+                    changes=later)
+    for name in ("prospects", "acquired", "active", "churned", "margin", "cost_to_serve"):
+        np.testing.assert_array_equal(piece[name].values, full[name].values, err_msg=name)
+    mix = full["loyalty_mix"]
+    np.testing.assert_array_equal(piece["advocates"], mix.sel(loyalty="advocate"))
+    np.testing.assert_array_equal(piece["dissatisfied"], mix.sel(loyalty="dissatisfied"))
+    base = full["survivors"].sel(cohort=0)  # tenure t + 1 ends in month t
+    np.testing.assert_array_equal(piece["base_active"], base.values)
+    np.testing.assert_array_equal(piece["base_size"], full["cohort_size"].sel(cohort=0))
+    np.testing.assert_array_equal(piece["base_value"], full["cohort_value"].sel(cohort=0))
+    assert piece.attrs["scale"] == full.attrs["scale"]
+    assert (piece["churned"].sum() > 0) and (piece["base_active"].values > 0).all()
+
+
 def test_improvements_help_and_the_table_says_so(serial, plans):
     table = compare(serial)
     row = table[(table.scenario == "agents") & (table.segment == "all")
