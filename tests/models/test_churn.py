@@ -24,7 +24,8 @@ BAND_STARTS = [0, 3, 12, 24]
 def hand_made() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Three customers in the loaders' format.
 
-    A: active; two responses in February (the later one counts), one in April.
+    A: active since January; a response in December before it (ignored), two in February
+    (the later one counts), one in April.
     B: answered in December 2023 and in March 2024, the month it churned; crosses the
     12-month band.
     C: churned in February, before its only response in March: no rows.
@@ -40,13 +41,13 @@ def hand_made() -> tuple[pd.DataFrame, pd.DataFrame]:
     customers[["start", "end"]] = customers[["start", "end"]].astype("datetime64[us]")
     responses = pd.DataFrame(
         {
-            "customer_id": pd.Series(["A", "B", "A", "C", "A", "B"], dtype=str),
+            "customer_id": pd.Series(["A", "B", "A", "C", "A", "B", "A"], dtype=str),
             "date": pd.to_datetime(
                 ["2024-02-10", "2023-12-01", "2024-04-05", "2024-03-01", "2024-02-25",
-                 "2024-03-10"]
+                 "2024-03-10", "2023-12-20"]
             ).astype("datetime64[us]"),
-            "invoice": pd.array([1, 2, 5, 4, 3, 4], dtype="Int8"),
-            "app": pd.array([5, None, 2, None, None, 1], dtype="Int8"),
+            "invoice": pd.array([1, 2, 5, 4, 3, 4, 1], dtype="Int8"),
+            "app": pd.array([5, None, 2, None, None, 1, 1], dtype="Int8"),
         }
     )
     return customers, responses
