@@ -262,10 +262,10 @@ class QueueDesk:
         """Serve the contacts arriving before ``until``; their records (see sim.fcfs)."""
         s, scale = self.settings, self.time_scale
         retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
-        patience_scale = math.inf if s.theta is None else scale / s.theta
         records, self._pending = advance(
             self._pending, self.free, until, self.keys, self._handling.values,
-            s.resolution, *retry, s.retry.delay * scale, s.retry.max_attempts, patience_scale)
+            s.resolution, *retry, s.retry.delay * scale, s.retry.max_attempts,
+            self._patience_scale)
         self._records.extend(records)
         self.now = max(self.now, until)
         return records
@@ -293,9 +293,17 @@ class QueueDesk:
                                  pack(np.arange(attempts), HANDLING))
         return self.settings.handling.draw(u) * self.time_scale
 
-    def _patience(self, u: np.ndarray) -> np.ndarray:
+    @property
+    def _patience_scale(self) -> float:
+        """Mean patience on the desk's clock (``inf``: nobody hangs up); a patience is
+        -ln(1 - u) times it, here for first attempts and in :func:`sim.fcfs.advance` for
+        retries."""
         theta = self.settings.theta
-        return np.full(len(u), np.inf) if theta is None else -np.log1p(-u) / theta * self.time_scale
+        return math.inf if theta is None else self.time_scale / theta
+
+    def _patience(self, u: np.ndarray) -> np.ndarray:
+        scale = self._patience_scale
+        return np.full(len(u), np.inf) if scale == math.inf else -np.log1p(-u) * scale
 
     @property
     def keys(self) -> np.ndarray:
