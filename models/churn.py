@@ -358,7 +358,11 @@ def contrasts(information: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 def _information(xc: np.ndarray, segment: np.ndarray, n_segments: int, n: np.ndarray,
                  y: np.ndarray) -> np.ndarray:
     """Fisher information about beta[s, k] at the pooled churn rate h: sum n h (1 - h) xc^2
-    over the segment's rows (xc the centred covariates), shape (segment, touchpoint)."""
+    over the segment's rows (xc the centred covariates), shape (segment, touchpoint).
+
+    h is clipped to [0.001, 0.5] so that data without churn (or all churn) still give
+    positive weights; the weights only choose the sampler's coordinates (:func:`contrasts`
+    is an exact change of coordinates for any weights), not the posterior."""
     h = min(max(y.sum() / max(n.sum(), 1), 1e-3), 0.5)
     info = np.zeros((n_segments, xc.shape[1]))
     np.add.at(info, segment, n[:, None] * h * (1 - h) * xc**2)
