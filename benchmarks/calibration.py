@@ -77,8 +77,12 @@ def true_parameters(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 def labels(name: str, shape: tuple[int, ...]) -> list[str]:
     """Row names of :attr:`ChurnModel.summary_` for a parameter, in C order."""
-    axes = {"alpha": [SEGMENTS, [str(b) for b in range(len(BAND_STARTS))]],
-            "mu": [TOUCHPOINTS], "sigma": [TOUCHPOINTS], "beta": [SEGMENTS, TOUCHPOINTS]}[name]
+    axes = {
+        "alpha": [SEGMENTS, [str(b) for b in range(len(BAND_STARTS))]],
+        "mu": [TOUCHPOINTS],
+        "sigma": [TOUCHPOINTS],
+        "beta": [SEGMENTS, TOUCHPOINTS],
+    }[name]
     assert tuple(len(a) for a in axes) == shape, (name, shape)
     grid = pd.MultiIndex.from_product(axes).to_flat_index()
     return [f"{name}[{', '.join(key)}]" for key in grid]
@@ -103,8 +107,9 @@ def run_one(index: int, seed: int, customers: int, draws: int) -> Result:
         truth["alpha"], truth["beta"], SEGMENTS, TOUCHPOINTS, BAND_STARTS, customers, MONTHS,
         RESPONSE_RATE, data_seed,
     )  # fmt: skip
-    months = person_months(table, responses, TOUCHPOINTS, BAND_STARTS,
-                           table.attrs["observed_until"])
+    months = person_months(
+        table, responses, TOUCHPOINTS, BAND_STARTS, table.attrs["observed_until"]
+    )
     start = time.perf_counter()
     model = ChurnModel(draws=draws, tune=draws, seed=index).fit(
         months, SEGMENTS, TOUCHPOINTS, len(BAND_STARTS)
@@ -119,8 +124,10 @@ def report(results: list[Result], console: Console) -> None:
     c = inside / total
     binomial = np.sqrt(c * (1 - c) / total)
     between = np.std([r.coverage for r in results], ddof=1) / np.sqrt(len(results))
-    console.print(f"overall coverage of the 90% intervals: {inside} / {total} = {c:.1%} "
-                  f"(binomial s.e. {binomial:.1%}; between-dataset s.e. {between:.1%})")
+    console.print(
+        f"overall coverage of the 90% intervals: {inside} / {total} = {c:.1%} "
+        f"(binomial s.e. {binomial:.1%}; between-dataset s.e. {between:.1%})"
+    )
     for name in results[0].hits:
         hit, n = (sum(r.hits[name][i] for r in results) for i in (0, 1))
         console.print(f"  {name:<6} {hit:>4} / {n:<4} = {hit / n:.1%}")
@@ -128,8 +135,10 @@ def report(results: list[Result], console: Console) -> None:
     verdict = "met" if low <= c <= high else "NOT met"
     console.print(f"criterion {low:.0%} <= coverage <= {high:.0%}: {verdict}")
     flagged = sum(not r.diagnostics["ok"] for r in results)
-    console.print(f"fits failing the diagnostics (R-hat <= 1.01, ESS >= 400, no divergences): "
-                  f"{flagged} of {len(results)}")
+    console.print(
+        f"fits failing the diagnostics (R-hat <= 1.01, ESS >= 400, no divergences): "
+        f"{flagged} of {len(results)}"
+    )
 
 
 def main() -> None:
@@ -140,11 +149,15 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000, help="and as many tuning steps")
     args = parser.parse_args()
     console = Console(soft_wrap=True)
-    console.print(f"{args.datasets} datasets: {len(SEGMENTS)} segments x {args.customers:,} "
-                  f"customers, {len(TOUCHPOINTS)} touchpoints, {MONTHS} months; "
-                  f"{args.draws} draws and tuning steps x 2 chains")
-    console.print(f"{'dataset':>7} {'coverage':>9} {'max R-hat':>9} {'min ESS':>8} "
-                  f"{'diverg.':>7} {'fit s':>6}")
+    console.print(
+        f"{args.datasets} datasets: {len(SEGMENTS)} segments x {args.customers:,} "
+        f"customers, {len(TOUCHPOINTS)} touchpoints, {MONTHS} months; "
+        f"{args.draws} draws and tuning steps x 2 chains"
+    )
+    console.print(
+        f"{'dataset':>7} {'coverage':>9} {'max R-hat':>9} {'min ESS':>8} "
+        f"{'diverg.':>7} {'fit s':>6}"
+    )
     results = []
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
@@ -152,9 +165,11 @@ def main() -> None:
         for index in range(args.datasets):
             result = run_one(index, args.seed, args.customers, args.draws)
             d = result.diagnostics
-            progress.console.print(f"{index:>7} {result.coverage:>9.1%} {d['rhat']:>9.4f} "
-                                   f"{d['ess_bulk']:>8.0f} {d['divergences']:>7} "
-                                   f"{result.seconds:>6.1f}")
+            progress.console.print(
+                f"{index:>7} {result.coverage:>9.1%} {d['rhat']:>9.4f} "
+                f"{d['ess_bulk']:>8.0f} {d['divergences']:>7} "
+                f"{result.seconds:>6.1f}"
+            )
             results.append(result)
             progress.advance(task)
     report(results, console)

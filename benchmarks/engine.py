@@ -37,10 +37,15 @@ def measure(customers: int, months: int, seed: int, queued: bool) -> dict:
     seconds = time.perf_counter() - start
     customer_months = float(results["active_start"].sum())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"variant": "queued call centre" if queued else "no queues",
-            "customers": customers, "months": months, "seconds": seconds,
-            "customer_months": customer_months,
-            "per_second": customer_months / seconds, "peak_mb": peak_mb}
+    return {
+        "variant": "queued call centre" if queued else "no queues",
+        "customers": customers,
+        "months": months,
+        "seconds": seconds,
+        "customer_months": customer_months,
+        "per_second": customer_months / seconds,
+        "peak_mb": peak_mb,
+    }
 
 
 def main() -> None:
@@ -51,22 +56,38 @@ def main() -> None:
     parser.add_argument("--one", choices=["queued", "instant"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.customers[0], args.months, args.seed,
-                                 args.one == "queued")))
+        print(json.dumps(measure(args.customers[0], args.months, args.seed, args.one == "queued")))
         return
-    print(f"{'variant':<20} {'customers':>10} {'months':>6} {'cust-months':>12} "
-          f"{'seconds':>8} {'cust-months/s':>14} {'peak MB':>8}")
+    print(
+        f"{'variant':<20} {'customers':>10} {'months':>6} {'cust-months':>12} "
+        f"{'seconds':>8} {'cust-months/s':>14} {'peak MB':>8}"
+    )
     for variant in ("instant", "queued"):
         for n in args.customers:
             child = subprocess.run(
-                [sys.executable, __file__, "--one", variant, "--customers", str(n),
-                 "--months", str(args.months), "--seed", str(args.seed)],
-                capture_output=True, text=True, check=True, env={**os.environ, **ONE_THREAD},
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    variant,
+                    "--customers",
+                    str(n),
+                    "--months",
+                    str(args.months),
+                    "--seed",
+                    str(args.seed),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, **ONE_THREAD},
             )
             r = json.loads(child.stdout)
-            print(f"{r['variant']:<20} {r['customers']:>10,} {r['months']:>6} "
-                  f"{r['customer_months']:>12,.0f} {r['seconds']:>8.2f} "
-                  f"{r['per_second']:>14,.0f} {r['peak_mb']:>8.0f}")
+            print(
+                f"{r['variant']:<20} {r['customers']:>10,} {r['months']:>6} "
+                f"{r['customer_months']:>12,.0f} {r['seconds']:>8.2f} "
+                f"{r['per_second']:>14,.0f} {r['peak_mb']:>8.0f}"
+            )
 
 
 if __name__ == "__main__":

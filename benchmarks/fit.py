@@ -78,8 +78,10 @@ def main() -> None:
               f"{time_ratio:.1f} x less sampling time")  # fmt: skip
         worst = largest_difference(fits[0].posterior_, fits[1].posterior_)
         print(f"largest difference of posterior means (alpha, beta): {worst:.2f} MCSE")
-        print(f"target >= 10 x the ESS per second of person-months: {speed:.1f} x, "
-              f"{'met' if speed >= 10 else 'NOT met'}")
+        print(
+            f"target >= 10 x the ESS per second of person-months: {speed:.1f} x, "
+            f"{'met' if speed >= 10 else 'NOT met'}"
+        )
     collapsed_seconds = fits[0].sampling_seconds_
     verdict = "met" if collapsed_seconds <= 15 else "NOT met"
     print(f"target sampling <= 15 s (collapsed): {collapsed_seconds:.1f} s, {verdict}")
@@ -93,8 +95,9 @@ def demo() -> tuple:
 
     world = load_world("demo")
     folder = Path(__file__).resolve().parent.parent / "models" / "demo"
-    customers, responses, _ = read_feedback(world, folder / "customers.csv",
-                                            folder / "responses.csv")
+    customers, responses, _ = read_feedback(
+        world, folder / "customers.csv", folder / "responses.csv"
+    )
     pm = person_months(customers, responses, world.touchpoint_ids, band_starts(world))
     return pm, list(world.segment_ids), list(world.touchpoint_ids), len(band_starts(world))
 

@@ -54,14 +54,18 @@ def parameter_sets(count: int, seed: int, posterior: Path | None) -> list:
         return draws_of(world, posterior, count)
     params = from_world(world)
     rng = np.random.default_rng(seed)
-    return [params.replace(beta=params.beta + NOISE * rng.standard_normal(params.beta.shape))
-            for _ in range(count)]
+    return [
+        params.replace(beta=params.beta + NOISE * rng.standard_normal(params.beta.shape))
+        for _ in range(count)
+    ]
 
 
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and its finished children so far."""
-    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return sum(
+        resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
 
 
 def peak_mb() -> tuple[float, float]:
@@ -78,8 +82,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--posterior", type=Path)
     parser.add_argument("--serial", action="store_true", help="one process")
-    parser.add_argument("--keep-essential", action="store_true",
-                        help="do not remove the touchpoints the world marks essential")
+    parser.add_argument(
+        "--keep-essential",
+        action="store_true",
+        help="do not remove the touchpoints the world marks essential",
+    )
     args = parser.parse_args()
 
     from scenarios.quickwins import quick_wins
@@ -88,8 +95,13 @@ def main() -> None:
 
     world = load_world("demo")
     if not args.keep_essential:
-        world = world.model_copy(update={"touchpoints": [
-            tp.model_copy(update={"essential": False}) for tp in world.touchpoints]})
+        world = world.model_copy(
+            update={
+                "touchpoints": [
+                    tp.model_copy(update={"essential": False}) for tp in world.touchpoints
+                ]
+            }
+        )
     draws = parameter_sets(args.draws, args.seed, args.posterior)
     settings = Settings(customers=args.customers, months=args.months, seed=args.seed)
     executor = "serial" if args.serial else "processes"
@@ -100,22 +112,30 @@ def main() -> None:
     results = wins.study.results
     runs = results.sizes["scenario"] * results.sizes["draw"]
     own, child = peak_mb()
-    print(f"sweep: {results.sizes['scenario']} scenarios (baseline included) x {args.draws} "
-          f"draws = {runs:,} simulations of {args.customers:,} customers x {args.months} months "
-          f"on {workers} worker(s)")
-    print(f"wall time {seconds:,.1f} s; {60 * runs / seconds:,.1f} simulations per minute; "
-          f"CPU {cpu:,.1f} s, {cpu / runs:,.2f} s per simulation (a busy machine stretches the "
-          f"wall time, not the CPU time)")
-    print(f"peak memory: this process {own:,.0f} MB, largest worker {child:,.0f} MB "
-          f"(total below {own + workers * child:,.0f} MB)")
+    print(
+        f"sweep: {results.sizes['scenario']} scenarios (baseline included) x {args.draws} "
+        f"draws = {runs:,} simulations of {args.customers:,} customers x {args.months} months "
+        f"on {workers} worker(s)"
+    )
+    print(
+        f"wall time {seconds:,.1f} s; {60 * runs / seconds:,.1f} simulations per minute; "
+        f"CPU {cpu:,.1f} s, {cpu / runs:,.2f} s per simulation (a busy machine stretches the "
+        f"wall time, not the CPU time)"
+    )
+    print(
+        f"peak memory: this process {own:,.0f} MB, largest worker {child:,.0f} MB "
+        f"(total below {own + workers * child:,.0f} MB)"
+    )
     full_runs = results.sizes["scenario"] * FULL["draws"]
     size = (FULL["customers"] * FULL["months"]) / (args.customers * args.months)
     estimate, idle = seconds * full_runs / runs * size, cpu * full_runs / runs * size / 2
     how = "this run" if (runs, size) == (full_runs, 1) else "extrapolated"
-    print(f"full size ({full_runs:,} simulations, {FULL['customers']:,} customers x "
-          f"{FULL['months']} months), {how}: {estimate / 60:,.1f} min at this wall "
-          f"time, {idle / 60:,.1f} min from the CPU time on 2 idle cores (target: under 5 min "
-          f"on 2 cores: {'met' if max(estimate, idle) < 300 else 'not met'})")
+    print(
+        f"full size ({full_runs:,} simulations, {FULL['customers']:,} customers x "
+        f"{FULL['months']} months), {how}: {estimate / 60:,.1f} min at this wall "
+        f"time, {idle / 60:,.1f} min from the CPU time on 2 idle cores (target: under 5 min "
+        f"on 2 cores: {'met' if max(estimate, idle) < 300 else 'not met'})"
+    )
     top = wins.table[["scenario", "value_gain", "cost", "effort_weeks", "quadrant"]].head(5)
     print(f"best value per cost:\n{top.to_string(index=False)}")
 

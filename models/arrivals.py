@@ -67,16 +67,21 @@ class ArrivalModel:
         The posterior Gamma(shape, rate) of the monthly rate, (segment,).
     """
 
-    def __init__(self, prior_shape: float = PRIOR_SHAPE, prior_rate: float = PRIOR_RATE,
-                 seed: int = 0):
+    def __init__(
+        self, prior_shape: float = PRIOR_SHAPE, prior_rate: float = PRIOR_RATE, seed: int = 0
+    ):
         for name, value in (("prior_shape", prior_shape), ("prior_rate", prior_rate)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
                 raise ValueError(f"{name} is {value!r}, expected a positive number")
         check_int("seed", seed, 0)
         self.prior_shape, self.prior_rate, self.seed = float(prior_shape), float(prior_rate), seed
 
-    def fit(self, customers: pd.DataFrame, first_month: str | pd.Period | None = None,
-            last_month: str | pd.Period | None = None) -> ArrivalModel:
+    def fit(
+        self,
+        customers: pd.DataFrame,
+        first_month: str | pd.Period | None = None,
+        last_month: str | pd.Period | None = None,
+    ) -> ArrivalModel:
         """Count new customers per segment and month of the window; returns self.
 
         Parameters
@@ -98,8 +103,9 @@ class ArrivalModel:
         """Posterior mean of the monthly rate: (a0 + sum y) / (b0 + M), (segment,)."""
         return (self.shape_ / self.rate_).rename("new_customers")
 
-    def sample(self, draws: int, conversion: ArrayLike | xr.DataArray | None = None
-               ) -> xr.DataArray:
+    def sample(
+        self, draws: int, conversion: ArrayLike | xr.DataArray | None = None
+    ) -> xr.DataArray:
         """Posterior draws of new customers a month, or of prospects given ``conversion``.
 
         ``conversion``: the probability that a prospect becomes a customer, per segment
@@ -108,10 +114,15 @@ class ArrivalModel:
         """
         check_int("draws", draws, 1)
         rng = np.random.default_rng(self.seed)
-        values = rng.gamma(self.shape_.values, 1.0 / self.rate_.values,
-                           size=(draws, self.shape_.sizes["segment"]))
-        rate = xr.DataArray(values, dims=("draw", "segment"), name="new_customers",
-                            coords={"draw": np.arange(draws), "segment": self.shape_["segment"]})
+        values = rng.gamma(
+            self.shape_.values, 1.0 / self.rate_.values, size=(draws, self.shape_.sizes["segment"])
+        )
+        rate = xr.DataArray(
+            values,
+            dims=("draw", "segment"),
+            name="new_customers",
+            coords={"draw": np.arange(draws), "segment": self.shape_["segment"]},
+        )
         if conversion is None:
             return rate
         return (rate / self._conversion(conversion, draws)).rename("prospects")
@@ -125,17 +136,20 @@ class ArrivalModel:
         if not 0 < prob < 1:
             raise ValueError(f"prob is {prob}, expected a number in (0, 1)")
         tail = (1 - prob) / 2
-        bounds = [stats.gamma.ppf(p, self.shape_.values, scale=1 / self.rate_.values)
-                  for p in (tail, 1 - tail)]
-        out = xr.Dataset({"mean": self.mean_, "lower": ("segment", bounds[0]),
-                          "upper": ("segment", bounds[1])}, attrs={"prob": prob})
+        bounds = [
+            stats.gamma.ppf(p, self.shape_.values, scale=1 / self.rate_.values)
+            for p in (tail, 1 - tail)
+        ]
+        out = xr.Dataset(
+            {"mean": self.mean_, "lower": ("segment", bounds[0]), "upper": ("segment", bounds[1])},
+            attrs={"prob": prob},
+        )
         if conversion is not None:
             out = out / self._conversion(conversion, None)
             out.attrs["prob"] = prob
         return out
 
-    def _conversion(self, conversion: ArrayLike | xr.DataArray, draws: int | None
-                    ) -> xr.DataArray:
+    def _conversion(self, conversion: ArrayLike | xr.DataArray, draws: int | None) -> xr.DataArray:
         """Conversion as a DataArray over (segment,) or (draw, segment), checked."""
         segments = self.shape_["segment"].values
         if isinstance(conversion, xr.DataArray):
@@ -145,11 +159,14 @@ class ArrivalModel:
             dims = ("segment",) if values.ndim == 1 else ("draw", "segment")
             q = xr.DataArray(values, dims=dims, coords={"segment": segments})
         if q.sizes["segment"] != len(segments) or set(q.dims) - {"draw", "segment"}:
-            raise ValueError(f"conversion has dims {dict(q.sizes)}, expected segment "
-                             f"({len(segments)}) and optionally draw")
+            raise ValueError(
+                f"conversion has dims {dict(q.sizes)}, expected segment "
+                f"({len(segments)}) and optionally draw"
+            )
         if "draw" in q.dims and draws is None:
-            raise ValueError("interval() takes one conversion per segment; for one per draw "
-                             "use sample()")
+            raise ValueError(
+                "interval() takes one conversion per segment; for one per draw use sample()"
+            )
         if "draw" in q.dims and q.sizes["draw"] != draws:
             raise ValueError(f"conversion has {q.sizes['draw']} draws, expected {draws}")
         if not np.all((q > 0) & (q <= 1)):
@@ -157,12 +174,17 @@ class ArrivalModel:
         return q.drop_vars("draw", errors="ignore")
 
     def __repr__(self) -> str:
-        return (f"ArrivalModel(prior_shape={self.prior_shape!r}, "
-                f"prior_rate={self.prior_rate!r}, seed={self.seed!r})")
+        return (
+            f"ArrivalModel(prior_shape={self.prior_shape!r}, "
+            f"prior_rate={self.prior_rate!r}, seed={self.seed!r})"
+        )
 
 
-def monthly_starts(customers: pd.DataFrame, first_month: str | pd.Period | None = None,
-                   last_month: str | pd.Period | None = None) -> xr.DataArray:
+def monthly_starts(
+    customers: pd.DataFrame,
+    first_month: str | pd.Period | None = None,
+    last_month: str | pd.Period | None = None,
+) -> xr.DataArray:
     """New customers per segment and calendar month of the window, zeros included.
 
     Customers starting before ``first_month`` (the installed base) or after ``last_month``
@@ -177,15 +199,22 @@ def monthly_starts(customers: pd.DataFrame, first_month: str | pd.Period | None 
     if last < first:
         raise ValueError(f"the window {_label(first)} to {_label(last)} holds no month")
     segment = customers["segment"]
-    segments = (list(segment.cat.categories) if isinstance(segment.dtype, pd.CategoricalDtype)
-                else sorted(segment.astype(str).unique()))
+    segments = (
+        list(segment.cat.categories)
+        if isinstance(segment.dtype, pd.CategoricalDtype)
+        else sorted(segment.astype(str).unique())
+    )
     code = pd.Categorical(segment.astype(str), categories=segments).codes
     inside = (start >= first) & (start <= last)
     table = np.zeros((len(segments), last - first + 1), dtype=np.int64)
     np.add.at(table, (code[inside], start[inside] - first), 1)
     months = pd.PeriodIndex.from_ordinals(np.arange(first, last + 1), freq="M")
-    return xr.DataArray(table, dims=("segment", "month"), name="new",
-                        coords={"segment": segments, "month": months.to_timestamp().to_numpy()})
+    return xr.DataArray(
+        table,
+        dims=("segment", "month"),
+        name="new",
+        coords={"segment": segments, "month": months.to_timestamp().to_numpy()},
+    )
 
 
 def _month(dates: pd.Series) -> np.ndarray:

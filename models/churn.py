@@ -188,8 +188,9 @@ class ChurnModel:
             mu = pm.Deterministic("mu", m - sigma * norm * u, dims="touchpoint")
             pm.Potential("mu_prior", pm.logp(pm.Normal.dist(0.0, MU_SD), mu).sum())
             pw = (p * w.T[:, None, :]).sum(-1).T  # (segment, touchpoint)
-            beta = pm.Deterministic("beta", m + sigma * (a * u + pw),
-                                    dims=("segment", "touchpoint"))
+            beta = pm.Deterministic(
+                "beta", m + sigma * (a * u + pw), dims=("segment", "touchpoint")
+            )
             pm.Deterministic("z", (a + norm) * u + pw, dims=("segment", "touchpoint"))
             # Sampled: the intercept at the segment's mean covariates; alpha follows, with its
             # Normal prior kept exactly (the shear has Jacobian 1, see the class docstring).
@@ -213,9 +214,11 @@ class ChurnModel:
                 etas.append(pt.dot(design, pt.concatenate([alpha_c[s], beta[s]])))
                 weights.append(n[inside])
             theta = pt.concatenate([alpha_c, beta], axis=1)
-            pm.Potential("loglik", (linear * theta).sum()
-                         - pt.dot(np.concatenate(weights).astype(float),
-                                  pt.softplus(pt.concatenate(etas))))
+            pm.Potential(
+                "loglik",
+                (linear * theta).sum()
+                - pt.dot(np.concatenate(weights).astype(float), pt.softplus(pt.concatenate(etas))),
+            )
         return model
 
     def fit(
@@ -355,8 +358,9 @@ def contrasts(information: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return a, p, norm
 
 
-def _information(xc: np.ndarray, segment: np.ndarray, n_segments: int, n: np.ndarray,
-                 y: np.ndarray) -> np.ndarray:
+def _information(
+    xc: np.ndarray, segment: np.ndarray, n_segments: int, n: np.ndarray, y: np.ndarray
+) -> np.ndarray:
     """Fisher information about beta[s, k] at the pooled churn rate h: sum n h (1 - h) xc^2
     over the segment's rows (xc the centred covariates), shape (segment, touchpoint).
 
@@ -369,8 +373,9 @@ def _information(xc: np.ndarray, segment: np.ndarray, n_segments: int, n: np.nda
     return info
 
 
-def _segment_means(x: np.ndarray, segment: np.ndarray, n_segments: int,
-                   weight: np.ndarray) -> np.ndarray:
+def _segment_means(
+    x: np.ndarray, segment: np.ndarray, n_segments: int, weight: np.ndarray
+) -> np.ndarray:
     """Weighted mean covariates per segment, (segment, touchpoint); 0 for an empty segment."""
     totals = np.zeros((n_segments, x.shape[1]))
     np.add.at(totals, segment, x * weight[:, None])
@@ -378,8 +383,9 @@ def _segment_means(x: np.ndarray, segment: np.ndarray, n_segments: int,
     return np.divide(totals, counts, out=np.zeros_like(totals), where=counts > 0)
 
 
-def largest_difference(first: xr.DataTree, second: xr.DataTree,
-                       names: Sequence[str] = ("alpha", "beta")) -> float:
+def largest_difference(
+    first: xr.DataTree, second: xr.DataTree, names: Sequence[str] = ("alpha", "beta")
+) -> float:
     """Largest |mean_1 - mean_2| / sqrt(mcse_1^2 + mcse_2^2) over the parameters ``names``.
 
     Two samplers of the same posterior give values of about 1, rarely above 3.5.

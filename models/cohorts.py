@@ -64,20 +64,27 @@ def _check_segment(segment: str, rows: pd.DataFrame, problems: Problems) -> None
     wrong = rows["month"].to_numpy() != expected
     if wrong.any():
         label = rows.index[np.argmax(wrong)]
-        problems.add(f"row {label + 1}, column month",
-                     f"segment {segment!r} has month {rows['month'][label]} where month "
-                     f"{expected[np.argmax(wrong)]} was expected: months 0, 1, 2, ... each once",
-                     label + 1)
+        problems.add(
+            f"row {label + 1}, column month",
+            f"segment {segment!r} has month {rows['month'][label]} where month "
+            f"{expected[np.argmax(wrong)]} was expected: months 0, 1, 2, ... each once",
+            label + 1,
+        )
         return
     rise = np.flatnonzero(np.diff(rows["alive"].to_numpy()) > 0)
     if rise.size:
         label = rows.index[rise[0] + 1]
-        problems.add(f"row {label + 1}, column alive",
-                     f"segment {segment!r} has more customers alive in month "
-                     f"{rows['month'][label]} than the month before, expected counts that "
-                     "never rise", label + 1)
+        problems.add(
+            f"row {label + 1}, column alive",
+            f"segment {segment!r} has more customers alive in month "
+            f"{rows['month'][label]} than the month before, expected counts that "
+            "never rise",
+            label + 1,
+        )
     if rows["alive"].iloc[0] == 0:
         label = rows.index[0]
-        problems.add(f"row {label + 1}, column alive",
-                     f"segment {segment!r} has no customers in month 0, expected the cohort's "
-                     "size", label + 1)
+        problems.add(
+            f"row {label + 1}, column alive",
+            f"segment {segment!r} has no customers in month 0, expected the cohort's size",
+            label + 1,
+        )

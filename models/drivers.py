@@ -33,15 +33,23 @@ def value_drivers(posterior: xr.Dataset, prob: float = PROBABILITY) -> pd.DataFr
         table["p_driver"] = (draws > 1).mean("sample").to_series()
         rows.append(table.reset_index())
     table = pd.concat(rows, ignore_index=True)
-    table["rank"] = table.groupby("segment", sort=False)["odds_ratio"].rank(
-        ascending=False, method="first").astype(int)
+    table["rank"] = (
+        table.groupby("segment", sort=False)["odds_ratio"]
+        .rank(ascending=False, method="first")
+        .astype(int)
+    )
     order = {s: i for i, s in enumerate(table["segment"].unique())}
-    return (table.assign(_order=table["segment"].map(order))
-            .sort_values(["_order", "rank"]).drop(columns="_order").reset_index(drop=True))
+    return (
+        table.assign(_order=table["segment"].map(order))
+        .sort_values(["_order", "rank"])
+        .drop(columns="_order")
+        .reset_index(drop=True)
+    )
 
 
-def sentence(row: pd.Series, labels: dict[str, str] | None = None,
-             prob: float = PROBABILITY) -> str:
+def sentence(
+    row: pd.Series, labels: dict[str, str] | None = None, prob: float = PROBABILITY
+) -> str:
     """A value driver in plain words, e.g. "A poor view of the invoice raises the monthly odds
     of churn by 35% (20% to 52%)"."""
     name = (labels or {}).get(row["touchpoint"], row["touchpoint"].replace("_", " "))
@@ -51,11 +59,14 @@ def sentence(row: pd.Series, labels: dict[str, str] | None = None,
     if low >= 0:
         effect = f"raises the monthly odds of churn{who} by {mid:.0f}% ({low:.0f}% to {high:.0f}%"
     elif high <= 0:
-        effect = (f"lowers the monthly odds of churn{who} by {-mid:.0f}% "
-                  f"({-high:.0f}% to {-low:.0f}%")
+        effect = (
+            f"lowers the monthly odds of churn{who} by {-mid:.0f}% ({-high:.0f}% to {-low:.0f}%"
+        )
     else:
-        effect = (f"has no clear effect on the monthly odds of churn{who}: {mid:+.0f}% "
-                  f"({low:+.0f}% to {high:+.0f}%")
+        effect = (
+            f"has no clear effect on the monthly odds of churn{who}: {mid:+.0f}% "
+            f"({low:+.0f}% to {high:+.0f}%"
+        )
     return f"{odds} {effect}, {prob:.0%} interval)."
 
 
@@ -67,14 +78,25 @@ def plot_value_drivers(table: pd.DataFrame, labels: dict[str, str] | None = None
     names = [(labels or {}).get(k, k) for k in overall["touchpoint"]]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(overall) + 1.5))
     y = np.arange(len(overall))
-    ax.hlines(y, overall["low"], overall["high"], color="0.3", lw=2,
-              label=f"all segments, {PROBABILITY:.0%} interval")
+    ax.hlines(
+        y,
+        overall["low"],
+        overall["high"],
+        color="0.3",
+        lw=2,
+        label=f"all segments, {PROBABILITY:.0%} interval",
+    )
     ax.plot(overall["odds_ratio"], y, "o", color="0.1")
     segments = [s for s in table["segment"].unique() if s != "all"]
     for i, segment in enumerate(segments):
         part = table[table["segment"] == segment].set_index("touchpoint")
-        ax.plot(part.loc[overall["touchpoint"], "odds_ratio"], y + 0.15 * (i - 1), "|",
-                ms=10, label=segment.replace("_", " "))
+        ax.plot(
+            part.loc[overall["touchpoint"], "odds_ratio"],
+            y + 0.15 * (i - 1),
+            "|",
+            ms=10,
+            label=segment.replace("_", " "),
+        )
     ax.axvline(1, color="0.6", ls="--", lw=1)
     ax.set_xscale("log")
     ax.set_yticks(y, names)

@@ -20,9 +20,15 @@ import pandas as pd
 from models.data import Problems, parse_dates, parse_ids, read_table
 
 
-def read_event_log(path: str | Path, *, case: str = "customer_id", activity: str = "touchpoint",
-                   timestamp: str = "timestamp", segment: str = "segment",
-                   sort: bool = False) -> pd.DataFrame:
+def read_event_log(
+    path: str | Path,
+    *,
+    case: str = "customer_id",
+    activity: str = "touchpoint",
+    timestamp: str = "timestamp",
+    segment: str = "segment",
+    sort: bool = False,
+) -> pd.DataFrame:
     """Read an event log, keeping touchpoint ids the world lacks.
 
     Returns ``customer_id``, ``touchpoint`` (text), ``timestamp`` and ``segment`` (text, ``""``
@@ -38,8 +44,10 @@ def read_event_log(path: str | Path, *, case: str = "customer_id", activity: str
         expected = f"expected columns {case}, {activity}, {timestamp}"
         problems.add("columns", f"missing {', '.join(missing)}; {expected}")
     problems.check()
-    out = pd.DataFrame({"customer_id": parse_ids(frame[case], problems),
-                        "touchpoint": frame[activity]}, index=frame.index)
+    out = pd.DataFrame(
+        {"customer_id": parse_ids(frame[case], problems), "touchpoint": frame[activity]},
+        index=frame.index,
+    )
     problems.cells(frame[activity], frame[activity] == "", "empty, expected a touchpoint id")
     out["timestamp"] = parse_dates(frame[timestamp], problems, time=True)
     out["segment"] = frame[segment] if segment in frame.columns else ""
@@ -62,22 +70,36 @@ def check_event_log(events: pd.DataFrame, *, sort: bool = False) -> pd.DataFrame
     row = pd.Series(events.index + 1, index=events.index)
     ordered = events.sort_values(["customer_id", "timestamp"], kind="stable")
     again = ordered.duplicated(["customer_id", "timestamp"]).reindex(events.index)
-    first = row[ordered.index].groupby([ordered["customer_id"], ordered["timestamp"]]
-                                       ).transform("first").reindex(events.index)
-    problems.cells(text, again, "time {value} repeats row {other} of the same customer, expected "
-                   "distinct times within a customer", first.astype(str))
+    first = (
+        row[ordered.index]
+        .groupby([ordered["customer_id"], ordered["timestamp"]])
+        .transform("first")
+        .reindex(events.index)
+    )
+    problems.cells(
+        text,
+        again,
+        "time {value} repeats row {other} of the same customer, expected "
+        "distinct times within a customer",
+        first.astype(str),
+    )
     if not sort:
         earlier = events["timestamp"] < events.groupby("customer_id")["timestamp"].shift()
         before = row.groupby(events["customer_id"]).shift().fillna(0).astype(int).astype(str)
-        problems.cells(text, earlier, "time {value} is earlier than row {other} of the same "
-                       "customer, expected each customer's events in time order (or sort=True)",
-                       before)
+        problems.cells(
+            text,
+            earlier,
+            "time {value} is earlier than row {other} of the same "
+            "customer, expected each customer's events in time order (or sort=True)",
+            before,
+        )
     problems.check()
     return ordered.copy()
 
 
-def case_table(events: pd.DataFrame, customers: pd.DataFrame,
-               segments: list[str] | None = None) -> pd.DataFrame:
+def case_table(
+    events: pd.DataFrame, customers: pd.DataFrame, segments: list[str] | None = None
+) -> pd.DataFrame:
     """One row per case: ``segment`` (NaN if unknown), ``purchased`` and ``path`` (a tuple).
 
     With ``segments`` given, segment cells of the log are checked: each must be one of them,
@@ -86,27 +108,43 @@ def case_table(events: pd.DataFrame, customers: pd.DataFrame,
     source = events.attrs.get("source", "events")
     column = events.attrs.get("columns", {}).get("segment", "segment")
     of_customer = customers.set_index("customer_id")["segment"].astype(str)
-    written = (events["segment"] if "segment" in events else pd.Series("", events.index))
+    written = events["segment"] if "segment" in events else pd.Series("", events.index)
     written = written.fillna("").astype(str).rename(column)
     first = written.where(written != "").groupby(events["customer_id"]).transform("first")
     known = events["customer_id"].map(of_customer)
     if segments is not None:
         problems = Problems(source)
         given = written != ""
-        problems.cells(written, given & ~written.isin(segments),
-                       f"unknown segment {{value}}, expected one of {', '.join(segments)}")
-        problems.cells(written, given & (written != first), "segment {value} differs from "
-                       "an earlier row of the same customer ({other}), expected one", first)
-        problems.cells(written, given & known.notna() & (written != known), "segment {value} "
-                       "differs from the customers table ({other}), expected the same", known)
+        problems.cells(
+            written,
+            given & ~written.isin(segments),
+            f"unknown segment {{value}}, expected one of {', '.join(segments)}",
+        )
+        problems.cells(
+            written,
+            given & (written != first),
+            "segment {value} differs from "
+            "an earlier row of the same customer ({other}), expected one",
+            first,
+        )
+        problems.cells(
+            written,
+            given & known.notna() & (written != known),
+            "segment {value} differs from the customers table ({other}), expected the same",
+            known,
+        )
         problems.check()
     ids = events["customer_id"].to_numpy()
     begins = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])  # events come sorted by case
     paths = np.split(events["touchpoint"].astype(str).to_numpy(dtype=object), begins[1:])
-    return pd.DataFrame({"segment": known.fillna(first).to_numpy()[begins],
-                         "path": [tuple(p) for p in paths] if len(ids) else [],
-                         "purchased": isin(ids[begins], of_customer.index)},
-                        index=pd.Index(ids[begins], name="customer_id"))
+    return pd.DataFrame(
+        {
+            "segment": known.fillna(first).to_numpy()[begins],
+            "path": [tuple(p) for p in paths] if len(ids) else [],
+            "purchased": isin(ids[begins], of_customer.index),
+        },
+        index=pd.Index(ids[begins], name="customer_id"),
+    )
 
 
 def isin(values: object, pool: object) -> np.ndarray:
@@ -115,8 +153,7 @@ def isin(values: object, pool: object) -> np.ndarray:
     return pool.get_indexer(np.asarray(values, dtype=object)) >= 0
 
 
-def unique_paths(cases: pd.DataFrame, segments: list[str], touchpoints: list[str]
-                 ) -> pd.DataFrame:
+def unique_paths(cases: pd.DataFrame, segments: list[str], touchpoints: list[str]) -> pd.DataFrame:
     """Distinct (segment code, state path) with their case counts; code -1: unknown segment.
 
     A path lists next-state indices: touchpoints 0..K-1, then K (purchase) or K+1 (lost).
@@ -124,8 +161,10 @@ def unique_paths(cases: pd.DataFrame, segments: list[str], touchpoints: list[str
     K, index = len(touchpoints), {k: i for i, k in enumerate(touchpoints)}
     cases = cases[cases["path"].map(len) > 0]
     code = pd.Categorical(cases["segment"], categories=segments).codes
-    path = [(*map(index.get, p), K if bought else K + 1)
-            for p, bought in zip(cases["path"], cases["purchased"], strict=True)]
+    path = [
+        (*map(index.get, p), K if bought else K + 1)
+        for p, bought in zip(cases["path"], cases["purchased"], strict=True)
+    ]
     table = pd.DataFrame({"segment": code, "path": path}, index=cases.index)
     return table.groupby(["segment", "path"]).size().rename("cases").reset_index()
 
@@ -147,10 +186,14 @@ def move_counts(paths: pd.DataFrame, S: int, K: int) -> dict[str, np.ndarray]:
         move += flat.index.tolist()
         weight += flat.tolist()
     known_cases = paths.loc[paths["segment"] >= 0].groupby("segment")["cases"].sum()
-    return {"known": known, "unassigned": unassigned["cases"].to_numpy(),
-            "path": np.array(path, dtype=int), "move": np.array(move, dtype=int),
-            "weight": np.array(weight, dtype=float),
-            "known_cases": known_cases.reindex(range(S), fill_value=0).to_numpy(dtype=float)}
+    return {
+        "known": known,
+        "unassigned": unassigned["cases"].to_numpy(),
+        "path": np.array(path, dtype=int),
+        "move": np.array(move, dtype=int),
+        "weight": np.array(weight, dtype=float),
+        "known_cases": known_cases.reindex(range(S), fill_value=0).to_numpy(dtype=float),
+    }
 
 
 def _froms(steps: tuple[int, ...]) -> np.ndarray:

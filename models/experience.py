@@ -61,18 +61,30 @@ class RatingModel:
         ``"last"`` counts each customer's latest rating of a touchpoint, ``"all"`` every one.
     """
 
-    def __init__(self, prior_strength: float = PRIOR_STRENGTH, floor: float = FLOOR,
-                 seed: int | None = None, per_customer: Literal["last", "all"] = "last"):
+    def __init__(
+        self,
+        prior_strength: float = PRIOR_STRENGTH,
+        floor: float = FLOOR,
+        seed: int | None = None,
+        per_customer: Literal["last", "all"] = "last",
+    ):
         if prior_strength < 0 or floor <= 0:
-            raise ValueError(f"need prior_strength >= 0 and floor > 0, got {prior_strength}, "
-                             f"{floor}")
+            raise ValueError(
+                f"need prior_strength >= 0 and floor > 0, got {prior_strength}, {floor}"
+            )
         self.prior_strength = prior_strength
         self.floor = floor
         self.seed = seed
         self.per_customer = per_customer
 
-    def fit(self, responses: pd.DataFrame, customers: pd.DataFrame, segments: list[str],
-            touchpoints: list[str], fallback: np.ndarray | None = None) -> RatingModel:
+    def fit(
+        self,
+        responses: pd.DataFrame,
+        customers: pd.DataFrame,
+        segments: list[str],
+        touchpoints: list[str],
+        fallback: np.ndarray | None = None,
+    ) -> RatingModel:
         """Count ratings per segment and touchpoint and form the posterior concentration.
 
         Parameters
@@ -99,8 +111,9 @@ class RatingModel:
         self.prior_ = prior.broadcast_like(counts).transpose(*counts.dims)
         self.concentration_ = (self.prior_ + counts).where(source != "world")
         self.source_ = source.rename("source")
-        self.fallback_ = None if fallback is None else counts.copy(data=np.asarray(fallback,
-                                                                                   dtype=float))
+        self.fallback_ = (
+            None if fallback is None else counts.copy(data=np.asarray(fallback, dtype=float))
+        )
         self._rng = np.random.default_rng(self.seed)
         return self
 
@@ -115,8 +128,9 @@ class RatingModel:
         rest = c.sum("rating") - c
         tails = np.array([(1 - mass) / 2, (1 + mass) / 2])
         bounds = beta_distribution.ppf(tails[:, None, None, None], c.values, rest.values)
-        out = xr.DataArray(bounds, dims=("bound", *c.dims),
-                           coords={"bound": ["low", "high"], **c.coords})
+        out = xr.DataArray(
+            bounds, dims=("bound", *c.dims), coords={"bound": ["low", "high"], **c.coords}
+        )
         return self._with_fallback(out)
 
     def sample(self, draws: int) -> xr.DataArray:
@@ -128,8 +142,11 @@ class RatingModel:
         c = self.concentration_.fillna(1.0).values
         gamma = self._rng.gamma(c, size=(draws, *c.shape))
         values = gamma / gamma.sum(axis=-1, keepdims=True)
-        out = xr.DataArray(values, dims=("draw", *self.counts_.dims),
-                           coords={"draw": np.arange(draws), **self.counts_.coords})
+        out = xr.DataArray(
+            values,
+            dims=("draw", *self.counts_.dims),
+            coords={"draw": np.arange(draws), **self.counts_.coords},
+        )
         return self._with_fallback(out).rename("ratings")
 
     def _with_fallback(self, values: xr.DataArray) -> xr.DataArray:
@@ -137,39 +154,54 @@ class RatingModel:
             return values
         return xr.where(self.source_ == "world", self.fallback_, values).transpose(*values.dims)
 
-    def _ratings(self, responses: pd.DataFrame, customers: pd.DataFrame, segments: list[str],
-                 touchpoints: list[str]) -> pd.DataFrame:
+    def _ratings(
+        self,
+        responses: pd.DataFrame,
+        customers: pd.DataFrame,
+        segments: list[str],
+        touchpoints: list[str],
+    ) -> pd.DataFrame:
         """Long table (customer_id, segment, touchpoint, rating) of the counted ratings."""
         rated = [k for k in touchpoints if k in responses.columns]
         segment_of = customers.set_index("customer_id")["segment"].astype(str)
         segment = responses["customer_id"].map(segment_of)
         unknown = responses["customer_id"][segment.isna()]
         if len(unknown):
-            raise ValueError(f"{len(unknown)} responses from customers not in the customers "
-                             f"table, such as {unknown.iloc[0]!r}; expected known customer ids")
+            raise ValueError(
+                f"{len(unknown)} responses from customers not in the customers "
+                f"table, such as {unknown.iloc[0]!r}; expected known customer ids"
+            )
         other = sorted(set(segment) - set(segments))
         if other:
             raise ValueError(f"customers of unknown segments {other}, expected {segments}")
         table = responses.assign(segment=segment, _order=np.arange(len(responses)))
         by = ["date", "_order"] if "date" in table.columns else ["_order"]
-        long = table.sort_values(by).melt(["customer_id", "segment"], rated, "touchpoint",
-                                          "rating").dropna(subset=["rating"])
+        long = (
+            table.sort_values(by)
+            .melt(["customer_id", "segment"], rated, "touchpoint", "rating")
+            .dropna(subset=["rating"])
+        )
         if self.per_customer == "last":
             long = long.drop_duplicates(["customer_id", "touchpoint"], keep="last")
         bad = ~long["rating"].isin(RATINGS)
         if bad.any():
-            raise ValueError(f"rating {long['rating'][bad].iloc[0]} of touchpoint "
-                             f"{long['touchpoint'][bad].iloc[0]!r}, expected 1..5 or missing")
+            raise ValueError(
+                f"rating {long['rating'][bad].iloc[0]} of touchpoint "
+                f"{long['touchpoint'][bad].iloc[0]!r}, expected 1..5 or missing"
+            )
         return long
 
 
 def _count(long: pd.DataFrame, segments: list[str], touchpoints: list[str]) -> xr.DataArray:
     """Ratings counted on the full (segment, touchpoint, rating) grid."""
-    grid = pd.MultiIndex.from_product([segments, touchpoints, RATINGS],
-                                      names=["segment", "touchpoint", "rating"])
+    grid = pd.MultiIndex.from_product(
+        [segments, touchpoints, RATINGS], names=["segment", "touchpoint", "rating"]
+    )
     sizes = long.astype({"rating": int}).groupby(["segment", "touchpoint", "rating"]).size()
     values = sizes.reindex(grid, fill_value=0).to_numpy(dtype=float)
-    return xr.DataArray(values.reshape(len(segments), len(touchpoints), len(RATINGS)),
-                        dims=("segment", "touchpoint", "rating"),
-                        coords={"segment": segments, "touchpoint": touchpoints,
-                                "rating": RATINGS}, name="counts")
+    return xr.DataArray(
+        values.reshape(len(segments), len(touchpoints), len(RATINGS)),
+        dims=("segment", "touchpoint", "rating"),
+        coords={"segment": segments, "touchpoint": touchpoints, "rating": RATINGS},
+        name="counts",
+    )

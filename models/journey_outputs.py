@@ -18,8 +18,7 @@ UNKNOWN_SEGMENT = "unknown"
 """The segment of cases without a known one (lost prospects of a log without segments)."""
 
 
-def common_sequences(events: pd.DataFrame, customers: pd.DataFrame, top: int = 10
-                     ) -> pd.DataFrame:
+def common_sequences(events: pd.DataFrame, customers: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The ``top`` most common touchpoint sequences of each segment.
 
     Touchpoints are as written in the log (unknown ones too). Cases without a known segment
@@ -27,9 +26,13 @@ def common_sequences(events: pd.DataFrame, customers: pd.DataFrame, top: int = 1
     Columns: segment, rank, sequence ("a > b > c"), outcome, cases, share of the segment's cases.
     """
     cases = case_table(check_event_log(events, sort=True), customers)
-    table = pd.DataFrame({"segment": cases["segment"].fillna(UNKNOWN_SEGMENT),
-                          "sequence": cases["path"].map(" > ".join),
-                          "outcome": np.where(cases["purchased"], PURCHASE, LOST)})
+    table = pd.DataFrame(
+        {
+            "segment": cases["segment"].fillna(UNKNOWN_SEGMENT),
+            "sequence": cases["path"].map(" > ".join),
+            "outcome": np.where(cases["purchased"], PURCHASE, LOST),
+        }
+    )
     table = table.value_counts().rename("cases").reset_index()
     table["share"] = table["cases"] / table.groupby("segment")["cases"].transform("sum")
     table = table.sort_values(["segment", "cases", "sequence"], ascending=[True, False, True])
@@ -38,8 +41,9 @@ def common_sequences(events: pd.DataFrame, customers: pd.DataFrame, top: int = 1
     return table.reset_index(drop=True)
 
 
-def journey_map(counts: xr.DataArray, labels: dict[str, str] | None = None
-                ) -> tuple[pd.DataFrame, plt.Figure]:
+def journey_map(
+    counts: xr.DataArray, labels: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, plt.Figure]:
     """Moves between states per segment as a table and a figure of one heatmap per segment.
 
     ``counts`` is :attr:`models.journeys.JourneyModel.counts_`. The table lists segment,
@@ -53,16 +57,29 @@ def journey_map(counts: xr.DataArray, labels: dict[str, str] | None = None
     cols = counts["next"].values[counts.sum(("segment", "from")).values > 0]
     name = (labels or {}).get
     panels = counts.sizes["segment"]
-    fig, axes = plt.subplots(1, panels, squeeze=False, sharey=True, constrained_layout=True,
-                             figsize=(0.5 * len(cols) * panels + 3.5, 0.45 * len(rows) + 2.8))
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        squeeze=False,
+        sharey=True,
+        constrained_layout=True,
+        figsize=(0.5 * len(cols) * panels + 3.5, 0.45 * len(rows) + 2.8),
+    )
     for ax, segment in zip(axes[0], counts["segment"].values, strict=True):
         part = {"segment": segment, "from": rows, "next": cols}
         n, s = counts.sel(part).values, share.sel(part).fillna(0).values
         image = ax.imshow(s, cmap="Blues", vmin=0, vmax=1, aspect="auto")
         for (i, j), value in np.ndenumerate(n):
             if value >= 0.5:
-                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if s[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if s[i, j] > 0.6 else "black",
+                )
         ax.set_xticks(range(len(cols)), [name(c, c) for c in cols], rotation=60, ha="right")
         ax.set_yticks(range(len(rows)), [name(r, r) for r in rows])
         ax.set_title(str(segment))

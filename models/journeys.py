@@ -78,8 +78,14 @@ class JourneyModel:
         self.prior = prior
         self.seed = seed
 
-    def fit(self, events: pd.DataFrame, customers: pd.DataFrame, world: World,
-            ratings: np.ndarray | None = None, open_after: object = None) -> JourneyModel:
+    def fit(
+        self,
+        events: pd.DataFrame,
+        customers: pd.DataFrame,
+        world: World,
+        ratings: np.ndarray | None = None,
+        open_after: object = None,
+    ) -> JourneyModel:
         """Count the moves of every case and form the posterior.
 
         ``ratings`` (segment, touchpoint, rating, in the world's order) gives the share of bad
@@ -104,16 +110,23 @@ class JourneyModel:
         self.unknown_touchpoints_ = events.loc[~known, "touchpoint"].astype(str).value_counts()
         if len(self.unknown_touchpoints_):
             found = ", ".join(f"{k} ({n})" for k, n in self.unknown_touchpoints_.items())
-            warnings.warn(f"events at touchpoints not in the world skipped: {found}; candidates "
-                          "for the touchpoint inventory", stacklevel=2)
+            warnings.warn(
+                f"events at touchpoints not in the world skipped: {found}; candidates "
+                "for the touchpoint inventory",
+                stacklevel=2,
+            )
         cases = case_table(events[known], customers, self.segments)
         self._report_missing(customers, every_case, events["timestamp"].min())
         paths = unique_paths(cases, self.segments, self.touchpoints)
         self.cases_ = int(paths["cases"].sum())
         self.unassigned_cases_ = int(paths.loc[paths["segment"] < 0, "cases"].sum())
         self._moves = move_counts(paths, S, K)
-        allowed = np.concatenate([np.pad(params.start, ((0, 0), (0, 2)))[:, None],
-                                  params.transitions], axis=1) > 0
+        allowed = (
+            np.concatenate(
+                [np.pad(params.start, ((0, 0), (0, 2)))[:, None], params.transitions], axis=1
+            )
+            > 0
+        )
         self.prior_ = self.prior * _support(allowed | (self._moves["known"] > 0), self._moves)
         self._gibbs = _Gibbs(self, np.random.default_rng(self.seed))
         counts = self._moves["known"] + self._gibbs.expected_counts(BURN)
@@ -140,15 +153,18 @@ class JourneyModel:
         """
         if not self.unassigned_cases_:
             self.ess_ = float(draws)
-            return self._dataset(_dirichlet(self.concentration_.values, self._gibbs.rng, draws),
-                                 observed)
+            return self._dataset(
+                _dirichlet(self.concentration_.values, self._gibbs.rng, draws), observed
+            )
         rows = self._gibbs.draws(draws, THIN)
         self.ess_ = effective_size(rows)
         if self.ess_ < draws / 10:
-            warnings.warn(f"journey draws: effective sample size {self.ess_:.0f} of {draws}; "
-                          f"{self.unassigned_cases_} lost cases have no segment, so some rows are "
-                          "barely identified: add the lead's segment to the event log",
-                          stacklevel=2)
+            warnings.warn(
+                f"journey draws: effective sample size {self.ess_:.0f} of {draws}; "
+                f"{self.unassigned_cases_} lost cases have no segment, so some rows are "
+                "barely identified: add the lead's segment to the event log",
+                stacklevel=2,
+            )
         return self._dataset(rows, observed)
 
     def _dataset(self, rows: np.ndarray, observed: bool) -> xr.Dataset:
@@ -156,28 +172,42 @@ class JourneyModel:
         transitions = rows[:, :, 1:]
         if not observed:
             transitions = simulation_rows(transitions, self.bad_share_, self.dropout_odds_)
-        coords = {"draw": np.arange(len(rows)), "segment": self.segments,
-                  "touchpoint": self.touchpoints, "next": [*self.touchpoints, PURCHASE, LOST]}
-        return xr.Dataset({"start": (("draw", "segment", "touchpoint"), rows[:, :, 0, :K]),
-                           "transitions": (("draw", "segment", "touchpoint", "next"),
-                                           transitions)}, coords=coords)
+        coords = {
+            "draw": np.arange(len(rows)),
+            "segment": self.segments,
+            "touchpoint": self.touchpoints,
+            "next": [*self.touchpoints, PURCHASE, LOST],
+        }
+        return xr.Dataset(
+            {
+                "start": (("draw", "segment", "touchpoint"), rows[:, :, 0, :K]),
+                "transitions": (("draw", "segment", "touchpoint", "next"), transitions),
+            },
+            coords=coords,
+        )
 
     def _label(self, values: np.ndarray, name: str) -> xr.DataArray:
-        coords = {"segment": self.segments, "from": [START, *self.touchpoints],
-                  "next": [*self.touchpoints, PURCHASE, LOST]}
+        coords = {
+            "segment": self.segments,
+            "from": [START, *self.touchpoints],
+            "next": [*self.touchpoints, PURCHASE, LOST],
+        }
         return xr.DataArray(values, dims=("segment", "from", "next"), coords=coords, name=name)
 
-    def _report_missing(self, customers: pd.DataFrame, cases: np.ndarray,
-                        log_start: pd.Timestamp) -> None:
+    def _report_missing(
+        self, customers: pd.DataFrame, cases: np.ndarray, log_start: pd.Timestamp
+    ) -> None:
         """Customers without events; warn of those who started after the log began."""
         silent = ~isin(customers["customer_id"], cases)
         self.customers_without_events_ = int(silent.sum())
         late = customers.loc[silent & (customers["start"] > log_start), "customer_id"]
         self.missing_journeys_ = late.tolist()
         if len(late):
-            warnings.warn(f"{len(late)} customers started after the event log began but have "
-                          f"no events, such as {late.iloc[0]!r}: their journeys are not counted",
-                          stacklevel=3)
+            warnings.warn(
+                f"{len(late)} customers started after the event log began but have "
+                f"no events, such as {late.iloc[0]!r}: their journeys are not counted",
+                stacklevel=3,
+            )
 
 
 class _Gibbs:
@@ -196,16 +226,23 @@ class _Gibbs:
         """P(segment | path): (path, segment)."""
         with np.errstate(divide="ignore"):
             log_rows = np.log(self.rows.reshape(len(self.share), -1))
-        log_p = np.stack([np.bincount(self.path, self.weight * log_s[self.move],
-                                      minlength=len(self.cases)) for log_s in log_rows], axis=1)
+        log_p = np.stack(
+            [
+                np.bincount(self.path, self.weight * log_s[self.move], minlength=len(self.cases))
+                for log_s in log_rows
+            ],
+            axis=1,
+        )
         log_p = log_p + np.log(self.share)
         p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
 
     def scatter(self, per_path: np.ndarray) -> np.ndarray:
         """Move counts (segment, from, next) of paths weighted by ``per_path`` (path, segment)."""
-        flat = [np.bincount(self.move, self.weight * w[self.path], minlength=self.known[0].size)
-                for w in per_path.T]
+        flat = [
+            np.bincount(self.move, self.weight * w[self.path], minlength=self.known[0].size)
+            for w in per_path.T
+        ]
         return np.stack(flat).reshape(self.known.shape)
 
     def sweep(self) -> None:
@@ -241,8 +278,12 @@ def _support(allowed: np.ndarray, moves: dict[str, np.ndarray]) -> np.ndarray:
     """``allowed`` (segment, from, next) with the moves of unassigned paths that no segment
     allows opened to every segment."""
     flat = allowed.reshape(len(allowed), -1)
-    blocked = np.stack([np.bincount(moves["path"], ~a[moves["move"]],
-                                    minlength=len(moves["unassigned"])) for a in flat])
+    blocked = np.stack(
+        [
+            np.bincount(moves["path"], ~a[moves["move"]], minlength=len(moves["unassigned"]))
+            for a in flat
+        ]
+    )
     orphan = np.isin(moves["path"], np.flatnonzero((blocked > 0).all(axis=0)))
     opened = np.zeros(flat.shape[1], dtype=bool)
     opened[moves["move"][orphan]] = True

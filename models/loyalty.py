@@ -113,8 +113,9 @@ def collapse_classes(rows: pd.DataFrame, touchpoints: Sequence[str]) -> pd.DataF
     keys = ["segment", *[f"x_{t}" for t in touchpoints]]
     code = pd.Categorical(rows["self_class"], categories=CLASSES).codes
     answered = rows.loc[code >= 0, keys].reset_index(drop=True)
-    counts = pd.DataFrame(np.eye(len(CLASSES), dtype=np.int64)[code[code >= 0]],
-                          columns=list(CLASSES))
+    counts = pd.DataFrame(
+        np.eye(len(CLASSES), dtype=np.int64)[code[code >= 0]], columns=list(CLASSES)
+    )
     grouped = pd.concat([answered, counts], axis=1).groupby(keys, observed=True, sort=True)
     return grouped[list(CLASSES)].sum().reset_index()
 
@@ -159,18 +160,31 @@ class LoyaltyModel:
         Its draws, (draw, segment), the segment ``"all"`` last.
     """
 
-    def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 0,
-                 nps_prob: float = 0.9, nps_draws: int = 4000):
-        for name, value, low in (("draws", draws, 1), ("tune", tune, 1), ("chains", chains, 2),
-                                 ("seed", seed, 0), ("nps_draws", nps_draws, 1)):
+    def __init__(
+        self,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 2,
+        seed: int = 0,
+        nps_prob: float = 0.9,
+        nps_draws: int = 4000,
+    ):
+        for name, value, low in (
+            ("draws", draws, 1),
+            ("tune", tune, 1),
+            ("chains", chains, 2),
+            ("seed", seed, 0),
+            ("nps_draws", nps_draws, 1),
+        ):
             check_int(name, value, low)
         if not 0 < nps_prob < 1:
             raise ValueError(f"nps_prob is {nps_prob}, expected a number in (0, 1)")
         self.draws, self.tune, self.chains, self.seed = draws, tune, chains, seed
         self.nps_prob, self.nps_draws = float(nps_prob), nps_draws
 
-    def build_model(self, rows: pd.DataFrame, segments: Sequence[str],
-                    touchpoints: Sequence[str]) -> pm.Model:
+    def build_model(
+        self, rows: pd.DataFrame, segments: Sequence[str], touchpoints: Sequence[str]
+    ) -> pm.Model:
         """The PyMC model of the collapsed ``rows`` (see :func:`survey_rows`)."""
         segments, touchpoints = list(segments), list(touchpoints)
         _check_rows(rows, segments, touchpoints)
@@ -180,29 +194,47 @@ class LoyaltyModel:
         segment = pd.Categorical(counts["segment"], categories=segments).codes.astype(np.int64)
         x = counts[[f"x_{t}" for t in touchpoints]].to_numpy(dtype=float)
         y = counts[list(CLASSES)].to_numpy(dtype=np.int64)
-        coords = {"segment": segments, "cutpoint": list(CUTPOINTS), "touchpoint": touchpoints,
-                  "row": np.arange(len(counts)), "class": list(CLASSES)}
+        coords = {
+            "segment": segments,
+            "cutpoint": list(CUTPOINTS),
+            "touchpoint": touchpoints,
+            "row": np.arange(len(counts)),
+            "class": list(CLASSES),
+        }
         with pm.Model(coords=coords) as model:
-            cutpoints = pm.Normal("cutpoints", CUTPOINT_MEAN, CUTPOINT_SD,
-                                  dims=("segment", "cutpoint"),
-                                  transform=pm.distributions.transforms.ordered)
+            cutpoints = pm.Normal(
+                "cutpoints",
+                CUTPOINT_MEAN,
+                CUTPOINT_SD,
+                dims=("segment", "cutpoint"),
+                transform=pm.distributions.transforms.ordered,
+            )
             gamma = pm.Normal("gamma", 0.0, GAMMA_SD, dims="touchpoint")
             # P(class <= j) = logistic(c[s, j] + x . gamma): the simulation's sign, not eta's.
             below = pm.math.sigmoid(cutpoints[segment] + pt.dot(x, gamma)[:, None])
-            p = pt.concatenate([below[:, :1], below[:, 1:] - below[:, :-1], 1 - below[:, -1:]],
-                               axis=1)
+            p = pt.concatenate(
+                [below[:, :1], below[:, 1:] - below[:, :-1], 1 - below[:, -1:]], axis=1
+            )
             pm.Multinomial("classes", n=y.sum(axis=1), p=p, observed=y, dims=("row", "class"))
         return model
 
-    def fit(self, rows: pd.DataFrame, segments: Sequence[str],
-            touchpoints: Sequence[str]) -> LoyaltyModel:
+    def fit(
+        self, rows: pd.DataFrame, segments: Sequence[str], touchpoints: Sequence[str]
+    ) -> LoyaltyModel:
         """Sample the posterior given survey rows; compute the NPS; returns self."""
         model = self.build_model(rows, segments, touchpoints)
         with model, quiet(), threadpool_limits(limits=1):  # one thread: same seed, same draws
             start = time.perf_counter()
-            posterior = pm.sample(draws=self.draws, tune=self.tune, chains=self.chains,
-                                  cores=self.chains, random_seed=self.seed,
-                                  nuts_sampler="nutpie", progressbar=False, quiet=True)
+            posterior = pm.sample(
+                draws=self.draws,
+                tune=self.tune,
+                chains=self.chains,
+                cores=self.chains,
+                random_seed=self.seed,
+                nuts_sampler="nutpie",
+                progressbar=False,
+                quiet=True,
+            )
             elapsed = time.perf_counter() - start
         self.model_, self.posterior_ = model, posterior
         self.n_rows_ = len(model.coords["row"])
@@ -212,7 +244,8 @@ class LoyaltyModel:
         self.nps_ = self.nps_samples_ = None
         if "nps" in rows and rows["nps"].notna().any():
             self.nps_, self.nps_samples_ = net_promoter_score(
-                rows["nps"], rows["segment"], segments, self.nps_prob, self.nps_draws, self.seed)
+                rows["nps"], rows["segment"], segments, self.nps_prob, self.nps_draws, self.seed
+            )
         return self
 
     def cutpoints_draws(self) -> xr.DataArray:
@@ -251,9 +284,14 @@ def nps_counts(nps: pd.Series, segment: pd.Series, segments: Sequence[str]) -> p
     return pd.DataFrame(table, index=index, columns=list(NPS_GROUPS))
 
 
-def net_promoter_score(nps: pd.Series, segment: pd.Series, segments: Sequence[str],
-                       prob: float = 0.9, draws: int = 4000,
-                       seed: int = 0) -> tuple[pd.DataFrame, xr.DataArray]:
+def net_promoter_score(
+    nps: pd.Series,
+    segment: pd.Series,
+    segments: Sequence[str],
+    prob: float = 0.9,
+    draws: int = 4000,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, xr.DataArray]:
     """NPS per segment and in all, with its Dirichlet posterior (module docstring).
 
     Returns
@@ -269,9 +307,12 @@ def net_promoter_score(nps: pd.Series, segment: pd.Series, segments: Sequence[st
     # Dirichlet(a) draws as normalised Gamma(a_i, 1) variates, all groups at once.
     g = rng.standard_gamma(NPS_PRIOR + counts.to_numpy(dtype=float), size=(draws, *counts.shape))
     shares = g / g.sum(axis=-1, keepdims=True)
-    samples = xr.DataArray(100 * (shares[..., 0] - shares[..., 2]), dims=("draw", "segment"),
-                           coords={"draw": np.arange(draws), "segment": list(counts.index)},
-                           name="nps")
+    samples = xr.DataArray(
+        100 * (shares[..., 0] - shares[..., 2]),
+        dims=("draw", "segment"),
+        coords={"draw": np.arange(draws), "segment": list(counts.index)},
+        name="nps",
+    )
     table = counts.copy()
     table["responses"] = counts.sum(axis=1)
     n = table["responses"].where(table["responses"] > 0)
@@ -284,8 +325,11 @@ def net_promoter_score(nps: pd.Series, segment: pd.Series, segments: Sequence[st
 
 def _check_rows(rows: pd.DataFrame, segments: list[str], touchpoints: list[str]) -> None:
     """Raise a ValueError naming missing columns or unknown segments."""
-    missing = [c for c in ("segment", *[f"x_{t}" for t in touchpoints], "self_class")
-               if c not in rows.columns]
+    missing = [
+        c
+        for c in ("segment", *[f"x_{t}" for t in touchpoints], "self_class")
+        if c not in rows.columns
+    ]
     if missing:
         raise ValueError(f"rows lack columns {', '.join(missing)}; expected survey_rows() output")
     unknown = sorted(set(rows["segment"].dropna().astype(str)) - set(segments))

@@ -34,9 +34,16 @@ from sim.world import World
 LIBRARIES = ("ctm", "pymc", "nutpie", "arviz", "numpy", "xarray")
 
 
-def save_posterior(tree: xr.DataTree, path: Path, *, world: World, data: dict,
-                   diagnostics: dict, allow_unconverged: bool = False,
-                   fitted: dict | None = None) -> None:
+def save_posterior(
+    tree: xr.DataTree,
+    path: Path,
+    *,
+    world: World,
+    data: dict,
+    diagnostics: dict,
+    allow_unconverged: bool = False,
+    fitted: dict | None = None,
+) -> None:
     """Write ``tree`` with the ctm attributes to ``path`` (atomically: all or nothing).
 
     ``fitted`` becomes ``ctm_fitted`` when given (the sub-models' summary, module notes).
@@ -44,15 +51,17 @@ def save_posterior(tree: xr.DataTree, path: Path, *, world: World, data: dict,
     tree = tree.copy()
     if fitted is not None:
         tree.attrs["ctm_fitted"] = json.dumps(fitted, default=_plain)
-    tree.attrs.update({
-        "ctm_segments": json.dumps(world.segment_ids),
-        "ctm_touchpoints": json.dumps(world.touchpoint_ids),
-        "ctm_band_starts": json.dumps(band_starts(world).tolist()),
-        "ctm_data": json.dumps(data, default=str),
-        "ctm_diagnostics": json.dumps(diagnostics, default=float),
-        "ctm_allow_unconverged": json.dumps(bool(allow_unconverged)),
-        "ctm_versions": json.dumps({name: version(name) for name in LIBRARIES}),
-    })
+    tree.attrs.update(
+        {
+            "ctm_segments": json.dumps(world.segment_ids),
+            "ctm_touchpoints": json.dumps(world.touchpoint_ids),
+            "ctm_band_starts": json.dumps(band_starts(world).tolist()),
+            "ctm_data": json.dumps(data, default=str),
+            "ctm_diagnostics": json.dumps(diagnostics, default=float),
+            "ctm_allow_unconverged": json.dumps(bool(allow_unconverged)),
+            "ctm_versions": json.dumps({name: version(name) for name in LIBRARIES}),
+        }
+    )
     with atomic_file(path) as partial:
         tree.to_netcdf(partial, engine="h5netcdf")
 
@@ -71,16 +80,20 @@ def load_posterior(path: Path, world: World) -> xr.DataTree:
     except FileNotFoundError:
         raise InputError(source, [("", "no such file")]) from None
     except (OSError, ValueError):
-        raise InputError(source, [("", "not a netCDF posterior file, expected the output "
-                                       "of 'ctm fit'")]) from None
+        raise InputError(
+            source, [("", "not a netCDF posterior file, expected the output of 'ctm fit'")]
+        ) from None
     if "ctm_segments" not in tree.attrs:
-        raise InputError(source, [("", "a netCDF file without ctm attributes, expected the "
-                                       "output of 'ctm fit'")])
+        raise InputError(
+            source, [("", "a netCDF file without ctm attributes, expected the output of 'ctm fit'")]
+        )
     problems = [
         _compare(f"ctm_{name}", json.loads(tree.attrs[f"ctm_{name}"]), expected)
-        for name, expected in (("segments", world.segment_ids),
-                               ("touchpoints", world.touchpoint_ids),
-                               ("band_starts", band_starts(world).tolist()))
+        for name, expected in (
+            ("segments", world.segment_ids),
+            ("touchpoints", world.touchpoint_ids),
+            ("band_starts", band_starts(world).tolist()),
+        )
     ]
     problems = [p for p in problems if p]
     if problems:
@@ -108,8 +121,15 @@ def _compare(where: str, found: list, expected: list) -> tuple[str, str] | None:
         return None
     extra = [x for x in found if x not in expected]
     missing = [x for x in expected if x not in found]
-    what = "; ".join(part for part in (
-        f"fitted to {', '.join(map(str, extra))} not in the world" if extra else "",
-        f"the world's {', '.join(map(str, missing))} missing" if missing else "",
-    ) if part) or f"{found} differ"
+    what = (
+        "; ".join(
+            part
+            for part in (
+                f"fitted to {', '.join(map(str, extra))} not in the world" if extra else "",
+                f"the world's {', '.join(map(str, missing))} missing" if missing else "",
+            )
+            if part
+        )
+        or f"{found} differ"
+    )
     return where, f"{what}: expected a posterior fitted to this world (ctm fit --world ...)"

@@ -158,8 +158,12 @@ class CohortRetention:
     """
 
     def __init__(self, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 0):
-        for name, value, low in (("draws", draws, 1), ("tune", tune, 1), ("chains", chains, 2),
-                                 ("seed", seed, 0)):
+        for name, value, low in (
+            ("draws", draws, 1),
+            ("tune", tune, 1),
+            ("chains", chains, 2),
+            ("seed", seed, 0),
+        ):
             check_int(name, value, low)
         self.draws, self.tune, self.chains, self.seed = draws, tune, chains, seed
 
@@ -225,8 +229,14 @@ class CohortRetention:
         with self.build_model(self.alive_), threadpool_limits(limits=1):
             start = time.perf_counter()
             self.posterior_ = pm.sample(
-                draws=self.draws, tune=self.tune, chains=self.chains, cores=self.chains,
-                random_seed=self.seed, nuts_sampler="nutpie", progressbar=False, quiet=True,
+                draws=self.draws,
+                tune=self.tune,
+                chains=self.chains,
+                cores=self.chains,
+                random_seed=self.seed,
+                nuts_sampler="nutpie",
+                progressbar=False,
+                quiet=True,
                 nuts={"adaptation": NUTS_ADAPTATION},
             )
             self.sampling_seconds_ = time.perf_counter() - start

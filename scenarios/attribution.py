@@ -76,10 +76,15 @@ class Attribution:
     results: xr.Dataset
 
 
-def attribution(world: World, draws: list[Parameters], settings: Settings,
-                prospects: int = PROSPECTS, executor: str = "processes",
-                store: Path | None = None,
-                progress: Callable[[int, int], None] | None = None) -> Attribution:
+def attribution(
+    world: World,
+    draws: list[Parameters],
+    settings: Settings,
+    prospects: int = PROSPECTS,
+    executor: str = "processes",
+    store: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Attribution:
     """Both analyses (module notes) for the parameter sets ``draws``."""
     plans, skipped = never_bad_plans(world)
     results = run(draws, plans, settings, executor=executor, store=store, progress=progress)
@@ -90,30 +95,35 @@ def attribution(world: World, draws: list[Parameters], settings: Settings,
     return Attribution(journey_effects(draws, prospects, settings.seed), churn, results)
 
 
-def never_bad_plans(world: World, touchpoints: list[str] | None = None
-                    ) -> tuple[dict[str, Plan], dict[str, str]]:
+def never_bad_plans(
+    world: World, touchpoints: list[str] | None = None
+) -> tuple[dict[str, Plan], dict[str, str]]:
     """The counterfactual ``never bad <touchpoint>`` of each touchpoint (all if None): ratings
     1 and 2 times 0 from month 0; and the touchpoints the edits refuse, with the reason."""
     plans, skipped = {}, {}
     for touchpoint in world.touchpoint_ids if touchpoints is None else touchpoints:
         name = f"{NEVER_BAD}{touchpoint}"
         try:
-            plans[name] = one_edit_plan(world, name, {"kind": "fix", "touchpoint": touchpoint,
-                                                      "bad_ratings": 0.0})
+            plans[name] = one_edit_plan(
+                world, name, {"kind": "fix", "touchpoint": touchpoint, "bad_ratings": 0.0}
+            )
         except InputError as error:
             skipped[touchpoint] = refusal(error)
     return plans, skipped
 
 
-def journey_effects(draws: list[Parameters], prospects: int = PROSPECTS,
-                    seed: int = 1) -> pd.DataFrame:
+def journey_effects(
+    draws: list[Parameters], prospects: int = PROSPECTS, seed: int = 1
+) -> pd.DataFrame:
     """Removal effects per (traffic, segment, touchpoint): expected ``visits`` per prospect,
     ``exact``, ``simulated``, its standard error ``se`` and 95% interval ``low``, ``high``."""
     groups: dict[bytes, list[Parameters]] = {}
     for params in draws:
         groups.setdefault(_journey_key(params), []).append(params)
-    parts = [(len(same), _one_set(same[0], prospects, _seed(seed, j)))  # independent errors
-             for j, same in enumerate(groups.values())]
+    parts = [
+        (len(same), _one_set(same[0], prospects, _seed(seed, j)))  # independent errors
+        for j, same in enumerate(groups.values())
+    ]
     total = sum(w for w, _ in parts)
     table = parts[0][1].copy()
     for column in ("visits", "exact", "simulated"):
@@ -146,21 +156,32 @@ def _one_set(params: Parameters, prospects: int, seed: int) -> pd.DataFrame:
         for k, touchpoint in enumerate(params.touchpoints):
             seen = float(visits.values[s, k])
             for traffic in TRAFFIC:
-                effect, se = (simulated_removal(params, s, k, traffic, bought, seed)
-                              if seen > 0 else (0.0, 0.0))
-                rows.append({"traffic": traffic, "segment": segment, "touchpoint": touchpoint,
-                             "visits": seen, "simulated": effect, "se": se,
-                             "exact": float(exact.values[TRAFFIC.index(traffic), s, k])})
+                effect, se = (
+                    simulated_removal(params, s, k, traffic, bought, seed)
+                    if seen > 0
+                    else (0.0, 0.0)
+                )
+                rows.append(
+                    {
+                        "traffic": traffic,
+                        "segment": segment,
+                        "touchpoint": touchpoint,
+                        "visits": seen,
+                        "simulated": effect,
+                        "se": se,
+                        "exact": float(exact.values[TRAFFIC.index(traffic), s, k]),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def simulated_removal(params: Parameters, s: int, k: int, traffic: str, bought: np.ndarray,
-                      seed: int) -> tuple[float, float]:
+def simulated_removal(
+    params: Parameters, s: int, k: int, traffic: str, bought: np.ndarray, seed: int
+) -> tuple[float, float]:
     """1 - kept R and its standard error (module notes), ``bought`` being the purchases of
     the same prospects walking with k; NaN where the removal is refused or nobody buys."""
     try:
-        start, rows, kept = remove_from_journey(params.start[s], params.transitions[s], k,
-                                                traffic)
+        start, rows, kept = remove_from_journey(params.start[s], params.transitions[s], k, traffic)
     except ValueError:
         return np.nan, np.nan
     m0 = bought.mean()
@@ -206,11 +227,19 @@ def churn_shares(results: xr.Dataset) -> pd.DataFrame:
     share = churn_avoided(results)
     low, high = share.quantile(list(INTERVAL), dim="draw").drop_vars("quantile")
     left = leavers(results).mean("draw") * results.attrs["scale"]
-    table = xr.Dataset({
-        "share": share.mean("draw"), "low": low, "high": high,
-        "churned_baseline": left.sel(scenario=BASELINE, drop=True).broadcast_like(low),
-        "churned_never_bad": _by_touchpoint(left.drop_sel(scenario=BASELINE)),
-    }).to_dataframe().reset_index()
+    table = (
+        xr.Dataset(
+            {
+                "share": share.mean("draw"),
+                "low": low,
+                "high": high,
+                "churned_baseline": left.sel(scenario=BASELINE, drop=True).broadcast_like(low),
+                "churned_never_bad": _by_touchpoint(left.drop_sel(scenario=BASELINE)),
+            }
+        )
+        .to_dataframe()
+        .reset_index()
+    )
     table["skipped"] = ""
     return table
 
@@ -224,10 +253,13 @@ def write_attribution(found: Attribution, out: Path) -> list[str]:
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False)
             table.to_parquet(folder / f"{name}.parquet", index=False)
-        settings = {k: v.item() if hasattr(v, "item") else v
-                    for k, v in found.results.attrs.items()}
-        summary = {"settings": settings, **{name: json.loads(t.to_json(orient="records"))
-                                            for name, t in tables.items()}}
+        settings = {
+            k: v.item() if hasattr(v, "item") else v for k, v in found.results.attrs.items()
+        }
+        summary = {
+            "settings": settings,
+            **{name: json.loads(t.to_json(orient="records")) for name, t in tables.items()},
+        }
         (folder / "attribution.json").write_text(json.dumps(summary, indent=1))
         bar_plot(found).savefig(folder / "attribution.png", dpi=120)
     return sorted(p.name for p in out.iterdir())
@@ -250,23 +282,38 @@ def bar_plot(found: Attribution) -> Figure:
     left, right = fig.subplots(1, 2, sharey=True)
     height = 0.8 / len(segments)
     for i, segment in enumerate(segments):
-        part = journeys[journeys["segment"] == segment].set_index("touchpoint").reindex(
-            touchpoints)
+        part = journeys[journeys["segment"] == segment].set_index("touchpoint").reindex(touchpoints)
         spread = [part["simulated"] - part["low"], part["high"] - part["simulated"]]
-        left.barh(y + (i - (len(segments) - 1) / 2) * height, 100 * part["exact"], height,
-                  xerr=100 * np.clip(np.nan_to_num(spread), 0, None), label=segment,
-                  capsize=2)
-    left.set_xlabel("removal effect, traffic lost (% of sales)\nbars: exact; whiskers: the "
-                    "simulation's 95% interval")
+        left.barh(
+            y + (i - (len(segments) - 1) / 2) * height,
+            100 * part["exact"],
+            height,
+            xerr=100 * np.clip(np.nan_to_num(spread), 0, None),
+            label=segment,
+            capsize=2,
+        )
+    left.set_xlabel(
+        "removal effect, traffic lost (% of sales)\nbars: exact; whiskers: the "
+        "simulation's 95% interval"
+    )
     left.set_title("Sales that need the touchpoint (acquisition journey)")
     left.legend(fontsize=8)
-    everyone = found.churn[(found.churn["segment"] == "all")].set_index("touchpoint").reindex(
-        touchpoints)
+    everyone = (
+        found.churn[(found.churn["segment"] == "all")].set_index("touchpoint").reindex(touchpoints)
+    )
     spread = [everyone["share"] - everyone["low"], everyone["high"] - everyone["share"]]
-    right.barh(y, 100 * everyone["share"], 0.6, color="tab:red",
-               xerr=100 * np.clip(np.nan_to_num(spread), 0, None), capsize=3)
-    right.set_xlabel("installed base's churn avoided if never bad (% of its churn)\n"
-                     "whiskers: 90% interval over draws")
+    right.barh(
+        y,
+        100 * everyone["share"],
+        0.6,
+        color="tab:red",
+        xerr=100 * np.clip(np.nan_to_num(spread), 0, None),
+        capsize=3,
+    )
+    right.set_xlabel(
+        "installed base's churn avoided if never bad (% of its churn)\n"
+        "whiskers: 90% interval over draws"
+    )
     right.set_title("Churn caused by bad experiences")
     left.set_yticks(y, touchpoints)
     left.invert_yaxis()

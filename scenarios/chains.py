@@ -46,10 +46,12 @@ def averaged_rows(transitions: np.ndarray, ratings: np.ndarray, odds: float) -> 
 
 def effective_transitions(params: Parameters) -> np.ndarray:
     """The chain prospects follow, per segment: (segment, touchpoint, K + 2)."""
-    return np.stack([
-        averaged_rows(params.transitions[s], params.ratings[s], params.dropout_odds[s])
-        for s in range(len(params.segments))
-    ])
+    return np.stack(
+        [
+            averaged_rows(params.transitions[s], params.ratings[s], params.dropout_odds[s])
+            for s in range(len(params.segments))
+        ]
+    )
 
 
 def _reachable(start: np.ndarray, Q: np.ndarray) -> np.ndarray:
@@ -115,8 +117,10 @@ def journey_chain(params: Parameters) -> xr.Dataset:
     results = [absorb(params.start[s], P[s]) for s in range(len(params.segments))]
     coords = {"segment": list(params.segments), "touchpoint": list(params.touchpoints)}
     return xr.Dataset(
-        {"conversion": ("segment", [c for c, _ in results]),
-         "visits": (("segment", "touchpoint"), np.array([v for _, v in results]))},
+        {
+            "conversion": ("segment", [c for c, _ in results]),
+            "visits": (("segment", "touchpoint"), np.array([v for _, v in results])),
+        },
         coords=coords,
     )
 
@@ -141,10 +145,17 @@ def removal_effects(params: Parameters) -> xr.DataArray:
     passes through.
     """
     S, K = len(params.segments), len(params.touchpoints)
-    values = [[[removal_effect(params, s, k, traffic) for k in range(K)] for s in range(S)]
-              for traffic in TRAFFIC]
+    values = [
+        [[removal_effect(params, s, k, traffic) for k in range(K)] for s in range(S)]
+        for traffic in TRAFFIC
+    ]
     return xr.DataArray(
-        np.array(values), dims=("traffic", "segment", "touchpoint"), name="removal_effect",
-        coords={"traffic": list(TRAFFIC), "segment": list(params.segments),
-                "touchpoint": list(params.touchpoints)},
+        np.array(values),
+        dims=("traffic", "segment", "touchpoint"),
+        name="removal_effect",
+        coords={
+            "traffic": list(TRAFFIC),
+            "segment": list(params.segments),
+            "touchpoint": list(params.touchpoints),
+        },
     )

@@ -46,11 +46,15 @@ def check_plan(plan: Plan, world: World) -> list[tuple[str, str, str]]:
             except EditError as error:
                 problems = [(error.where, error.message)]
             else:
-                problems = [("", f"leaves {segment} prospects stuck at {', '.join(names)}, "
-                                 "expected a way out of the journey (purchase or lost)")
-                            for segment, names in trapped(params).items()]
-        found += [(item.source, f"{item.where}.{w}" if w else item.where, m)
-                  for w, m in problems]
+                problems = [
+                    (
+                        "",
+                        f"leaves {segment} prospects stuck at {', '.join(names)}, "
+                        "expected a way out of the journey (purchase or lost)",
+                    )
+                    for segment, names in trapped(params).items()
+                ]
+        found += [(item.source, f"{item.where}.{w}" if w else item.where, m) for w, m in problems]
         ids.update(item)
     return found
 
@@ -87,15 +91,24 @@ class _Ids:
             return []
         if name in self.why_not:
             why, by = self.why_not[name]
-            return [(where, f"touchpoint {name!r} {why} {self.label(by, item.source)}, "
-                            "expected one in use")]
+            return [
+                (
+                    where,
+                    f"touchpoint {name!r} {why} {self.label(by, item.source)}, expected one in use",
+                )
+            ]
         known = [START, *self.in_use()] if start else self.in_use()
         return [(where, f"unknown touchpoint {name!r}, expected one of {', '.join(known)}")]
 
     def segment_list(self, where: str, names: list[str] | None) -> Problems:
-        return [(f"{where}[{j}]", f"unknown segment {name!r}, expected one of "
-                                  f"{', '.join(self.segments)}")
-                for j, name in enumerate(names or []) if name not in self.segments]
+        return [
+            (
+                f"{where}[{j}]",
+                f"unknown segment {name!r}, expected one of {', '.join(self.segments)}",
+            )
+            for j, name in enumerate(names or [])
+            if name not in self.segments
+        ]
 
     def update(self, item: TimedEdit) -> None:
         """The ids in use after ``item`` took effect."""
@@ -119,21 +132,35 @@ def _check_add(edit: AddTouchpoint, ids: _Ids, item: TimedEdit) -> Problems:
         return [("touchpoint.id", f"touchpoint {name!r} exists in the world, expected a new id")]
     if ids.owner[name] != item:
         first = ids.label(ids.owner[name], item.source)
-        return [("touchpoint.id", f"touchpoint {name!r} is also added by {first}, expected "
-                                  "each new id once")]
+        return [
+            (
+                "touchpoint.id",
+                f"touchpoint {name!r} is also added by {first}, expected each new id once",
+            )
+        ]
     problems = _ratings("touchpoint.ratings", edit.touchpoint.ratings, segments)
     missing = [s for s in segments if s not in edit.touchpoint.ratings]
     if missing and "default" not in edit.touchpoint.ratings:
-        problems.append(("touchpoint.ratings", f"no ratings for {', '.join(missing)}, expected "
-                                               "a distribution per segment or a 'default'"))
+        problems.append(
+            (
+                "touchpoint.ratings",
+                f"no ratings for {', '.join(missing)}, expected "
+                "a distribution per segment or a 'default'",
+            )
+        )
     entered: dict[str, int] = {}
     for j, entry in enumerate(edit.journey):
         problems += ids.touchpoint(f"journey[{j}].after", entry.after, item, start=True)
         problems += ids.segment_list(f"journey[{j}].segments", entry.segments)
         for segment in segments if entry.segments is None else entry.segments:
             if segment in entered:
-                problems.append((f"journey[{j}]", f"{segment} already meets {name!r} by "
-                                 f"journey[{entered[segment]}], expected one entry per segment"))
+                problems.append(
+                    (
+                        f"journey[{j}]",
+                        f"{segment} already meets {name!r} by "
+                        f"journey[{entered[segment]}], expected one entry per segment",
+                    )
+                )
             entered.setdefault(segment, j)
     for field in ("contacts_per_month", "churn_effect"):
         value = getattr(edit, field)
@@ -152,12 +179,21 @@ def _check_remove(edit: RemoveTouchpoint, ids: _Ids, item: TimedEdit) -> Problem
     problems = ids.touchpoint("touchpoint", edit.touchpoint, item)
     if edit.replaced_by is None:
         if edit.touchpoint in ids.essential:
-            problems.append(("touchpoint", f"touchpoint {edit.touchpoint!r} is essential "
-                             "(customers need what it does), expected replaced_by: the "
-                             "touchpoint that takes over its contacts"))
+            problems.append(
+                (
+                    "touchpoint",
+                    f"touchpoint {edit.touchpoint!r} is essential "
+                    "(customers need what it does), expected replaced_by: the "
+                    "touchpoint that takes over its contacts",
+                )
+            )
     elif edit.replaced_by == edit.touchpoint:
-        problems.append(("replaced_by", f"{edit.replaced_by!r} replaces itself, expected "
-                                        "another touchpoint in use"))
+        problems.append(
+            (
+                "replaced_by",
+                f"{edit.replaced_by!r} replaces itself, expected another touchpoint in use",
+            )
+        )
     else:
         problems += ids.touchpoint("replaced_by", edit.replaced_by, item)
     return problems
@@ -165,8 +201,12 @@ def _check_remove(edit: RemoveTouchpoint, ids: _Ids, item: TimedEdit) -> Problem
 
 def _check_reroute(edit: Reroute, ids: _Ids, item: TimedEdit) -> Problems:
     if edit.segment not in ids.segments:
-        return [("segment", f"unknown segment {edit.segment!r}, expected one of "
-                            f"{', '.join(ids.segments)}")]
+        return [
+            (
+                "segment",
+                f"unknown segment {edit.segment!r}, expected one of {', '.join(ids.segments)}",
+            )
+        ]
     problems: Problems = []
     for state, row in edit.journey.items():
         where = f"journey.{state}"
@@ -174,8 +214,12 @@ def _check_reroute(edit: Reroute, ids: _Ids, item: TimedEdit) -> Problems:
         for target in row:
             if target in (PURCHASE, LOST):
                 if state == START:
-                    problems.append((f"{where}.{target}", f"start leads to touchpoints only, "
-                                                          f"expected no {target!r} from start"))
+                    problems.append(
+                        (
+                            f"{where}.{target}",
+                            f"start leads to touchpoints only, expected no {target!r} from start",
+                        )
+                    )
             else:
                 problems += ids.touchpoint(f"{where}.{target}", target, item)
         problems += sums_to_one(where, row.values(), "probabilities")
@@ -186,15 +230,27 @@ def _check_prospects(edit: ChangeProspects, ids: _Ids, item: TimedEdit) -> Probl
     problems = unknown("per_month", edit.per_month, ids.segments, "segment")
     if isinstance(edit.factor, dict):
         problems += unknown("factor", edit.factor, ids.segments, "segment")
-        problems += [(f"per_month.{s}", "also has a factor, expected a factor or a value")
-                     for s in edit.per_month if s in edit.factor]
+        problems += [
+            (f"per_month.{s}", "also has a factor, expected a factor or a value")
+            for s in edit.per_month
+            if s in edit.factor
+        ]
     return problems
 
 
 def _check_shift(edit: Shift, ids: _Ids, item: TimedEdit) -> Problems:
-    return [*ids.touchpoint("from", edit.from_, item), *ids.touchpoint("to", edit.to, item),
-            *ids.segment_list("segments", edit.segments)]
+    return [
+        *ids.touchpoint("from", edit.from_, item),
+        *ids.touchpoint("to", edit.to, item),
+        *ids.segment_list("segments", edit.segments),
+    ]
 
 
-_CHECKS = {"add": _check_add, "fix": _check_fix, "remove": _check_remove,
-           "reroute": _check_reroute, "prospects": _check_prospects, "shift": _check_shift}
+_CHECKS = {
+    "add": _check_add,
+    "fix": _check_fix,
+    "remove": _check_remove,
+    "reroute": _check_reroute,
+    "prospects": _check_prospects,
+    "shift": _check_shift,
+}

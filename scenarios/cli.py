@@ -55,21 +55,25 @@ def validate(world: WorldArg) -> None:
     from sim.world import load_world
 
     loaded = load_world(world)
-    console.print(f"OK: {world}: {len(loaded.touchpoints)} touchpoints, "
-                  f"{len(loaded.segments)} segments")
+    console.print(
+        f"OK: {world}: {len(loaded.touchpoints)} touchpoints, {len(loaded.segments)} segments"
+    )
 
 
 @app.command()
 @user_errors
 def simulate(
     world: WorldArg,
-    customers: Annotated[int, typer.Option(min=0, help="Customers of the base to simulate.")]
-    = 10_000,
-    months: Annotated[int | None, typer.Option(min=1, help="Months (default: world horizon).")]
-    = None,
+    customers: Annotated[
+        int, typer.Option(min=0, help="Customers of the base to simulate.")
+    ] = 10_000,
+    months: Annotated[
+        int | None, typer.Option(min=1, help="Months (default: world horizon).")
+    ] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of every random stream.")] = 1,
-    out: Annotated[Path, typer.Option(help="Folder for results.nc and Parquet tables.")]
-    = Path("out/simulation"),
+    out: Annotated[Path, typer.Option(help="Folder for results.nc and Parquet tables.")] = Path(
+        "out/simulation"
+    ),
 ) -> None:
     """Simulate a world with its default parameters and write the results."""
     from scenarios.outputs import atomic_directory, write_results
@@ -83,8 +87,13 @@ def simulate(
     months = months or loaded.economics.horizon_months
     with progress_bar() as bar:
         task = bar.add_task("simulating months", total=months)
-        results = run(from_world(loaded), customers=customers, months=months, seed=seed,
-                      progress=lambda done: bar.update(task, completed=done))
+        results = run(
+            from_world(loaded),
+            customers=customers,
+            months=months,
+            seed=seed,
+            progress=lambda done: bar.update(task, completed=done),
+        )
     results.attrs.update(world=loaded.name, currency=loaded.economics.currency)
     with atomic_directory(out) as folder:
         files = write_results(results, folder)
@@ -92,14 +101,16 @@ def simulate(
     console.print(f"Results: {out}/ ({', '.join(f.name for f in files)})")
 
 
-PosteriorOpt = Annotated[Path | None, typer.Option(
-    help="Posterior from 'ctm fit'; without it, the world's parameters.")]
+PosteriorOpt = Annotated[
+    Path | None, typer.Option(help="Posterior from 'ctm fit'; without it, the world's parameters.")
+]
 DrawsOpt = Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")]
 CustomersOpt = Annotated[int, typer.Option(min=1, help="Customers of the base to simulate.")]
 MonthsOpt = Annotated[int | None, typer.Option(min=1, help="Months (default: world horizon).")]
 SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random stream.")]
-SchedulerOpt = Annotated[str | None, typer.Option(
-    help="dask scheduler address, or 'local' for a LocalCluster.")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="dask scheduler address, or 'local' for a LocalCluster.")
+]
 SerialOpt = Annotated[bool, typer.Option(help="One process (default: local processes).")]
 
 
@@ -108,24 +119,31 @@ SerialOpt = Annotated[bool, typer.Option(help="One process (default: local proce
 def compare(
     world: WorldArg,
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (YAML).")],
-    posterior: PosteriorOpt = None, draws: DrawsOpt = 100,
+    posterior: PosteriorOpt = None,
+    draws: DrawsOpt = 100,
     replications: Annotated[int, typer.Option(min=1, help="Simulations per draw.")] = 1,
-    customers: CustomersOpt = 10_000, months: MonthsOpt = None, seed: SeedOpt = 1,
-    plan: Annotated[str | None, typer.Option(
-        help="Also run all the scenarios together as a plan of this name.")] = None,
-    scheduler: SchedulerOpt = None, serial: SerialOpt = False,
+    customers: CustomersOpt = 10_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    plan: Annotated[
+        str | None, typer.Option(help="Also run all the scenarios together as a plan of this name.")
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
 ) -> None:
     """Compare scenarios with the baseline: differences, 90% intervals, P(better), return."""
     from scenarios.study import read_plans, run_study, write_study
     from scenarios.tables import comparison_table, economics_table
 
-    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed,
-                                          replications)
+    loaded, sets, settings = study_inputs(
+        world, posterior, draws, customers, months, seed, replications
+    )
     plans = read_plans(loaded, scenarios, plan)
     with simulating(out) as (store, progress):
-        study = run_study(loaded, plans, sets, settings, executor(scheduler, serial),
-                          store, progress)
+        study = run_study(
+            loaded, plans, sets, settings, executor(scheduler, serial), store, progress
+        )
         files = write_study(study, out)
     console.print(comparison_table(study.comparison, loaded.economics.currency))
     console.print(economics_table(study.money, loaded.economics.currency))
@@ -135,11 +153,18 @@ def compare(
 @app.command()
 @user_errors
 def quickwins(
-    world: WorldArg, posterior: PosteriorOpt = None, draws: DrawsOpt = 100,
-    customers: CustomersOpt = 10_000, months: MonthsOpt = None, seed: SeedOpt = 1,
-    costs: Annotated[Path | None, typer.Option(
-        help="Cost and effort per touchpoint (YAML); default: by channel.")] = None,
-    scheduler: SchedulerOpt = None, serial: SerialOpt = False,
+    world: WorldArg,
+    posterior: PosteriorOpt = None,
+    draws: DrawsOpt = 100,
+    customers: CustomersOpt = 10_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    costs: Annotated[
+        Path | None,
+        typer.Option(help="Cost and effort per touchpoint (YAML); default: by channel."),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/quickwins"),
 ) -> None:
     """Fix and remove every touchpoint: value per cost and effort, impact-effort quadrants."""
@@ -149,22 +174,35 @@ def quickwins(
     loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
     given = load_costs(costs, loaded) if costs else None
     with simulating(out) as (store, progress):
-        wins = quick_wins(loaded, sets, settings, given, executor(scheduler, serial),
-                          store, progress)
+        wins = quick_wins(
+            loaded, sets, settings, given, executor(scheduler, serial), store, progress
+        )
         files = write_quickwins(wins, out)
-    console.print(quickwins_table(wins.table, loaded.economics.currency,
-                                  wins.thresholds.describe(loaded.economics.currency)))
+    console.print(
+        quickwins_table(
+            wins.table,
+            loaded.economics.currency,
+            wins.thresholds.describe(loaded.economics.currency),
+        )
+    )
     console.print(f"Results: {out}/ ({', '.join(files)})")
 
 
 @app.command()
 @user_errors
 def attribution(
-    world: WorldArg, posterior: PosteriorOpt = None, draws: DrawsOpt = 100,
-    customers: CustomersOpt = 10_000, months: MonthsOpt = None, seed: SeedOpt = 1,
-    prospects: Annotated[int, typer.Option(
-        min=100, help="Prospects walking each journey (simulated removal effects).")] = 20_000,
-    scheduler: SchedulerOpt = None, serial: SerialOpt = False,
+    world: WorldArg,
+    posterior: PosteriorOpt = None,
+    draws: DrawsOpt = 100,
+    customers: CustomersOpt = 10_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    prospects: Annotated[
+        int,
+        typer.Option(min=100, help="Prospects walking each journey (simulated removal effects)."),
+    ] = 20_000,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/attribution"),
 ) -> None:
     """Which touchpoint loses customers: removal effects in journeys, churn from bad ones."""
@@ -174,8 +212,9 @@ def attribution(
 
     loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
     with simulating(out) as (store, progress):
-        found = attribute(loaded, sets, settings, prospects, executor(scheduler, serial),
-                          store, progress)
+        found = attribute(
+            loaded, sets, settings, prospects, executor(scheduler, serial), store, progress
+        )
         files = write_attribution(found, out)
     console.print(journey_table(found.journeys))
     console.print(churn_table(found.churn))
@@ -187,13 +226,21 @@ def attribution(
 def report(
     world: Annotated[str, typer.Option(help="World file, or 'demo'.")] = "demo",
     posterior: PosteriorOpt = None,
-    scenarios: Annotated[list[Path] | None, typer.Option(
-        help="A scenario file, or a folder of them (repeat the option); default: the bundled "
-             "examples.")] = None,
-    plan: Annotated[str | None, typer.Option(
-        help="Also run all the scenarios together as a plan of this name.")] = None,
-    draws: DrawsOpt = 30, customers: CustomersOpt = 2_000, months: MonthsOpt = None,
-    seed: SeedOpt = 1, serial: SerialOpt = False,
+    scenarios: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A scenario file, or a folder of them (repeat the option); default: the bundled "
+            "examples."
+        ),
+    ] = None,
+    plan: Annotated[
+        str | None, typer.Option(help="Also run all the scenarios together as a plan of this name.")
+    ] = None,
+    draws: DrawsOpt = 30,
+    customers: CustomersOpt = 2_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    serial: SerialOpt = False,
     out: Annotated[Path, typer.Option(help="The HTML page.")] = Path("out/report.html"),
 ) -> None:
     """The executive review notebook, run and exported to one HTML page without code."""
@@ -218,19 +265,32 @@ def report(
     parameters = {
         "world": world if world == "demo" else str(Path(world).resolve()),
         "posterior": str(posterior.resolve()) if posterior else "",
-        "scenarios": [str(f.resolve()) for f in files], "plan": plan or "", "draws": draws,
-        "customers": customers, "months": months, "seed": seed,
-        "executor": executor(None, serial)}
-    errors.print(f"Running the executive review: {len(files)} scenarios"
-                 f"{' and a plan' if plan else ''} x {draws} draws, {customers:,} customers, "
-                 f"{months} months")
+        "scenarios": [str(f.resolve()) for f in files],
+        "plan": plan or "",
+        "draws": draws,
+        "customers": customers,
+        "months": months,
+        "seed": seed,
+        "executor": executor(None, serial),
+    }
+    errors.print(
+        f"Running the executive review: {len(files)} scenarios"
+        f"{' and a plan' if plan else ''} x {draws} draws, {customers:,} customers, "
+        f"{months} months"
+    )
     with tempfile.TemporaryDirectory() as folder:
         try:
-            executed = execute("executive_review", parameters,
-                               Path(folder) / "executive_review.ipynb", progress=True)
+            executed = execute(
+                "executive_review",
+                parameters,
+                Path(folder) / "executive_review.ipynb",
+                progress=True,
+            )
         except PapermillExecutionError as error:
-            errors.print(f"The notebook failed in cell {error.exec_count}: {error.ename}: "
-                         f"{error.evalue}", markup=False)
+            errors.print(
+                f"The notebook failed in cell {error.exec_count}: {error.ename}: {error.evalue}",
+                markup=False,
+            )
             raise typer.Exit(1) from None
         to_html(executed, out)
     console.print(f"Report: {out.resolve()}")
@@ -241,16 +301,27 @@ def executor(scheduler: str | None, serial: bool) -> str:
     return scheduler or ("serial" if serial else "processes")
 
 
-def study_inputs(world: str, posterior: Path | None, draws: int, customers: int,
-                 months: int | None, seed: int, replications: int = 1):
+def study_inputs(
+    world: str,
+    posterior: Path | None,
+    draws: int,
+    customers: int,
+    months: int | None,
+    seed: int,
+    replications: int = 1,
+):
     """The world, its parameter sets (posterior draws or defaults) and the run's settings."""
     from scenarios.runner import Settings
     from scenarios.study import draws_of
     from sim.world import load_world
 
     loaded = load_world(world)
-    settings = Settings(customers=customers, months=months or loaded.economics.horizon_months,
-                        seed=seed, replications=replications)
+    settings = Settings(
+        customers=customers,
+        months=months or loaded.economics.horizon_months,
+        seed=seed,
+        replications=replications,
+    )
     return loaded, draws_of(loaded, posterior, draws), settings
 
 
@@ -266,8 +337,14 @@ def simulating(out: Path) -> Iterator[tuple[Path, Callable[[int, int], None]]]:
 
 
 def progress_bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=errors, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    )
 
 
 @app.command()
@@ -275,12 +352,21 @@ def progress_bar() -> Progress:
 def staffing(
     calls_per_hour: Annotated[float, typer.Option(min=0, help="Contacts offered per hour.")],
     handling: Annotated[str, typer.Option(help="Mean handling time, e.g. '3 min'.")],
-    patience: Annotated[str | None, typer.Option(
-        help="'60% within 1 min', or a mean such as '2 min'; omit for no abandonment.")] = None,
-    target: Annotated[str | None, typer.Option(
-        help="Service level target, e.g. '80% within 20 s'.")] = None,
-    max_abandon: Annotated[float | None, typer.Option(
-        min=0, max=1, help="Highest acceptable share of abandoned contacts, e.g. 0.05.")] = None,
+    patience: Annotated[
+        str | None,
+        typer.Option(
+            help="'60% within 1 min', or a mean such as '2 min'; omit for no abandonment."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Service level target, e.g. '80% within 20 s'.")
+    ] = None,
+    max_abandon: Annotated[
+        float | None,
+        typer.Option(
+            min=0, max=1, help="Highest acceptable share of abandoned contacts, e.g. 0.05."
+        ),
+    ] = None,
 ) -> None:
     """Agents needed for a queued touchpoint (Erlang C, or Erlang A with patience)."""
     from sim import erlang
@@ -295,25 +381,41 @@ def staffing(
     lam, mu = calls_per_hour / 60, 1 / option("handling", parse_duration, handling)
     theta = None
     if patience is not None:
-        theta = (erlang.patience_rate(*option("patience", parse_share_within, patience))
-                 if "%" in patience else 1 / option("patience", parse_duration, patience))
+        theta = (
+            erlang.patience_rate(*option("patience", parse_share_within, patience))
+            if "%" in patience
+            else 1 / option("patience", parse_duration, patience)
+        )
     level, within = option("target", parse_share_within, target) if target else (None, None)
     try:
         table = erlang.staffing_table(lam, mu, theta, within=within)
-        best = (erlang.staffing(lam, mu, theta, service_level=level, within=within,
-                                max_abandon=max_abandon)
-                if target or max_abandon is not None else None)
+        best = (
+            erlang.staffing(
+                lam, mu, theta, service_level=level, within=within, max_abandon=max_abandon
+            )
+            if target or max_abandon is not None
+            else None
+        )
     except ValueError as error:
         raise InputError("ctm staffing", [("", str(error))]) from None
-    out = Table(title=f"{calls_per_hour:g} contacts an hour, {handling} handling, "
-                      f"{'patience ' + patience if patience else 'no abandonment'}")
+    out = Table(
+        title=f"{calls_per_hour:g} contacts an hour, {handling} handling, "
+        f"{'patience ' + patience if patience else 'no abandonment'}"
+    )
     for column in table.columns:
-        out.add_column("mean wait (min)" if column == "mean_wait" else column.replace("_", " "),
-                       justify="right")
+        out.add_column(
+            "mean wait (min)" if column == "mean_wait" else column.replace("_", " "),
+            justify="right",
+        )
     for row in table.itertuples(index=False):
         style = "bold green" if best is not None and row.agents == best else None
-        out.add_row(*(f"{v:.0f}" if k == "agents" else f"{v:.3f}"
-                      for k, v in zip(table.columns, row, strict=True)), style=style)
+        out.add_row(
+            *(
+                f"{v:.0f}" if k == "agents" else f"{v:.3f}"
+                for k, v in zip(table.columns, row, strict=True)
+            ),
+            style=style,
+        )
     console.print(out)
     if best is not None:
         console.print(f"Fewest agents meeting the target: {best}")

@@ -29,8 +29,11 @@ OUTCOMES = {
     "retention_24": ("installed base still in service after 24 months", "share", True),
     "monthly_churn": ("customers lost per customer-month", "share", False),
     "acquired": ("customers acquired over the run", "customers", True),
-    "lifetime_value": ("discounted value per customer of the installed base over the run",
-                       "currency", True),
+    "lifetime_value": (
+        "discounted value per customer of the installed base over the run",
+        "currency",
+        True,
+    ),
     "margin": ("margin over the run", "currency", True),
     "nps": ("net promoter score in the last month", "points", True),
     "cost_to_serve": ("cost to serve over the run", "currency", False),
@@ -86,19 +89,27 @@ def compare(results: xr.Dataset) -> pd.DataFrame:
     for name, (_, unit, higher) in OUTCOMES.items():
         d = diff[name]
         better = (d > 0) if higher else (d < 0)
-        ties = (d == 0)
+        ties = d == 0
         with warnings.catch_warnings():  # an outcome undefined in every draw stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             low, high = d.quantile(list(INTERVAL), dim="draw")
-        table = xr.Dataset({
-            "baseline_mean": values[name].sel(scenario=BASELINE, drop=True).mean("draw")
-                             .broadcast_like(d.isel(draw=0, drop=True)),
-            "scenario_mean": values[name].drop_sel(scenario=BASELINE).mean("draw"),
-            "difference": d.mean("draw"),
-            "low": low.drop_vars("quantile"),
-            "high": high.drop_vars("quantile"),
-            "p_better": (better + 0.5 * ties).mean("draw").where(d.notnull().all("draw")),
-        }).to_dataframe().reset_index()
+        table = (
+            xr.Dataset(
+                {
+                    "baseline_mean": values[name]
+                    .sel(scenario=BASELINE, drop=True)
+                    .mean("draw")
+                    .broadcast_like(d.isel(draw=0, drop=True)),
+                    "scenario_mean": values[name].drop_sel(scenario=BASELINE).mean("draw"),
+                    "difference": d.mean("draw"),
+                    "low": low.drop_vars("quantile"),
+                    "high": high.drop_vars("quantile"),
+                    "p_better": (better + 0.5 * ties).mean("draw").where(d.notnull().all("draw")),
+                }
+            )
+            .to_dataframe()
+            .reset_index()
+        )
         table.insert(2, "outcome", name)
         table.insert(3, "unit", unit)
         rows.append(table)
@@ -114,7 +125,7 @@ def economics(results: xr.Dataset, plans: Mapping[str, Plan]) -> pd.DataFrame:
     scale, months = results.attrs["scale"], results.sizes["month"]
     rate = _discount_rate(results)
     factor = xr.DataArray((1 + rate) ** -(np.arange(months) + 1.0), dims="month")
-    net = (results["margin"] - results["cost_to_serve"] - results["acquisition_spend"])
+    net = results["margin"] - results["cost_to_serve"] - results["acquisition_spend"]
     net = net.sum("segment") * scale * factor
     gain = net.drop_sel(scenario=BASELINE) - net.sel(scenario=BASELINE, drop=True)
     rows = []
@@ -127,14 +138,19 @@ def economics(results: xr.Dataset, plans: Mapping[str, Plan]) -> pd.DataFrame:
         total_gain = gain.sel(scenario=name).sum("month")
         spend = float(cost.sum())
         low, high = total_gain.quantile(list(INTERVAL)).values
-        rows.append({
-            "scenario": name, "value_gain": float(total_gain.mean()), "value_gain_low": low,
-            "value_gain_high": high, "cost": spend,
-            "return": (float(total_gain.mean()) - spend) / spend if spend > 0 else np.nan,
-            "p_gain_exceeds_cost": float((total_gain > spend).mean()),
-            "payback_month": int(reached[0]) if len(reached) else None,
-            "effort_weeks": plan.effort_weeks,
-        })
+        rows.append(
+            {
+                "scenario": name,
+                "value_gain": float(total_gain.mean()),
+                "value_gain_low": low,
+                "value_gain_high": high,
+                "cost": spend,
+                "return": (float(total_gain.mean()) - spend) / spend if spend > 0 else np.nan,
+                "p_gain_exceeds_cost": float((total_gain > spend).mean()),
+                "payback_month": int(reached[0]) if len(reached) else None,
+                "effort_weeks": plan.effort_weeks,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -81,25 +81,33 @@ class FeedbackCollector:
         low, high = (np.array([NPS_RANGES[c][i] for c in range(4)])[loyalty] for i in (0, 1))
         u = streams.uniform(keys[answers], (month << 16) | 1)
         nps = low + np.floor(u * (high - low + 1)).astype(int)
-        self._answers.append((served.ids[answers], np.full(len(answers), month),
-                              ratings.astype(int), nps, loyalty))
+        self._answers.append(
+            (served.ids[answers], np.full(len(answers), month), ratings.astype(int), nps, loyalty)
+        )
 
-    def experienced(self, month: int, ids: np.ndarray, touchpoints: np.ndarray,
-                    ratings: np.ndarray) -> None:
+    def experienced(
+        self, month: int, ids: np.ndarray, touchpoints: np.ndarray, ratings: np.ndarray
+    ) -> None:
         rated = (self._rating.random(len(ids)) < self.rating_rate) & (month < self.months)
-        self._rated.append((ids[rated], np.full(rated.sum(), month), touchpoints[rated],
-                            ratings[rated]))
+        self._rated.append(
+            (ids[rated], np.full(rated.sum(), month), touchpoints[rated], ratings[rated])
+        )
 
     def walked(self, segment: int, month: int, prospects: Prospects) -> None:
         for step, (walking, touchpoint) in enumerate(prospects.steps):
             minutes = step * 2 * 24 * 60 + walking % 1440  # distinct, in order, per prospect
-            self._events.append((prospects.ids[walking], touchpoint, np.full(len(walking), month),
-                                 minutes))
+            self._events.append(
+                (prospects.ids[walking], touchpoint, np.full(len(walking), month), minutes)
+            )
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The customers, responses and events tables, in the format of ``models/data.py``."""
-        return {"customers": self._customers(), "responses": self._responses(),
-                "events": self._event_table(), "ratings": self._ratings()}
+        return {
+            "customers": self._customers(),
+            "responses": self._responses(),
+            "events": self._event_table(),
+            "ratings": self._ratings(),
+        }
 
     def _customers(self) -> pd.DataFrame:
         ids, segment, cohort = (np.concatenate(parts) for parts in zip(*self._joined, strict=True))
@@ -107,19 +115,23 @@ class FeedbackCollector:
         end_month = pd.Series(left_month, index=left_ids).reindex(ids).to_numpy()
         churned = ~np.isnan(end_month)
         end = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[us]")
-        end[churned] = (self.month_start(end_month[churned] + 1) - pd.Timedelta(days=1))
-        return pd.DataFrame({
-            "customer_id": _names(ids),
-            "segment": np.array(self.params.segments)[segment],
-            "start": self.month_start(cohort),
-            "end": end.to_numpy(),
-        })
+        end[churned] = self.month_start(end_month[churned] + 1) - pd.Timedelta(days=1)
+        return pd.DataFrame(
+            {
+                "customer_id": _names(ids),
+                "segment": np.array(self.params.segments)[segment],
+                "start": self.month_start(cohort),
+                "end": end.to_numpy(),
+            }
+        )
 
     def _responses(self) -> pd.DataFrame:
-        ids, month, ratings, nps, loyalty = (np.concatenate(p) for p in zip(*self._answers,
-                                                                            strict=True))
-        table = pd.DataFrame({"customer_id": _names(ids),
-                              "date": self.month_start(month) + pd.Timedelta(days=14)})
+        ids, month, ratings, nps, loyalty = (
+            np.concatenate(p) for p in zip(*self._answers, strict=True)
+        )
+        table = pd.DataFrame(
+            {"customer_id": _names(ids), "date": self.month_start(month) + pd.Timedelta(days=14)}
+        )
         for k, name in enumerate(self.params.touchpoints):
             column = pd.array(ratings[:, k], dtype="Int8")
             column[ratings[:, k] == 0] = pd.NA
@@ -132,10 +144,10 @@ class FeedbackCollector:
     def _ratings(self) -> pd.DataFrame:
         """Transactional ratings: one row per rated experience, the responses' columns (the
         touchpoint rated holds the rating, the others are empty), dated the 20th."""
-        ids, month, touchpoint, rating = (np.concatenate(p) for p in zip(*self._rated,
-                                                                         strict=True))
-        table = pd.DataFrame({"customer_id": _names(ids),
-                              "date": self.month_start(month) + pd.Timedelta(days=19)})
+        ids, month, touchpoint, rating = (np.concatenate(p) for p in zip(*self._rated, strict=True))
+        table = pd.DataFrame(
+            {"customer_id": _names(ids), "date": self.month_start(month) + pd.Timedelta(days=19)}
+        )
         for k, name in enumerate(self.params.touchpoints):
             if (touchpoint == k).any():
                 table[name] = pd.array(np.where(touchpoint == k, rating, 0), dtype="Int8")
@@ -143,13 +155,16 @@ class FeedbackCollector:
         return table.sort_values(["date", "customer_id"], kind="stable", ignore_index=True)
 
     def _event_table(self) -> pd.DataFrame:
-        ids, touchpoint, month, minutes = (np.concatenate(p) for p in zip(*self._events,
-                                                                          strict=True))
-        table = pd.DataFrame({
-            "customer_id": _names(ids),
-            "touchpoint": np.array(self.params.touchpoints)[touchpoint],
-            "timestamp": self.month_start(month) + pd.to_timedelta(minutes, unit="min"),
-        })
+        ids, touchpoint, month, minutes = (
+            np.concatenate(p) for p in zip(*self._events, strict=True)
+        )
+        table = pd.DataFrame(
+            {
+                "customer_id": _names(ids),
+                "touchpoint": np.array(self.params.touchpoints)[touchpoint],
+                "timestamp": self.month_start(month) + pd.to_timedelta(minutes, unit="min"),
+            }
+        )
         return table.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
 
 
@@ -158,16 +173,18 @@ def _names(ids: np.ndarray) -> np.ndarray:
     return np.array([format(int(i), "x") for i in ids])
 
 
-def demo_data(params: Parameters, *, customers: int, months: int, seed: int,
-              response_rate: float = 0.08) -> dict[str, pd.DataFrame]:
+def demo_data(
+    params: Parameters, *, customers: int, months: int, seed: int, response_rate: float = 0.08
+) -> dict[str, pd.DataFrame]:
     """Simulate a world and return the feedback tables a company would have of it."""
     collector = FeedbackCollector(params, seed, months, response_rate)
     simulate(params, customers=customers, months=months, seed=seed, observer=collector)
     return collector.tables()
 
 
-def write_demo_data(tables: dict[str, pd.DataFrame], params: Parameters, folder: Path,
-                    **settings: object) -> list[Path]:
+def write_demo_data(
+    tables: dict[str, pd.DataFrame], params: Parameters, folder: Path, **settings: object
+) -> list[Path]:
     """The tables as CSV and the true parameters as ``truth.nc``; returns the files."""
     files = []
     for name, table in tables.items():

@@ -39,8 +39,9 @@ def sample_indices(posterior: xr.Dataset, count: int | None) -> np.ndarray:
     return np.linspace(0, total - 1, count).round().astype(int)
 
 
-def parameter_sets(posterior: xr.Dataset, params: Parameters,
-                   count: int | None = None) -> Iterator[Parameters]:
+def parameter_sets(
+    posterior: xr.Dataset, params: Parameters, count: int | None = None
+) -> Iterator[Parameters]:
     """One parameter set per draw (``count`` draws spread evenly; all if None).
 
     Raises

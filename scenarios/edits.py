@@ -130,8 +130,11 @@ def _value(value: float | dict[str, float], segment: str, missing: float) -> flo
 
 
 def _segments(params: Parameters, names: list[str] | None) -> list[int]:
-    return list(range(len(params.segments))) if names is None else [
-        params.segments.index(name) for name in names]
+    return (
+        list(range(len(params.segments)))
+        if names is None
+        else [params.segments.index(name) for name in names]
+    )
 
 
 def _add(params: Parameters, edit: AddTouchpoint) -> Parameters:
@@ -201,17 +204,21 @@ def fixed_queue(settings: QueueSettings, fix: QueueFix) -> QueueSettings:
     """
     update: dict[str, object] = {}
     if fix.agents is not None or fix.extra_agents is not None:
-        update["agents"] = fix.agents if fix.agents is not None else (
-            settings.agents + fix.extra_agents)
+        update["agents"] = (
+            fix.agents if fix.agents is not None else (settings.agents + fix.extra_agents)
+        )
         if update["agents"] < 1:
-            raise EditError("queue.extra_agents", f"leaves {update['agents']} agents on duty, "
-                                                  "expected at least 1")
+            raise EditError(
+                "queue.extra_agents",
+                f"leaves {update['agents']} agents on duty, expected at least 1",
+            )
     if fix.resolution is not None:
         update["resolution"] = fix.resolution
     if fix.handling_mean is not None:
         h, ratio = settings.handling, fix.handling_mean / settings.handling.mean
         update["handling"] = h.model_copy(
-            update={"mean": fix.handling_mean, "sd": None if h.sd is None else h.sd * ratio})
+            update={"mean": fix.handling_mean, "sd": None if h.sd is None else h.sd * ratio}
+        )
     changed = settings.model_copy(update=update)
     try:  # nested models pass as instances; agents and resolution are checked again
         return QueueSettings.model_validate(dict(changed))
@@ -220,8 +227,9 @@ def fixed_queue(settings: QueueSettings, fix: QueueFix) -> QueueSettings:
         raise EditError(f"queue.{where}", message) from None
 
 
-def remove_from_journey(start: np.ndarray, transitions: np.ndarray, k: int,
-                        traffic: Traffic) -> tuple[np.ndarray, np.ndarray, float]:
+def remove_from_journey(
+    start: np.ndarray, transitions: np.ndarray, k: int, traffic: Traffic
+) -> tuple[np.ndarray, np.ndarray, float]:
     """One segment's journey without touchpoint k: (start, transitions, kept share).
 
     With q = T[k, k] and the onward row o = T[k] without its self-loop over (1 - q), every
@@ -253,8 +261,10 @@ def remove_from_journey(start: np.ndarray, transitions: np.ndarray, k: int,
         T += into[:, None] * onward
         first = start[k] * onward
     if first[K] > 0:
-        raise ValueError("prospects who start there would go straight to purchase, which a "
-                         "journey cannot do; expected traffic: lost, or a reroute of start first")
+        raise ValueError(
+            "prospects who start there would go straight to purchase, which a "
+            "journey cannot do; expected traffic: lost, or a reroute of start first"
+        )
     T[k] = 0.0
     T[k, K + 1] = 1.0
     kept = 1.0 - first[K + 1]
@@ -264,8 +274,12 @@ def remove_from_journey(start: np.ndarray, transitions: np.ndarray, k: int,
     return (start / kept if kept > 0 else start), T, kept
 
 
-def remove(params: Parameters, touchpoint: str, traffic: Traffic = "successors",
-           replaced_by: str | None = None) -> Parameters:
+def remove(
+    params: Parameters,
+    touchpoint: str,
+    traffic: Traffic = "successors",
+    replaced_by: str | None = None,
+) -> Parameters:
     """``params`` without a touchpoint: journeys (:func:`remove_from_journey`, arrivals and
     referrals thinned by the kept share), recurring contacts and onboarding.
 
@@ -291,9 +305,14 @@ def remove(params: Parameters, touchpoint: str, traffic: Traffic = "successors",
         contacts[:, r] += contacts[:, k]
         onboarding[:, r] = np.where(onboarding[:, r] > 0, onboarding[:, r], onboarding[:, k])
     contacts[:, k] = onboarding[:, k] = 0.0
-    return params.replace(start=start, transitions=T, contacts=contacts, onboarding=onboarding,
-                          prospects=params.prospects * kept,
-                          referral_rate=params.referral_rate * kept)
+    return params.replace(
+        start=start,
+        transitions=T,
+        contacts=contacts,
+        onboarding=onboarding,
+        prospects=params.prospects * kept,
+        referral_rate=params.referral_rate * kept,
+    )
 
 
 def _remove(params: Parameters, edit: RemoveTouchpoint) -> Parameters:
@@ -317,8 +336,10 @@ def _reroute(params: Parameters, edit: Reroute) -> Parameters:
 
 def _prospects(params: Parameters, edit: ChangeProspects) -> Parameters:
     factor = 1.0 if edit.factor is None else edit.factor
-    prospects = [edit.per_month.get(segment, n * _value(factor, segment, 1.0))
-                 for segment, n in zip(params.segments, params.prospects, strict=True)]
+    prospects = [
+        edit.per_month.get(segment, n * _value(factor, segment, 1.0))
+        for segment, n in zip(params.segments, params.prospects, strict=True)
+    ]
     return params.replace(prospects=np.array(prospects, dtype=float))
 
 
@@ -333,5 +354,11 @@ def _shift(params: Parameters, edit: Shift) -> Parameters:
     return params.replace(start=start, transitions=T, contacts=contacts)
 
 
-_APPLY = {"add": _add, "fix": _fix, "remove": _remove, "reroute": _reroute,
-          "prospects": _prospects, "shift": _shift}
+_APPLY = {
+    "add": _add,
+    "fix": _fix,
+    "remove": _remove,
+    "reroute": _reroute,
+    "prospects": _prospects,
+    "shift": _shift,
+}

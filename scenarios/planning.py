@@ -32,9 +32,18 @@ from scenarios.scenario import Plan, Scenario, combine
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-SCHEDULE_COLUMNS = ("order", "scenario", "effort_weeks", "own_start_month", "team_free_month",
-                    "start_month", "finish_month", "delay_months", "one_off_cost",
-                    "monthly_cost")
+SCHEDULE_COLUMNS = (
+    "order",
+    "scenario",
+    "effort_weeks",
+    "own_start_month",
+    "team_free_month",
+    "start_month",
+    "finish_month",
+    "delay_months",
+    "one_off_cost",
+    "monthly_cost",
+)
 """Columns of the schedule table :func:`staged` returns."""
 _ROUNDING = 1e-9
 """Slack before rounding months up, so that 40 / 20 is month 2 and not 3."""
@@ -53,8 +62,9 @@ def months_of_work(effort_weeks: float, team_weeks_per_month: float) -> int:
     return math.ceil(effort_weeks / team_weeks_per_month - _ROUNDING)
 
 
-def staged(scenarios: list[Scenario], name: str,
-           team_weeks_per_month: float) -> tuple[Plan, pd.DataFrame]:
+def staged(
+    scenarios: list[Scenario], name: str, team_weeks_per_month: float
+) -> tuple[Plan, pd.DataFrame]:
     """Order scenarios quick wins first and start each when the team is free for it.
 
     Implements the staging of the module notes: start_i = max(own start_month_i,
@@ -95,13 +105,20 @@ def staged(scenarios: list[Scenario], name: str,
         start = max(scenario.start_month, free)
         work += scenario.effort_weeks
         copies.append(scenario.model_copy(update={"start_month": start}))
-        rows.append({
-            "order": order, "scenario": scenario.name, "effort_weeks": scenario.effort_weeks,
-            "own_start_month": scenario.start_month, "team_free_month": free,
-            "start_month": start, "finish_month": months_of_work(work, team_weeks_per_month),
-            "delay_months": start - scenario.start_month,
-            "one_off_cost": scenario.one_off_cost, "monthly_cost": scenario.monthly_cost,
-        })
+        rows.append(
+            {
+                "order": order,
+                "scenario": scenario.name,
+                "effort_weeks": scenario.effort_weeks,
+                "own_start_month": scenario.start_month,
+                "team_free_month": free,
+                "start_month": start,
+                "finish_month": months_of_work(work, team_weeks_per_month),
+                "delay_months": start - scenario.start_month,
+                "one_off_cost": scenario.one_off_cost,
+                "monthly_cost": scenario.monthly_cost,
+            }
+        )
     return combine(copies, name), pd.DataFrame(rows, columns=list(SCHEDULE_COLUMNS))
 
 
@@ -109,18 +126,22 @@ def _check(scenarios: list[Scenario], name: str, team_weeks_per_month: float) ->
     """Refuse what :func:`staged` cannot stage, saying what is expected."""
     if not scenarios:
         raise ValueError("no scenarios to stage, expected at least one")
-    if isinstance(team_weeks_per_month, bool) or not isinstance(team_weeks_per_month,
-                                                                 int | float):
-        raise ValueError(f"team_weeks_per_month is {team_weeks_per_month!r}, expected a "
-                         "number of person-weeks a month")
+    if isinstance(team_weeks_per_month, bool) or not isinstance(team_weeks_per_month, int | float):
+        raise ValueError(
+            f"team_weeks_per_month is {team_weeks_per_month!r}, expected a "
+            "number of person-weeks a month"
+        )
     if not (team_weeks_per_month > 0 and math.isfinite(team_weeks_per_month)):
-        raise ValueError(f"team_weeks_per_month is {team_weeks_per_month!r}, expected a "
-                         "positive number of person-weeks a month (20: five people full time)")
+        raise ValueError(
+            f"team_weeks_per_month is {team_weeks_per_month!r}, expected a "
+            "positive number of person-weeks a month (20: five people full time)"
+        )
     names = [s.name for s in scenarios]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"scenario names repeat ({', '.join(map(repr, repeated))}), expected "
-                         "distinct names")
+        raise ValueError(
+            f"scenario names repeat ({', '.join(map(repr, repeated))}), expected distinct names"
+        )
     if name in names:
         raise ValueError(f"the plan's name {name!r} is also a scenario's, expected another name")
 
@@ -152,20 +173,35 @@ def gantt(schedule: pd.DataFrame, months: int, colours: dict[str, str] | None = 
     palette = [f"C{i % 10}" for i in range(len(schedule))]
     for y, row in enumerate(schedule.itertuples()):
         colour = (colours or {}).get(row.scenario, palette[y])
-        ax.barh(y, row.finish_month - row.team_free_month, left=row.team_free_month,
-                height=0.7, color=colour, alpha=0.3, edgecolor=colour)
-        ax.barh(y, max(months - row.start_month, 0), left=row.start_month, height=0.35,
-                color=colour)
+        ax.barh(
+            y,
+            row.finish_month - row.team_free_month,
+            left=row.team_free_month,
+            height=0.7,
+            color=colour,
+            alpha=0.3,
+            edgecolor=colour,
+        )
+        ax.barh(
+            y, max(months - row.start_month, 0), left=row.start_month, height=0.35, color=colour
+        )
         ax.plot([row.own_start_month] * 2, [y - 0.4, y + 0.4], color="black", linewidth=1.5)
     ax.axvline(months, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(schedule)), schedule["scenario"])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(months, int(schedule["finish_month"].max()),
-                       int(schedule["start_month"].max())) + 1)
+    ax.set_xlim(
+        0, max(months, int(schedule["finish_month"].max()), int(schedule["start_month"].max())) + 1
+    )
     ax.set_xlabel("month of the run (0 = the first month; dashed: the end of the run)")
     ax.set_title("Staged plan: quick wins first", fontsize=10)
-    fig.legend(handles=[Patch(color="grey", alpha=0.3, label="the team at work"),
-                        Patch(color="grey", label="in effect"),
-                        Line2D([], [], color="black", label="its own start month")],
-               fontsize="small", loc="outside lower center", ncol=3)
+    fig.legend(
+        handles=[
+            Patch(color="grey", alpha=0.3, label="the team at work"),
+            Patch(color="grey", label="in effect"),
+            Line2D([], [], color="black", label="its own start month"),
+        ],
+        fontsize="small",
+        loc="outside lower center",
+        ncol=3,
+    )
     return fig

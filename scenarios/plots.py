@@ -59,8 +59,9 @@ def scenario_colours(names: Sequence[str]) -> dict[str, str]:
     return colours
 
 
-def retention_curves(results: xr.Dataset, segment: str = "all", colours: dict | None = None,
-                     ax=None) -> Figure:
+def retention_curves(
+    results: xr.Dataset, segment: str = "all", colours: dict | None = None, ax=None
+) -> Figure:
     """Share of the installed base still in service by month: mean over draws and the shaded
     90% band, one line per scenario (segment ``all``: the company)."""
     ds = with_total(results[["base_active", "base_size"]])
@@ -69,25 +70,41 @@ def retention_curves(results: xr.Dataset, segment: str = "all", colours: dict | 
     fig, ax = _axes(ax, (9, 5.5))
     elapsed = np.concatenate([[0], share.month.values + 1])  # 0: the start, everyone in service
     for name in share.scenario.values:
-        low, mean, high = (np.concatenate([[1.0], values]) for values in _band(
-            share.sel(scenario=name)))
+        low, mean, high = (
+            np.concatenate([[1.0], values]) for values in _band(share.sel(scenario=name))
+        )
         colour = colours.get(str(name), NEUTRAL)
-        ax.fill_between(elapsed, low, high, color=colour, alpha=BAND_ALPHA, linewidth=0,
-                        gid=f"band:{name}")
-        ax.plot(elapsed, mean, color=colour, label=str(name),
-                linestyle="--" if name == BASELINE else "-", gid=f"mean:{name}")
+        ax.fill_between(
+            elapsed, low, high, color=colour, alpha=BAND_ALPHA, linewidth=0, gid=f"band:{name}"
+        )
+        ax.plot(
+            elapsed,
+            mean,
+            color=colour,
+            label=str(name),
+            linestyle="--" if name == BASELINE else "-",
+            gid=f"mean:{name}",
+        )
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("months since the start of the run")
     ax.set_ylabel("installed base still in service (% of customers at the start)")
-    ax.set_title(f"Retention of the installed base ({_segment(segment)}): mean over draws, "
-                 "shaded 90% band", fontsize=10)
+    ax.set_title(
+        f"Retention of the installed base ({_segment(segment)}): mean over draws, shaded 90% band",
+        fontsize=10,
+    )
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
-def difference_over_time(results: xr.Dataset, scenario: str, variable: str = "active",
-                         segment: str = "all", colours: dict | None = None, ax=None) -> Figure:
+def difference_over_time(
+    results: xr.Dataset,
+    scenario: str,
+    variable: str = "active",
+    segment: str = "all",
+    colours: dict | None = None,
+    ax=None,
+) -> Figure:
     """Scenario less baseline, draw by draw, in each month of a monthly variable (company
     scale): mean line, shaded 90% band and the zero line."""
     if variable not in results or "month" not in results[variable].dims:
@@ -101,43 +118,82 @@ def difference_over_time(results: xr.Dataset, scenario: str, variable: str = "ac
     colour = (colours or scenario_colours([BASELINE, scenario])).get(scenario, NEUTRAL)
     fig, ax = _axes(ax, (9, 5))
     month = diff.month.values
-    ax.fill_between(month, low / divisor, high / divisor, color=colour, alpha=BAND_ALPHA,
-                    linewidth=0, gid=f"band:{scenario}")
+    ax.fill_between(
+        month,
+        low / divisor,
+        high / divisor,
+        color=colour,
+        alpha=BAND_ALPHA,
+        linewidth=0,
+        gid=f"band:{scenario}",
+    )
     ax.plot(month, mean / divisor, color=colour, label=f"{scenario}: mean, shaded 90% band")
     ax.axhline(0, color=NEUTRAL, linewidth=1, linestyle="--")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.4g}"))
     ax.set_xlabel("month of the run (0 = the first month)")
     ax.set_ylabel(f"{variable.replace('_', ' ')} per month less baseline ({unit})")
-    ax.set_title(f"{scenario} against the baseline ({_segment(segment)}, company scale"
-                 f"{', undiscounted' if money else ''})", fontsize=10)
+    ax.set_title(
+        f"{scenario} against the baseline ({_segment(segment)}, company scale"
+        f"{', undiscounted' if money else ''})",
+        fontsize=10,
+    )
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
-def forest_plot(comparison: pd.DataFrame, outcome: str = "lifetime_value", segment: str = "all",
-                currency: str = "EUR", colours: dict | None = None, ax=None) -> Figure:
+def forest_plot(
+    comparison: pd.DataFrame,
+    outcome: str = "lifetime_value",
+    segment: str = "all",
+    currency: str = "EUR",
+    colours: dict | None = None,
+    ax=None,
+) -> Figure:
     """One row per scenario: its mean difference from the baseline and the shaded 90%
     interval (columns of :func:`scenarios.compare.compare`), and the zero line."""
     rows = _rows(comparison, outcome, segment=segment)
     colours = colours or scenario_colours([BASELINE, *rows["scenario"]])
-    title = (f"{_sentence(OUTCOMES[outcome][0])} ({_segment(segment)}): difference from the "
-             "baseline,\nmean (dot) and 90% interval (shaded)")
-    return _forest(rows, list(rows["scenario"]),
-                   [colours.get(str(s), NEUTRAL) for s in rows["scenario"]], currency,
-                   "scenario", title, ax)
+    title = (
+        f"{_sentence(OUTCOMES[outcome][0])} ({_segment(segment)}): difference from the "
+        "baseline,\nmean (dot) and 90% interval (shaded)"
+    )
+    return _forest(
+        rows,
+        list(rows["scenario"]),
+        [colours.get(str(s), NEUTRAL) for s in rows["scenario"]],
+        currency,
+        "scenario",
+        title,
+        ax,
+    )
 
 
-def segment_effects(comparison: pd.DataFrame, scenario: str, outcome: str = "lifetime_value",
-                    currency: str = "EUR", colours: dict | None = None, ax=None) -> Figure:
+def segment_effects(
+    comparison: pd.DataFrame,
+    scenario: str,
+    outcome: str = "lifetime_value",
+    currency: str = "EUR",
+    colours: dict | None = None,
+    ax=None,
+) -> Figure:
     """One row per segment (and ``all``) for one scenario: the mean difference from the
     baseline and its shaded 90% interval, and the zero line."""
     rows = _rows(comparison, outcome, scenario=scenario)
     colour = (colours or scenario_colours([BASELINE, scenario])).get(scenario, NEUTRAL)
-    title = (f"{scenario}: {OUTCOMES[outcome][0]} by segment,\ndifference from the baseline, "
-             "mean (dot) and 90% interval (shaded)")
-    return _forest(rows, [_segment(s) for s in rows["segment"]], [colour] * len(rows),
-                   currency, "segment", title, ax)
+    title = (
+        f"{scenario}: {OUTCOMES[outcome][0]} by segment,\ndifference from the baseline, "
+        "mean (dot) and 90% interval (shaded)"
+    )
+    return _forest(
+        rows,
+        [_segment(s) for s in rows["segment"]],
+        [colour] * len(rows),
+        currency,
+        "segment",
+        title,
+        ax,
+    )
 
 
 def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = None) -> Figure:
@@ -150,30 +206,51 @@ def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = No
     for _, row in money.iterrows():
         colour = colours.get(str(row["scenario"]), NEUTRAL)
         cost = row["cost"] / divisor
-        ax.vlines(cost, row["value_gain_low"] / divisor, row["value_gain_high"] / divisor,
-                  color=colour, linewidth=12, alpha=0.3, gid=f"interval:{row['scenario']}")
+        ax.vlines(
+            cost,
+            row["value_gain_low"] / divisor,
+            row["value_gain_high"] / divisor,
+            color=colour,
+            linewidth=12,
+            alpha=0.3,
+            gid=f"interval:{row['scenario']}",
+        )
         ax.plot(cost, row["value_gain"] / divisor, "o", color=colour, label=row["scenario"])
-    ax.axline((0, 0), slope=1, color=NEUTRAL, linestyle="--", linewidth=1,
-              label="break-even: value gained = cost")
+    ax.axline(
+        (0, 0),
+        slope=1,
+        color=NEUTRAL,
+        linestyle="--",
+        linewidth=1,
+        label="break-even: value gained = cost",
+    )
     ax.axhline(0, color=NEUTRAL, linewidth=0.8)
     ax.margins(x=0.1, y=0.1)
     ax.set_xlabel(f"cost of the scenario over the run ({word}{currency}, discounted)")
     ax.set_ylabel(f"value gained over the run ({word}{currency}, discounted)")
-    ax.set_title("What each scenario returns: value gained, mean (dot) and 90% interval "
-                 "(shaded),\nagainst cost; above the dashed line it gains more than it costs",
-                 fontsize=10)
+    ax.set_title(
+        "What each scenario returns: value gained, mean (dot) and 90% interval "
+        "(shaded),\nagainst cost; above the dashed line it gains more than it costs",
+        fontsize=10,
+    )
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
 
 
-def _forest(rows: pd.DataFrame, labels: list[str], colours: list[str], currency: str,
-            ylabel: str, title: str, ax) -> Figure:
+def _forest(
+    rows: pd.DataFrame,
+    labels: list[str],
+    colours: list[str],
+    currency: str,
+    ylabel: str,
+    title: str,
+    ax,
+) -> Figure:
     """A forest plot of comparison ``rows`` (one outcome), labelled and titled."""
     fig, ax = _axes(ax, (8, 0.55 * len(rows) + 1.8))
     unit = _intervals(ax, rows, labels, colours, currency)
-    ax.set_xlabel(f"{rows['outcome'].iloc[0].replace('_', ' ')}: scenario less baseline "
-                  f"({unit})")
+    ax.set_xlabel(f"{rows['outcome'].iloc[0].replace('_', ' ')}: scenario less baseline ({unit})")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -207,8 +284,7 @@ def _rows(comparison: pd.DataFrame, outcome: str, **where: str) -> pd.DataFrame:
     return rows
 
 
-def _intervals(ax, rows: pd.DataFrame, labels: list[str], colours: list[str],
-               currency: str) -> str:
+def _intervals(ax, rows: pd.DataFrame, labels: list[str], colours: list[str], currency: str) -> str:
     """Rows top to bottom: shaded interval bars, mean points, the zero line; returns the
     unit of the x axis."""
     unit = rows["unit"].iloc[0]

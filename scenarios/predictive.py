@@ -48,8 +48,9 @@ BAND = (0.05, 0.95)
 """Quantiles of the replicated curves: a 90% predictive band."""
 
 
-def kaplan_meier(customers: pd.DataFrame,
-                 observed_until: pd.Timestamp | None = None) -> xr.DataArray:
+def kaplan_meier(
+    customers: pd.DataFrame, observed_until: pd.Timestamp | None = None
+) -> xr.DataArray:
     """Retention by tenure: the product-limit (Kaplan-Meier) estimate.
 
     A customer serves ``T = m_end - m_start + 1`` months (calendar months of ``start`` and
@@ -117,8 +118,7 @@ class CustomerCollector(FeedbackCollector):
         return self.month_start(self.months)[0] - pd.Timedelta(days=1)
 
 
-def replay_retention(params: Parameters, customers: int, months: int,
-                     seed: int) -> xr.DataArray:
+def replay_retention(params: Parameters, customers: int, months: int, seed: int) -> xr.DataArray:
     """The Kaplan-Meier curve of a fresh run of ``params`` observed like the demo data."""
     collector = CustomerCollector(params, seed, months)
     simulate(params, customers=customers, months=months, seed=seed, observer=collector)
@@ -137,9 +137,17 @@ def demo_settings(folder: Path = BUNDLED) -> dict[str, object]:
     return settings
 
 
-def retention_replicates(posterior: xr.Dataset | xr.DataTree, world: World, draws: int,
-                         seed: int, *, customers: int, months: int, workers: int = 1,
-                         progress: Callable[[int], None] | None = None) -> xr.DataArray:
+def retention_replicates(
+    posterior: xr.Dataset | xr.DataTree,
+    world: World,
+    draws: int,
+    seed: int,
+    *,
+    customers: int,
+    months: int,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> xr.DataArray:
     """Kaplan-Meier curves of data replayed from ``draws`` posterior draws.
 
     Draw ``i`` (spread evenly over chains and draws) replaces alpha and beta of the world's
@@ -176,16 +184,25 @@ def retention_replicates(posterior: xr.Dataset | xr.DataTree, world: World, draw
     return xr.concat(curves, dim="draw", join="outer").assign_coords(draw=labels)
 
 
-def retention_band(posterior: xr.Dataset | xr.DataTree, world: World, draws: int, seed: int,
-                   *, customers: int, months: int, quantiles: Sequence[float] = BAND,
-                   workers: int = 1) -> xr.DataArray:
+def retention_band(
+    posterior: xr.Dataset | xr.DataTree,
+    world: World,
+    draws: int,
+    seed: int,
+    *,
+    customers: int,
+    months: int,
+    quantiles: Sequence[float] = BAND,
+    workers: int = 1,
+) -> xr.DataArray:
     """Quantiles of the replayed retention curves per month: dims (``month``, ``quantile``).
 
     The arguments are those of :func:`retention_replicates`; ``quantiles`` default to 5% and
     95% (a 90% band), interpolated linearly between the ordered replays.
     """
-    curves = retention_replicates(posterior, world, draws, seed, customers=customers,
-                                  months=months, workers=workers)
+    curves = retention_replicates(
+        posterior, world, draws, seed, customers=customers, months=months, workers=workers
+    )
     return curves.quantile(list(quantiles), dim="draw").transpose("month", "quantile")
 
 

@@ -100,12 +100,18 @@ ONE_MORE_AGENT = Cost(one_off_cost=17_500, monthly_cost=20_000, effort_weeks=2)
 REMOVAL = Cost(one_off_cost=30_000, effort_weeks=6)
 """Default cost of a removal: decommissioning, redirecting customers, telling them."""
 FREE = Cost(one_off_cost=0, effort_weeks=0)
-QUADRANTS = {(True, False): "quick win", (True, True): "major project",
-             (False, False): "fill-in", (False, True): "thankless task"}
+QUADRANTS = {
+    (True, False): "quick win",
+    (True, True): "major project",
+    (False, False): "fill-in",
+    (False, True): "thankless task",
+}
 """(high impact, high effort) -> quadrant."""
 COLOURS = {"fix": "tab:blue", "remove": "tab:orange"}
-ESSENTIAL = ("essential in the world file: customers need what it does, so removing it is "
-             "no option; a scenario that replaces it can be compared")
+ESSENTIAL = (
+    "essential in the world file: customers need what it does, so removing it is "
+    "no option; a scenario that replaces it can be compared"
+)
 
 
 @dataclass(frozen=True)
@@ -129,9 +135,11 @@ class Thresholds:
     effort: float
 
     def describe(self, currency: str) -> str:
-        return (f"high impact: value gained above {self.impact:,.0f} {currency} "
-                f"(the median, at least 0); high effort: above {self.effort:g} person-weeks "
-                "(the median)")
+        return (
+            f"high impact: value gained above {self.impact:,.0f} {currency} "
+            f"(the median, at least 0); high effort: above {self.effort:g} person-weeks "
+            "(the median)"
+        )
 
 
 @dataclass
@@ -169,8 +177,11 @@ def candidates(world: World, costs: Costs | None = None) -> list[Candidate]:
             fix_cost = own.fix or FIX_BY_CHANNEL.get(tp.channel, OTHER_CHANNEL)
         found.append(_candidate(world, tp, "fix", change, fix, fix_cost))
         change, cost = "removed, traffic to its successors", own.remove or REMOVAL
-        found.append(Candidate(f"remove {tp.id}", tp.id, "remove", change, cost, None, ESSENTIAL)
-                     if tp.essential else _candidate(world, tp, "remove", change, {}, cost))
+        found.append(
+            Candidate(f"remove {tp.id}", tp.id, "remove", change, cost, None, ESSENTIAL)
+            if tp.essential
+            else _candidate(world, tp, "remove", change, {}, cost)
+        )
     return found
 
 
@@ -181,8 +192,9 @@ def one_edit_plan(world: World, name: str, edit: dict, cost: Cost = FREE) -> Pla
     return as_plan(parse_scenario(data, world, f"scenario '{name}'"))
 
 
-def _candidate(world: World, tp: Touchpoint, kind: str, change: str, edit: dict,
-               cost: Cost) -> Candidate:
+def _candidate(
+    world: World, tp: Touchpoint, kind: str, change: str, edit: dict, cost: Cost
+) -> Candidate:
     name = f"{kind} {tp.id}"
     try:
         plan = one_edit_plan(world, name, {"kind": kind, "touchpoint": tp.id, **edit}, cost)
@@ -196,42 +208,61 @@ def refusal(error: InputError) -> str:
     return "; ".join(message for _, message in error.problems)
 
 
-def quick_wins(world: World, draws: list[Parameters], settings: Settings,
-               costs: Costs | None = None, executor: str = "processes",
-               store: Path | None = None,
-               progress: Callable[[int, int], None] | None = None) -> QuickWins:
+def quick_wins(
+    world: World,
+    draws: list[Parameters],
+    settings: Settings,
+    costs: Costs | None = None,
+    executor: str = "processes",
+    store: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> QuickWins:
     """Run every candidate with the baseline (common random numbers); rank and place them."""
     found = candidates(world, costs)
     plans = {c.name: c.plan for c in found if c.plan is not None}
     study = run_study(world, plans, draws, settings, executor, store, progress)
     table = ranked(found, study.money)
     limits = thresholds(table)
-    table["quadrant"] = [quadrant(g, e, limits) if not s else ""
-                         for g, e, s in zip(table["value_gain"], table["effort_weeks"],
-                                            table["skipped"], strict=True)]
+    table["quadrant"] = [
+        quadrant(g, e, limits) if not s else ""
+        for g, e, s in zip(
+            table["value_gain"], table["effort_weeks"], table["skipped"], strict=True
+        )
+    ]
     return QuickWins(study, table, limits)
 
 
 def ranked(found: list[Candidate], money: pd.DataFrame) -> pd.DataFrame:
     """One row per candidate, best value per cost first, skipped ones last."""
-    rows = pd.DataFrame([{"scenario": c.name, "touchpoint": c.touchpoint, "kind": c.kind,
-                          "change": c.change, "effort_weeks": c.cost.effort_weeks,
-                          "skipped": c.skipped} for c in found])
+    rows = pd.DataFrame(
+        [
+            {
+                "scenario": c.name,
+                "touchpoint": c.touchpoint,
+                "kind": c.kind,
+                "change": c.change,
+                "effort_weeks": c.cost.effort_weeks,
+                "skipped": c.skipped,
+            }
+            for c in found
+        ]
+    )
     table = rows.merge(money.drop(columns="effort_weeks"), on="scenario", how="left")
     with np.errstate(divide="ignore", invalid="ignore"):
         table["value_per_cost"] = table["value_gain"] / table["cost"]
         table["value_per_effort"] = table["value_gain"] / table["effort_weeks"]
     for by in ("cost", "effort"):
         table[f"rank_{by}"] = table[f"value_per_{by}"].rank(ascending=False, method="min")
-    return table.sort_values(["rank_cost", "rank_effort"], na_position="last",
-                             ignore_index=True)
+    return table.sort_values(["rank_cost", "rank_effort"], na_position="last", ignore_index=True)
 
 
 def thresholds(table: pd.DataFrame) -> Thresholds:
     """G = max(0, median value gained) and E = median effort, over the candidates run."""
     run = table[table["skipped"] == ""]
-    return Thresholds(impact=max(0.0, float(run["value_gain"].median())),
-                      effort=float(run["effort_weeks"].median()))
+    return Thresholds(
+        impact=max(0.0, float(run["value_gain"].median())),
+        effort=float(run["effort_weeks"].median()),
+    )
 
 
 def quadrant(value_gain: float, effort_weeks: float, limits: Thresholds) -> str:
@@ -247,14 +278,17 @@ def write_quickwins(wins: QuickWins, out: Path) -> list[str]:
         write_study(wins.study, folder / "study")
         wins.table.to_csv(folder / "quickwins.csv", index=False)
         wins.table.to_parquet(folder / "quickwins.parquet", index=False)
-        settings = {k: v.item() if hasattr(v, "item") else v
-                    for k, v in wins.study.results.attrs.items()}
-        summary = {"settings": settings, "thresholds": asdict(wins.thresholds),
-                   "rule": wins.thresholds.describe(currency),
-                   "quickwins": json.loads(wins.table.to_json(orient="records"))}
+        settings = {
+            k: v.item() if hasattr(v, "item") else v for k, v in wins.study.results.attrs.items()
+        }
+        summary = {
+            "settings": settings,
+            "thresholds": asdict(wins.thresholds),
+            "rule": wins.thresholds.describe(currency),
+            "quickwins": json.loads(wins.table.to_json(orient="records")),
+        }
         (folder / "quickwins.json").write_text(json.dumps(summary, indent=1))
-        matrix_plot(wins.table, wins.thresholds, currency).savefig(folder / "matrix.png",
-                                                                   dpi=120)
+        matrix_plot(wins.table, wins.thresholds, currency).savefig(folder / "matrix.png", dpi=120)
     return sorted(p.name for p in out.iterdir())
 
 
@@ -274,20 +308,40 @@ def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str) -> Figur
         part = run[run["kind"] == kind]
         gain = part["value_gain"] / 1e6
         spread = [gain - part["value_gain_low"] / 1e6, part["value_gain_high"] / 1e6 - gain]
-        ax.errorbar(part["effort_weeks"], gain, yerr=np.clip(spread, 0, None), fmt="o",
-                    color=colour, ecolor=colour, alpha=0.6, capsize=2, label=kind)
+        ax.errorbar(
+            part["effort_weeks"],
+            gain,
+            yerr=np.clip(spread, 0, None),
+            fmt="o",
+            color=colour,
+            ecolor=colour,
+            alpha=0.6,
+            capsize=2,
+            label=kind,
+        )
     _label(ax, run, 0.035 * np.ptp(run["value_gain"] / 1e6), 0.02 * np.ptp(run["effort_weeks"]))
     ax.axhline(limits.impact / 1e6, color="grey", linestyle="--", linewidth=1)
     ax.axvline(limits.effort, color="grey", linestyle="--", linewidth=1)
     for (high, hard), text in QUADRANTS.items():
-        ax.text(0.98 if hard else 0.02, 0.97 if high else 0.03, text, transform=ax.transAxes,
-                ha="right" if hard else "left", va="top" if high else "bottom",
-                fontsize=11, color="grey", weight="bold")
+        ax.text(
+            0.98 if hard else 0.02,
+            0.97 if high else 0.03,
+            text,
+            transform=ax.transAxes,
+            ha="right" if hard else "left",
+            va="top" if high else "bottom",
+            fontsize=11,
+            color="grey",
+            weight="bold",
+        )
     ax.margins(x=0.15)
     ax.set_xlabel("effort (person-weeks)")
     ax.set_ylabel(f"value gained over the run (million {currency}, discounted; 90% interval)")
-    ax.set_title(f"Impact and effort of fixing or removing each touchpoint\n"
-                 f"{limits.describe(currency)}; a point on a line is low", fontsize=9)
+    ax.set_title(
+        f"Impact and effort of fixing or removing each touchpoint\n"
+        f"{limits.describe(currency)}; a point on a line is low",
+        fontsize=9,
+    )
     ax.legend(loc="center right")
     fig.tight_layout()
     return fig
@@ -301,7 +355,13 @@ def _label(ax, run: pd.DataFrame, gap: float, right: float) -> None:
         for row in group.itertuples():
             y = row.value_gain / 1e6
             placed = max(y, placed + gap)
-            ax.annotate(f"{row.kind} {row.touchpoint}", (effort, y),
-                        xytext=(effort + right, placed), fontsize=7, color=COLOURS[row.kind],
-                        ha="left", va="center",
-                        arrowprops={"arrowstyle": "-", "color": "lightgrey", "lw": 0.5})
+            ax.annotate(
+                f"{row.kind} {row.touchpoint}",
+                (effort, y),
+                xytext=(effort + right, placed),
+                fontsize=7,
+                color=COLOURS[row.kind],
+                ha="left",
+                va="center",
+                arrowprops={"arrowstyle": "-", "color": "lightgrey", "lw": 0.5},
+            )

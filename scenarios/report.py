@@ -45,10 +45,15 @@ def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> P
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out) as partial:
         papermill.execute_notebook(
-            str(notebook_path(name)), str(partial), parameters=parameters,
-            progress_bar=progress, cwd=str(out.parent), kernel_name="python3",
+            str(notebook_path(name)),
+            str(partial),
+            parameters=parameters,
+            progress_bar=progress,
+            cwd=str(out.parent),
+            kernel_name="python3",
             # the local kernel's warning about unencrypted loopback TCP is noise here
-            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
     return out
 
 
@@ -62,8 +67,11 @@ def to_html(executed: Path, out: Path, title: str = "Executive review") -> Path:
 
     exporter = HTMLExporter(
         extra_loaders=[DictLoader({"report.html.j2": OFFLINE_TEMPLATE})],
-        template_file="report.html.j2", exclude_input=True, exclude_input_prompt=True,
-        exclude_output_prompt=True)
+        template_file="report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
     notebook = nbformat.read(executed, as_version=4)
     notebook.metadata["title"] = title
     body, _ = exporter.from_notebook_node(notebook)
@@ -85,7 +93,8 @@ def scenario_files(given: list[Path] | None) -> list[Path]:
     for path in map(Path, given or [EXAMPLES]):
         inside = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
         if not inside:
-            raise InputError(str(path), [("", "a folder without scenario files, expected "
-                                              "*.yaml files")])
+            raise InputError(
+                str(path), [("", "a folder without scenario files, expected *.yaml files")]
+            )
         found += inside
     return found

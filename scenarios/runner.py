@@ -36,8 +36,17 @@ from sim.files import atomic_file
 from sim.parameters import LOYALTY_CLASSES, Parameters
 
 BASELINE = "baseline"
-KEPT = ("prospects", "acquired", "active_start", "active", "churned", "revenue", "margin",
-        "cost_to_serve", "acquisition_spend")
+KEPT = (
+    "prospects",
+    "acquired",
+    "active_start",
+    "active",
+    "churned",
+    "revenue",
+    "margin",
+    "cost_to_serve",
+    "acquisition_spend",
+)
 """Monthly totals per segment kept from each simulation (the sample's, not the company's)."""
 
 
@@ -115,10 +124,15 @@ def run(
     total = len(pieces)
     if progress:
         progress(len(done), total)
-    schedules = {(name, d): _schedule(draws[d], plans.get(name))  # once, whatever replication
-                 for name, d in {(p.scenario, p.draw) for p in pieces if p not in done}}
-    jobs = {p: (schedules[p.scenario, p.draw], settings, settings.piece_seed(p.draw, p.replication))
-            for p in pieces if p not in done}
+    schedules = {
+        (name, d): _schedule(draws[d], plans.get(name))  # once, whatever replication
+        for name, d in {(p.scenario, p.draw) for p in pieces if p not in done}
+    }
+    jobs = {
+        p: (schedules[p.scenario, p.draw], settings, settings.piece_seed(p.draw, p.replication))
+        for p in pieces
+        if p not in done
+    }
     for piece, result in _execute(jobs, executor):
         if folder is not None:
             _save(folder, piece, result)
@@ -128,8 +142,9 @@ def run(
     return _assemble(done, names, len(draws), settings)
 
 
-def simulate_piece(changes: list[tuple[int, Parameters]], settings: Settings,
-                   seed: int) -> xr.Dataset:
+def simulate_piece(
+    changes: list[tuple[int, Parameters]], settings: Settings, seed: int
+) -> xr.Dataset:
     """One simulation, reduced to the monthly totals per segment the comparison needs.
 
     The counts are read from the run's recorder: building the whole results Dataset (rates,
@@ -148,8 +163,14 @@ def simulate_piece(changes: list[tuple[int, Parameters]], settings: Settings,
     data["base_size"] = ("segment", recorder.cohort_size[:, 0])
     data["base_value"] = ("segment", recorder.cohort_value[:, 0])
     coords = {"segment": list(first.segments), "month": np.arange(settings.months)}
-    return xr.Dataset(data, coords=coords, attrs={
-        "scale": float(simulation.attrs["scale"]), "discount_rate": float(first.discount_rate)})
+    return xr.Dataset(
+        data,
+        coords=coords,
+        attrs={
+            "scale": float(simulation.attrs["scale"]),
+            "discount_rate": float(first.discount_rate),
+        },
+    )
 
 
 def _schedule(params: Parameters, plan: Plan | None) -> list[tuple[int, Parameters]]:
@@ -167,8 +188,9 @@ def _execute(jobs: dict[Piece, tuple], executor: str) -> Iterator[tuple[Piece, x
         workers = min(len(jobs), os.cpu_count() or 1)
         # spawn, not fork: forking a process with threads (BLAS, dask) can deadlock
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures: dict[Future, Piece] = {pool.submit(simulate_piece, *a): p
-                                            for p, a in jobs.items()}
+            futures: dict[Future, Piece] = {
+                pool.submit(simulate_piece, *a): p for p, a in jobs.items()
+            }
             try:
                 for future in as_completed(futures):
                     yield futures[future], future.result()
@@ -184,11 +206,20 @@ def _execute_dask(jobs: dict[Piece, tuple], address: str) -> Iterator[tuple[Piec
     from dask.distributed import Client, LocalCluster
     from dask.distributed import as_completed as dask_completed
 
-    cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                           processes=True, dashboard_address=None) if address == "local" else None
+    cluster = (
+        LocalCluster(
+            n_workers=os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        if address == "local"
+        else None
+    )
     with Client(cluster if cluster is not None else address) as client:
-        futures = {client.submit(simulate_piece, *args, pure=False): piece
-                   for piece, args in jobs.items()}
+        futures = {
+            client.submit(simulate_piece, *args, pure=False): piece for piece, args in jobs.items()
+        }
         try:
             for future in dask_completed(futures):
                 yield futures[future], future.result()
@@ -198,25 +229,32 @@ def _execute_dask(jobs: dict[Piece, tuple], address: str) -> Iterator[tuple[Piec
         cluster.close()
 
 
-def _assemble(done: dict[Piece, xr.Dataset], names: list[str], n_draws: int,
-              settings: Settings) -> xr.Dataset:
+def _assemble(
+    done: dict[Piece, xr.Dataset], names: list[str], n_draws: int, settings: Settings
+) -> xr.Dataset:
     """The pieces as one Dataset (scenario, draw, segment, month), replications averaged."""
     first = done[Piece(BASELINE, 0, 0)]
-    grid = [[[done[Piece(name, d, r)] for r in range(settings.replications)]
-             for d in range(n_draws)] for name in names]
+    grid = [
+        [[done[Piece(name, d, r)] for r in range(settings.replications)] for d in range(n_draws)]
+        for name in names
+    ]
     data = {
-        var: xr.Variable(("scenario", "draw", *template.dims),
-                         np.array([[[piece[var].values for piece in pieces] for pieces in row]
-                                   for row in grid]).mean(axis=2),
-                         attrs=template.attrs)
+        var: xr.Variable(
+            ("scenario", "draw", *template.dims),
+            np.array(
+                [[[piece[var].values for piece in pieces] for pieces in row] for row in grid]
+            ).mean(axis=2),
+            attrs=template.attrs,
+        )
         for var, template in first.data_vars.items()
     }
     coords = {"scenario": names, "draw": np.arange(n_draws), **first.coords}
     return xr.Dataset(data, coords=coords, attrs={**first.attrs, **asdict(settings)})
 
 
-def _store(store: Path | None, draws: list[Parameters], plans: Mapping[str, Plan],
-           settings: Settings) -> Path | None:
+def _store(
+    store: Path | None, draws: list[Parameters], plans: Mapping[str, Plan], settings: Settings
+) -> Path | None:
     """The folder of this run's pieces, named by a fingerprint of everything they depend on,
     so that a rerun with other inputs never picks up stale pieces."""
     if store is None:
@@ -228,8 +266,9 @@ def _store(store: Path | None, draws: list[Parameters], plans: Mapping[str, Plan
             if isinstance(value, np.ndarray):
                 digest.update(np.ascontiguousarray(value, dtype=float).tobytes())
             elif field.name == "queues":
-                digest.update(repr(sorted((k, q.model_dump_json()) for k, q in value.items()))
-                              .encode())
+                digest.update(
+                    repr(sorted((k, q.model_dump_json()) for k, q in value.items())).encode()
+                )
             else:
                 digest.update(repr(value).encode())
     for name, plan in plans.items():

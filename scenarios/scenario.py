@@ -81,8 +81,9 @@ class AddTouchpoint(StrictModel):
     @model_validator(mode="after")
     def _met_somewhere(self) -> AddTouchpoint:
         if not (self.journey or self.contacts_per_month or self.onboarding):
-            raise ValueError("customers never meet it, expected journey, contacts_per_month "
-                             "or onboarding")
+            raise ValueError(
+                "customers never meet it, expected journey, contacts_per_month or onboarding"
+            )
         return self
 
 
@@ -102,8 +103,9 @@ class QueueFix(StrictModel):
         if self.agents is not None and self.extra_agents is not None:
             raise ValueError("expected agents or extra_agents, not both")
         if self.model_fields_set == set():
-            raise ValueError("nothing to change, expected agents, extra_agents, "
-                             "handling_mean or resolution")
+            raise ValueError(
+                "nothing to change, expected agents, extra_agents, handling_mean or resolution"
+            )
         return self
 
 
@@ -264,7 +266,7 @@ class Plan:
         one_off [m = start] + monthly [m >= start]."""
         spend = np.zeros(months)
         for s in self.scenarios:
-            spend[s.start_month:] += s.monthly_cost
+            spend[s.start_month :] += s.monthly_cost
             if s.start_month < months:
                 spend[s.start_month] += s.one_off_cost
         return spend
@@ -336,13 +338,18 @@ def _describe(error: ValidationError) -> Problems:
         kinds = ", ".join(KINDS)
         if e["type"] == "union_tag_invalid":
             tag = e["ctx"]["tag"]
-            problems.append((f"edits[{loc[1]}].kind",
-                             f"unknown kind {tag!r}, expected one of {kinds}"))
+            problems.append(
+                (f"edits[{loc[1]}].kind", f"unknown kind {tag!r}, expected one of {kinds}")
+            )
         elif e["type"] == "union_tag_not_found":
             problems.append((f"edits[{loc[1]}]", f"no 'kind', expected one of {kinds}"))
         elif e["type"] == "model_attributes_type" and loc[:1] == ("edits",):
-            problems.append((f"edits[{loc[1]}]", f"got {e['input']!r}, expected a mapping "
-                                                 f"with a kind ({kinds})"))
+            problems.append(
+                (
+                    f"edits[{loc[1]}]",
+                    f"got {e['input']!r}, expected a mapping with a kind ({kinds})",
+                )
+            )
         else:
             errors.append({**e, "loc": loc})
     return describe_all(errors) + problems

@@ -42,8 +42,16 @@ def read_plans(world: World, files: list[Path], plan: str | None = None) -> dict
     plans = {}
     for path, scenario in zip(files, scenarios, strict=True):
         if scenario.name in plans:
-            raise InputError(str(path), [("name", f"'{scenario.name}' is the name of another "
-                                                  "scenario given; expected distinct names")])
+            raise InputError(
+                str(path),
+                [
+                    (
+                        "name",
+                        f"'{scenario.name}' is the name of another "
+                        "scenario given; expected distinct names",
+                    )
+                ],
+            )
         plans[scenario.name] = as_plan(scenario)
     if plan is not None:
         plans[plan] = combine(scenarios, plan)
@@ -61,9 +69,15 @@ def draws_of(world: World, posterior: Path | None, count: int) -> list[Parameter
     return list(parameter_sets(tree["posterior"].to_dataset(), params, count))
 
 
-def run_study(world: World, plans: dict[str, Plan], draws: list[Parameters], settings: Settings,
-              executor: str, store: Path | None,
-              progress: Callable[[int, int], None] | None = None) -> Study:
+def run_study(
+    world: World,
+    plans: dict[str, Plan],
+    draws: list[Parameters],
+    settings: Settings,
+    executor: str,
+    store: Path | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Study:
     """Run and compare."""
     results = run(draws, plans, settings, executor=executor, store=store, progress=progress)
     results.attrs.update(world=world.name, currency=world.economics.currency)
@@ -77,8 +91,11 @@ def write_study(study: Study, out: Path) -> list[str]:
         for name, table in (("comparison", study.comparison), ("economics", study.money)):
             table.to_csv(folder / f"{name}.csv", index=False)
             table.to_parquet(folder / f"{name}.parquet", index=False)
-        summary = {"settings": {k: _plain(v) for k, v in study.results.attrs.items()},
-                   "comparison": _records(study.comparison), "economics": _records(study.money)}
+        summary = {
+            "settings": {k: _plain(v) for k, v in study.results.attrs.items()},
+            "comparison": _records(study.comparison),
+            "economics": _records(study.money),
+        }
         (folder / "comparison.json").write_text(json.dumps(summary, indent=1, default=_plain))
     return sorted(p.name for p in out.iterdir())
 

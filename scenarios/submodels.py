@@ -83,13 +83,23 @@ def _on_grid(arrays: dict[str, xr.DataArray], grid: xr.Dataset) -> xr.Dataset:
     out = {}
     for name, array in arrays.items():
         dims = array.dims[1:]
-        out[name] = xr.DataArray(align(array.values, chains, draws), dims=("chain", "draw", *dims),
-                                 coords={d: array[d].values for d in dims})
+        out[name] = xr.DataArray(
+            align(array.values, chains, draws),
+            dims=("chain", "draw", *dims),
+            coords={d: array[d].values for d in dims},
+        )
     return xr.Dataset(out).assign_coords(chain=grid["chain"].values, draw=grid["draw"].values)
 
 
-def ratings(world: World, customers: pd.DataFrame, experiences: pd.DataFrame, source: str,
-            grid: xr.Dataset, fallback: np.ndarray, seed: int) -> tuple[Submodel, xr.Dataset]:
+def ratings(
+    world: World,
+    customers: pd.DataFrame,
+    experiences: pd.DataFrame,
+    source: str,
+    grid: xr.Dataset,
+    fallback: np.ndarray,
+    seed: int,
+) -> tuple[Submodel, xr.Dataset]:
     """Rating distributions from transactional ratings, on the churn grid.
 
     ``experiences`` has the responses table's columns, but each rating is of one experience,
@@ -100,40 +110,71 @@ def ratings(world: World, customers: pd.DataFrame, experiences: pd.DataFrame, so
     """
     queued = [t.id for t in world.touchpoints if t.queue is not None]
     model = RatingModel(seed=seed, per_customer="all").fit(
-        experiences.drop(columns=queued, errors="ignore"), customers, world.segment_ids,
-        world.touchpoint_ids, fallback=fallback)
-    rated = sorted(set(model.source_.where(model.source_ == "data", drop=True)
-                       .touchpoint.values.tolist()), key=world.touchpoint_ids.index)
+        experiences.drop(columns=queued, errors="ignore"),
+        customers,
+        world.segment_ids,
+        world.touchpoint_ids,
+        fallback=fallback,
+    )
+    rated = sorted(
+        set(model.source_.where(model.source_ == "data", drop=True).touchpoint.values.tolist()),
+        key=world.touchpoint_ids.index,
+    )
     draws = model.sample(grid.sizes["chain"] * grid.sizes["draw"]).rename(draw="sample")
-    found = Submodel("ratings", True, source, int(model.counts_.sum()), ["ratings"],
-                     note=f"Dirichlet-multinomial per segment; rated: {', '.join(rated)}; "
-                          "the others keep the world's (queued ones always: "
-                          f"{', '.join(queued) or 'none'})")
+    found = Submodel(
+        "ratings",
+        True,
+        source,
+        int(model.counts_.sum()),
+        ["ratings"],
+        note=f"Dirichlet-multinomial per segment; rated: {', '.join(rated)}; "
+        "the others keep the world's (queued ones always: "
+        f"{', '.join(queued) or 'none'})",
+    )
     return found, _on_grid({"ratings": draws}, grid)
 
 
-def loyalty(world: World, customers: pd.DataFrame, responses: pd.DataFrame, source: str,
-            grid: xr.Dataset, model: LoyaltyModel) -> tuple[Submodel, xr.Dataset]:
+def loyalty(
+    world: World,
+    customers: pd.DataFrame,
+    responses: pd.DataFrame,
+    source: str,
+    grid: xr.Dataset,
+    model: LoyaltyModel,
+) -> tuple[Submodel, xr.Dataset]:
     """Cutpoints and gamma from the responses' ``self_class`` answers, on the churn grid."""
     rows = survey_rows(responses, customers, world.touchpoint_ids)
     answered = int(rows["self_class"].notna().sum())
     if not answered:
-        return Submodel("loyalty", False, source,
-                        note="no self_class answers in the responses"), xr.Dataset()
+        return Submodel(
+            "loyalty", False, source, note="no self_class answers in the responses"
+        ), xr.Dataset()
     model.fit(rows, world.segment_ids, world.touchpoint_ids)
     report = None
     if model.nps_ is not None:
-        report = {"nps": model.nps_[["responses", "nps", "mean", "lower", "upper"]]
-                  .round(1).reset_index().to_dict("records")}
-    found = Submodel("loyalty", True, source, answered, ["cutpoints", "gamma"],
-                     note=f"ordered logistic on {model.n_rows_} collapsed rows",
-                     diagnostics=model.diagnostics_, report=report)
+        report = {
+            "nps": model.nps_[["responses", "nps", "mean", "lower", "upper"]]
+            .round(1)
+            .reset_index()
+            .to_dict("records")
+        }
+    found = Submodel(
+        "loyalty",
+        True,
+        source,
+        answered,
+        ["cutpoints", "gamma"],
+        note=f"ordered logistic on {model.n_rows_} collapsed rows",
+        diagnostics=model.diagnostics_,
+        report=report,
+    )
     draws = {"cutpoints": model.cutpoints_draws(), "gamma": model.gamma_draws()}
     return found, _on_grid(draws, grid)
 
 
-def journeys(world: World, customers: pd.DataFrame, events: Path, grid: xr.Dataset,
-             seed: int) -> tuple[Submodel, xr.Dataset, xr.DataArray]:
+def journeys(
+    world: World, customers: pd.DataFrame, events: Path, grid: xr.Dataset, seed: int
+) -> tuple[Submodel, xr.Dataset, xr.DataArray]:
     """Start and transitions from the event log, on the churn grid, and the conversion.
 
     Cases that begin in the log's last calendar month are left out (their purchase may not
@@ -152,21 +193,37 @@ def journeys(world: World, customers: pd.DataFrame, events: Path, grid: xr.Datas
         seen = model.sample(grid.sizes["chain"] * grid.sizes["draw"], observed=True)
     rows = simulation_rows(seen["transitions"].values, model.bad_share_, model.dropout_odds_)
     draws = {"start": seen["start"], "transitions": seen["transitions"].copy(data=rows)}
-    conversion = np.array([[absorb(a, p)[0] for a, p in zip(start, chain, strict=True)]
-                           for start, chain in zip(seen["start"].values,
-                                                   seen["transitions"].values, strict=True)])
-    note = (f"{model.cases_} cases ({model.unassigned_cases_} of unknown segment), "
-            f"{model.open_cases_} left open")
-    found = Submodel("journeys", True, str(events), len(log), ["start", "transitions"],
-                     note="; ".join([note, *(str(w.message) for w in caught)]),
-                     diagnostics={"ess": model.ess_})
-    per_draw = xr.DataArray(conversion, dims=("sample", "segment"),
-                            coords={"segment": world.segment_ids}, name="conversion")
+    conversion = np.array(
+        [
+            [absorb(a, p)[0] for a, p in zip(start, chain, strict=True)]
+            for start, chain in zip(seen["start"].values, seen["transitions"].values, strict=True)
+        ]
+    )
+    note = (
+        f"{model.cases_} cases ({model.unassigned_cases_} of unknown segment), "
+        f"{model.open_cases_} left open"
+    )
+    found = Submodel(
+        "journeys",
+        True,
+        str(events),
+        len(log),
+        ["start", "transitions"],
+        note="; ".join([note, *(str(w.message) for w in caught)]),
+        diagnostics={"ess": model.ess_},
+    )
+    per_draw = xr.DataArray(
+        conversion,
+        dims=("sample", "segment"),
+        coords={"segment": world.segment_ids},
+        name="conversion",
+    )
     return found, _on_grid(draws, grid), per_draw
 
 
-def cohorts(world: World, alive: pd.DataFrame, source: str, chains: int, draws: int,
-            tune: int, seed: int) -> tuple[Submodel, xr.Dataset]:
+def cohorts(
+    world: World, alive: pd.DataFrame, source: str, chains: int, draws: int, tune: int, seed: int
+) -> tuple[Submodel, xr.Dataset]:
     """The sBG baseline (alpha, beta) of each segment in the cohort table, sampled.
 
     ``alive`` is :func:`models.cohorts.load_cohorts`' table; segments absent from it get NaN
@@ -176,30 +233,52 @@ def cohorts(world: World, alive: pd.DataFrame, source: str, chains: int, draws: 
     checks = []
     for name, column in alive.items():
         fit = CohortRetention(draws=draws, tune=tune, chains=chains, seed=seed).fit(
-            column.dropna().to_numpy(), method="mcmc")
+            column.dropna().to_numpy(), method="mcmc"
+        )
         alpha, beta = (fit.posterior_["posterior"][v].values.reshape(-1) for v in ("alpha", "beta"))
         sbg[:, world.segment_ids.index(name)] = np.column_stack([alpha, beta])
         checks.append(fit.diagnostics_)
-    values = xr.DataArray(align(sbg, chains, draws), dims=("chain", "draw", "segment",
-                                                           "sbg_parameter"),
-                          coords={"chain": range(chains), "draw": range(draws),
-                                  "segment": world.segment_ids, "sbg_parameter": ["alpha", "beta"]})
-    found = Submodel("cohorts", True, source, int(alive.notna().sum().sum()), ["sbg"],
-                     note=f"shifted-beta-geometric baseline of {', '.join(alive.columns)}",
-                     diagnostics=combined(checks))
+    values = xr.DataArray(
+        align(sbg, chains, draws),
+        dims=("chain", "draw", "segment", "sbg_parameter"),
+        coords={
+            "chain": range(chains),
+            "draw": range(draws),
+            "segment": world.segment_ids,
+            "sbg_parameter": ["alpha", "beta"],
+        },
+    )
+    found = Submodel(
+        "cohorts",
+        True,
+        source,
+        int(alive.notna().sum().sum()),
+        ["sbg"],
+        note=f"shifted-beta-geometric baseline of {', '.join(alive.columns)}",
+        diagnostics=combined(checks),
+    )
     return found, xr.Dataset({"sbg": values})
 
 
 def combined(checks: list[dict]) -> dict:
     """Several samplers' diagnostics as one: worst R-hat and ESS, all divergences."""
-    return {"rhat": max(c["rhat"] for c in checks), "ess_bulk": min(c["ess_bulk"] for c in checks),
-            "divergences": sum(c["divergences"] for c in checks),
-            "ok": all(c["ok"] for c in checks)}
+    return {
+        "rhat": max(c["rhat"] for c in checks),
+        "ess_bulk": min(c["ess_bulk"] for c in checks),
+        "divergences": sum(c["divergences"] for c in checks),
+        "ok": all(c["ok"] for c in checks),
+    }
 
 
-def arrivals(world: World, customers: pd.DataFrame, responses: pd.DataFrame, source: str,
-             conversion: xr.DataArray | None, grid: xr.Dataset, seed: int
-             ) -> tuple[Submodel, xr.Dataset]:
+def arrivals(
+    world: World,
+    customers: pd.DataFrame,
+    responses: pd.DataFrame,
+    source: str,
+    conversion: xr.DataArray | None,
+    grid: xr.Dataset,
+    seed: int,
+) -> tuple[Submodel, xr.Dataset]:
     """Prospects a month per segment at the world's scale, on the churn grid.
 
     The customers table shows new customers a month, ``lambda_s`` (:mod:`models.arrivals`).
@@ -215,34 +294,67 @@ def arrivals(world: World, customers: pd.DataFrame, responses: pd.DataFrame, sou
     Needs the journeys (``conversion``) and ``self_class`` answers; else not fitted.
     """
     if conversion is None:
-        return Submodel("arrivals", False, source, note="no conversion per draw without "
-                        "journeys (--events), so no prospects"), xr.Dataset()
+        return Submodel(
+            "arrivals",
+            False,
+            source,
+            note="no conversion per draw without journeys (--events), so no prospects",
+        ), xr.Dataset()
     if not (conversion > 0).all():
-        return Submodel("arrivals", False, source, note="a segment converts no prospect in "
-                        "some journey draws, so prospects are unbounded"), xr.Dataset()
+        return Submodel(
+            "arrivals",
+            False,
+            source,
+            note="a segment converts no prospect in some journey draws, so prospects are unbounded",
+        ), xr.Dataset()
     if "self_class" not in responses or responses["self_class"].isna().all():
-        return Submodel("arrivals", False, source, note="no self_class answers, so the "
-                        "referred prospects cannot be told apart"), xr.Dataset()
+        return Submodel(
+            "arrivals",
+            False,
+            source,
+            note="no self_class answers, so the referred prospects cannot be told apart",
+        ), xr.Dataset()
     model = ArrivalModel(seed=seed).fit(customers)
     new = model.sample(conversion.sizes["sample"]).rename(draw="sample")
-    fraction, advocates = _sample_fraction(world, customers), _advocates(world, customers,
-                                                                         responses, model)
-    referred = xr.DataArray(from_world(world).referral_rate, dims="segment",
-                            coords={"segment": world.segment_ids}) * advocates
-    prospects = ((new / conversion.sel(segment=new.segment) - referred) / fraction)
+    fraction, advocates = (
+        _sample_fraction(world, customers),
+        _advocates(world, customers, responses, model),
+    )
+    referred = (
+        xr.DataArray(
+            from_world(world).referral_rate, dims="segment", coords={"segment": world.segment_ids}
+        )
+        * advocates
+    )
+    prospects = (new / conversion.sel(segment=new.segment) - referred) / fraction
     if not (prospects > 0).all():
-        return Submodel("arrivals", False, source, note="more referred prospects than "
-                        "prospects in some draws; the world's prospects are kept"), xr.Dataset()
+        return Submodel(
+            "arrivals",
+            False,
+            source,
+            note="more referred prospects than "
+            "prospects in some draws; the world's prospects are kept",
+        ), xr.Dataset()
     prospects = prospects.transpose("sample", "segment").sel(segment=world.segment_ids)
     low, high = prospects.quantile([0.05, 0.95], "sample").values
-    report = {segment: {"new_customers_per_month": round(float(model.mean_[s]), 2),
-                        "sample_fraction": round(float(fraction[s]), 5),
-                        "prospects_per_month": round(float(prospects[:, s].mean()), 1),
-                        "prospects_90": [round(float(low[s]), 1), round(float(high[s]), 1)]}
-              for s, segment in enumerate(world.segment_ids)}
-    found = Submodel("arrivals", True, source, int(model.counts_.sum()), ["prospects"],
-                     note="new customers over journey conversion, less referrals, over the "
-                          "sample fraction", report=report)
+    report = {
+        segment: {
+            "new_customers_per_month": round(float(model.mean_[s]), 2),
+            "sample_fraction": round(float(fraction[s]), 5),
+            "prospects_per_month": round(float(prospects[:, s].mean()), 1),
+            "prospects_90": [round(float(low[s]), 1), round(float(high[s]), 1)],
+        }
+        for s, segment in enumerate(world.segment_ids)
+    }
+    found = Submodel(
+        "arrivals",
+        True,
+        source,
+        int(model.counts_.sum()),
+        ["prospects"],
+        note="new customers over journey conversion, less referrals, over the sample fraction",
+        report=report,
+    )
     return found, _on_grid({"prospects": prospects}, grid)
 
 
@@ -251,25 +363,36 @@ def _sample_fraction(world: World, customers: pd.DataFrame) -> xr.DataArray:
     month = customers["start"].dt.to_period("M")
     base = customers[month == month.min()]["segment"].astype(str).value_counts()
     counts = base.reindex(world.segment_ids, fill_value=0).to_numpy(dtype=float)
-    return xr.DataArray(counts / from_world(world).customers, dims="segment",
-                        coords={"segment": world.segment_ids})
+    return xr.DataArray(
+        counts / from_world(world).customers, dims="segment", coords={"segment": world.segment_ids}
+    )
 
 
-def _advocates(world: World, customers: pd.DataFrame, responses: pd.DataFrame,
-               model: ArrivalModel) -> xr.DataArray:
+def _advocates(
+    world: World, customers: pd.DataFrame, responses: pd.DataFrame, model: ArrivalModel
+) -> xr.DataArray:
     """Mean advocates a month in the arrivals' window: customers in service times the share
     of advocates among the self_class answers, per segment (0 without answers)."""
     months = pd.DatetimeIndex(model.counts_["month"].values)
     start, end = customers["start"], customers["end"]
-    serving = [((start < m) & (end.isna() | (end >= m))).groupby(
-        customers["segment"].astype(str)).sum() for m in months]
+    serving = [
+        ((start < m) & (end.isna() | (end >= m))).groupby(customers["segment"].astype(str)).sum()
+        for m in months
+    ]
     active = pd.concat(serving, axis=1).mean(axis=1).reindex(world.segment_ids, fill_value=0)
     segment_of = customers.set_index("customer_id")["segment"].astype(str)
     answered = responses.dropna(subset=["self_class"])
-    share = (answered["self_class"] == "advocate").groupby(
-        answered["customer_id"].map(segment_of)).mean().reindex(world.segment_ids, fill_value=0)
-    return xr.DataArray((active * share).to_numpy(dtype=float), dims="segment",
-                        coords={"segment": world.segment_ids})
+    share = (
+        (answered["self_class"] == "advocate")
+        .groupby(answered["customer_id"].map(segment_of))
+        .mean()
+        .reindex(world.segment_ids, fill_value=0)
+    )
+    return xr.DataArray(
+        (active * share).to_numpy(dtype=float),
+        dims="segment",
+        coords={"segment": world.segment_ids},
+    )
 
 
 def left_to_world(variables: list[str]) -> list[str]:

@@ -88,8 +88,13 @@ def _ratings(world: World) -> Problems:
         if "default" not in touchpoint.ratings:
             missing = [s for s in segments if s not in touchpoint.ratings]
             if missing:
-                problems.append((where, f"no ratings for {', '.join(missing)}, expected a "
-                                        "distribution per segment or a 'default'"))
+                problems.append(
+                    (
+                        where,
+                        f"no ratings for {', '.join(missing)}, expected a "
+                        "distribution per segment or a 'default'",
+                    )
+                )
     return problems
 
 
@@ -100,13 +105,16 @@ def _segments(world: World) -> Problems:
         where = f"segments[{i}]"
         problems += _journey(f"{where}.journey", segment.journey, touchpoints)
         problems += [
-            (f"{where}.onboarding[{j}]", f"unknown touchpoint {name!r}, expected one of "
-                                         f"{', '.join(touchpoints)}")
+            (
+                f"{where}.onboarding[{j}]",
+                f"unknown touchpoint {name!r}, expected one of {', '.join(touchpoints)}",
+            )
             for j, name in enumerate(segment.onboarding)
             if name not in touchpoints
         ]
-        problems += unknown(f"{where}.contacts_per_month", segment.contacts_per_month,
-                            touchpoints, "touchpoint")
+        problems += unknown(
+            f"{where}.contacts_per_month", segment.contacts_per_month, touchpoints, "touchpoint"
+        )
     return problems
 
 
@@ -117,8 +125,10 @@ def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list
         return [(where, "no 'start' row, expected where prospects first meet the company")]
     problems = unknown(where, journey, [START, *touchpoints], "journey state")
     problems += [
-        (f"{where}.{START}.{end}", f"the start row lists first touchpoints only, expected no "
-                                   f"{end!r}")
+        (
+            f"{where}.{START}.{end}",
+            f"the start row lists first touchpoints only, expected no {end!r}",
+        )
         for end in journey[START]
         if end in (PURCHASE, LOST)
     ]
@@ -129,8 +139,9 @@ def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list
         return problems
     for state in _reachable(journey):
         if state not in journey:
-            problems.append((f"{where}.{state}", "is reached but has no row, expected where "
-                                                 "prospects go next"))
+            problems.append(
+                (f"{where}.{state}", "is reached but has no row, expected where prospects go next")
+            )
     if problems:
         return problems
     stuck = _cannot_finish(journey)
@@ -138,8 +149,12 @@ def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list
         return []
     stuck = [state for state in stuck if state != START] or stuck
     others = f" (nor can {', '.join(stuck[1:])})" if len(stuck) > 1 else ""
-    return [(f"{where}.{stuck[0]}", f"cannot reach purchase or lost{others}, expected a way "
-                                    "out of the journey")]
+    return [
+        (
+            f"{where}.{stuck[0]}",
+            f"cannot reach purchase or lost{others}, expected a way out of the journey",
+        )
+    ]
 
 
 def _reachable(journey: dict[str, dict[str, float]]) -> list[str]:
@@ -183,11 +198,20 @@ def _churn(world: World) -> Problems:
     for segment in segments:
         hazards = churn.baseline.get(segment)
         if hazards is None:
-            problems.append(("churn.baseline", f"no baseline for segment {segment!r}, expected "
-                                               "one monthly churn probability per tenure band"))
+            problems.append(
+                (
+                    "churn.baseline",
+                    f"no baseline for segment {segment!r}, expected "
+                    "one monthly churn probability per tenure band",
+                )
+            )
         elif len(hazards) != len(bands):
-            problems.append((f"churn.baseline.{segment}", f"has {len(hazards)} values, expected "
-                                                          f"{len(bands)} (one per tenure band)"))
+            problems.append(
+                (
+                    f"churn.baseline.{segment}",
+                    f"has {len(hazards)} values, expected {len(bands)} (one per tenure band)",
+                )
+            )
     return problems + _effects("churn.effects", churn.effects, world)
 
 
@@ -201,12 +225,13 @@ def _effects(where: str, effects: dict, world: World) -> Problems:
 
 def _loyalty(world: World) -> Problems:
     cutpoints = world.loyalty.cutpoints
-    problems = unknown("loyalty.cutpoints", cutpoints, [*world.segment_ids, "default"],
-                       "segment")
+    problems = unknown("loyalty.cutpoints", cutpoints, [*world.segment_ids, "default"], "segment")
     if "default" not in cutpoints:
         problems += [
-            ("loyalty.cutpoints", f"no cutpoints for segment {s!r}, expected three per segment "
-                                  "or a 'default'")
+            (
+                "loyalty.cutpoints",
+                f"no cutpoints for segment {s!r}, expected three per segment or a 'default'",
+            )
             for s in world.segment_ids
             if s not in cutpoints
         ]

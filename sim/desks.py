@@ -28,8 +28,17 @@ from sim.units import MONTH
 
 RATING, ARRIVAL = 4, 5
 """Counter parts of a contact's own stream (the desk uses parts 0..3)."""
-METRICS = ("offered", "answered", "abandoned", "p_wait", "p_abandon", "service_level", "asa",
-           "occupancy", "repeats")
+METRICS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "p_wait",
+    "p_abandon",
+    "service_level",
+    "asa",
+    "occupancy",
+    "repeats",
+)
 
 
 @dataclass
@@ -58,11 +67,11 @@ class Desks:
     def __init__(self, params: Parameters, streams: Streams, time_scale: float):
         self.params, self.streams = params, streams
         self.touchpoints = sorted(params.queues)
-        self.desks = {k: QueueDesk(params.queues[k], streams, time_scale=time_scale)
-                      for k in self.touchpoints}
+        self.desks = {
+            k: QueueDesk(params.queues[k], streams, time_scale=time_scale) for k in self.touchpoints
+        }
         # per touchpoint, per contact offered: the customer's number and segment
-        self._owner = {k: (Growing((), np.int64), Growing((), np.int64))
-                       for k in self.touchpoints}
+        self._owner = {k: (Growing((), np.int64), Growing((), np.int64)) for k in self.touchpoints}
         self._finished = [np.zeros((0, 6)) for _ in self.touchpoints]  # records not collected
 
     def use(self, params: Parameters, month: int) -> None:
@@ -73,8 +82,14 @@ class Desks:
         for k, desk in self.desks.items():
             desk.restaff(params.queues[k], at=month * MONTH)
 
-    def schedule(self, month: int, customers: np.ndarray, keys: np.ndarray,
-                 segment: np.ndarray, contacts: np.ndarray) -> None:
+    def schedule(
+        self,
+        month: int,
+        customers: np.ndarray,
+        keys: np.ndarray,
+        segment: np.ndarray,
+        contacts: np.ndarray,
+    ) -> None:
         """Send this month's contacts with queued touchpoints.
 
         ``customers`` are numbers the experiences are handed back with (:meth:`collect`),
@@ -101,7 +116,8 @@ class Desks:
             parts.append(self._experiences(k, records[now]))
         order = np.argsort(np.concatenate([p[0] for p in parts]), kind="stable")
         customer, touchpoint, rating, answered = (
-            np.concatenate([p[j] for p in parts])[order] for j in range(1, 5))
+            np.concatenate([p[j] for p in parts])[order] for j in range(1, 5)
+        )
         return Experiences(customer, touchpoint, rating, answered)
 
     def _experiences(self, k: int, records: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -113,8 +129,13 @@ class Desks:
         outcome = records[:, 5].astype(np.int64)
         wait = (records[:, 3] - records[:, 2]) / self.desks[k].time_scale
         rating = experience(base, wait, OUTCOMES[outcome], self.params.queues[k])
-        return (records[:, 4], owner, np.full(len(records), k), np.asarray(rating, np.int64),
-                outcome != ABANDONED)
+        return (
+            records[:, 4],
+            owner,
+            np.full(len(records), k),
+            np.asarray(rating, np.int64),
+            outcome != ABANDONED,
+        )
 
     def drain(self) -> None:
         """Serve every contact still waiting or to come back (for the metrics)."""
@@ -136,4 +157,3 @@ class Desks:
             {f"queue_{name}": (dims, values[j]) for j, name in enumerate(METRICS)},
             coords={"queue": names, "month": np.arange(months)},
         )
-

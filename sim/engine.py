@@ -91,9 +91,15 @@ class Simulation:
     The arguments are those of :func:`simulate`.
     """
 
-    def __init__(self, params: Parameters, customers: int, months: int, seed: int,
-                 observer: Observer | None = None,
-                 changes: Sequence[tuple[int, Parameters]] = ()):
+    def __init__(
+        self,
+        params: Parameters,
+        customers: int,
+        months: int,
+        seed: int,
+        observer: Observer | None = None,
+        changes: Sequence[tuple[int, Parameters]] = (),
+    ):
         if customers < 0 or months < 1:
             raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
         self.params, self.months, self.observer = params, months, observer
@@ -102,14 +108,21 @@ class Simulation:
         self.streams = Streams(seed)
         base = params.customers.sum()
         self.fraction = customers / base if base > 0 else 1.0
-        self.desks = (Desks(params, self.streams, time_scale=1 / self.fraction)
-                      if params.queues and self.fraction > 0 else None)
+        self.desks = (
+            Desks(params, self.streams, time_scale=1 / self.fraction)
+            if params.queues and self.fraction > 0
+            else None
+        )
         self.population = Population(params, self.streams, self.desks)
         self.population.experienced = getattr(observer, "experienced", None)
         self.recorder = Recorder(params, months)
         self.base = _apportion(customers, params.customers)
-        self.attrs = {"seed": seed, "customers": customers, "months": months,
-                      "scale": 1.0 / self.fraction if self.fraction > 0 else 1.0}
+        self.attrs = {
+            "seed": seed,
+            "customers": customers,
+            "months": months,
+            "scale": 1.0 / self.fraction if self.fraction > 0 else 1.0,
+        }
 
     def play(self, progress: Callable[[int], None] | None = None) -> None:
         """Run every month; ``progress`` is called with the months done after each."""
@@ -143,8 +156,9 @@ class Simulation:
             advocates = np.bincount(served.segment, is_advocate, len(advocates))
             for s, prospects in enumerate(journeys):
                 purchased = prospects.purchased
-                self._join(s, month, month + 1, prospects.ids[purchased],
-                           prospects.views[purchased])
+                self._join(
+                    s, month, month + 1, prospects.ids[purchased], prospects.views[purchased]
+                )
             if progress:
                 progress(month + 1)
 
@@ -164,38 +178,53 @@ class Simulation:
         referred = self.streams.generator("referrals", segment, month).poisson(
             p.referral_rate[segment] * advocates
         )
-        ids = np.concatenate([customer_ids(segment, month, NEW, np.arange(new)),
-                              customer_ids(segment, month, REFERRED, np.arange(referred))])
+        ids = np.concatenate(
+            [
+                customer_ids(segment, month, NEW, np.arange(new)),
+                customer_ids(segment, month, REFERRED, np.arange(referred)),
+            ]
+        )
         prospects = walk(p, segment, ids, self.streams)
         if self.observer:
             self.observer.walked(segment, month, prospects)
-        self.recorder.prospects(segment, month, prospects.visits,
-                                int(prospects.purchased.sum()))
+        self.recorder.prospects(segment, month, prospects.visits, int(prospects.purchased.sum()))
         return prospects
 
-    def _join(self, segment: int, month: int, cohort: int, ids: np.ndarray,
-              views: np.ndarray | None, charged: bool = True) -> None:
+    def _join(
+        self,
+        segment: int,
+        month: int,
+        cohort: int,
+        ids: np.ndarray,
+        views: np.ndarray | None,
+        charged: bool = True,
+    ) -> None:
         if views is None:
             views = np.full((len(ids), len(self.params.touchpoints)), np.nan)
         contacts = self.population.join(segment, cohort, ids, views)
         if self.observer:
             self.observer.joined(segment, cohort, ids)
-        self.recorder.onboarding(segment, month, cohort, len(ids),
-                                 contacts if charged else None)
+        self.recorder.onboarding(segment, month, cohort, len(ids), contacts if charged else None)
 
 
-def _check_changes(params: Parameters,
-                   changes: Sequence[tuple[int, Parameters]]) -> dict[int, Parameters]:
+def _check_changes(
+    params: Parameters, changes: Sequence[tuple[int, Parameters]]
+) -> dict[int, Parameters]:
     """The changes by month, checked against the run's first parameter set."""
     by_month = {}
     for month, changed in changes:
         if month < 1 or month in by_month:
             raise ValueError(f"a change at month {month}: expected distinct months of 1 or more")
         same = (changed.segments, changed.touchpoints, sorted(changed.queues)) == (
-            params.segments, params.touchpoints, sorted(params.queues))
+            params.segments,
+            params.touchpoints,
+            sorted(params.queues),
+        )
         if not same:
-            raise ValueError(f"the parameters of month {month} have other segments, "
-                             "touchpoints or queues than the run's")
+            raise ValueError(
+                f"the parameters of month {month} have other segments, "
+                "touchpoints or queues than the run's"
+            )
         by_month[month] = changed
     return by_month
 

@@ -29,8 +29,19 @@ PATIENCE, HANDLING, RESOLUTION, RETRY = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def advance(pending, free, until, keys, handling, resolution, retry_abandon, retry_unresolved,
-            delay, max_attempts, patience_scale):
+def advance(
+    pending,
+    free,
+    until,
+    keys,
+    handling,
+    resolution,
+    retry_abandon,
+    retry_unresolved,
+    delay,
+    max_attempts,
+    patience_scale,
+):
     """Serve every contact that arrives before ``until``, in time order.
 
     Parameters
@@ -52,8 +63,10 @@ def advance(pending, free, until, keys, handling, resolution, retry_abandon, ret
         arrival, start of service (or hang-up), end (outcome time), outcome code.
     pending : the arrivals still to serve, as above.
     """
-    heap = [(pending[i, 0], pending[i, 1], int(pending[i, 2]), int(pending[i, 3]),
-             pending[i, 4]) for i in range(pending.shape[0])]
+    heap = [
+        (pending[i, 0], pending[i, 1], int(pending[i, 2]), int(pending[i, 3]), pending[i, 4])
+        for i in range(pending.shape[0])
+    ]
     heapq.heapify(heap)
     sequence = pending[:, 1].max() + 1.0 if pending.shape[0] else 0.0
     attempts = min(max_attempts, handling.shape[1])
@@ -94,5 +107,6 @@ def advance(pending, free, until, keys, handling, resolution, retry_abandon, ret
 @njit(cache=True)
 def _uniform(key, attempt, part):
     """The uniform at ``pack(attempt, part)`` of the stream ``key``."""
-    return counter_uniform(key, packed(np.uint64(0), np.uint64(0), np.uint64(attempt),
-                                       np.uint64(part)))
+    return counter_uniform(
+        key, packed(np.uint64(0), np.uint64(0), np.uint64(attempt), np.uint64(part))
+    )

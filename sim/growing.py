@@ -44,11 +44,12 @@ class Growing:
         """Append ``rows`` (shape ``(n, *shape)``)."""
         end = self._size + len(rows)
         if end > len(self._data):
-            grown = np.zeros((max(end, 2 * len(self._data)), *self._data.shape[1:]),
-                             dtype=self._data.dtype)
+            grown = np.zeros(
+                (max(end, 2 * len(self._data)), *self._data.shape[1:]), dtype=self._data.dtype
+            )
             grown[: self._size] = self.values
             self._data = grown
-        self._data[self._size:end] = rows
+        self._data[self._size : end] = rows
         self._size = end
 
     def replace(self, rows: np.ndarray) -> None:

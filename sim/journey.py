@@ -46,8 +46,7 @@ def after_bad_experience(rows: np.ndarray, odds: float, lost: int) -> np.ndarray
     """Transition rows with the odds of ``lost`` multiplied by ``odds``, others rescaled."""
     p_lost = rows[..., lost]
     new_lost = odds * p_lost / (1.0 - p_lost + odds * p_lost)
-    scale = np.divide(1.0 - new_lost, 1.0 - p_lost, out=np.zeros_like(p_lost),
-                      where=p_lost < 1.0)
+    scale = np.divide(1.0 - new_lost, 1.0 - p_lost, out=np.zeros_like(p_lost), where=p_lost < 1.0)
     adjusted = rows * scale[..., None]
     adjusted[..., lost] = new_lost
     return adjusted
@@ -66,12 +65,18 @@ def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) ->
     rows = params.transitions[segment]
     bad = after_bad_experience(rows, params.dropout_odds[segment], params.lost)
     views, visits, state, path = _walk(
-        streams.keys("journey", ids), len(params.touchpoints), params.lost,
-        *(np.cumsum(p, axis=-1) for p in (params.start[segment], params.ratings[segment],
-                                          rows, bad)),
-        params.emotional_weight)
-    return Prospects(ids=ids, purchased=state == params.purchase, views=views, visits=visits,
-                     path=path)
+        streams.keys("journey", ids),
+        len(params.touchpoints),
+        params.lost,
+        *(
+            np.cumsum(p, axis=-1)
+            for p in (params.start[segment], params.ratings[segment], rows, bad)
+        ),
+        params.emotional_weight,
+    )
+    return Prospects(
+        ids=ids, purchased=state == params.purchase, views=views, visits=visits, path=path
+    )
 
 
 @njit(cache=True)
@@ -105,4 +110,3 @@ def _walk(keys, K, lost, start, ratings, good, bad, weight):
             s = inverse(after, counter_uniform(keys[i], at | np.uint64(1)))
         state[i] = s
     return views, visits, state, path[:moves]
-

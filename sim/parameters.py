@@ -134,8 +134,12 @@ def from_world(world: World) -> Parameters:
 def _sbg(world: World) -> np.ndarray:
     """(segment, 2): sBG alpha and beta per segment, NaN for banded segments."""
     given = world.churn.sbg
-    return np.array([[given[s].alpha, given[s].beta] if s in given else [np.nan, np.nan]
-                     for s in world.segment_ids])
+    return np.array(
+        [
+            [given[s].alpha, given[s].beta] if s in given else [np.nan, np.nan]
+            for s in world.segment_ids
+        ]
+    )
 
 
 def to_dataset(params: Parameters) -> xr.Dataset:
@@ -150,13 +154,25 @@ def to_dataset(params: Parameters) -> xr.Dataset:
         "beta": ("segment", "touchpoint"), "cutpoints": ("segment", "cutpoint"),
         "gamma": ("touchpoint",), "discount_rate": (), "sbg": ("segment", "sbg_parameter"),
     }  # fmt: skip
-    for name in ("dropout_odds", "customers", "prospects", "referral_rate", "revenue", "margin",
-                 "acquisition_cost"):
+    for name in (
+        "dropout_odds",
+        "customers",
+        "prospects",
+        "referral_rate",
+        "revenue",
+        "margin",
+        "acquisition_cost",
+    ):
         dims[name] = ("segment",)
-    coords = {"segment": segment, "touchpoint": touchpoint, "rating": RATINGS,
-              "next": [*touchpoint, "purchase", "lost"], "band": np.arange(len(params.band_starts)),
-              "cutpoint": ["dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate"],
-              "sbg_parameter": ["alpha", "beta"]}
+    coords = {
+        "segment": segment,
+        "touchpoint": touchpoint,
+        "rating": RATINGS,
+        "next": [*touchpoint, "purchase", "lost"],
+        "band": np.arange(len(params.band_starts)),
+        "cutpoint": ["dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate"],
+        "sbg_parameter": ["alpha", "beta"],
+    }
     values = {name: getattr(params, name) for name in dims}
     if values["sbg"] is None:
         values["sbg"] = np.full((len(segment), 2), np.nan)

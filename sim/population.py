@@ -130,8 +130,13 @@ class Population:
         """Each onboarding touchpoint once, in the order the world lists them."""
         order = self.params.onboarding[segment]
         steps = np.argsort(np.where(order > 0, order, np.inf))[: int((order > 0).sum())]
-        ratings = _onboard(self.streams.keys("onboarding", ids), steps,
-                           self._rating_cdf[segment], self.params.emotional_weight, views)
+        ratings = _onboard(
+            self.streams.keys("onboarding", ids),
+            steps,
+            self._rating_cdf[segment],
+            self.params.emotional_weight,
+            views,
+        )
         contacts = np.zeros(len(self.params.touchpoints))
         contacts[steps] = len(ids)
         if self.experienced is not None:
@@ -145,9 +150,19 @@ class Population:
         rows = np.flatnonzero(self._alive.values & (self._cohort.values <= month))
         segment, keys, told = self._segment.values, self._keys.values, self.experienced is not None
         contacts, done = _open_month(
-            month, rows, segment, keys[:, CONTACTS], keys[:, EXPERIENCE], p.contacts,
-            self._recurring, self._instant, self._rating_cdf, p.emotional_weight,
-            self._views.values, told)
+            month,
+            rows,
+            segment,
+            keys[:, CONTACTS],
+            keys[:, EXPERIENCE],
+            p.contacts,
+            self._recurring,
+            self._instant,
+            self._rating_cdf,
+            p.emotional_weight,
+            self._views.values,
+            told,
+        )
         if told:  # by visit, then customer, then touchpoint
             visit, who, k, rating = done[np.lexsort(done[:, 2::-1].T)].T
             self.experienced(month, self.ids[rows[who]], k, rating)
@@ -169,9 +184,20 @@ class Population:
             self._queued_experiences(month, rows, contacts)
         keys = self._keys.values
         hazard, churned, loyalty = _close_month(
-            month, rows, self._segment.values, self._cohort.values, self._own.values,
-            self._views.values, keys[:, CHURN], keys[:, LOYALTY], p.band_starts, p.alpha,
-            p.beta, p.gamma, p.cutpoints)
+            month,
+            rows,
+            self._segment.values,
+            self._cohort.values,
+            self._own.values,
+            self._views.values,
+            keys[:, CHURN],
+            keys[:, LOYALTY],
+            p.band_starts,
+            p.alpha,
+            p.beta,
+            p.gamma,
+            p.cutpoints,
+        )
         self._alive.values[rows[churned]] = False
         ids, segment, cohort = (a.values[rows] for a in (self._ids, self._segment, self._cohort))
         seen = self._views.values[rows] if views else None
@@ -190,15 +216,17 @@ class Population:
         if self.experienced is not None:
             self.experienced(month, self.ids[row], k, rating)
 
-    def _classify(self, month: int, ids: np.ndarray, segment: np.ndarray,
-                  x: np.ndarray) -> np.ndarray:
+    def _classify(
+        self, month: int, ids: np.ndarray, segment: np.ndarray, x: np.ndarray
+    ) -> np.ndarray:
         """Self-classes of customers ``ids`` of ``segment`` given their poor views ``x``, drawn
         as :meth:`close_month` draws them (:func:`_self_class`); for checks of the convention."""
         u = self.streams.uniform(self.streams.keys("loyalty", ids), month)
         eta = x @ self.params.gamma
         cutpoints = self.params.cutpoints[segment]
-        return np.array([_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(ids))],
-                        dtype=np.int64)
+        return np.array(
+            [_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(ids))], dtype=np.int64
+        )
 
 
 @njit(cache=True)
@@ -215,8 +243,20 @@ def _onboard(keys, steps, cdf, weight, views):
 
 
 @njit(cache=True)
-def _open_month(month, rows, segment, contact_keys, experience_keys, rates, recurring, instant,
-                cdf, weight, views, record):
+def _open_month(
+    month,
+    rows,
+    segment,
+    contact_keys,
+    experience_keys,
+    rates,
+    recurring,
+    instant,
+    cdf,
+    weight,
+    views,
+    record,
+):
     """The month's contacts of the customers ``rows``, and their instant experiences.
 
     Contacts with each ``recurring`` touchpoint k: floor(rate) plus one if u < frac(rate), u
@@ -244,8 +284,9 @@ def _open_month(month, rows, segment, contact_keys, experience_keys, rates, recu
         for k in instant:
             for visit in range(contacts[i, k]):
                 counter = packed(zero, at, np.uint64(k), np.uint64(visit))
-                rating = 1 + inverse(cdf[segment[r], k], counter_uniform(experience_keys[r],
-                                                                          counter))
+                rating = 1 + inverse(
+                    cdf[segment[r], k], counter_uniform(experience_keys[r], counter)
+                )
                 views[r, k] = perceive(views[r, k], float(rating), weight[k])
                 if record:
                     out[m] = (visit, i, k, rating)
@@ -272,8 +313,21 @@ def _count_answered(contacts, rows, row, touchpoint, answered):
 
 
 @njit(cache=True)
-def _close_month(month, rows, segment, cohort, own, views, churn_keys, loyalty_keys,
-                 band_starts, alpha, beta, gamma, cutpoints):
+def _close_month(
+    month,
+    rows,
+    segment,
+    cohort,
+    own,
+    views,
+    churn_keys,
+    loyalty_keys,
+    band_starts,
+    alpha,
+    beta,
+    gamma,
+    cutpoints,
+):
     """The monthly churn hazard, churn and self-classification of customers ``rows``
     (module notes 3, 4).
 

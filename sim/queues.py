@@ -176,7 +176,6 @@ def experience(rating, wait, outcome, settings: QueueSettings):
     return int(r) if r.ndim == 0 else r
 
 
-
 @dataclass(frozen=True)
 class DeskMetrics:
     """Contacts arriving in [start, end) (``offered``, attempts and repeats alike).
@@ -197,8 +196,6 @@ class DeskMetrics:
     asa: float
     occupancy: float
     repeats: int
-
-
 
 
 class QueueDesk:
@@ -229,8 +226,13 @@ class QueueDesk:
         y = lam / theta, hence the same P(wait), P(abandon) and waits times 1/f.
     """
 
-    def __init__(self, settings: QueueSettings, streams: Streams, retries: bool = True,
-                 time_scale: float = 1.0):
+    def __init__(
+        self,
+        settings: QueueSettings,
+        streams: Streams,
+        retries: bool = True,
+        time_scale: float = 1.0,
+    ):
         self.settings, self.streams, self.retries = settings, streams, retries
         self.time_scale = time_scale
         self.now = 0.0  # contacts arriving before now are served
@@ -246,15 +248,17 @@ class QueueDesk:
     def offer(self, keys: np.ndarray, times: np.ndarray) -> None:
         """Contacts (attempt 0) of the stream ``keys`` arriving at ``times`` (>= now)."""
         if len(times) and np.min(times) < self.now:
-            raise ValueError(f"a contact arriving at {np.min(times)}, before the desk's time "
-                             f"{self.now}")
+            raise ValueError(
+                f"a contact arriving at {np.min(times)}, before the desk's time {self.now}"
+            )
         first = len(self._keys)
         self._keys.extend(keys)
         self._handling.extend(self._handle(keys, self._handling.values.shape[1]))
         patience = self._patience(self.streams.uniform(keys, pack(0, PATIENCE)))
         order = np.arange(len(keys))
-        rows = np.column_stack([times, self._sequence + order, first + order,
-                                np.zeros(len(keys)), patience])
+        rows = np.column_stack(
+            [times, self._sequence + order, first + order, np.zeros(len(keys)), patience]
+        )
         self._pending = np.concatenate([self._pending, rows])
         self._sequence += len(keys)
 
@@ -263,9 +267,17 @@ class QueueDesk:
         s, scale = self.settings, self.time_scale
         retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
         records, self._pending = advance(
-            self._pending, self.free, until, self.keys, self._handling.values,
-            s.resolution, *retry, s.retry.delay * scale, s.retry.max_attempts,
-            self._patience_scale)
+            self._pending,
+            self.free,
+            until,
+            self.keys,
+            self._handling.values,
+            s.resolution,
+            *retry,
+            s.retry.delay * scale,
+            s.retry.max_attempts,
+            self._patience_scale,
+        )
         self._records.extend(records)
         self.now = max(self.now, until)
         return records
@@ -289,8 +301,9 @@ class QueueDesk:
 
     def _handle(self, keys: np.ndarray, attempts: int) -> np.ndarray:
         """(contact, attempt) handling times of the contacts ``keys``, on the desk's clock."""
-        u = self.streams.uniform(np.asarray(keys, np.uint64)[:, None],
-                                 pack(np.arange(attempts), HANDLING))
+        u = self.streams.uniform(
+            np.asarray(keys, np.uint64)[:, None], pack(np.arange(attempts), HANDLING)
+        )
         return self.settings.handling.draw(u) * self.time_scale
 
     @property
@@ -373,8 +386,10 @@ class QueueDesk:
         """Agent-minutes on duty in [start, end), from the staffing history."""
         staffing = self.staffing
         begins = [t for t, _ in staffing[1:]] + [math.inf]
-        return sum(agents * max(0.0, min(end, until) - max(start, since))
-                   for (since, agents), until in zip(staffing, begins, strict=True))
+        return sum(
+            agents * max(0.0, min(end, until) - max(start, since))
+            for (since, agents), until in zip(staffing, begins, strict=True)
+        )
 
 
 def simulate_isolated(

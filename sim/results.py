@@ -55,8 +55,9 @@ class Recorder:
         spend = journey_contacts @ p.cost_per_contact + acquired * p.acquisition_cost[segment]
         self.by_month["acquisition_spend"][segment, month] += spend
 
-    def onboarding(self, segment: int, month: int, cohort: int, size: int,
-                   contacts: np.ndarray | None) -> None:
+    def onboarding(
+        self, segment: int, month: int, cohort: int, size: int, contacts: np.ndarray | None
+    ) -> None:
         """New customers of ``cohort`` onboarded in ``month``; ``contacts`` None: before the run.
 
         The installed base was onboarded before the run: its views count, its cost is sunk.
@@ -76,9 +77,19 @@ class Recorder:
         p, (S, H) = self.params, self.cohort_size.shape
         discount = (1.0 + p.discount_rate) ** -np.arange(1, H + 1)  # by tenure
         totals, contacts, loyalty, alive, value = _tally(
-            month, served.segment, served.cohort, served.churned, served.loyalty,
-            served.contacts, p.cost_per_contact, p.revenue, p.margin, discount, S,
-            len(LOYALTY_CLASSES))
+            month,
+            served.segment,
+            served.cohort,
+            served.churned,
+            served.loyalty,
+            served.contacts,
+            p.cost_per_contact,
+            p.revenue,
+            p.margin,
+            discount,
+            S,
+            len(LOYALTY_CLASSES),
+        )
         for name, row in zip(SERVICE, totals, strict=True):
             self.by_month[name][:, month] += row
         self.contacts[:, month] += contacts
@@ -115,13 +126,15 @@ def derive(ds: xr.Dataset) -> xr.Dataset:
     arithmetic is on the variables (matched by dimension name, no index alignment: they
     share the Dataset's coordinates), which is several times faster for a run's small arrays.
     """
+
     def per(count: xr.Variable, base: xr.Variable) -> xr.Variable:
         return count / base.where(base > 0)  # NaN where there is no base
 
     v, loyalty = ds.variables, ds.indexes["loyalty"]
     mix = v["loyalty_mix"]
-    net = (mix.isel(loyalty=loyalty.get_loc("advocate"))
-           - mix.isel(loyalty=loyalty.get_loc("dissatisfied")))
+    net = mix.isel(loyalty=loyalty.get_loc("advocate")) - mix.isel(
+        loyalty=loyalty.get_loc("dissatisfied")
+    )
     observed = v["cohort"] + v["tenure"] <= ds.sizes["month"]
     derived = {
         "value": v["margin"] - v["cost_to_serve"],
@@ -174,8 +187,10 @@ def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
         ("segment", "cohort", "tenure"): "retention",
         ("queue", "month"): "queues",
     }
-    return {names.get(dims, "_".join(dims)): ds[vars_].to_dataframe().reset_index()
-            for dims, vars_ in groups.items()}
+    return {
+        names.get(dims, "_".join(dims)): ds[vars_].to_dataframe().reset_index()
+        for dims, vars_ in groups.items()
+    }
 
 
 def summary(ds: xr.Dataset) -> pd.DataFrame:
@@ -199,8 +214,20 @@ def summary(ds: xr.Dataset) -> pd.DataFrame:
 
 
 @njit(cache=True)
-def _tally(month, segment, cohort, churned, loyalty, contacts, cost_per_contact, revenue, margin,
-           discount, S, classes):
+def _tally(
+    month,
+    segment,
+    cohort,
+    churned,
+    loyalty,
+    contacts,
+    cost_per_contact,
+    revenue,
+    margin,
+    discount,
+    S,
+    classes,
+):
     """Per-segment sums of a service month, customer by customer in order (as
     ``np.bincount`` sums): the totals of ``SERVICE``, contacts per touchpoint, survivors by
     class, and per (cohort, tenure - 1) survivors and the discounted value (margin of a

@@ -85,9 +85,9 @@ class Streams:
     def __init__(self, seed: int):
         self.seed = int(seed)
         self._keys = {
-            purpose: np.random.SeedSequence(self.seed, spawn_key=(i,)).generate_state(
-                1, np.uint64
-            )[0]
+            purpose: np.random.SeedSequence(self.seed, spawn_key=(i,)).generate_state(1, np.uint64)[
+                0
+            ]
             for i, purpose in enumerate(PURPOSES)
         }
 

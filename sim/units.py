@@ -67,8 +67,9 @@ def parse_share_within(text: str) -> tuple[float, float]:
     """
     match = _SHARE_WITHIN.match(text)
     if not match:
-        raise ValueError(f"got {text!r}, expected '<percent>% within <duration>', e.g. "
-                         "'80% within 20 s'")
+        raise ValueError(
+            f"got {text!r}, expected '<percent>% within <duration>', e.g. '80% within 20 s'"
+        )
     share = float(match.group(1)) / 100
     if not 0 < share < 1:
         raise ValueError(f"got {text!r}, expected a percentage between 0 and 100")

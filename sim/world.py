@@ -211,7 +211,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for i, key in enumerate(keys):
             if isinstance(key, str | int | float) and key in keys[:i]:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}, expected each key once",
+                    None,
+                    None,
+                    f"duplicate key {key!r}, expected each key once",
                     node.value[i][0].start_mark,
                 )
         return super().construct_mapping(node, deep)
@@ -231,7 +233,8 @@ def describe_all(errors: list[dict]) -> list[tuple[str, str]]:
     meant = {(*loc[:-1], name) for loc, name in renamed.items()}
     return [
         (_path(e["loc"]), f"unknown field, did you mean {renamed[e['loc']]!r}?")
-        if e["loc"] in renamed else _describe(e)
+        if e["loc"] in renamed
+        else _describe(e)
         for e in errors
         if not (e["type"] == "missing" and e["loc"] in meant)
     ]
@@ -251,8 +254,11 @@ def _describe(error: dict) -> tuple[str, str]:
         limit = next(iter(context.values()))
         return where, f"got {given!r}, expected {bounds[kind]} {limit}"
     if kind in ("too_short", "too_long"):
-        size = (f"at least {context.get('min_length')}" if kind == "too_short"
-                else f"at most {context.get('max_length')}")
+        size = (
+            f"at least {context.get('min_length')}"
+            if kind == "too_short"
+            else f"at most {context.get('max_length')}"
+        )
         return where, f"has {context.get('actual_length')} items, expected {size}"
     if kind == "value_error":
         return where, str(context.get("error", error["msg"]))

@@ -20,4 +20,3 @@ def demo_world():
 @pytest.fixture(scope="session")
 def demo_params(demo_world) -> Parameters:
     return from_world(demo_world)
-

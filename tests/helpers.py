@@ -85,14 +85,26 @@ def posterior_file(path: Path, world, draws: int = 4, seed: int = 0) -> Path:
         return value + rng.normal(0, 0.1, size=(2, draws, *value.shape))
 
     posterior = xr.Dataset(
-        {"alpha": (("chain", "draw", "segment", "band"), around(params.alpha)),
-         "beta": (("chain", "draw", "segment", "touchpoint"), around(params.beta)),
-         "mu": (("chain", "draw", "touchpoint"), around(params.beta.mean(axis=0)))},
-        coords={"chain": range(2), "draw": range(draws), "segment": list(params.segments),
-                "touchpoint": list(params.touchpoints), "band": range(len(params.band_starts))},
+        {
+            "alpha": (("chain", "draw", "segment", "band"), around(params.alpha)),
+            "beta": (("chain", "draw", "segment", "touchpoint"), around(params.beta)),
+            "mu": (("chain", "draw", "touchpoint"), around(params.beta.mean(axis=0))),
+        },
+        coords={
+            "chain": range(2),
+            "draw": range(draws),
+            "segment": list(params.segments),
+            "touchpoint": list(params.touchpoints),
+            "band": range(len(params.band_starts)),
+        },
     )
-    save_posterior(xr.DataTree.from_dict({"posterior": posterior}), path, world=world,
-                   data={"customers": 0}, diagnostics={"ok": True})
+    save_posterior(
+        xr.DataTree.from_dict({"posterior": posterior}),
+        path,
+        world=world,
+        data={"customers": 0},
+        diagnostics={"ok": True},
+    )
     return path
 
 

@@ -24,30 +24,38 @@ SEGMENTS = ["household", "small_business", "enterprise"]
 
 def customers_table(segment: list[str], start: list[str], end: list[str | None]) -> pd.DataFrame:
     """A customers table in the loaders' format."""
-    return pd.DataFrame({
-        "customer_id": [f"C{i}" for i in range(len(segment))],
-        "segment": pd.Categorical(segment, categories=SEGMENTS),
-        "start": pd.to_datetime(start).astype("datetime64[us]"),
-        "end": pd.to_datetime(end).astype("datetime64[us]"),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(len(segment))],
+            "segment": pd.Categorical(segment, categories=SEGMENTS),
+            "start": pd.to_datetime(start).astype("datetime64[us]"),
+            "end": pd.to_datetime(end).astype("datetime64[us]"),
+        }
+    )
 
 
 def simulate_customers(rates: np.ndarray, months: int, base: int, seed: int) -> pd.DataFrame:
     """An installed base on the first day, then Poisson(rates[s]) new customers a month."""
     rng = np.random.default_rng(seed)
     new = rng.poisson(rates, size=(months, len(rates)))  # (month, segment), month 1..months
-    month = np.concatenate([np.zeros(base, int), np.repeat(np.arange(1, months + 1),
-                                                           new.sum(axis=1))])
-    segment = np.concatenate([rng.integers(0, len(rates), base),
-                              np.concatenate([np.repeat(np.arange(len(rates)), row)
-                                              for row in new])])
+    month = np.concatenate(
+        [np.zeros(base, int), np.repeat(np.arange(1, months + 1), new.sum(axis=1))]
+    )
+    segment = np.concatenate(
+        [
+            rng.integers(0, len(rates), base),
+            np.concatenate([np.repeat(np.arange(len(rates)), row) for row in new]),
+        ]
+    )
     starts = pd.period_range("2024-01", periods=months + 1, freq="M").to_timestamp()
-    return pd.DataFrame({
-        "customer_id": np.arange(len(month)).astype(str),
-        "segment": pd.Categorical.from_codes(segment, categories=SEGMENTS),
-        "start": starts[month].astype("datetime64[us]"),
-        "end": pd.Series(pd.NaT, index=range(len(month)), dtype="datetime64[us]"),
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(len(month)).astype(str),
+            "segment": pd.Categorical.from_codes(segment, categories=SEGMENTS),
+            "start": starts[month].astype("datetime64[us]"),
+            "end": pd.Series(pd.NaT, index=range(len(month)), dtype="datetime64[us]"),
+        }
+    )
 
 
 def test_counts_window_and_installed_base():
@@ -62,7 +70,12 @@ def test_counts_window_and_installed_base():
     assert counts.dims == ("segment", "month")
     assert counts["segment"].values.tolist() == SEGMENTS
     assert pd.DatetimeIndex(counts["month"].values).strftime("%Y-%m").tolist() == [
-        "2024-02", "2024-03", "2024-04", "2024-05", "2024-06"]
+        "2024-02",
+        "2024-03",
+        "2024-04",
+        "2024-05",
+        "2024-06",
+    ]
     assert counts.values.tolist() == [[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 1, 0, 0]]
     window = monthly_starts(customers, first_month="2024-01", last_month="2024-03")
     assert window.values.tolist() == [[2, 1, 0], [0, 0, 0], [1, 0, 0]]
@@ -95,11 +108,13 @@ def test_sample_and_prospects():
     conversion = np.array([0.2, 0.5, 1.0])
     prospects = model.sample(20_000, conversion=conversion)
     np.testing.assert_allclose(prospects.values, draws.values / conversion)
-    per_draw = xr.DataArray(np.full((20_000, 3), 0.25), dims=("draw", "segment"),
-                            coords={"segment": SEGMENTS})
+    per_draw = xr.DataArray(
+        np.full((20_000, 3), 0.25), dims=("draw", "segment"), coords={"segment": SEGMENTS}
+    )
     np.testing.assert_allclose(model.sample(20_000, per_draw).values, draws.values * 4)
-    np.testing.assert_allclose(model.interval(conversion=conversion)["mean"],
-                               model.mean_ / conversion)
+    np.testing.assert_allclose(
+        model.interval(conversion=conversion)["mean"], model.mean_ / conversion
+    )
     with pytest.raises(ValueError, match="probability"):
         model.sample(10, conversion=[0.0, 0.5, 0.5])
     with pytest.raises(ValueError, match="draws"):
@@ -150,14 +165,18 @@ def test_demo_rates_match_the_world(demo_params):
     for s, name in enumerate(demo_params.segments):
         conversion, _ = absorbing_chain(demo_params.start[s], averaged_over_ratings(demo_params, s))
         mine = customers[customers["segment"] == name]
-        in_service = [((mine["start"] <= m.start_time) & ~(mine["end"] <= m.end_time)).sum()
-                      for m in months[:-2]]  # advocates of month m bring buyers in month m + 2
+        in_service = [
+            ((mine["start"] <= m.start_time) & ~(mine["end"] <= m.end_time)).sum()
+            for m in months[:-2]
+        ]  # advocates of month m bring buyers in month m + 2
         share = (responses.loc[segment == name, "self_class"] == "advocate").mean()
         referred = demo_params.referral_rate[s] * share * np.sum(in_service) / (len(months) - 1)
         expected = conversion * (fraction * demo_params.prospects[s] + referred)
         bounds = interval.sel(segment=name)
-        print(f"{name}: expected {expected:.2f}, posterior {float(bounds['mean']):.2f} "
-              f"[{float(bounds['lower']):.2f}, {float(bounds['upper']):.2f}]")
+        print(
+            f"{name}: expected {expected:.2f}, posterior {float(bounds['mean']):.2f} "
+            f"[{float(bounds['lower']):.2f}, {float(bounds['upper']):.2f}]"
+        )
         assert float(bounds["lower"]) <= expected <= float(bounds["upper"])
     household = absorbing_chain(demo_params.start[0], averaged_over_ratings(demo_params, 0))[0]
     assert household * fraction * demo_params.prospects[0] < float(interval["lower"][0])
@@ -173,4 +192,3 @@ def test_bad_settings():
         model.sample(0)
     with pytest.raises(ValueError, match="prob"):
         model.interval(1.0)
-

@@ -43,8 +43,15 @@ def hand_made() -> tuple[pd.DataFrame, pd.DataFrame]:
         {
             "customer_id": pd.Series(["A", "B", "A", "C", "A", "B", "A"], dtype=str),
             "date": pd.to_datetime(
-                ["2024-02-10", "2023-12-01", "2024-04-05", "2024-03-01", "2024-02-25",
-                 "2024-03-10", "2023-12-20"]
+                [
+                    "2024-02-10",
+                    "2023-12-01",
+                    "2024-04-05",
+                    "2024-03-01",
+                    "2024-02-25",
+                    "2024-03-10",
+                    "2023-12-20",
+                ]
             ).astype("datetime64[us]"),
             "invoice": pd.array([1, 2, 5, 4, 3, 4, 1], dtype="Int8"),
             "app": pd.array([5, None, 2, None, None, 1, 1], dtype="Int8"),
@@ -308,11 +315,17 @@ def test_same_seed_same_draws():
     """Same data and seed give identical draws (nutpie seeded through pm.sample)."""
     segments, touchpoints, bands = ["a", "b"], ["k1", "k2"], [0, 3]
     alpha, beta = np.full((2, 2), -3.5), np.array([[0.5, 0.2], [0.7, 0.1]])
-    customers, responses = simulate_person_months(alpha, beta, segments, touchpoints, bands,
-                                                  200, 12, 0.3, seed=1)
+    customers, responses = simulate_person_months(
+        alpha, beta, segments, touchpoints, bands, 200, 12, 0.3, seed=1
+    )
     months = person_months(customers, responses, touchpoints, bands)
-    draws = [ChurnModel(draws=200, tune=200, seed=5).fit(months, segments, touchpoints, 2)
-             .posterior_["posterior"]["beta"].values for _ in range(2)]
+    draws = [
+        ChurnModel(draws=200, tune=200, seed=5)
+        .fit(months, segments, touchpoints, 2)
+        .posterior_["posterior"]["beta"]
+        .values
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(draws[0], draws[1])
 
 

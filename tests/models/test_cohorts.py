@@ -24,26 +24,43 @@ def write(tmp_path, rows: list[tuple]) -> str:
 
 
 def test_a_wide_table_per_segment_any_row_order(tmp_path, demo_world):
-    rows = [("enterprise", 1, 80), ("household", 0, 100), ("enterprise", 0, 90),
-            ("household", 1, 70), ("household", 2, 60)]
+    rows = [
+        ("enterprise", 1, 80),
+        ("household", 0, 100),
+        ("enterprise", 0, 90),
+        ("household", 1, 70),
+        ("household", 2, 60),
+    ]
     table = load_cohorts(write(tmp_path, rows), demo_world)
     assert list(table.columns) == ["household", "enterprise"]  # the world's order
     assert table["household"].tolist() == [100, 70, 60]
     assert table["enterprise"].iloc[:2].tolist() == [90, 80] and np.isnan(table["enterprise"][2])
 
 
-@pytest.mark.parametrize(("rows", "where", "message"), [
-    ([("nobody", 0, 10)], "row 1, column segment", "unknown segment 'nobody'"),
-    ([("household", 0, 10), ("household", 2, 5)], "row 2, column month",
-     "has month 2 where month 1 was expected"),
-    ([("household", 0, 10), ("household", 0, 9)], "row 2, column month",
-     "has month 0 where month 1 was expected"),
-    ([("household", 0, 10), ("household", 1, 12)], "row 2, column alive",
-     "more customers alive in month 1 than the month before"),
-    ([("household", 0, -3)], "row 1, column alive", "count -3, expected a whole number >= 0"),
-    ([("household", 0.5, 3)], "row 1, column month", "month 0.5, expected a whole number"),
-    ([("household", 0, 0)], "row 1, column alive", "no customers in month 0"),
-])
+@pytest.mark.parametrize(
+    ("rows", "where", "message"),
+    [
+        ([("nobody", 0, 10)], "row 1, column segment", "unknown segment 'nobody'"),
+        (
+            [("household", 0, 10), ("household", 2, 5)],
+            "row 2, column month",
+            "has month 2 where month 1 was expected",
+        ),
+        (
+            [("household", 0, 10), ("household", 0, 9)],
+            "row 2, column month",
+            "has month 0 where month 1 was expected",
+        ),
+        (
+            [("household", 0, 10), ("household", 1, 12)],
+            "row 2, column alive",
+            "more customers alive in month 1 than the month before",
+        ),
+        ([("household", 0, -3)], "row 1, column alive", "count -3, expected a whole number >= 0"),
+        ([("household", 0.5, 3)], "row 1, column month", "month 0.5, expected a whole number"),
+        ([("household", 0, 0)], "row 1, column alive", "no customers in month 0"),
+    ],
+)
 def test_bad_cohort_tables_name_row_and_column(tmp_path, demo_world, rows, where, message):
     with pytest.raises(InputError) as error:
         load_cohorts(write(tmp_path, rows), demo_world)
@@ -68,8 +85,9 @@ def counts(demo_params, tmp_path_factory) -> str:
     cohort = ds.sel(cohort=0).isel(segment=0)
     alive = np.concatenate([[cohort["cohort_size"].item()], cohort["survivors"].values])
     path = tmp_path_factory.mktemp("cohorts") / "cohorts.csv"
-    pd.DataFrame({"segment": "household", "month": range(25), "alive": alive.astype(int)}
-                 ).to_csv(path, index=False)
+    pd.DataFrame({"segment": "household", "month": range(25), "alive": alive.astype(int)}).to_csv(
+        path, index=False
+    )
     return str(path)
 
 

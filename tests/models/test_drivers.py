@@ -20,8 +20,10 @@ def posterior() -> xr.Dataset:
     mu = centre + 0.1 * rng.standard_normal((2, 2000, 3))
     beta = centre + 0.1 * rng.standard_normal((2, 2000, 2, 3))
     return xr.Dataset(
-        {"mu": (("chain", "draw", "touchpoint"), mu),
-         "beta": (("chain", "draw", "segment", "touchpoint"), beta)},
+        {
+            "mu": (("chain", "draw", "touchpoint"), mu),
+            "beta": (("chain", "draw", "segment", "touchpoint"), beta),
+        },
         coords={"touchpoint": touchpoints, "segment": segments},
     )
 
@@ -45,14 +47,19 @@ def test_ranked_by_effect_within_each_segment(posterior):
 
 
 def test_plain_words():
-    raise_ = pd.Series({"segment": "all", "touchpoint": "invoice", "odds_ratio": 1.35,
-                        "low": 1.20, "high": 1.52})
-    assert sentence(raise_) == ("A poor view of the invoice raises the monthly odds of churn "
-                                "by 35% (20% to 52%, 90% interval).")
+    raise_ = pd.Series(
+        {"segment": "all", "touchpoint": "invoice", "odds_ratio": 1.35, "low": 1.20, "high": 1.52}
+    )
+    assert sentence(raise_) == (
+        "A poor view of the invoice raises the monthly odds of churn "
+        "by 35% (20% to 52%, 90% interval)."
+    )
     unclear = raise_.copy()
     unclear[["segment", "odds_ratio", "low", "high"]] = ["small_business", 1.05, 0.9, 1.2]
-    assert "has no clear effect on the monthly odds of churn for small business: +5% (-10% " \
-           "to +20%" in sentence(unclear)
+    assert (
+        "has no clear effect on the monthly odds of churn for small business: +5% (-10% "
+        "to +20%" in sentence(unclear)
+    )
 
 
 def test_plot_has_one_row_per_touchpoint(posterior):

@@ -19,8 +19,14 @@ from models.experience import FLOOR, PRIOR_STRENGTH, RatingModel
 DEMO = Path(__file__).parents[2] / "models" / "demo"
 
 
-def survey(ratings: np.ndarray, segments, touchpoints, responders: list[int], seed: int,
-           answered: float = 0.6):
+def survey(
+    ratings: np.ndarray,
+    segments,
+    touchpoints,
+    responders: list[int],
+    seed: int,
+    answered: float = 0.6,
+):
     """Each responder rates each touchpoint with probability ``answered``, drawing from
     ``ratings`` (segment, touchpoint, 5). Returns responses, customers and the tally."""
     rng = np.random.default_rng(seed)
@@ -57,8 +63,9 @@ def test_recovery(demo_params):
     segments, touchpoints = list(demo_params.segments), list(demo_params.touchpoints)
     hits, misses_wrong = [], []
     for seed in (1, 2):
-        responses, customers, _ = survey(demo_params.ratings, segments, touchpoints,
-                                         [400, 150, 25], seed)
+        responses, customers, _ = survey(
+            demo_params.ratings, segments, touchpoints, [400, 150, 25], seed
+        )
         model = RatingModel(seed=seed).fit(responses, customers, segments, touchpoints)
         hits.append(covered(model, demo_params.ratings))
         misses_wrong.append(covered(model, moved_up(demo_params.ratings)))
@@ -70,8 +77,9 @@ def test_consistency_mean_tends_to_frequencies(demo_params):
     """|mean - n_r / N| <= (kappa + 5 a0) / (kappa + 5 a0 + N): exact algebra (tolerance
     1e-12); with about 6,000 ratings per distribution the gap is below 0.003."""
     segments, touchpoints = list(demo_params.segments), list(demo_params.touchpoints)
-    responses, customers, tally = survey(demo_params.ratings, segments, touchpoints,
-                                         [10000, 10000, 10000], seed=3)
+    responses, customers, tally = survey(
+        demo_params.ratings, segments, touchpoints, [10000, 10000, 10000], seed=3
+    )
     model = RatingModel().fit(responses, customers, segments, touchpoints)
     np.testing.assert_array_equal(model.counts_.values, tally)
     n = tally.sum(axis=-1, keepdims=True)
@@ -83,26 +91,35 @@ def test_consistency_mean_tends_to_frequencies(demo_params):
 
 def test_thin_segment_borrows_the_pooled_share():
     segments, touchpoints = ["a", "b"], ["web"]
-    responses = pd.DataFrame({"customer_id": ["x", "y", "z"], "date": pd.Timestamp("2025-01-01"),
-                              "web": pd.array([5, 5, 1], dtype="Int8")})
+    responses = pd.DataFrame(
+        {
+            "customer_id": ["x", "y", "z"],
+            "date": pd.Timestamp("2025-01-01"),
+            "web": pd.array([5, 5, 1], dtype="Int8"),
+        }
+    )
     customers = pd.DataFrame({"customer_id": ["x", "y", "z"], "segment": ["a", "a", "a"]})
-    model = RatingModel(prior_strength=10, floor=0.5).fit(responses, customers, segments,
-                                                         touchpoints)
+    model = RatingModel(prior_strength=10, floor=0.5).fit(
+        responses, customers, segments, touchpoints
+    )
     pooled = np.array([1, 0, 0, 0, 2]) / 3
     expected_b = (10 * pooled + 0.5) / 12.5
-    np.testing.assert_allclose(model.mean().sel(segment="b", touchpoint="web"), expected_b,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        model.mean().sel(segment="b", touchpoint="web"), expected_b, atol=1e-12
+    )
     expected_a = (10 * pooled + 0.5 + [1, 0, 0, 0, 2]) / 15.5
-    np.testing.assert_allclose(model.mean().sel(segment="a", touchpoint="web"), expected_a,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        model.mean().sel(segment="a", touchpoint="web"), expected_a, atol=1e-12
+    )
 
 
 def test_unrated_touchpoints_keep_the_world(demo_params):
     segments, touchpoints = list(demo_params.segments), list(demo_params.touchpoints)
     responses, customers, _ = survey(demo_params.ratings, segments, touchpoints, [50, 20, 5], 4)
     responses = responses.drop(columns=["tv_ad", "sales_rep"])
-    model = RatingModel(seed=1).fit(responses, customers, segments, touchpoints,
-                                    fallback=demo_params.ratings)
+    model = RatingModel(seed=1).fit(
+        responses, customers, segments, touchpoints, fallback=demo_params.ratings
+    )
     assert model.source_.sel(touchpoint=["tv_ad", "sales_rep"]).values.tolist() == ["world"] * 2
     assert (model.source_ == "data").sum() == 12
     world = demo_params.ratings[:, [0, 4]]
@@ -115,9 +132,13 @@ def test_unrated_touchpoints_keep_the_world(demo_params):
 
 
 def test_each_customers_latest_rating():
-    responses = pd.DataFrame({"customer_id": ["x", "x", "y"],
-                              "date": pd.to_datetime(["2025-02-01", "2025-01-01", "2025-01-01"]),
-                              "web": pd.array([4, 1, pd.NA], dtype="Int8")})
+    responses = pd.DataFrame(
+        {
+            "customer_id": ["x", "x", "y"],
+            "date": pd.to_datetime(["2025-02-01", "2025-01-01", "2025-01-01"]),
+            "web": pd.array([4, 1, pd.NA], dtype="Int8"),
+        }
+    )
     customers = pd.DataFrame({"customer_id": ["x", "y"], "segment": ["a", "a"]})
     last = RatingModel().fit(responses, customers, ["a"], ["web"])
     assert last.counts_.sel(segment="a", touchpoint="web").values.tolist() == [0, 0, 0, 1, 0]
@@ -138,15 +159,27 @@ def test_draws_labelled_reproducible_and_centred(demo_params):
     assert float(abs(draws.mean("draw") - model.mean()).max()) < 0.04
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda r: r.assign(customer_id=["nobody", *r["customer_id"][1:]]),
-     "1 responses from customers not in the customers table, such as 'nobody'"),
-    (lambda r: r.assign(web=pd.array([7, 1], dtype="Int8")),
-     "rating 7 of touchpoint 'web', expected 1..5 or missing"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda r: r.assign(customer_id=["nobody", *r["customer_id"][1:]]),
+            "1 responses from customers not in the customers table, such as 'nobody'",
+        ),
+        (
+            lambda r: r.assign(web=pd.array([7, 1], dtype="Int8")),
+            "rating 7 of touchpoint 'web', expected 1..5 or missing",
+        ),
+    ],
+)
 def test_bad_inputs(change, message):
-    responses = pd.DataFrame({"customer_id": ["x", "y"], "date": pd.Timestamp("2025-01-01"),
-                              "web": pd.array([4, 1], dtype="Int8")})
+    responses = pd.DataFrame(
+        {
+            "customer_id": ["x", "y"],
+            "date": pd.Timestamp("2025-01-01"),
+            "web": pd.array([4, 1], dtype="Int8"),
+        }
+    )
     customers = pd.DataFrame({"customer_id": ["x", "y"], "segment": ["a", "a"]})
     with pytest.raises(ValueError, match=message):
         RatingModel().fit(change(responses), customers, ["a"], ["web"])
@@ -155,8 +188,13 @@ def test_bad_inputs(change, message):
 def test_fit_on_the_demo_data(demo_world, demo_params):
     customers = load_customers(DEMO / "customers.csv", demo_world)
     responses = load_responses(DEMO / "responses.csv", demo_world, customers)
-    model = RatingModel(seed=1).fit(responses, customers, demo_world.segment_ids,
-                                    demo_world.touchpoint_ids, fallback=demo_params.ratings)
+    model = RatingModel(seed=1).fit(
+        responses,
+        customers,
+        demo_world.segment_ids,
+        demo_world.touchpoint_ids,
+        fallback=demo_params.ratings,
+    )
     assert (model.source_ == "data").all()
     rated = responses.melt("customer_id", demo_world.touchpoint_ids).dropna()
     assert model.counts_.sum() == len(rated.drop_duplicates(["customer_id", "variable"]))

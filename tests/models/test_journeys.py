@@ -45,33 +45,51 @@ def walk_log(params: Parameters, cases: list[int], seed: int, *, lost_segment: b
         walking, step, rows = np.arange(n), 0, []
         while walking.size:
             k = state[walking]
-            rows.append(pd.DataFrame({"customer_id": ids[walking], "touchpoint": names[k],
-                                      "timestamp": T0 + pd.Timedelta(hours=step)}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "customer_id": ids[walking],
+                        "touchpoint": names[k],
+                        "timestamp": T0 + pd.Timedelta(hours=step),
+                    }
+                )
+            )
             state[walking] = draw(params.transitions[s, k], rng)
             np.add.at(tally[s], (k + 1, state[walking]), 1)
             walking, step = walking[state[walking] < K], step + 1
         bought = state == K
         log = pd.concat(rows)
-        log["segment"] = np.where(log["customer_id"].isin(ids[bought]) | lost_segment,
-                                  params.segments[s], "")
+        log["segment"] = np.where(
+            log["customer_id"].isin(ids[bought]) | lost_segment, params.segments[s], ""
+        )
         events.append(log)
-        customers.append(pd.DataFrame({"customer_id": ids[bought], "segment": params.segments[s],
-                                       "start": T0 + pd.offsets.MonthBegin(1), "end": pd.NaT}))
+        customers.append(
+            pd.DataFrame(
+                {
+                    "customer_id": ids[bought],
+                    "segment": params.segments[s],
+                    "start": T0 + pd.offsets.MonthBegin(1),
+                    "end": pd.NaT,
+                }
+            )
+        )
     return pd.concat(events, ignore_index=True), pd.concat(customers, ignore_index=True), tally
 
 
 def draw(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One categorical draw per row."""
-    return np.minimum((rows.cumsum(axis=1) < rng.random(len(rows))[:, None]).sum(axis=1),
-                      rows.shape[1] - 1)
+    return np.minimum(
+        (rows.cumsum(axis=1) < rng.random(len(rows))[:, None]).sum(axis=1), rows.shape[1] - 1
+    )
 
 
 def journey_entries(params: Parameters, start: np.ndarray, transitions: np.ndarray):
     """The values at the true journey's nonzero probabilities (rows not in a journey skipped)."""
     in_journey = params.transitions[..., params.lost] < 1
     rows = transitions[..., in_journey, :]
-    return np.concatenate([start[..., params.start > 0],
-                           rows[..., params.transitions[in_journey] > 0]], axis=-1)
+    return np.concatenate(
+        [start[..., params.start > 0], rows[..., params.transitions[in_journey] > 0]], axis=-1
+    )
 
 
 def coverage(draws, truth: np.ndarray) -> float:
@@ -83,8 +101,9 @@ def raised_lost(params: Parameters) -> Parameters:
     """The lost probabilities raised by a quarter, other moves scaled down to match."""
     rows = params.transitions.copy()
     lost = np.minimum(rows[..., -1] * 1.25, 1.0)
-    rows[..., :-1] *= np.divide(1 - lost, 1 - rows[..., -1], out=np.zeros_like(lost),
-                                where=rows[..., -1] < 1)[..., None]
+    rows[..., :-1] *= np.divide(
+        1 - lost, 1 - rows[..., -1], out=np.zeros_like(lost), where=rows[..., -1] < 1
+    )[..., None]
     rows[..., -1] = lost
     return params.replace(transitions=rows)
 
@@ -167,10 +186,12 @@ def fit_generated(logs, demo_world, demo_params, *, observed: bool, lost_segment
     found = []
     for seed, (events, customers) in enumerate(logs):
         if not lost_segment:
-            events = events.assign(segment=events["segment"].where(
-                events["customer_id"].isin(customers["customer_id"]), ""))
-        model = JourneyModel(seed=seed).fit(events, customers, demo_world,
-                                            open_after="2025-06-01")
+            events = events.assign(
+                segment=events["segment"].where(
+                    events["customer_id"].isin(customers["customer_id"]), ""
+                )
+            )
+        model = JourneyModel(seed=seed).fit(events, customers, demo_world, open_after="2025-06-01")
         draws = model.sample(1000 if lost_segment else 500, observed=observed)
         found.append(journey_entries(demo_params, draws.start.values, draws.transitions.values))
     return np.concatenate(found, axis=-1), model
@@ -196,8 +217,9 @@ def test_recovery_without_lost_segments(generated, demo_world, demo_params):
     mostly because the rows the log cannot tell apart stay wide; the low effective sample
     size (3 to 15 of 500 draws seen) is reported with a warning."""
     with pytest.warns(UserWarning, match="effective sample size"):
-        observed, model = fit_generated(generated, demo_world, demo_params, observed=True,
-                                        lost_segment=False)
+        observed, model = fit_generated(
+            generated, demo_world, demo_params, observed=True, lost_segment=False
+        )
     assert model.unassigned_cases_ > 9000
     truth = journey_entries(demo_params, demo_params.start, effective_chain(demo_params))
     assert coverage(observed, np.tile(truth, 2)) >= 0.85
@@ -213,7 +235,8 @@ def test_simulation_rows_invert_the_bad_experience_effect():
     bad[1] = 1.0
     odds = np.array([3.0, 4.0, 1.0])
     observed = (1 - bad[..., None]) * base + bad[..., None] * after_bad_experience(
-        base, odds[:, None], 5)
+        base, odds[:, None], 5
+    )
     np.testing.assert_allclose(simulation_rows(observed, bad, odds), base, atol=1e-12)
 
 
@@ -226,22 +249,36 @@ def write(tmp_path: Path, text: str, name: str = "events.csv") -> Path:
     return path
 
 
-@pytest.mark.parametrize("text, line", [
-    ("customer_id,touchpoint\nA,website\n",
-     "columns: missing timestamp; expected columns customer_id, touchpoint, timestamp"),
-    ("customer_id,touchpoint,timestamp\nA,website,2025-01-01 10:00\nA,,2025-01-01 11:00\n",
-     "row 2, column touchpoint: empty, expected a touchpoint id"),
-    ("customer_id,touchpoint,timestamp\nA,website,yesterday\n",
-     "row 1, column timestamp: time 'yesterday' cannot be read, expected a time "
-     "YYYY-MM-DD HH:MM:SS"),
-    ("customer_id,touchpoint,timestamp\nA,website,2025-01-01 10:00\nB,store,2025-01-01 10:00\n"
-     "A,order,2025-01-01 10:00\n",
-     "row 3, column timestamp: time '2025-01-01 10:00:00' repeats row 1 of the same customer, "
-     "expected distinct times within a customer"),
-    ("customer_id,touchpoint,timestamp\nA,order,2025-01-02 10:00\nA,website,2025-01-01 10:00\n",
-     "row 2, column timestamp: time '2025-01-01 10:00:00' is earlier than row 1 of the same "
-     "customer, expected each customer's events in time order (or sort=True)"),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        (
+            "customer_id,touchpoint\nA,website\n",
+            "columns: missing timestamp; expected columns customer_id, touchpoint, timestamp",
+        ),
+        (
+            "customer_id,touchpoint,timestamp\nA,website,2025-01-01 10:00\nA,,2025-01-01 11:00\n",
+            "row 2, column touchpoint: empty, expected a touchpoint id",
+        ),
+        (
+            "customer_id,touchpoint,timestamp\nA,website,yesterday\n",
+            "row 1, column timestamp: time 'yesterday' cannot be read, expected a time "
+            "YYYY-MM-DD HH:MM:SS",
+        ),
+        (
+            "customer_id,touchpoint,timestamp\nA,website,2025-01-01 10:00\n"
+            "B,store,2025-01-01 10:00\nA,order,2025-01-01 10:00\n",
+            "row 3, column timestamp: time '2025-01-01 10:00:00' repeats row 1 of the same "
+            "customer, expected distinct times within a customer",
+        ),
+        (
+            "customer_id,touchpoint,timestamp\nA,order,2025-01-02 10:00\n"
+            "A,website,2025-01-01 10:00\n",
+            "row 2, column timestamp: time '2025-01-01 10:00:00' is earlier than row 1 of the same "
+            "customer, expected each customer's events in time order (or sort=True)",
+        ),
+    ],
+)
 def test_bad_logs_one_line_each(tmp_path, text, line):
     path = write(tmp_path, text)
     with pytest.raises(InputError) as error:
@@ -250,37 +287,55 @@ def test_bad_logs_one_line_each(tmp_path, text, line):
 
 
 def test_unsorted_log_accepted_when_asked(tmp_path):
-    path = write(tmp_path, "customer_id,touchpoint,timestamp\nA,order,2025-01-02 10:00\n"
-                           "A,website,2025-01-01 10:00\n")
+    path = write(
+        tmp_path,
+        "customer_id,touchpoint,timestamp\nA,order,2025-01-02 10:00\nA,website,2025-01-01 10:00\n",
+    )
     log = read_event_log(path, sort=True)
     assert list(log["touchpoint"]) == ["website", "order"]
     assert list(log.index + 1) == [2, 1]  # file rows are kept for later messages
 
 
 def test_process_mining_column_names(tmp_path):
-    path = write(tmp_path, "case_id,activity,time\nA,website,2025-01-01 10:00\n"
-                           "A,order,2025-01-01 10:00\n")
+    path = write(
+        tmp_path, "case_id,activity,time\nA,website,2025-01-01 10:00\nA,order,2025-01-01 10:00\n"
+    )
     with pytest.raises(InputError) as error:
         read_event_log(path, case="case_id", activity="activity", timestamp="time")
     assert error.value.lines()[0].startswith(f"{path}: row 2, column time: time")
 
 
 SEGMENT_LOG = "customer_id,touchpoint,timestamp,segment\n{rows}"
-CUSTOMERS = pd.DataFrame({"customer_id": ["A"], "segment": ["household"],
-                          "start": [pd.Timestamp("2025-02-01")], "end": [pd.NaT]})
+CUSTOMERS = pd.DataFrame(
+    {
+        "customer_id": ["A"],
+        "segment": ["household"],
+        "start": [pd.Timestamp("2025-02-01")],
+        "end": [pd.NaT],
+    }
+)
 
 
-@pytest.mark.parametrize("rows, line", [
-    ("A,website,2025-01-01 10:00,\nB,store,2025-01-01 10:00,retail\n",
-     "row 2, column segment: unknown segment 'retail', expected one of household, "
-     "small_business, enterprise"),
-    ("B,website,2025-01-01 10:00,enterprise\nB,store,2025-01-02 10:00,household\n",
-     "row 2, column segment: segment 'household' differs from an earlier row of the same "
-     "customer ('enterprise'), expected one"),
-    ("A,website,2025-01-01 10:00,enterprise\n",
-     "row 1, column segment: segment 'enterprise' differs from the customers table "
-     "('household'), expected the same"),
-])
+@pytest.mark.parametrize(
+    "rows, line",
+    [
+        (
+            "A,website,2025-01-01 10:00,\nB,store,2025-01-01 10:00,retail\n",
+            "row 2, column segment: unknown segment 'retail', expected one of household, "
+            "small_business, enterprise",
+        ),
+        (
+            "B,website,2025-01-01 10:00,enterprise\nB,store,2025-01-02 10:00,household\n",
+            "row 2, column segment: segment 'household' differs from an earlier row of the same "
+            "customer ('enterprise'), expected one",
+        ),
+        (
+            "A,website,2025-01-01 10:00,enterprise\n",
+            "row 1, column segment: segment 'enterprise' differs from the customers table "
+            "('household'), expected the same",
+        ),
+    ],
+)
 def test_bad_segments_one_line_each(tmp_path, demo_world, rows, line):
     path = write(tmp_path, SEGMENT_LOG.format(rows=rows))
     with pytest.raises(InputError) as error:
@@ -289,9 +344,12 @@ def test_bad_segments_one_line_each(tmp_path, demo_world, rows, line):
 
 
 def test_unknown_touchpoints_are_candidates(tmp_path, demo_world):
-    path = write(tmp_path, "customer_id,touchpoint,timestamp\nA,website,2025-01-01 10:00\n"
-                           "A,chatbot,2025-01-01 11:00\nA,order,2025-01-01 12:00\n"
-                           "B,chatbot,2025-01-01 10:00\nB,podcast,2025-01-01 11:00\n")
+    path = write(
+        tmp_path,
+        "customer_id,touchpoint,timestamp\nA,website,2025-01-01 10:00\n"
+        "A,chatbot,2025-01-01 11:00\nA,order,2025-01-01 12:00\n"
+        "B,chatbot,2025-01-01 10:00\nB,podcast,2025-01-01 11:00\n",
+    )
     with pytest.warns(UserWarning, match="chatbot \\(2\\), podcast \\(1\\); candidates"):
         model = JourneyModel().fit(read_event_log(path), CUSTOMERS, demo_world)
     assert model.unknown_touchpoints_.to_dict() == {"chatbot": 2, "podcast": 1}
@@ -301,11 +359,21 @@ def test_unknown_touchpoints_are_candidates(tmp_path, demo_world):
 
 
 def test_customers_without_events_are_reported(demo_world):
-    events = pd.DataFrame({"customer_id": ["A", "A"], "touchpoint": ["website", "order"],
-                           "timestamp": pd.to_datetime(["2025-01-05", "2025-01-06"])})
-    customers = pd.DataFrame({"customer_id": ["A", "OLD", "NEW"], "segment": "household",
-                              "start": pd.to_datetime(["2025-02-01", "2020-01-01", "2025-03-01"]),
-                              "end": pd.NaT})
+    events = pd.DataFrame(
+        {
+            "customer_id": ["A", "A"],
+            "touchpoint": ["website", "order"],
+            "timestamp": pd.to_datetime(["2025-01-05", "2025-01-06"]),
+        }
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["A", "OLD", "NEW"],
+            "segment": "household",
+            "start": pd.to_datetime(["2025-02-01", "2020-01-01", "2025-03-01"]),
+            "end": pd.NaT,
+        }
+    )
     with pytest.warns(UserWarning, match="1 customers started after the event log began"):
         model = JourneyModel().fit(events, customers, demo_world)
     assert model.customers_without_events_ == 2 and model.missing_journeys_ == ["NEW"]
@@ -343,8 +411,11 @@ def test_common_sequences(demo_fit):
     assert (table.groupby("segment")["cases"].apply(lambda c: c.is_monotonic_decreasing)).all()
     top = table[(table["segment"] == "household") & (table["rank"] == 1)].iloc[0]
     bought = customers.loc[customers["segment"] == "household", "customer_id"]
-    paths = events[events["customer_id"].isin(bought)].groupby("customer_id")["touchpoint"].agg(
-        " > ".join)
+    paths = (
+        events[events["customer_id"].isin(bought)]
+        .groupby("customer_id")["touchpoint"]
+        .agg(" > ".join)
+    )
     assert top["cases"] == paths.value_counts().iloc[0]
     assert top["share"] == pytest.approx(top["cases"] / len(paths), abs=1e-12)
 

@@ -47,8 +47,11 @@ def simulate_rows(params, sizes: dict[str, int], seed: int, rated: float = 0.5) 
     below = expit(params.cutpoints[segment] + (x @ params.gamma)[:, None])
     classes = (below <= rng.random(len(x))[:, None]).sum(axis=1)
     rows = pd.DataFrame(x, columns=[f"x_{t}" for t in params.touchpoints])
-    rows.insert(0, "segment", pd.Categorical(np.array(params.segments)[segment],
-                                             categories=list(params.segments)))
+    rows.insert(
+        0,
+        "segment",
+        pd.Categorical(np.array(params.segments)[segment], categories=list(params.segments)),
+    )
     rows["self_class"] = pd.Categorical.from_codes(classes, categories=list(CLASSES))
     return rows
 
@@ -58,14 +61,19 @@ def simulate_rows(params, sizes: dict[str, int], seed: int, rated: float = 0.5) 
 
 def test_survey_rows_hand_made():
     """x = (3 - rating) / 2, 0 where empty or without a column; unknown customers dropped."""
-    customers = pd.DataFrame({"customer_id": ["A", "B"],
-                              "segment": pd.Categorical(["household", "enterprise"])})
-    responses = pd.DataFrame({
-        "customer_id": ["A", "B", "Z", "A"],
-        "invoice": pd.array([1, 5, 3, None], dtype="Int8"),
-        "nps": pd.array([10, 0, 5, None], dtype="Int8"),
-        "self_class": pd.Categorical(["advocate", None, "loyal", "satisfied"], categories=CLASSES),
-    })
+    customers = pd.DataFrame(
+        {"customer_id": ["A", "B"], "segment": pd.Categorical(["household", "enterprise"])}
+    )
+    responses = pd.DataFrame(
+        {
+            "customer_id": ["A", "B", "Z", "A"],
+            "invoice": pd.array([1, 5, 3, None], dtype="Int8"),
+            "nps": pd.array([10, 0, 5, None], dtype="Int8"),
+            "self_class": pd.Categorical(
+                ["advocate", None, "loyal", "satisfied"], categories=CLASSES
+            ),
+        }
+    )
     rows = survey_rows(responses, customers, ["invoice", "app"])
     assert rows["segment"].astype(str).tolist() == ["household", "enterprise", "household"]
     assert rows["x_invoice"].tolist() == [1.0, -1.0, 0.0]  # ratings 1, 5, empty
@@ -77,12 +85,15 @@ def test_survey_rows_hand_made():
 
 def test_collapse_classes_counts():
     """Identical (segment, x) rows become one row; counts add up to the answered responses."""
-    rows = pd.DataFrame({
-        "segment": ["a", "a", "a", "b", "a"],
-        "x_k": [0.5, 0.5, 0.5, 0.5, -1.0],
-        "self_class": pd.Categorical(["loyal", "loyal", "advocate", "loyal", None],
-                                     categories=CLASSES),
-    })
+    rows = pd.DataFrame(
+        {
+            "segment": ["a", "a", "a", "b", "a"],
+            "x_k": [0.5, 0.5, 0.5, 0.5, -1.0],
+            "self_class": pd.Categorical(
+                ["loyal", "loyal", "advocate", "loyal", None], categories=CLASSES
+            ),
+        }
+    )
     counts = collapse_classes(rows, ["k"])
     assert counts[["segment", "x_k"]].values.tolist() == [["a", 0.5], ["b", 0.5]]
     assert counts[list(CLASSES)].values.tolist() == [[0, 0, 2, 1], [0, 0, 1, 0]]
@@ -117,9 +128,14 @@ def test_likelihood_is_the_simulation_formula_up_to_a_constant():
     """
     rng = np.random.default_rng(3)
     classes = pd.Categorical.from_codes(rng.integers(0, 4, 300), list(CLASSES))
-    rows = pd.DataFrame({"segment": rng.choice(["a", "b"], 300),
-                         "x_k1": rng.choice([-1.0, 0.0, 1.0], 300),
-                         "x_k2": rng.choice([-0.5, 0.5], 300), "self_class": classes})
+    rows = pd.DataFrame(
+        {
+            "segment": rng.choice(["a", "b"], 300),
+            "x_k1": rng.choice([-1.0, 0.0, 1.0], 300),
+            "x_k2": rng.choice([-0.5, 0.5], 300),
+            "self_class": classes,
+        }
+    )
     model = LoyaltyModel().build_model(rows, ["a", "b"], ["k1", "k2"])
     likelihood = model.compile_logp(vars=model.observed_RVs, jacobian=False, mode="FAST_COMPILE")
     ordered = pm.distributions.transforms.ordered
@@ -136,8 +152,9 @@ def test_likelihood_is_the_simulation_formula_up_to_a_constant():
 
 
 def test_bad_input():
-    rows = pd.DataFrame({"segment": ["a"], "x_k": [0.0],
-                         "self_class": pd.Categorical([None], categories=CLASSES)})
+    rows = pd.DataFrame(
+        {"segment": ["a"], "x_k": [0.0], "self_class": pd.Categorical([None], categories=CLASSES)}
+    )
     with pytest.raises(ValueError, match="no response has a self_class"):
         LoyaltyModel().build_model(rows, ["a"], ["k"])
     with pytest.raises(ValueError, match="unknown segments"):
@@ -172,8 +189,9 @@ TRUE_SHARES = np.array([0.35, 0.40, 0.25])  # promoters, passives, detractors: N
 def nps_sample(n: int, rng: np.random.Generator) -> pd.Series:
     """n answers 0..10 with the promoter, passive and detractor shares TRUE_SHARES."""
     group = rng.choice(3, n, p=TRUE_SHARES)
-    answers = np.choose(group, [rng.integers(9, 11, n), rng.integers(7, 9, n),
-                                rng.integers(0, 7, n)])
+    answers = np.choose(
+        group, [rng.integers(9, 11, n), rng.integers(7, 9, n), rng.integers(0, 7, n)]
+    )
     return pd.Series(answers)
 
 
@@ -235,8 +253,10 @@ def test_recovery(recovery, demo_params):
     for name, values in draws.items():
         lower, upper = values.quantile([0.03, 0.97], "draw").values
         misses += int(((truth[name] < lower) | (truth[name] > upper)).sum())
-    print(f"loyalty recovery: {misses} of 23 outside 94%; {recovery.diagnostics_}; "
-          f"{recovery.sampling_seconds_:.1f} s sampling, {recovery.n_rows_} rows")
+    print(
+        f"loyalty recovery: {misses} of 23 outside 94%; {recovery.diagnostics_}; "
+        f"{recovery.sampling_seconds_:.1f} s sampling, {recovery.n_rows_} rows"
+    )
     assert misses <= 4
     assert recovery.diagnostics_["ok"], recovery.diagnostics_
 
@@ -274,8 +294,13 @@ def test_poor_view_of_a_strong_touchpoint_means_more_dissatisfied(demo_params):
     x[:, k] = poor_view(rng.integers(1, 6, n).astype(float))
     population = Population(params, Streams(4))
     classes = population._classify(0, np.arange(n, dtype=np.uint64), np.zeros(n, dtype=int), x)
-    rows = pd.DataFrame({"segment": "household", "x_call_centre": x[:, k],
-                         "self_class": pd.Categorical.from_codes(classes, list(CLASSES))})
+    rows = pd.DataFrame(
+        {
+            "segment": "household",
+            "x_call_centre": x[:, k],
+            "self_class": pd.Categorical.from_codes(classes, list(CLASSES)),
+        }
+    )
     model = LoyaltyModel(draws=500, tune=500, seed=3).fit(rows, ["household"], ["call_centre"])
     g = model.gamma_draws().sel(touchpoint="call_centre").values
     assert np.quantile(g, 0.03) > 0 and np.quantile(g, 0.03) <= 2.5 <= np.quantile(g, 0.97)

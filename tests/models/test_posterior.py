@@ -22,8 +22,13 @@ def small_tree(world) -> xr.DataTree:
 def test_round_trip_keeps_draws_and_attributes(tmp_path, demo_world):
     path = tmp_path / "posterior.nc"
     diagnostics = {"max_rhat": 1.002, "min_ess_bulk": 812.0, "divergences": 0, "ok": True}
-    save_posterior(small_tree(demo_world), path, world=demo_world, data={"customers": 12},
-                   diagnostics=diagnostics)
+    save_posterior(
+        small_tree(demo_world),
+        path,
+        world=demo_world,
+        data={"customers": 12},
+        diagnostics=diagnostics,
+    )
     tree = load_posterior(path, demo_world)
     assert tree["posterior"]["beta"].shape == (2, 3, 3, 14)
     assert attribute(tree, "diagnostics") == diagnostics
@@ -54,11 +59,16 @@ def test_not_a_posterior_file(tmp_path, demo_world):
 
 def test_fitted_summary_is_kept_when_given(tmp_path, demo_world):
     path = tmp_path / "posterior.nc"
-    fitted = {"submodels": [{"name": "churn", "fitted": True, "rows": np.int64(12)}],
-              "from_world": ["ratings"]}
-    save_posterior(small_tree(demo_world), path, world=demo_world, data={}, diagnostics={},
-                   fitted=fitted)
+    fitted = {
+        "submodels": [{"name": "churn", "fitted": True, "rows": np.int64(12)}],
+        "from_world": ["ratings"],
+    }
+    save_posterior(
+        small_tree(demo_world), path, world=demo_world, data={}, diagnostics={}, fitted=fitted
+    )
     assert attribute(load_posterior(path, demo_world), "fitted") == {
-        "submodels": [{"name": "churn", "fitted": True, "rows": 12}], "from_world": ["ratings"]}
+        "submodels": [{"name": "churn", "fitted": True, "rows": 12}],
+        "from_world": ["ratings"],
+    }
     save_posterior(small_tree(demo_world), path, world=demo_world, data={}, diagnostics={})
     assert "ctm_fitted" not in load_posterior(path, demo_world).attrs

@@ -48,8 +48,9 @@ def calibration(reference: pd.DataFrame, cohort: str) -> np.ndarray:
     return reference[cohort].loc[:CALIBRATION_YEARS].to_numpy()
 
 
-def simulate_alive(rng: np.random.Generator, alpha: float, beta: float, customers: int,
-                   periods: int) -> np.ndarray:
+def simulate_alive(
+    rng: np.random.Generator, alpha: float, beta: float, customers: int, periods: int
+) -> np.ndarray:
     """The sBG story: theta ~ Beta(alpha, beta), lifetime T ~ Geometric(theta) on 1, 2, ..."""
     lifetime = rng.geometric(rng.beta(alpha, beta, customers))
     return (lifetime[None, :] > np.arange(periods + 1)[:, None]).sum(axis=1)
@@ -65,10 +66,12 @@ def test_survival_is_product_of_retention_and_one_minus_cumulative_churn(alpha, 
     t = np.arange(1, 201)
     survival = survival_probability(alpha, beta, t)
     assert survival_probability(alpha, beta, 0) == pytest.approx(1.0, abs=1e-15)
-    np.testing.assert_allclose(survival, np.cumprod(retention_rate(alpha, beta, t)),
-                               rtol=0, atol=1e-12)
-    np.testing.assert_allclose(survival, 1 - np.cumsum(churn_probability(alpha, beta, t)),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        survival, np.cumprod(retention_rate(alpha, beta, t)), rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        survival, 1 - np.cumsum(churn_probability(alpha, beta, t)), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(("alpha", "beta"), SHAPES)
@@ -128,9 +131,12 @@ def test_map_is_precise_to_1e4(reference, cohort):
 
 def derivative_free_maximum(alive: np.ndarray) -> np.ndarray:
     """(alpha, beta) maximising the log-likelihood by Nelder-Mead, for comparison."""
-    result = minimize(lambda x: -log_likelihood(*np.exp(x), alive), np.zeros(2),
-                      method="Nelder-Mead",
-                      options={"xatol": 1e-11, "fatol": 1e-12, "maxiter": 10_000})
+    result = minimize(
+        lambda x: -log_likelihood(*np.exp(x), alive),
+        np.zeros(2),
+        method="Nelder-Mead",
+        options={"xatol": 1e-11, "fatol": 1e-12, "maxiter": 10_000},
+    )
     assert result.success
     return np.exp(result.x)
 
@@ -163,8 +169,10 @@ def test_mcmc_intervals_cover_holdout_years(reference, cohort):
     interval = az.eti(survival, prob=0.94, dim="draw")
     actual = reference[cohort].loc[8:12].to_numpy() / 1000
     lower, upper = interval.sel(ci_bound="lower").values, interval.sel(ci_bound="upper").values
-    print(f"{cohort}: alpha {fit.alpha_:.3f} beta {fit.beta_:.3f}; 94% S(8..12):",
-          [f"{lo:.3f}-{hi:.3f} ({a:.3f})" for lo, hi, a in zip(lower, upper, actual, strict=True)])
+    print(
+        f"{cohort}: alpha {fit.alpha_:.3f} beta {fit.beta_:.3f}; 94% S(8..12):",
+        [f"{lo:.3f}-{hi:.3f} ({a:.3f})" for lo, hi, a in zip(lower, upper, actual, strict=True)],
+    )
     assert np.all((lower <= actual) & (actual <= upper))
 
 
@@ -210,15 +218,18 @@ def test_fit_cohorts_fits_each_column_and_allows_a_younger_cohort(reference):
     assert fits["high_end_alive"].beta_ == pytest.approx(younger.beta_, rel=1e-12)
     hazards = segment_hazards(fits, 10)
     assert hazards.dims == ("segment", "period")
-    np.testing.assert_allclose(hazards.sel(segment="regular_alive"),
-                               churn_hazard(fits["regular_alive"].alpha_,
-                                            fits["regular_alive"].beta_, 10), rtol=1e-12)
+    np.testing.assert_allclose(
+        hazards.sel(segment="regular_alive"),
+        churn_hazard(fits["regular_alive"].alpha_, fits["regular_alive"].beta_, 10),
+        rtol=1e-12,
+    )
 
 
 def test_curves_of_a_map_fit(reference):
     fit = CohortRetention().fit(calibration(reference, "regular_alive"))
-    np.testing.assert_allclose(fit.hazard(range(1, 6)), churn_hazard(fit.alpha_, fit.beta_, 5),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        fit.hazard(range(1, 6)), churn_hazard(fit.alpha_, fit.beta_, 5), rtol=1e-12
+    )
     np.testing.assert_allclose(fit.retention([1, 2]) + fit.hazard([1, 2]), 1.0, rtol=1e-15)
     np.testing.assert_allclose(fit.survival([3]), np.prod(fit.retention([1, 2, 3])), rtol=1e-12)
     with pytest.raises(ValueError, match=">= 1"):
@@ -242,8 +253,16 @@ def test_curves_of_a_map_fit(reference):
         ([0, 0, 0], "cohort \\(period 0\\) > 0"),
         ([[1000, 600, 400]], "one-dimensional"),
     ],
-    ids=["negative", "increasing", "one_period", "no_period", "fraction", "missing",
-         "empty_cohort", "two_dimensional"],
+    ids=[
+        "negative",
+        "increasing",
+        "one_period",
+        "no_period",
+        "fraction",
+        "missing",
+        "empty_cohort",
+        "two_dimensional",
+    ],
 )
 def test_bad_counts_are_refused(alive, message):
     with pytest.raises(ValueError, match=message):

@@ -29,8 +29,14 @@ from tests.helpers import notebook_outputs as outputs
 from tests.helpers import posterior_file
 from tests.helpers import read_csv as read
 
-SMALL = {"draws": 2, "customers": 300, "months": 12, "seed": 1, "prospects": 1000,
-         "executor": "serial"}
+SMALL = {
+    "draws": 2,
+    "customers": 300,
+    "months": 12,
+    "seed": 1,
+    "prospects": 1000,
+    "executor": "serial",
+}
 SETTINGS = Settings(customers=SMALL["customers"], months=SMALL["months"], seed=SMALL["seed"])
 DEMO = Path(models.__file__).parent / "demo"
 
@@ -41,8 +47,11 @@ def analyst(tmp_path_factory, demo_world) -> tuple[Path, Path, nbformat.Notebook
     folder = tmp_path_factory.mktemp("analyst")
     posterior = posterior_file(folder / "posterior.nc", demo_world)
     tables = folder / "tables"
-    executed = execute("analyst_quickwins", {**SMALL, "posterior": str(posterior),
-                                             "tables": str(tables)}, folder / "analyst.ipynb")
+    executed = execute(
+        "analyst_quickwins",
+        {**SMALL, "posterior": str(posterior), "tables": str(tables)},
+        folder / "analyst.ipynb",
+    )
     return posterior, tables, nbformat.read(executed, as_version=4)
 
 
@@ -60,13 +69,15 @@ def test_results_are_outputs_figures_included(analyst):
 def test_quickwins_table_is_what_ctm_quickwins_writes(analyst, demo_world, tmp_path):
     """The library's run and writer behind ``ctm quickwins``, on the same inputs."""
     posterior, tables, _ = analyst
-    wins = quick_wins(demo_world, draws_of(demo_world, posterior, SMALL["draws"]), SETTINGS,
-                      executor="serial")
+    wins = quick_wins(
+        demo_world, draws_of(demo_world, posterior, SMALL["draws"]), SETTINGS, executor="serial"
+    )
     write_quickwins(wins, tmp_path / "quickwins")
     shown = read(tables / "quickwins.csv")
     assert len(shown) == 28 and (shown["quadrant"] == "quick win").any()
-    pd.testing.assert_frame_equal(shown, read(tmp_path / "quickwins" / "quickwins.csv"),
-                                  check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        shown, read(tmp_path / "quickwins" / "quickwins.csv"), check_exact=False, rtol=1e-12
+    )
 
 
 def test_drivers_are_the_posteriors(analyst, demo_world):
@@ -86,16 +97,20 @@ def test_attribution_tables_are_the_librarys(analyst, demo_world, tmp_path):
     assert len(found.journeys) == 2 * 3 * 14 and len(found.churn) == 14 * 4
     for name, table in (("journeys", found.journeys), ("churn", found.churn)):
         table.to_csv(tmp_path / f"{name}.csv", index=False)
-        pd.testing.assert_frame_equal(read(tables / f"attribution_{name}.csv"),
-                                      read(tmp_path / f"{name}.csv"), check_exact=False,
-                                      rtol=1e-12)
+        pd.testing.assert_frame_equal(
+            read(tables / f"attribution_{name}.csv"),
+            read(tmp_path / f"{name}.csv"),
+            check_exact=False,
+            rtol=1e-12,
+        )
 
 
 def test_journey_map_counts_the_demo_log(analyst, demo_world):
     _, tables, _ = analyst
     events = read_event_log(DEMO / "events.csv")
-    model = JourneyModel(seed=SMALL["seed"]).fit(events, load_customers(DEMO / "customers.csv",
-                                                                         demo_world), demo_world)
+    model = JourneyModel(seed=SMALL["seed"]).fit(
+        events, load_customers(DEMO / "customers.csv", demo_world), demo_world
+    )
     expected, figure = journey_map(model.counts_)
     figure.clf()
     shown = pd.read_csv(tables / "journey_map.csv")
@@ -108,9 +123,18 @@ def test_journey_map_counts_the_demo_log(analyst, demo_world):
 def test_without_a_posterior_the_worlds_assumed_effects_are_shown(tmp_path, demo_world):
     """Also: an event log without its customers table gives a message, not a map."""
     tables = tmp_path / "tables"
-    executed = execute("analyst_quickwins", {
-        **SMALL, "customers": 100, "months": 3, "prospects": 200, "tables": str(tables),
-        "events": str(DEMO / "events.csv")}, tmp_path / "analyst.ipynb")
+    executed = execute(
+        "analyst_quickwins",
+        {
+            **SMALL,
+            "customers": 100,
+            "months": 3,
+            "prospects": 200,
+            "tables": str(tables),
+            "events": str(DEMO / "events.csv"),
+        },
+        tmp_path / "analyst.ipynb",
+    )
     notebook = nbformat.read(executed, as_version=4)
     text = "\n".join(outputs(notebook, "text/markdown"))
     assert "Value drivers need a fitted posterior" in text

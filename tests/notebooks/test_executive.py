@@ -24,13 +24,31 @@ def executed(tmp_path_factory, demo_world):
     posterior = posterior_file(tmp / "posterior.nc", demo_world)
     files = sorted((Path(scenarios.__file__).parent / "examples").glob("*.yaml"))
     tables = tmp / "tables"
-    notebook = execute("executive_review", {
-        "posterior": str(posterior), "scenarios": [str(f) for f in files], "plan": PLAN,
-        "executor": "serial", "tables": str(tables), **SMALL,
-    }, tmp / "executive.ipynb")
-    done = ctm("compare", "demo", *map(str, files), "--posterior", str(posterior),
-               *[part for name, value in SMALL.items() for part in (f"--{name}", str(value))],
-               "--plan", PLAN, "--serial", "--out", str(tmp / "cli"))
+    notebook = execute(
+        "executive_review",
+        {
+            "posterior": str(posterior),
+            "scenarios": [str(f) for f in files],
+            "plan": PLAN,
+            "executor": "serial",
+            "tables": str(tables),
+            **SMALL,
+        },
+        tmp / "executive.ipynb",
+    )
+    done = ctm(
+        "compare",
+        "demo",
+        *map(str, files),
+        "--posterior",
+        str(posterior),
+        *[part for name, value in SMALL.items() for part in (f"--{name}", str(value))],
+        "--plan",
+        PLAN,
+        "--serial",
+        "--out",
+        str(tmp / "cli"),
+    )
     assert done.returncode == 0, done.stderr
     return nbformat.read(notebook, as_version=4), tables, tmp / "cli"
 
@@ -67,7 +85,8 @@ def test_the_recommendation_names_the_best_scenario_by_the_rule(executed):
         best = likely.sort_values("net", ascending=False, kind="stable")["scenario"].iloc[0]
         assert text.startswith(f"**Recommendation:** **{best}**")
     else:
-        closest = money.sort_values(["p_gain_exceeds_cost", "net"], ascending=False,
-                                    kind="stable")["scenario"].iloc[0]
+        closest = money.sort_values(["p_gain_exceeds_cost", "net"], ascending=False, kind="stable")[
+            "scenario"
+        ].iloc[0]
         assert f"The closest is **{closest}**" in text
     assert any("did not pass" in t or "passed its convergence" in t for t in texts)

@@ -43,19 +43,32 @@ def report(tmp_path_factory, demo_world) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("report")
     posterior = posterior_file(folder / "posterior.nc", demo_world)
     html = folder / "report.html"
-    made = ctm("report", "--posterior", str(posterior), "--plan", PLAN, *SMALL,
-               "--out", str(html))
+    made = ctm("report", "--posterior", str(posterior), "--plan", PLAN, *SMALL, "--out", str(html))
     assert made.returncode == 0, made.stderr
-    compared = ctm("compare", "demo", *map(str, bundled_scenarios(None)), "--posterior",
-                   str(posterior), "--plan", PLAN, *SMALL, "--out", str(folder / "compare"))
+    compared = ctm(
+        "compare",
+        "demo",
+        *map(str, bundled_scenarios(None)),
+        "--posterior",
+        str(posterior),
+        "--plan",
+        PLAN,
+        *SMALL,
+        "--out",
+        str(folder / "compare"),
+    )
     assert compared.returncode == 0, compared.stderr
     return html, folder / "compare"
 
 
 def test_report_has_no_code(report):
     html = report[0].read_text()
-    code = [line.strip() for cell in json.loads(notebook_path("executive_review").read_text())
-            ["cells"] if cell["cell_type"] == "code" for line in cell["source"]]
+    code = [
+        line.strip()
+        for cell in json.loads(notebook_path("executive_review").read_text())["cells"]
+        if cell["cell_type"] == "code"
+        for line in cell["source"]
+    ]
     distinctive = [line for line in code if len(line) > 25 and not line.startswith("#")]
     assert distinctive, "the notebook should have code to hide"
     shown = [line for line in distinctive if line in html]
@@ -88,35 +101,51 @@ def test_recommendation_names_the_best_scenario(report):
         best = likely.sort_values("net", ascending=False, kind="stable")["scenario"].iloc[0]
         assert f"<strong>Recommendation:</strong> <strong>{best}</strong>" in html
     else:
-        closest = money.sort_values(["p_gain_exceeds_cost", "net"], ascending=False,
-                                    kind="stable")["scenario"].iloc[0]
+        closest = money.sort_values(["p_gain_exceeds_cost", "net"], ascending=False, kind="stable")[
+            "scenario"
+        ].iloc[0]
         assert f"The closest is <strong>{closest}</strong>" in html
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None and not os.environ.get("CI"),
-                    reason="Debian's chromium is not installed (.ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
 def test_chromium_draws_every_figure(report, tmp_path):
     page = tmp_path / "checked.html"
     page.write_text(report[0].read_text().replace("</body>", CHECK + "</body>"))
-    browser = [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
-               "--disable-gpu", "--virtual-time-budget=10000"]
-    dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    browser = [
+        shutil.which("chromium") or "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--virtual-time-budget=10000",
+    ]
+    dom = subprocess.run(
+        [*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
     found = re.search(r"images (\d+) drawn (\d+)", dom)
     assert found, "Chromium did not run the page's check"
     images, drawn = map(int, found.groups())
     assert images >= 4 and drawn == images
     SCREENSHOT.parent.mkdir(exist_ok=True)
-    subprocess.run([*browser, "--window-size=1280,6000", f"--screenshot={SCREENSHOT}",
-                    report[0].as_uri()], capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [*browser, "--window-size=1280,6000", f"--screenshot={SCREENSHOT}", report[0].as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert SCREENSHOT.stat().st_size > 10_000
 
 
-@pytest.mark.parametrize(("args", "line"), [
-    (["--scenarios", "{tmp}"], "{tmp}: a folder without scenario files, expected *.yaml files"),
-    (["--scenarios", "{tmp}/nope.yaml"], "{tmp}/nope.yaml: no such file"),
-    (["--posterior", "{tmp}/nope.nc"], "{tmp}/nope.nc: no such file"),
-])
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--scenarios", "{tmp}"], "{tmp}: a folder without scenario files, expected *.yaml files"),
+        (["--scenarios", "{tmp}/nope.yaml"], "{tmp}/nope.yaml: no such file"),
+        (["--posterior", "{tmp}/nope.nc"], "{tmp}/nope.nc: no such file"),
+    ],
+)
 def test_bad_input_is_one_line_with_exit_2_and_no_page(tmp_path, args, line):
     out = tmp_path / "report.html"
     done = ctm("report", *[a.format(tmp=tmp_path) for a in args], "--out", str(out))

@@ -31,9 +31,17 @@ def strategist(tmp_path_factory, demo_world) -> tuple[Path, Path, nbformat.Noteb
     folder = tmp_path_factory.mktemp("strategist")
     posterior = posterior_file(folder / "posterior.nc", demo_world)
     tables = folder / "tables"
-    executed = execute("strategist_plan", {
-        **SMALL, "posterior": str(posterior), "tables": str(tables), "plan": PLAN,
-        "team_weeks_per_month": CAPACITY}, folder / "strategist.ipynb")
+    executed = execute(
+        "strategist_plan",
+        {
+            **SMALL,
+            "posterior": str(posterior),
+            "tables": str(tables),
+            "plan": PLAN,
+            "team_weeks_per_month": CAPACITY,
+        },
+        folder / "strategist.ipynb",
+    )
     return posterior, tables, nbformat.read(executed, as_version=4)
 
 
@@ -69,14 +77,16 @@ def test_comparison_and_economics_are_run_studys(strategist, expected, demo_worl
     plan, _ = expected
     plans = {s.name: as_plan(s) for s in plan.scenarios} | {PLAN: plan}
     settings = Settings(customers=SMALL["customers"], months=SMALL["months"], seed=SMALL["seed"])
-    study = run_study(demo_world, plans, draws_of(demo_world, posterior, SMALL["draws"]),
-                      settings, "serial", None)
+    study = run_study(
+        demo_world, plans, draws_of(demo_world, posterior, SMALL["draws"]), settings, "serial", None
+    )
     for name, table in (("comparison", study.comparison), ("economics", study.money)):
         table.to_csv(tmp_path / f"{name}.csv", index=False)
         shown = read(tables / f"{name}.csv")
         assert len(shown) > 0
-        pd.testing.assert_frame_equal(shown, read(tmp_path / f"{name}.csv"), check_exact=False,
-                                      rtol=1e-12)
+        pd.testing.assert_frame_equal(
+            shown, read(tmp_path / f"{name}.csv"), check_exact=False, rtol=1e-12
+        )
     assert set(read(tables / "comparison.csv")["scenario"]) == {*plans}
     money = read(tables / "economics.csv").set_index("scenario")
     assert money.loc[PLAN, "effort_weeks"] == plan.effort_weeks == 88

@@ -51,8 +51,7 @@ def test_draws_with_one_journey_are_simulated_once(demo_params, effects):
     pd.testing.assert_frame_equal(journey_effects(draws, prospects=PROSPECTS, seed=1), effects)
 
 
-def test_never_bad_churn_is_zero_without_an_effect_and_positive_with_one(demo_world,
-                                                                         demo_params):
+def test_never_bad_churn_is_zero_without_an_effect_and_positive_with_one(demo_world, demo_params):
     """Invoice with beta = 0 and gamma = 0 (no loyalty effect either, so referrals, and with
     them the call centre's load, stay the same): never bad changes no one's churn, exactly,
     in every draw and segment (common random numbers). The app with a large beta: never bad
@@ -79,8 +78,21 @@ def test_never_bad_churn_is_zero_without_an_effect_and_positive_with_one(demo_wo
 
 def test_ctm_attribution_end_to_end(tmp_path):
     out = tmp_path / "attribution"
-    done = ctm("attribution", "demo", "--customers", "1500", "--months", "6", "--draws", "1",
-               "--prospects", "2000", "--serial", "--out", str(out))
+    done = ctm(
+        "attribution",
+        "demo",
+        "--customers",
+        "1500",
+        "--months",
+        "6",
+        "--draws",
+        "1",
+        "--prospects",
+        "2000",
+        "--serial",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     assert "Sales lost without each touchpoint" in done.stdout and "installer" in done.stdout
     churn = pd.read_csv(out / "churn.csv")

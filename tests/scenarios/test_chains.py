@@ -62,19 +62,23 @@ def test_conversion_and_visits_match_the_simulation(demo_params, segment):
     assert np.all(np.abs(visits.mean(axis=0) - exact.visits.values) <= 4 * se + 1e-12)
 
 
-@pytest.mark.parametrize(("segment", "touchpoint", "traffic"), [
-    ("household", "tv_ad", "lost"),            # a first touchpoint: arrivals thinned by 0.7
-    ("household", "store", "successors"),      # first and in the middle of journeys
-    ("enterprise", "sales_rep", "successors"),  # first, with a self-loop
-    ("small_business", "website", "lost"),
-])
+@pytest.mark.parametrize(
+    ("segment", "touchpoint", "traffic"),
+    [
+        ("household", "tv_ad", "lost"),  # a first touchpoint: arrivals thinned by 0.7
+        ("household", "store", "successors"),  # first and in the middle of journeys
+        ("enterprise", "sales_rep", "successors"),  # first, with a self-loop
+        ("small_business", "website", "lost"),
+    ],
+)
 def test_removal_effects_match_the_simulation(demo_params, segment, touchpoint, traffic):
     """Effect 1 - kept m1 / m0 from two independent simulations (seeds 1 and 2), m the
     share of walking prospects who buy, kept the share of arrivals still walking; its
     standard error by the delta method: r sqrt(v1/m1^2 + v0/m0^2), r = kept m1 / m0."""
     s = demo_params.segments.index(segment)
-    exact = float(removal_effects(demo_params).sel(traffic=traffic, segment=segment,
-                                                   touchpoint=touchpoint))
+    exact = float(
+        removal_effects(demo_params).sel(traffic=traffic, segment=segment, touchpoint=touchpoint)
+    )
     without = remove(demo_params, touchpoint, traffic)
     kept = without.prospects[s] / demo_params.prospects[s]
     m0 = simulated(demo_params, s, seed=1)[0].mean()
@@ -108,8 +112,9 @@ def test_an_impossible_removal_is_nan(demo_params):
     start[0] = 0.0
     start[0, k] = 1.0
     effects = removal_effects(demo_params.replace(start=start))
-    assert np.isnan(float(effects.sel(traffic="successors", segment="household",
-                                      touchpoint="order")))
+    assert np.isnan(
+        float(effects.sel(traffic="successors", segment="household", touchpoint="order"))
+    )
     assert float(effects.sel(traffic="lost", segment="household", touchpoint="order")) == 1.0
 
 

@@ -12,13 +12,21 @@ from tests.helpers import ctm
 
 def test_simulate_writes_netcdf_and_parquet(tmp_path):
     out = tmp_path / "run"
-    done = ctm("simulate", "demo", "--customers", "2000", "--months", "6", "--seed", "3",
-               "--out", str(out))
+    done = ctm(
+        "simulate", "demo", "--customers", "2000", "--months", "6", "--seed", "3", "--out", str(out)
+    )
     assert done.returncode == 0, done.stderr
     assert "household" in done.stdout and "Results:" in done.stdout
     ds = xr.open_dataset(out / "results.nc", engine="h5netcdf")
-    assert dict(ds.sizes) == {"segment": 3, "month": 6, "touchpoint": 14, "loyalty": 4,
-                              "cohort": 6, "tenure": 6, "queue": 1}
+    assert dict(ds.sizes) == {
+        "segment": 3,
+        "month": 6,
+        "touchpoint": 14,
+        "loyalty": 4,
+        "cohort": 6,
+        "tenure": 6,
+        "queue": 1,
+    }
     assert (out / "queues.parquet").exists()
     assert ds.attrs["currency"] == "EUR" and ds.attrs["seed"] == 3
     monthly = pd.read_parquet(out / "monthly.parquet")
@@ -45,17 +53,37 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path):
 
 def test_staffing_recommends_the_erlang_a_answer():
     """Reference example: 7 agents answer 77.5% within 20 s, 8 agents 86.2% (Erlang A)."""
-    done = ctm("staffing", "--calls-per-hour", "120", "--handling", "3 min",
-               "--patience", "60% within 1 min", "--target", "80% within 20 s")
+    done = ctm(
+        "staffing",
+        "--calls-per-hour",
+        "120",
+        "--handling",
+        "3 min",
+        "--patience",
+        "60% within 1 min",
+        "--target",
+        "80% within 20 s",
+    )
     assert done.returncode == 0, done.stderr
     assert "Fewest agents meeting the target: 8" in done.stdout
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--handling", "3 parsecs", "--handling: got '3 parsecs', expected a number and a unit"),
-    ("--target", "80 within 20 s", "--target: got '80 within 20 s', expected '<percent>% within"),
-    ("--patience", "160% within 1 min", "--patience: got '160% within 1 min', expected a percent"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--handling", "3 parsecs", "--handling: got '3 parsecs', expected a number and a unit"),
+        (
+            "--target",
+            "80 within 20 s",
+            "--target: got '80 within 20 s', expected '<percent>% within",
+        ),
+        (
+            "--patience",
+            "160% within 1 min",
+            "--patience: got '160% within 1 min', expected a percent",
+        ),
+    ],
+)
 def test_staffing_bad_option_is_one_line(option, value, message):
     args = {"--handling": "3 min", "--target": "80% within 20 s", option: value}
     done = ctm("staffing", "--calls-per-hour", "120", *[x for kv in args.items() for x in kv])

@@ -13,9 +13,21 @@ EXAMPLES = "scenarios/examples"
 
 def test_compare_writes_the_comparison(tmp_path):
     out = tmp_path / "compare"
-    done = ctm("compare", "demo", f"{EXAMPLES}/more_agents.yaml", f"{EXAMPLES}/fix_invoice.yaml",
-               "--plan", "both", "--customers", "1500", "--months", "6", "--serial",
-               "--out", str(out))
+    done = ctm(
+        "compare",
+        "demo",
+        f"{EXAMPLES}/more_agents.yaml",
+        f"{EXAMPLES}/fix_invoice.yaml",
+        "--plan",
+        "both",
+        "--customers",
+        "1500",
+        "--months",
+        "6",
+        "--serial",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     assert "Two more call-centre agents" in done.stdout and "payback" in done.stdout
     table = pd.read_parquet(out / "comparison.parquet")
@@ -30,9 +42,11 @@ def test_compare_writes_the_comparison(tmp_path):
 
 def test_a_bad_scenario_file_is_one_line_and_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\none_off_cost: 1\nmonthly_cost: 0\neffort_weeks: 1\n"
-                   "start_month: 0\nedits: [{kind: fix, touchpoint: fax_machine, "
-                   "bad_ratings: halve}]\n")
+    bad.write_text(
+        "name: x\none_off_cost: 1\nmonthly_cost: 0\neffort_weeks: 1\n"
+        "start_month: 0\nedits: [{kind: fix, touchpoint: fax_machine, "
+        "bad_ratings: halve}]\n"
+    )
     done = ctm("compare", "demo", str(bad), "--out", str(tmp_path / "out"))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "fax_machine" in done.stderr, done.stderr

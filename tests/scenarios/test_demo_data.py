@@ -29,8 +29,10 @@ def test_bundled_data_is_reproduced_by_its_seed(regenerated):
     folder, _ = regenerated
     for name in ("customers.csv", "responses.csv", "events.csv", "ratings.csv"):
         assert (folder / name).read_bytes() == (BUNDLED / name).read_bytes(), name
-    xr.testing.assert_equal(xr.open_dataset(folder / "truth.nc", engine="h5netcdf").load(),
-                            xr.open_dataset(BUNDLED / "truth.nc", engine="h5netcdf").load())
+    xr.testing.assert_equal(
+        xr.open_dataset(folder / "truth.nc", engine="h5netcdf").load(),
+        xr.open_dataset(BUNDLED / "truth.nc", engine="h5netcdf").load(),
+    )
 
 
 def test_tables_pass_the_loaders_and_hang_together(demo_world):

@@ -16,11 +16,20 @@ def fake_posterior(params, chains=2, draws=5, reverse=False) -> xr.Dataset:
     touchpoints = list(params.touchpoints)[::-1] if reverse else list(params.touchpoints)
     S, K, B = len(segments), len(touchpoints), len(params.band_starts)
     return xr.Dataset(
-        {"alpha": (("chain", "draw", "segment", "band"), rng.normal(size=(chains, draws, S, B))),
-         "beta": (("chain", "draw", "segment", "touchpoint"),
-                  rng.normal(size=(chains, draws, S, K)))},
-        coords={"chain": range(chains), "draw": range(draws), "segment": segments,
-                "touchpoint": touchpoints, "band": range(B)},
+        {
+            "alpha": (("chain", "draw", "segment", "band"), rng.normal(size=(chains, draws, S, B))),
+            "beta": (
+                ("chain", "draw", "segment", "touchpoint"),
+                rng.normal(size=(chains, draws, S, K)),
+            ),
+        },
+        coords={
+            "chain": range(chains),
+            "draw": range(draws),
+            "segment": segments,
+            "touchpoint": touchpoints,
+            "band": range(B),
+        },
     )
 
 
@@ -29,8 +38,11 @@ def test_one_complete_set_per_draw_matched_by_label(demo_params):
     sets = list(parameter_sets(posterior, demo_params))
     assert len(sets) == 10
     third = sets[2]  # chain 0, draw 2
-    expected = posterior["beta"].isel(chain=0, draw=2).sel(
-        segment=list(demo_params.segments), touchpoint=list(demo_params.touchpoints))
+    expected = (
+        posterior["beta"]
+        .isel(chain=0, draw=2)
+        .sel(segment=list(demo_params.segments), touchpoint=list(demo_params.touchpoints))
+    )
     np.testing.assert_array_equal(third.beta, expected.values)
     np.testing.assert_array_equal(third.ratings, demo_params.ratings)  # the rest: the world's
 
@@ -50,13 +62,17 @@ def loyalty_and_journey_posterior(params, chains=2, draws=3) -> xr.Dataset:
     """Cutpoints, gamma, start and transitions with every label axis reversed."""
     rng = np.random.default_rng(1)
     ours = to_dataset(params)
-    coords = {dim: ours[dim].values[::-1].tolist()
-              for dim in ("segment", "touchpoint", "cutpoint", "next")}
+    coords = {
+        dim: ours[dim].values[::-1].tolist()
+        for dim in ("segment", "touchpoint", "cutpoint", "next")
+    }
     S, K = len(params.segments), len(params.touchpoints)
     shapes = {"cutpoints": (S, 3), "gamma": (K,), "start": (S, K), "transitions": (S, K, K + 2)}
     return xr.Dataset(
-        {name: (("chain", "draw", *REPLACEABLE[name]), rng.random((chains, draws, *shape)))
-         for name, shape in shapes.items()},
+        {
+            name: (("chain", "draw", *REPLACEABLE[name]), rng.random((chains, draws, *shape)))
+            for name, shape in shapes.items()
+        },
         coords={"chain": range(chains), "draw": range(draws), **coords},
     )
 

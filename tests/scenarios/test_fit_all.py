@@ -27,8 +27,9 @@ def test_align_reshapes_equal_counts_and_thins_or_repeats_others():
 
 def test_journeys_and_arrivals_from_the_demo_data(demo_world):
     customers = load_customers(DEMO / "customers.csv", demo_world)
-    found, draws, conversion = journeys(demo_world, customers, DEMO / "events.csv", grid(2, 4),
-                                        seed=0)
+    found, draws, conversion = journeys(
+        demo_world, customers, DEMO / "events.csv", grid(2, 4), seed=0
+    )
     assert found.fitted and found.variables == ["start", "transitions"]
     assert draws["transitions"].dims == ("chain", "draw", "segment", "touchpoint", "next")
     assert draws.sizes["chain"] == 2 and draws.sizes["draw"] == 4
@@ -45,11 +46,11 @@ def test_arrivals_recover_the_worlds_prospects(demo_world, demo_params):
     responses = load_responses(DEMO / "responses.csv", demo_world, customers)
     on = grid(2, 200)
     _, _, conversion = journeys(demo_world, customers, DEMO / "events.csv", on, seed=0)
-    found, draws = arrivals(demo_world, customers, responses, "customers.csv", conversion, on,
-                            seed=0)
+    found, draws = arrivals(
+        demo_world, customers, responses, "customers.csv", conversion, on, seed=0
+    )
     assert found.fitted and found.variables == ["prospects"]
-    assert found.report["household"]["sample_fraction"] == pytest.approx(5_000 / 232_000,
-                                                                         rel=0.01)
+    assert found.report["household"]["sample_fraction"] == pytest.approx(5_000 / 232_000, rel=0.01)
     low, high = draws["prospects"].quantile([0.03, 0.97], ("chain", "draw")).values
     assert np.all((low <= demo_params.prospects) & (demo_params.prospects <= high))
     # the check has power: had the conversion been left out (new customers taken for
@@ -60,13 +61,22 @@ def test_arrivals_recover_the_worlds_prospects(demo_world, demo_params):
 def test_arrivals_need_journeys_and_self_classes(demo_world):
     customers = load_customers(DEMO / "customers.csv", demo_world)
     responses = load_responses(DEMO / "responses.csv", demo_world, customers)
-    found, draws = arrivals(demo_world, customers, responses, "customers.csv", None, grid(2, 4),
-                            seed=0)
+    found, draws = arrivals(
+        demo_world, customers, responses, "customers.csv", None, grid(2, 4), seed=0
+    )
     assert not found.fitted and "--events" in found.note and not draws.data_vars
-    conversion = xr.DataArray(np.full((8, 3), 0.3), dims=("sample", "segment"),
-                              coords={"segment": demo_world.segment_ids})
-    found, _ = arrivals(demo_world, customers, responses.drop(columns="self_class"),
-                        "customers.csv", conversion, grid(2, 4), seed=0)
+    conversion = xr.DataArray(
+        np.full((8, 3), 0.3), dims=("sample", "segment"), coords={"segment": demo_world.segment_ids}
+    )
+    found, _ = arrivals(
+        demo_world,
+        customers,
+        responses.drop(columns="self_class"),
+        "customers.csv",
+        conversion,
+        grid(2, 4),
+        seed=0,
+    )
     assert not found.fitted and "self_class" in found.note
 
 
@@ -76,8 +86,7 @@ def test_from_world_lists_the_fields_no_posterior_variable_replaces():
     assert not {"alpha", "beta", "gamma", "segments", "touchpoints"} & set(left)
 
 
-def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_world,
-                                                                           demo_params):
+def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_world, demo_params):
     """The demo's transactional ratings (5% of the simulated customers' experiences): the 94%
     intervals of the rated touchpoints hold at least 85% of the world's rating probabilities
     (rule and reason in tests/models/test_experience.py; 95% seen), and fewer than 60% of
@@ -90,21 +99,33 @@ def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_
     customers = load_customers(DEMO / "customers.csv", demo_world)
     experiences = load_responses(DEMO / "ratings.csv", demo_world, customers)
     assert "call_centre" in experiences  # rated in the file, not fitted
-    found, draws = ratings(demo_world, customers, experiences, "ratings.csv", grid(2, 200),
-                           demo_params.ratings, seed=0)
+    found, draws = ratings(
+        demo_world, customers, experiences, "ratings.csv", grid(2, 200), demo_params.ratings, seed=0
+    )
     assert found.variables == ["ratings"] and "rated: installer, welcome" in found.note
     values = draws["ratings"].transpose("chain", "draw", "segment", "touchpoint", "rating")
     low, high = values.quantile([0.03, 0.97], ("chain", "draw")).values
     truth, touchpoints = demo_params.ratings, demo_world.touchpoint_ids
-    rated = [touchpoints.index(k) for k in ("installer", "welcome", "app", "account_manager",
-                                           "invoice", "field_repair", "renewal_offer")]
+    rated = [
+        touchpoints.index(k)
+        for k in (
+            "installer",
+            "welcome",
+            "app",
+            "account_manager",
+            "invoice",
+            "field_repair",
+            "renewal_offer",
+        )
+    ]
     assert ((low <= truth) & (truth <= high))[:, rated].mean() >= 0.85
     wrong = np.roll(truth, 1, axis=-1)
     wrong[..., -1] += wrong[..., 0]
     wrong[..., 0] = 0
     assert ((low <= wrong) & (wrong <= high))[:, rated].mean() < 0.6
     for kept in ("call_centre", "tv_ad"):
-        np.testing.assert_array_equal(values.sel(touchpoint=kept).values[0, 0],
-                                      truth[:, touchpoints.index(kept)])
+        np.testing.assert_array_equal(
+            values.sel(touchpoint=kept).values[0, 0], truth[:, touchpoints.index(kept)]
+        )
     sets = list(parameter_sets(draws, demo_params))
     np.testing.assert_array_equal(sets[3].ratings, values.isel(chain=0, draw=3).values)

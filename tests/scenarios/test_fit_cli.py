@@ -17,8 +17,14 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     data = tmp_path / "data"
     made = ctm("demo-data", "--customers", "1500", "--months", "12", "--out", str(data))
     assert made.returncode == 0, made.stderr
-    tables = ("--customers", str(data / "customers.csv"), "--responses",
-              str(data / "responses.csv"), "--events", str(data / "events.csv"))
+    tables = (
+        "--customers",
+        str(data / "customers.csv"),
+        "--responses",
+        str(data / "responses.csv"),
+        "--events",
+        str(data / "events.csv"),
+    )
     out = tmp_path / "posterior.nc"
     refused = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out))
     assert refused.returncode == 1
@@ -26,14 +32,33 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert not out.exists()
 
     cohorts = tmp_path / "cohorts.csv"
-    cohorts.write_text("segment,month,alive\nenterprise,0,100\nenterprise,1,90\n"
-                       "enterprise,2,84\nenterprise,3,80\n")
+    cohorts.write_text(
+        "segment,month,alive\nenterprise,0,100\nenterprise,1,90\nenterprise,2,84\nenterprise,3,80\n"
+    )
     experiences = tmp_path / "ratings.csv"  # post-contact ratings of two touchpoints
     ids = pd.read_csv(data / "customers.csv")["customer_id"].head(300)
-    pd.DataFrame({"customer_id": ids, "date": "2025-03-01", "call_centre": 1 + ids.index % 5,
-                  "installer": 5 - ids.index % 3}).to_csv(experiences, index=False)
-    kept = ctm("fit", "--world", "demo", *tables, *SHORT, "--out", str(out),
-               "--allow-unconverged", "--cohorts", str(cohorts), "--ratings", str(experiences))
+    pd.DataFrame(
+        {
+            "customer_id": ids,
+            "date": "2025-03-01",
+            "call_centre": 1 + ids.index % 5,
+            "installer": 5 - ids.index % 3,
+        }
+    ).to_csv(experiences, index=False)
+    kept = ctm(
+        "fit",
+        "--world",
+        "demo",
+        *tables,
+        *SHORT,
+        "--out",
+        str(out),
+        "--allow-unconverged",
+        "--cohorts",
+        str(cohorts),
+        "--ratings",
+        str(experiences),
+    )
     assert kept.returncode == 0, kept.stderr
     assert "Value drivers" in kept.stdout and "A poor view of the" in kept.stdout
     tree = load_posterior(out, demo_world)
@@ -74,8 +99,9 @@ def test_bad_data_is_one_line_with_exit_2(tmp_path):
     customers.write_text("customer_id,segment,start,end\nC1,martians,2025-01-01,\n")
     responses = tmp_path / "responses.csv"
     responses.write_text("customer_id,date,invoice\nC1,2025-01-15,4\n")
-    done = ctm("fit", "--world", "demo", "--customers", str(customers),
-               "--responses", str(responses))
+    done = ctm(
+        "fit", "--world", "demo", "--customers", str(customers), "--responses", str(responses)
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{customers}: row 1, column segment:")

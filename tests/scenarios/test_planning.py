@@ -23,28 +23,38 @@ from sim.parameters import from_world
 
 def scenario(world, name: str, effort: float, start: int, touchpoint: str, **extra):
     """A scenario halving the bad experiences of one touchpoint, 1000 one-off, 10 a month."""
-    edits = extra.pop("edits", [{"kind": "fix", "touchpoint": touchpoint,
-                                 "bad_ratings": "halve"}])
-    data = {"name": name, "one_off_cost": 1000, "monthly_cost": 10, "effort_weeks": effort,
-            "start_month": start, "edits": edits, **extra}
+    edits = extra.pop("edits", [{"kind": "fix", "touchpoint": touchpoint, "bad_ratings": "halve"}])
+    data = {
+        "name": name,
+        "one_off_cost": 1000,
+        "monthly_cost": 10,
+        "effort_weeks": effort,
+        "start_month": start,
+        "edits": edits,
+        **extra,
+    }
     return parse_scenario(data, world, f"{name}.yaml")
 
 
 @pytest.fixture
 def four(demo_world):
     """Efforts 12, 5, 30, 8 person-weeks; own start months 0, 0, 2, 1."""
-    return [scenario(demo_world, "B", 12, 0, "invoice"),
-            scenario(demo_world, "A", 5, 0, "website"),
-            scenario(demo_world, "D", 30, 2, "welcome"),
-            scenario(demo_world, "C", 8, 1, "app")]
+    return [
+        scenario(demo_world, "B", 12, 0, "invoice"),
+        scenario(demo_world, "A", 5, 0, "website"),
+        scenario(demo_world, "D", 30, 2, "welcome"),
+        scenario(demo_world, "C", 8, 1, "app"),
+    ]
 
 
 def test_least_effort_first_ties_by_own_start_month_then_given_order(demo_world):
-    given = [scenario(demo_world, "late tie", 4, 3, "invoice"),
-             scenario(demo_world, "big", 10, 0, "website"),
-             scenario(demo_world, "early tie", 4, 1, "welcome"),
-             scenario(demo_world, "same as early", 4, 1, "app"),
-             scenario(demo_world, "free", 0, 5, "store")]
+    given = [
+        scenario(demo_world, "late tie", 4, 3, "invoice"),
+        scenario(demo_world, "big", 10, 0, "website"),
+        scenario(demo_world, "early tie", 4, 1, "welcome"),
+        scenario(demo_world, "same as early", 4, 1, "app"),
+        scenario(demo_world, "free", 0, 5, "store"),
+    ]
     names = [s.name for s in quick_wins_first(given)]
     assert names == ["free", "early tie", "same as early", "late tie", "big"]
     _, table = staged(given, "plan", 10.0)
@@ -115,8 +125,14 @@ def test_the_given_scenarios_are_not_changed(four):
 
 def test_a_shift_with_its_own_month_keeps_it(demo_world):
     """A market shock is not the team's work: its from_month stays as written."""
-    shock = scenario(demo_world, "shock", 30, 0, "", edits=[
-        {"kind": "shift", "from": "store", "to": "website", "share": 0.4, "from_month": 1}])
+    shock = scenario(
+        demo_world,
+        "shock",
+        30,
+        0,
+        "",
+        edits=[{"kind": "shift", "from": "store", "to": "website", "share": 0.4, "from_month": 1}],
+    )
     quick = scenario(demo_world, "quick", 10, 0, "invoice")
     plan, table = staged([shock, quick], "plan", 5.0)
     assert table.set_index("scenario")["start_month"].to_dict() == {"quick": 0, "shock": 2}
@@ -130,8 +146,9 @@ def test_the_bundled_examples_stage_into_one_plan(demo_world):
     assert table["effort_weeks"].is_monotonic_increasing
     assert (table["start_month"] >= table["own_start_month"]).all()
     assert (table["start_month"] >= table["team_free_month"]).all()
-    assert (table["start_month"] == np.maximum(table["own_start_month"],
-                                               table["team_free_month"])).all()
+    assert (
+        table["start_month"] == np.maximum(table["own_start_month"], table["team_free_month"])
+    ).all()
     assert len(plan.scenarios) == 5 and plan.one_off_cost == table["one_off_cost"].sum()
 
 
@@ -153,8 +170,9 @@ def test_empty_repeated_or_clashing_names_are_refused(demo_world, four):
 
 def test_edits_that_clash_once_staged_name_the_file(demo_world):
     """Removing the store before a fix of it (the removal is quicker) cannot be combined."""
-    removal = scenario(demo_world, "close", 2, 0, "", edits=[
-        {"kind": "remove", "touchpoint": "store"}])
+    removal = scenario(
+        demo_world, "close", 2, 0, "", edits=[{"kind": "remove", "touchpoint": "store"}]
+    )
     fix = scenario(demo_world, "fix store", 6, 0, "store")
     with pytest.raises(InputError, match="fix store.yaml"):
         staged([fix, removal], "plan", 10)
@@ -171,8 +189,10 @@ def test_the_gantt_chart_draws_work_and_effect_bars_by_month(four):
     assert len(bars) == 2 * len(table)
     for i, row in enumerate(table.itertuples()):
         work, effect = bars[2 * i], bars[2 * i + 1]
-        assert (work.get_x(), work.get_width()) == (row.team_free_month,
-                                                    row.finish_month - row.team_free_month)
+        assert (work.get_x(), work.get_width()) == (
+            row.team_free_month,
+            row.finish_month - row.team_free_month,
+        )
         assert (effect.get_x(), effect.get_width()) == (row.start_month, 8 - row.start_month)
         assert to_hex(effect.get_facecolor()) == colours[row.scenario]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["A", "C", "B", "D"]

@@ -31,12 +31,18 @@ def results() -> xr.Dataset:
     size = np.array([200.0, 50.0])
     kept = rng.uniform(0.9, 1.0, size=shape).cumprod(axis=-1)
     return xr.Dataset(
-        {"base_active": (dims, np.round(kept * size[:, None])),
-         "base_size": (dims[:3], np.broadcast_to(size, shape[:3]).copy()),
-         "active": (dims, rng.poisson(300, size=shape).astype(float)),
-         "margin": (dims, rng.normal(5e4, 1e4, size=shape))},
-        coords={"scenario": SCENARIOS, "draw": range(DRAWS), "segment": ["home", "office"],
-                "month": range(MONTHS)},
+        {
+            "base_active": (dims, np.round(kept * size[:, None])),
+            "base_size": (dims[:3], np.broadcast_to(size, shape[:3]).copy()),
+            "active": (dims, rng.poisson(300, size=shape).astype(float)),
+            "margin": (dims, rng.normal(5e4, 1e4, size=shape)),
+        },
+        coords={
+            "scenario": SCENARIOS,
+            "draw": range(DRAWS),
+            "segment": ["home", "office"],
+            "month": range(MONTHS),
+        },
         attrs={"scale": 12.5, "currency": "GBP"},
     )
 
@@ -61,8 +67,7 @@ def test_colours_are_stable_distinct_and_the_baseline_is_grey():
     assert colours["scenario 0"] == to_hex(plt.get_cmap("tab10").colors[0])
     again = plots.scenario_colours(["b", "a", "b"])
     assert list(again) == ["b", "a"] and again["b"] != again["a"]
-    assert all(to_rgb(c) != to_rgb(colours[BASELINE]) for n, c in colours.items()
-               if n != BASELINE)
+    assert all(to_rgb(c) != to_rgb(colours[BASELINE]) for n, c in colours.items() if n != BASELINE)
 
 
 @pytest.mark.parametrize("segment", ["all", "office"])
@@ -103,29 +108,43 @@ def test_difference_over_time_refuses_a_variable_without_months(results):
         plots.difference_over_time(results, "New app", "base_size")
 
 
-def comparison_rows(outcome: str, unit: str, scenarios: list[str], segments: list[str],
-                    rng: np.random.Generator) -> pd.DataFrame:
+def comparison_rows(
+    outcome: str, unit: str, scenarios: list[str], segments: list[str], rng: np.random.Generator
+) -> pd.DataFrame:
     """A comparison table (columns of scenarios.compare.compare) with random figures."""
     rows = []
     for scenario in scenarios:
         for segment in segments:
             mean = rng.normal()
             low, high = mean - rng.uniform(0.1, 1), mean + rng.uniform(0.1, 1)
-            rows.append({"segment": segment, "scenario": scenario, "outcome": outcome,
-                         "unit": unit, "difference": mean, "low": low, "high": high})
+            rows.append(
+                {
+                    "segment": segment,
+                    "scenario": scenario,
+                    "outcome": outcome,
+                    "unit": unit,
+                    "difference": mean,
+                    "low": low,
+                    "high": high,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def bars(ax) -> list[tuple[float, float, float]]:
     """(y, left, right) of each interval bar, top to bottom."""
-    found = [(p.get_y() + p.get_height() / 2, p.get_x(), p.get_x() + p.get_width())
-             for p in ax.patches if p.get_gid() == "intervals"]
+    found = [
+        (p.get_y() + p.get_height() / 2, p.get_x(), p.get_x() + p.get_width())
+        for p in ax.patches
+        if p.get_gid() == "intervals"
+    ]
     return sorted(found, reverse=True)
 
 
 def test_forest_plot_rows_are_the_intervals_in_order_with_the_currency():
-    table = comparison_rows("lifetime_value", "currency", ["A", "B", "C"], ["all", "x"],
-                            np.random.default_rng(1))
+    table = comparison_rows(
+        "lifetime_value", "currency", ["A", "B", "C"], ["all", "x"], np.random.default_rng(1)
+    )
     colours = plots.scenario_colours([BASELINE, "C", "B", "A"])
     ax = plots.forest_plot(table, currency="CHF", colours=colours).axes[0]
     rows = table[table["segment"] == "all"]
@@ -133,8 +152,11 @@ def test_forest_plot_rows_are_the_intervals_in_order_with_the_currency():
     assert len(found) == 3
     np.testing.assert_allclose([f[1] for f in found], rows["low"])
     np.testing.assert_allclose([f[2] for f in found], rows["high"])
-    top_down = sorted(zip(ax.get_yticks(), ax.get_yticklabels(), strict=True), reverse=True,
-                      key=lambda tick: tick[0])
+    top_down = sorted(
+        zip(ax.get_yticks(), ax.get_yticklabels(), strict=True),
+        reverse=True,
+        key=lambda tick: tick[0],
+    )
     assert [label.get_text() for _, label in top_down] == ["A", "B", "C"]
     faces = [p.get_facecolor()[:3] for p in sorted(ax.patches, key=lambda p: -p.get_y())]
     assert faces == [to_rgb(colours[s]) for s in ("A", "B", "C")]
@@ -151,10 +173,13 @@ def test_forest_plot_shows_shares_in_percentage_points():
 
 
 def test_segment_effects_has_one_row_per_segment():
-    table = comparison_rows("margin", "currency", ["A", "B"], ["all", "home", "office"],
-                            np.random.default_rng(4)).assign(
-        difference=lambda t: t["difference"] * 2e6, low=lambda t: t["low"] * 2e6,
-        high=lambda t: t["high"] * 2e6)
+    table = comparison_rows(
+        "margin", "currency", ["A", "B"], ["all", "home", "office"], np.random.default_rng(4)
+    ).assign(
+        difference=lambda t: t["difference"] * 2e6,
+        low=lambda t: t["low"] * 2e6,
+        high=lambda t: t["high"] * 2e6,
+    )
     ax = plots.segment_effects(table, "B", outcome="margin", currency="USD").axes[0]
     rows = table[table["scenario"] == "B"]
     found = bars(ax)
@@ -164,15 +189,22 @@ def test_segment_effects_has_one_row_per_segment():
 
 
 def test_economics_plot_shades_the_value_interval_against_cost():
-    money = pd.DataFrame({"scenario": ["A", "B"], "value_gain": [3e5, -1e5],
-                          "value_gain_low": [1e5, -4e5], "value_gain_high": [6e5, 2e5],
-                          "cost": [2e5, 5e4]})
+    money = pd.DataFrame(
+        {
+            "scenario": ["A", "B"],
+            "value_gain": [3e5, -1e5],
+            "value_gain_low": [1e5, -4e5],
+            "value_gain_high": [6e5, 2e5],
+            "cost": [2e5, 5e4],
+        }
+    )
     colours = plots.scenario_colours([BASELINE, "A", "B"])
     ax = plots.economics_plot(money, "SEK", colours).axes[0]
     for row in money.itertuples():
         (lines,) = [c for c in ax.collections if c.get_gid() == f"interval:{row.scenario}"]
         (segment,) = lines.get_segments()
-        np.testing.assert_allclose(segment * 1e3, [[row.cost, row.value_gain_low],
-                                                   [row.cost, row.value_gain_high]])
+        np.testing.assert_allclose(
+            segment * 1e3, [[row.cost, row.value_gain_low], [row.cost, row.value_gain_high]]
+        )
         assert tuple(lines.get_color()[0][:3]) == to_rgb(colours[row.scenario])
     assert "thousand SEK" in ax.get_xlabel() and "thousand SEK" in ax.get_ylabel()

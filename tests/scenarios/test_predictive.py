@@ -87,19 +87,28 @@ def test_kaplan_meier_recovers_a_constant_hazard():
 def test_replay_with_the_demo_seed_reproduces_the_bundled_curve(demo_world, demo_params):
     """Replays are made as the demo was: the world's own parameters and seed give its data."""
     settings = demo_settings()
-    assert settings == {"customers": 5000, "months": 24, "seed": 1, "response_rate": 0.08,
-                        "observed_until": pd.Timestamp("2026-12-31")}
+    assert settings == {
+        "customers": 5000,
+        "months": 24,
+        "seed": 1,
+        "response_rate": 0.08,
+        "observed_until": pd.Timestamp("2026-12-31"),
+    }
     customers = load_customers(BUNDLED / "customers.csv", demo_world)
     observed = kaplan_meier(customers, settings["observed_until"])
-    replay = replay_retention(demo_params, settings["customers"], settings["months"],
-                              settings["seed"])
+    replay = replay_retention(
+        demo_params, settings["customers"], settings["months"], settings["seed"]
+    )
     xr.testing.assert_identical(replay, observed)
 
 
 def test_retention_band_shape_and_spread(demo_world, demo_params):
     """Three draws of a small world: dims (month, quantile), low <= high, curves decreasing."""
-    S, K, B = (len(demo_params.segments), len(demo_params.touchpoints),
-               len(demo_params.band_starts))
+    S, K, B = (
+        len(demo_params.segments),
+        len(demo_params.touchpoints),
+        len(demo_params.band_starts),
+    )
     posterior = xr.Dataset(
         {"alpha": (("chain", "draw", "segment", "band"),
                    np.broadcast_to(demo_params.alpha, (2, 2, S, B)) + [[[[0.0]], [[0.5]]]]),
@@ -119,10 +128,14 @@ def test_retention_band_shape_and_spread(demo_world, demo_params):
 
 def test_share_inside():
     months = {"month": [1, 2, 3, 4]}
-    band = xr.DataArray([[0.9, 1.0], [0.8, 0.9], [0.7, 0.8], [0.6, 0.7]],
-                        dims=("month", "quantile"), coords={**months, "quantile": [0.05, 0.95]})
-    observed = xr.DataArray([0.95, 0.9, 0.6, 0.65, 0.5], dims="month",
-                            coords={"month": [1, 2, 3, 4, 5]})  # month 5: not in the band
+    band = xr.DataArray(
+        [[0.9, 1.0], [0.8, 0.9], [0.7, 0.8], [0.6, 0.7]],
+        dims=("month", "quantile"),
+        coords={**months, "quantile": [0.05, 0.95]},
+    )
+    observed = xr.DataArray(
+        [0.95, 0.9, 0.6, 0.65, 0.5], dims="month", coords={"month": [1, 2, 3, 4, 5]}
+    )  # month 5: not in the band
     assert share_inside(observed, band) == 0.75  # month 3 below its band; bounds inclusive
 
 
@@ -132,9 +145,11 @@ def demo_fit(demo_world):
     (not converged by the 1.01 R-hat rule; enough for a band and for intervals)."""
     started = time.perf_counter()
     customers, responses, summary = read_feedback(
-        demo_world, BUNDLED / "customers.csv", BUNDLED / "responses.csv")
-    fit = fit_churn(demo_world, customers, responses, summary,
-                    ChurnModel(draws=300, tune=300, seed=1))
+        demo_world, BUNDLED / "customers.csv", BUNDLED / "responses.csv"
+    )
+    fit = fit_churn(
+        demo_world, customers, responses, summary, ChurnModel(draws=300, tune=300, seed=1)
+    )
     print(f"\nfit {time.perf_counter() - started:.0f} s; {fit.model.diagnostics_}")
     return customers, fit
 
@@ -156,14 +171,22 @@ def test_demo_retention_inside_the_posterior_predictive_band(demo_world, demo_fi
     customers, fit = demo_fit
     started = time.perf_counter()
     settings = demo_settings()
-    band = retention_band(fit.model.posterior_, demo_world, 40, seed=2026,
-                          customers=settings["customers"], months=settings["months"],
-                          workers=2)
+    band = retention_band(
+        fit.model.posterior_,
+        demo_world,
+        40,
+        seed=2026,
+        customers=settings["customers"],
+        months=settings["months"],
+        workers=2,
+    )
     observed = kaplan_meier(customers, settings["observed_until"])
     share = share_inside(observed, band)
     table = band.to_pandas().assign(observed=observed.to_pandas()).round(4)
-    print(f"\n{table.to_string()}\nshare inside: {share:.0%}; "
-          f"replays {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{table.to_string()}\nshare inside: {share:.0%}; "
+        f"replays {time.perf_counter() - started:.0f} s"
+    )
     assert band.sizes["month"] == 24
     assert share >= 0.9
 
@@ -182,16 +205,18 @@ def test_demo_fit_recovers_the_true_churn_parameters(demo_fit):
     _, fit = demo_fit
     summary = fit.model.summary_
     with xr.open_dataset(BUNDLED / "truth.nc", engine="h5netcdf") as truth:
-        true = {"alpha": truth["alpha"].isel(band=slice(0, 3)).load(),
-                "beta": truth["beta"].load()}
+        true = {"alpha": truth["alpha"].isel(band=slice(0, 3)).load(), "beta": truth["beta"].load()}
     outside = []
     for name, values in true.items():
         for index in np.ndindex(values.shape):
-            label = ", ".join(str(values[d].values[i])
-                              for d, i in zip(values.dims, index, strict=True))
+            label = ", ".join(
+                str(values[d].values[i]) for d, i in zip(values.dims, index, strict=True)
+            )
             row = summary.loc[f"{name}[{label}]"]
             if not row["eti94_lb"] <= values.values[index] <= row["eti94_ub"]:
-                outside.append(f"{name}[{label}] = {values.values[index]:.2f} not in "
-                               f"[{row['eti94_lb']:.2f}, {row['eti94_ub']:.2f}]")
+                outside.append(
+                    f"{name}[{label}] = {values.values[index]:.2f} not in "
+                    f"[{row['eti94_lb']:.2f}, {row['eti94_ub']:.2f}]"
+                )
     print(f"\n{len(outside)} of 51 outside: {outside}")
     assert len(outside) <= 2

@@ -39,9 +39,14 @@ def test_a_fix_and_a_removal_for_every_touchpoint(demo_world):
         assert removal.cost == REMOVAL
         if tp.essential:
             assert removal.plan is None and removal.skipped == ESSENTIAL
-            removal = replace(removal, plan=one_edit_plan(
-                demo_world, "test", {"kind": "remove", "touchpoint": tp.id,
-                                     "replaced_by": "app"}))
+            removal = replace(
+                removal,
+                plan=one_edit_plan(
+                    demo_world,
+                    "test",
+                    {"kind": "remove", "touchpoint": tp.id, "replaced_by": "app"},
+                ),
+            )
         (fix_edit,) = fix.plan.scenarios[0].edits
         (remove_edit,) = removal.plan.scenarios[0].edits
         assert isinstance(fix_edit, FixTouchpoint) and fix_edit.touchpoint == tp.id
@@ -62,8 +67,13 @@ def test_a_removal_the_edits_refuse_is_skipped_with_the_reason():
     """Households who start at the order and go straight to purchase: removing the order
     with its traffic to its successors would make purchase a first step."""
     data = read_yaml(DEMO)
-    data["segments"][0]["journey"]["start"] = {"online_ad": 0.4, "tv_ad": 0.3, "website": 0.15,
-                                               "store": 0.1, "order": 0.05}
+    data["segments"][0]["journey"]["start"] = {
+        "online_ad": 0.4,
+        "tv_ad": 0.3,
+        "website": 0.15,
+        "store": 0.1,
+        "order": 0.05,
+    }
     found = {c.name: c for c in candidates(World.model_validate(data))}
     refused = found["remove order"]
     assert refused.plan is None and "straight to purchase" in refused.skipped
@@ -72,12 +82,15 @@ def test_a_removal_the_edits_refuse_is_skipped_with_the_reason():
 
 def test_a_costs_file_replaces_the_defaults_of_its_touchpoints(demo_world, tmp_path):
     path = tmp_path / "costs.yaml"
-    path.write_text("touchpoints:\n  invoice:\n    fix: {one_off_cost: 150000, monthly_cost: "
-                    "3000, effort_weeks: 24}\n  store:\n    remove: {one_off_cost: 900000, "
-                    "effort_weeks: 40}\n")
+    path.write_text(
+        "touchpoints:\n  invoice:\n    fix: {one_off_cost: 150000, monthly_cost: "
+        "3000, effort_weeks: 24}\n  store:\n    remove: {one_off_cost: 900000, "
+        "effort_weeks: 40}\n"
+    )
     found = {c.name: c for c in candidates(demo_world, load_costs(path, demo_world))}
-    assert found["fix invoice"].cost == Cost(one_off_cost=150_000, monthly_cost=3_000,
-                                             effort_weeks=24)
+    assert found["fix invoice"].cost == Cost(
+        one_off_cost=150_000, monthly_cost=3_000, effort_weeks=24
+    )
     assert found["fix invoice"].plan.effort_weeks == 24
     assert found["remove store"].plan.one_off_cost == 900_000
     assert found["remove store"].cost != REMOVAL
@@ -85,15 +98,24 @@ def test_a_costs_file_replaces_the_defaults_of_its_touchpoints(demo_world, tmp_p
     assert found["fix store"].cost == FIX_BY_CHANNEL["retail"]
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("touchpoints: {fax: {fix: {one_off_cost: 1, effort_weeks: 1}}}", "touchpoints.fax"),
-    ("touchpoints: {invoice: {fix: {one_off_cost: -5, effort_weeks: 1}}}",
-     "touchpoints.invoice.fix.one_off_cost"),
-    ("touchpoints: {invoice: {fix: {one_of_cost: 5, effort_weeks: 1}}}",
-     "touchpoints.invoice.fix.one_of_cost"),
-    ("touchpoints: {invoice: {mend: {one_off_cost: 5, effort_weeks: 1}}}",
-     "touchpoints.invoice.mend"),
-])
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("touchpoints: {fax: {fix: {one_off_cost: 1, effort_weeks: 1}}}", "touchpoints.fax"),
+        (
+            "touchpoints: {invoice: {fix: {one_off_cost: -5, effort_weeks: 1}}}",
+            "touchpoints.invoice.fix.one_off_cost",
+        ),
+        (
+            "touchpoints: {invoice: {fix: {one_of_cost: 5, effort_weeks: 1}}}",
+            "touchpoints.invoice.fix.one_of_cost",
+        ),
+        (
+            "touchpoints: {invoice: {mend: {one_off_cost: 5, effort_weeks: 1}}}",
+            "touchpoints.invoice.mend",
+        ),
+    ],
+)
 def test_a_bad_costs_file_names_the_file_and_field(demo_world, tmp_path, text, where):
     path = tmp_path / "costs.yaml"
     path.write_text(text + "\n")
@@ -112,22 +134,37 @@ def test_a_bad_costs_file_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def hand_made(gains: list[float], efforts: list[float], costs: list[float],
-              skipped: tuple[int, ...] = ()) -> pd.DataFrame:
+def hand_made(
+    gains: list[float], efforts: list[float], costs: list[float], skipped: tuple[int, ...] = ()
+) -> pd.DataFrame:
     """ranked() of made-up candidates and economics (no simulation)."""
-    found = [Candidate(f"c{i}", f"t{i}", "fix", "", Cost(one_off_cost=c, effort_weeks=e), None,
-                       "refused" if i in skipped else "")
-             for i, (e, c) in enumerate(zip(efforts, costs, strict=True))]
-    money = pd.DataFrame({"scenario": [c.name for c in found if not c.skipped],
-                          "value_gain": [g for i, g in enumerate(gains) if i not in skipped],
-                          "cost": [c for i, c in enumerate(costs) if i not in skipped]})
+    found = [
+        Candidate(
+            f"c{i}",
+            f"t{i}",
+            "fix",
+            "",
+            Cost(one_off_cost=c, effort_weeks=e),
+            None,
+            "refused" if i in skipped else "",
+        )
+        for i, (e, c) in enumerate(zip(efforts, costs, strict=True))
+    ]
+    money = pd.DataFrame(
+        {
+            "scenario": [c.name for c in found if not c.skipped],
+            "value_gain": [g for i, g in enumerate(gains) if i not in skipped],
+            "cost": [c for i, c in enumerate(costs) if i not in skipped],
+        }
+    )
     money["effort_weeks"] = 0.0  # economics' own column: ranked() keeps the candidate's
     return ranked(found, money)
 
 
 def test_ranking_by_value_per_cost_and_per_effort():
-    table = hand_made(gains=[100, 300, 50, 999], efforts=[1, 10, 5, 1], costs=[10, 100, 1, 1],
-                      skipped=(3,))
+    table = hand_made(
+        gains=[100, 300, 50, 999], efforts=[1, 10, 5, 1], costs=[10, 100, 1, 1], skipped=(3,)
+    )
     assert list(table["scenario"]) == ["c2", "c0", "c1", "c3"]  # 50, 10, 3 per cost; skipped
     assert list(table["value_per_cost"][:3]) == [50, 10, 3]
     assert dict(zip(table["scenario"], table["rank_effort"], strict=True))["c0"] == 1  # 100/wk
@@ -138,12 +175,18 @@ def test_ranking_by_value_per_cost_and_per_effort():
 def test_quadrants_follow_the_stated_thresholds():
     """G = max(0, median gain), E = median effort, over the candidates run; a point on a
     line is low."""
-    table = hand_made(gains=[10, 20, 30, 40, 50, 1e9], efforts=[1, 9, 5, 2, 8, 100],
-                      costs=[1] * 6, skipped=(5,))
+    table = hand_made(
+        gains=[10, 20, 30, 40, 50, 1e9], efforts=[1, 9, 5, 2, 8, 100], costs=[1] * 6, skipped=(5,)
+    )
     limits = thresholds(table)
     assert limits == Thresholds(impact=30, effort=5)  # the skipped row is left out
-    expected = {10: "fill-in", 20: "thankless task", 30: "fill-in", 40: "quick win",
-                50: "major project"}
+    expected = {
+        10: "fill-in",
+        20: "thankless task",
+        30: "fill-in",
+        40: "quick win",
+        50: "major project",
+    }
     for gain, effort in zip(table["value_gain"][:5], table["effort_weeks"][:5], strict=True):
         assert quadrant(gain, effort, limits) == expected[gain]
     losing = hand_made(gains=[-5, -3, -1], efforts=[1, 2, 3], costs=[1, 1, 1])
@@ -153,15 +196,30 @@ def test_quadrants_follow_the_stated_thresholds():
 
 def test_ctm_quickwins_end_to_end(tmp_path):
     out = tmp_path / "quickwins"
-    done = ctm("quickwins", "demo", "--customers", "1500", "--months", "6", "--draws", "1",
-               "--serial", "--out", str(out))
+    done = ctm(
+        "quickwins",
+        "demo",
+        "--customers",
+        "1500",
+        "--months",
+        "6",
+        "--draws",
+        "1",
+        "--serial",
+        "--out",
+        str(out),
+    )
     assert done.returncode == 0, done.stderr
     assert "fix call_centre" in done.stdout and "Quadrants: high impact" in done.stdout
     table = pd.read_parquet(out / "quickwins.parquet")
     assert len(table) == 28
     skipped = table.loc[table["skipped"] != "", "scenario"]
-    assert sorted(skipped) == ["remove call_centre", "remove field_repair", "remove installer",
-                               "remove invoice"]  # the demo world's essential touchpoints
+    assert sorted(skipped) == [
+        "remove call_centre",
+        "remove field_repair",
+        "remove installer",
+        "remove invoice",
+    ]  # the demo world's essential touchpoints
     assert table["skipped"].str.startswith("essential in the world file").sum() == 4
     run = table[table["skipped"] == ""]
     assert set(run["quadrant"]) <= {"quick win", "major project", "fill-in", "thankless task"}

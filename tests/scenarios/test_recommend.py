@@ -30,49 +30,100 @@ def results() -> xr.Dataset:
     shape = (2, DRAWS, 2, MONTHS)
     size = rng.integers(80, 120, size=shape[:3]).astype(float)
     kept = rng.uniform(0.95, 1.0, size=shape).cumprod(axis=-1)
-    monthly = {name: (dims, rng.uniform(1, 50, size=shape)) for name in (
-        "active_start", "churned", "acquired", "margin", "cost_to_serve", "advocates",
-        "dissatisfied")}
+    monthly = {
+        name: (dims, rng.uniform(1, 50, size=shape))
+        for name in (
+            "active_start",
+            "churned",
+            "acquired",
+            "margin",
+            "cost_to_serve",
+            "advocates",
+            "dissatisfied",
+        )
+    }
     return xr.Dataset(
-        {**monthly, "active": (dims, rng.uniform(100, 200, size=shape)),
-         "base_active": (dims, np.floor(kept * size[..., None])),
-         "base_size": (dims[:3], size), "base_value": (dims[:3], size * rng.uniform(80, 90))},
-        coords={"scenario": [BASELINE, "x"], "draw": range(DRAWS),
-                "segment": ["home", "office"], "month": range(MONTHS)},
-        attrs={"scale": 3.0, "currency": "EUR", "customers": 200, "months": MONTHS, "seed": 1,
-               "discount_rate": 0.01, "world": "Test world"},
+        {
+            **monthly,
+            "active": (dims, rng.uniform(100, 200, size=shape)),
+            "base_active": (dims, np.floor(kept * size[..., None])),
+            "base_size": (dims[:3], size),
+            "base_value": (dims[:3], size * rng.uniform(80, 90)),
+        },
+        coords={
+            "scenario": [BASELINE, "x"],
+            "draw": range(DRAWS),
+            "segment": ["home", "office"],
+            "month": range(MONTHS),
+        },
+        attrs={
+            "scale": 3.0,
+            "currency": "EUR",
+            "customers": 200,
+            "months": MONTHS,
+            "seed": 1,
+            "discount_rate": 0.01,
+            "world": "Test world",
+        },
     )
 
 
 def money_table(**changes: dict) -> pd.DataFrame:
     """Economics of three scenarios (columns of scenarios.compare.economics)."""
     rows = {
-        "Web chat": dict(value_gain=500e3, cost=100e3, p_gain_exceeds_cost=0.8,
-                         payback_month=7.0),
-        "New app": dict(value_gain=900e3, cost=200e3, p_gain_exceeds_cost=0.6,
-                        payback_month=9.0),
-        "Close stores": dict(value_gain=2.5e6, cost=100e3, p_gain_exceeds_cost=0.3,
-                             payback_month=np.nan),
+        "Web chat": dict(value_gain=500e3, cost=100e3, p_gain_exceeds_cost=0.8, payback_month=7.0),
+        "New app": dict(value_gain=900e3, cost=200e3, p_gain_exceeds_cost=0.6, payback_month=9.0),
+        "Close stores": dict(
+            value_gain=2.5e6, cost=100e3, p_gain_exceeds_cost=0.3, payback_month=np.nan
+        ),
     }
     for name, change in changes.items():
         rows[name.replace("_", " ")].update(change)
     table = pd.DataFrame([{"scenario": name, **row} for name, row in rows.items()])
-    return table.assign(value_gain_low=table["value_gain"] - 300e3,
-                        value_gain_high=table["value_gain"] + 400e3,
-                        **{"return": (table["value_gain"] - table["cost"]) / table["cost"]},
-                        effort_weeks=4.0)
+    return table.assign(
+        value_gain_low=table["value_gain"] - 300e3,
+        value_gain_high=table["value_gain"] + 400e3,
+        **{"return": (table["value_gain"] - table["cost"]) / table["cost"]},
+        effort_weeks=4.0,
+    )
 
 
 def comparison_table(names: list[str]) -> pd.DataFrame:
-    rows = [{"segment": "all", "scenario": name, "outcome": outcome, "unit": unit,
-             "baseline_mean": base, "scenario_mean": base + step, "difference": step,
-             "low": step / 2, "high": 2 * step, "p_better": 0.9}
-            for name in names
-            for outcome, unit, base, step in (("lifetime_value", "currency", 200.0, 4.0),
-                                              ("retention_12", "share", 0.8, 0.01),
-                                              ("retention_24", "share", np.nan, np.nan))]
-    return pd.DataFrame(rows, columns=["segment", "scenario", "outcome", "unit", "baseline_mean",
-                                       "scenario_mean", "difference", "low", "high", "p_better"])
+    rows = [
+        {
+            "segment": "all",
+            "scenario": name,
+            "outcome": outcome,
+            "unit": unit,
+            "baseline_mean": base,
+            "scenario_mean": base + step,
+            "difference": step,
+            "low": step / 2,
+            "high": 2 * step,
+            "p_better": 0.9,
+        }
+        for name in names
+        for outcome, unit, base, step in (
+            ("lifetime_value", "currency", 200.0, 4.0),
+            ("retention_12", "share", 0.8, 0.01),
+            ("retention_24", "share", np.nan, np.nan),
+        )
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "segment",
+            "scenario",
+            "outcome",
+            "unit",
+            "baseline_mean",
+            "scenario_mean",
+            "difference",
+            "low",
+            "high",
+            "p_better",
+        ],
+    )
 
 
 def recommended(text: str) -> str:
@@ -117,8 +168,7 @@ def test_the_choice_changes_with_the_figures():
 
 
 def test_when_none_qualifies_it_says_so_and_names_the_closest():
-    money = money_table(Web_chat={"p_gain_exceeds_cost": 0.2},
-                        New_app={"p_gain_exceeds_cost": 0.4})
+    money = money_table(Web_chat={"p_gain_exceeds_cost": 0.2}, New_app={"p_gain_exceeds_cost": 0.4})
     text = recommendation(comparison_table([]), money, "EUR")
     assert recommended(text) == ""
     assert "No scenario is more likely than not" in text
@@ -127,9 +177,10 @@ def test_when_none_qualifies_it_says_so_and_names_the_closest():
 
 
 def test_missing_payback_and_losses_are_named():
-    money = money_table(Web_chat={"p_gain_exceeds_cost": 0.9, "value_gain": 900e3,
-                                  "payback_month": np.nan},
-                        Close_stores={"value_gain": -50e3})
+    money = money_table(
+        Web_chat={"p_gain_exceeds_cost": 0.9, "value_gain": 900e3, "payback_month": np.nan},
+        Close_stores={"value_gain": -50e3},
+    )
     text = recommendation(comparison_table([]), money, "EUR")
     assert recommended(text) == "Web chat"
     assert "Payback: not within the run" in text
@@ -172,8 +223,9 @@ def test_sources_say_where_the_numbers_come_from(results):
 
 
 def test_a_saving_is_a_negative_cost():
-    money = money_table(Close_stores={"cost": -300e3, "p_gain_exceeds_cost": 1.0,
-                                      "payback_month": 17.0})
+    money = money_table(
+        Close_stores={"cost": -300e3, "p_gain_exceeds_cost": 1.0, "payback_month": 17.0}
+    )
     money.loc[money["scenario"] == "Close stores", "return"] = np.nan  # as economics leaves it
     text = recommendation(comparison_table([]), money, "EUR")
     assert recommended(text) == "Close stores"  # net gain 2.8 million

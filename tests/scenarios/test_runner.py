@@ -15,21 +15,33 @@ SMALL = Settings(customers=1_500, months=8, seed=3)
 
 
 def plan(world, name: str, *edits: dict, start: int = 0, one_off: float = 0.0):
-    data = {"name": name, "one_off_cost": one_off, "monthly_cost": 0.0, "effort_weeks": 1.0,
-            "start_month": start, "edits": list(edits)}
+    data = {
+        "name": name,
+        "one_off_cost": one_off,
+        "monthly_cost": 0.0,
+        "effort_weeks": 1.0,
+        "start_month": start,
+        "edits": list(edits),
+    }
     return as_plan(parse_scenario(data, world, f"{name}.yaml"))
 
 
 @pytest.fixture(scope="module")
 def plans(demo_world):
     return {
-        "no change": plan(demo_world, "no change",
-                          {"kind": "fix", "touchpoint": "invoice", "bad_ratings": 1.0}),
-        "agents": plan(demo_world, "agents",
-                       {"kind": "fix", "touchpoint": "call_centre", "queue": {"extra_agents": 3}},
-                       start=2, one_off=10_000.0),
-        "invoice": plan(demo_world, "invoice",
-                        {"kind": "fix", "touchpoint": "invoice", "bad_ratings": "halve"}),
+        "no change": plan(
+            demo_world, "no change", {"kind": "fix", "touchpoint": "invoice", "bad_ratings": 1.0}
+        ),
+        "agents": plan(
+            demo_world,
+            "agents",
+            {"kind": "fix", "touchpoint": "call_centre", "queue": {"extra_agents": 3}},
+            start=2,
+            one_off=10_000.0,
+        ),
+        "invoice": plan(
+            demo_world, "invoice", {"kind": "fix", "touchpoint": "invoice", "bad_ratings": "halve"}
+        ),
     }
 
 
@@ -68,8 +80,7 @@ def test_a_piece_holds_the_counts_of_the_full_results(demo_params, plans, demo_w
     changes = schedule(demo_params, plans["agents"])
     piece = simulate_piece(changes, SMALL, seed=11)
     (_, first), *later = changes
-    full = simulate(first, customers=SMALL.customers, months=SMALL.months, seed=11,
-                    changes=later)
+    full = simulate(first, customers=SMALL.customers, months=SMALL.months, seed=11, changes=later)
     for name in ("prospects", "acquired", "active", "churned", "margin", "cost_to_serve"):
         np.testing.assert_array_equal(piece[name].values, full[name].values, err_msg=name)
     mix = full["loyalty_mix"]
@@ -85,8 +96,9 @@ def test_a_piece_holds_the_counts_of_the_full_results(demo_params, plans, demo_w
 
 def test_improvements_help_and_the_table_says_so(serial, plans):
     table = compare(serial)
-    row = table[(table.scenario == "agents") & (table.segment == "all")
-                & (table.outcome == "monthly_churn")].iloc[0]
+    row = table[
+        (table.scenario == "agents") & (table.segment == "all") & (table.outcome == "monthly_churn")
+    ].iloc[0]
     assert row["difference"] < 0 and row["p_better"] == 1.0
     money = economics(serial, plans).set_index("scenario")
     assert money.loc["agents", "cost"] == pytest.approx(10_000 / (1 + 0.008) ** 3, rel=0.05)
@@ -111,8 +123,14 @@ def test_an_interrupted_run_resumes_to_the_same_results(draws, plans, serial, tm
     saved = list(tmp_path.glob("pieces-*/*.nc"))
     assert len(saved) == 5 and not list(tmp_path.glob("pieces-*/*.partial"))
     seen = []
-    resumed = run(draws, plans, SMALL, executor="serial", store=tmp_path,
-                  progress=lambda done, total: seen.append(done))
+    resumed = run(
+        draws,
+        plans,
+        SMALL,
+        executor="serial",
+        store=tmp_path,
+        progress=lambda done, total: seen.append(done),
+    )
     assert seen[0] == 5  # the five finished pieces were loaded, not simulated again
     xr.testing.assert_identical(serial, resumed)
 
@@ -124,12 +142,14 @@ def test_other_inputs_never_reuse_stored_pieces(draws, plans, tmp_path):
     assert len(list(tmp_path.glob("pieces-*"))) == 2
 
 
-@pytest.mark.parametrize("name, edit", [
-    ("staffing", {"kind": "fix", "touchpoint": "call_centre", "queue": {"extra_agents": 1}}),
-    ("rating fix", {"kind": "fix", "touchpoint": "invoice", "bad_ratings": "halve"}),
-])
-def test_common_random_numbers_cut_the_variance_of_differences(demo_world, demo_params,
-                                                               name, edit):
+@pytest.mark.parametrize(
+    "name, edit",
+    [
+        ("staffing", {"kind": "fix", "touchpoint": "call_centre", "queue": {"extra_agents": 1}}),
+        ("rating fix", {"kind": "fix", "touchpoint": "invoice", "bad_ratings": "halve"}),
+    ],
+)
+def test_common_random_numbers_cut_the_variance_of_differences(demo_world, demo_params, name, edit):
     """Churned customers of a scenario less the baseline's, over 8 seeds: with common random
     numbers (the runner's way: the same seed) against the scenario run with other seeds.
     Differences with independent seeds carry two runs' sampling noise; with common numbers

@@ -19,8 +19,10 @@ from sim.world import load_world
 
 BAD = Path(__file__).parent / "scenarios_bad"
 EXAMPLES = Path(__file__).parents[2] / "scenarios" / "examples"
-TOUCHPOINTS = ("tv_ad, online_ad, website, store, sales_rep, order, installer, welcome, app, "
-               "account_manager, invoice, call_centre, field_repair, renewal_offer")
+TOUCHPOINTS = (
+    "tv_ad, online_ad, website, store, sales_rep, order, installer, welcome, app, "
+    "account_manager, invoice, call_centre, field_repair, renewal_offer"
+)
 SEGMENTS = "expected one of household, small_business, enterprise"
 KINDS = "add, fix, remove, reroute, prospects, shift"
 
@@ -33,55 +35,121 @@ ONE_LINE_CASES = [
     ("start_month_fraction.yaml", "start_month", "a valid integer (got 3.5)"),
     ("cost_as_text.yaml", "one_off_cost", "a valid number (got '120k')"),
     ("no_edits.yaml", "edits", "has 0 items, expected at least 1"),
-    ("edit_not_mapping.yaml", "edits[0]", f"got 'remove store', expected a mapping with a kind "
-                                          f"({KINDS})"),
+    (
+        "edit_not_mapping.yaml",
+        "edits[0]",
+        f"got 'remove store', expected a mapping with a kind ({KINDS})",
+    ),
     ("unknown_kind.yaml", "edits[0].kind", f"unknown kind 'improve', expected one of {KINDS}"),
     ("edit_without_kind.yaml", "edits[0]", f"no 'kind', expected one of {KINDS}"),
-    ("fix_unknown_touchpoint.yaml", "edits[0].touchpoint",
-     f"unknown touchpoint 'invoise', expected one of {TOUCHPOINTS}"),
+    (
+        "fix_unknown_touchpoint.yaml",
+        "edits[0].touchpoint",
+        f"unknown touchpoint 'invoise', expected one of {TOUCHPOINTS}",
+    ),
     ("fix_nothing.yaml", "edits[0]", "nothing to fix, expected ratings, bad_ratings or queue"),
-    ("bad_ratings_word.yaml", "edits[0].bad_ratings",
-     "got 'eliminate', expected 'halve' or a factor such as 0.5"),
-    ("bad_ratings_factor_too_large.yaml", "edits[0].bad_ratings",
-     "for household: makes P(1) + P(2) = 1.2, expected at most 1"),
-    ("queue_on_unqueued.yaml", "edits[0].queue",
-     "'invoice' has no queue, expected a queued touchpoint"),
-    ("too_few_agents.yaml", "edits[0].queue.extra_agents",
-     "leaves 0 agents on duty, expected at least 1"),
-    ("add_existing_id.yaml", "edits[0].touchpoint.id",
-     "touchpoint 'store' exists in the world, expected a new id"),
-    ("add_after_unknown.yaml", "edits[0].journey[0].after",
-     f"unknown touchpoint 'web_site', expected one of start, {TOUCHPOINTS}"),
-    ("add_ratings_sum_not_one.yaml", "edits[0].touchpoint.ratings.default",
-     "rating probabilities sum to 1.1, expected 1"),
-    ("add_never_met.yaml", "edits[0]",
-     "customers never meet it, expected journey, contacts_per_month or onboarding"),
-    ("add_two_entries_one_segment.yaml", "edits[0].journey[1]",
-     "household already meets 'web_chat' by journey[0], expected one entry per segment"),
-    ("remove_essential.yaml", "edits[0].touchpoint",
-     "touchpoint 'call_centre' is essential (customers need what it does), expected "
-     "replaced_by: the touchpoint that takes over its contacts"),
-    ("replaced_by_itself.yaml", "edits[0].replaced_by",
-     "'invoice' replaces itself, expected another touchpoint in use"),
-    ("remove_twice.yaml", "edits[1].touchpoint",
-     "touchpoint 'store' is removed by edits[0], expected one in use"),
-    ("remove_start_to_purchase.yaml", "edits[1].traffic",
-     "in household, 'order': prospects who start there would go straight to purchase"),
-    ("reroute_sum_not_one.yaml", "edits[0].journey.website",
-     "probabilities sum to 1.1, expected 1"),
-    ("reroute_unknown_segment.yaml", "edits[0].segment", f"unknown segment 'households', "
-                                                         f"{SEGMENTS}"),
-    ("reroute_to_removed.yaml", "edits[1].journey.website.store",
-     "touchpoint 'store' is removed by edits[0], expected one in use"),
-    ("reroute_trap.yaml", "edits[0]",
-     "leaves household prospects stuck at website, store, expected a way out of the journey"),
-    ("reroute_start_to_lost.yaml", "edits[0].journey.start.lost",
-     "start leads to touchpoints only, expected no 'lost' from start"),
+    (
+        "bad_ratings_word.yaml",
+        "edits[0].bad_ratings",
+        "got 'eliminate', expected 'halve' or a factor such as 0.5",
+    ),
+    (
+        "bad_ratings_factor_too_large.yaml",
+        "edits[0].bad_ratings",
+        "for household: makes P(1) + P(2) = 1.2, expected at most 1",
+    ),
+    (
+        "queue_on_unqueued.yaml",
+        "edits[0].queue",
+        "'invoice' has no queue, expected a queued touchpoint",
+    ),
+    (
+        "too_few_agents.yaml",
+        "edits[0].queue.extra_agents",
+        "leaves 0 agents on duty, expected at least 1",
+    ),
+    (
+        "add_existing_id.yaml",
+        "edits[0].touchpoint.id",
+        "touchpoint 'store' exists in the world, expected a new id",
+    ),
+    (
+        "add_after_unknown.yaml",
+        "edits[0].journey[0].after",
+        f"unknown touchpoint 'web_site', expected one of start, {TOUCHPOINTS}",
+    ),
+    (
+        "add_ratings_sum_not_one.yaml",
+        "edits[0].touchpoint.ratings.default",
+        "rating probabilities sum to 1.1, expected 1",
+    ),
+    (
+        "add_never_met.yaml",
+        "edits[0]",
+        "customers never meet it, expected journey, contacts_per_month or onboarding",
+    ),
+    (
+        "add_two_entries_one_segment.yaml",
+        "edits[0].journey[1]",
+        "household already meets 'web_chat' by journey[0], expected one entry per segment",
+    ),
+    (
+        "remove_essential.yaml",
+        "edits[0].touchpoint",
+        "touchpoint 'call_centre' is essential (customers need what it does), expected "
+        "replaced_by: the touchpoint that takes over its contacts",
+    ),
+    (
+        "replaced_by_itself.yaml",
+        "edits[0].replaced_by",
+        "'invoice' replaces itself, expected another touchpoint in use",
+    ),
+    (
+        "remove_twice.yaml",
+        "edits[1].touchpoint",
+        "touchpoint 'store' is removed by edits[0], expected one in use",
+    ),
+    (
+        "remove_start_to_purchase.yaml",
+        "edits[1].traffic",
+        "in household, 'order': prospects who start there would go straight to purchase",
+    ),
+    (
+        "reroute_sum_not_one.yaml",
+        "edits[0].journey.website",
+        "probabilities sum to 1.1, expected 1",
+    ),
+    (
+        "reroute_unknown_segment.yaml",
+        "edits[0].segment",
+        f"unknown segment 'households', {SEGMENTS}",
+    ),
+    (
+        "reroute_to_removed.yaml",
+        "edits[1].journey.website.store",
+        "touchpoint 'store' is removed by edits[0], expected one in use",
+    ),
+    (
+        "reroute_trap.yaml",
+        "edits[0]",
+        "leaves household prospects stuck at website, store, expected a way out of the journey",
+    ),
+    (
+        "reroute_start_to_lost.yaml",
+        "edits[0].journey.start.lost",
+        "start leads to touchpoints only, expected no 'lost' from start",
+    ),
     ("shift_to_itself.yaml", "edits[0]", "'from' and 'to' are both 'store', expected two"),
-    ("shift_before_added.yaml", "edits[1].to",
-     "touchpoint 'web_chat' is added only from month 3 by edits[0], expected one in use"),
-    ("prospects_unknown_segment.yaml", "edits[0].per_month.residential",
-     f"unknown segment 'residential', {SEGMENTS}"),
+    (
+        "shift_before_added.yaml",
+        "edits[1].to",
+        "touchpoint 'web_chat' is added only from month 3 by edits[0], expected one in use",
+    ),
+    (
+        "prospects_unknown_segment.yaml",
+        "edits[0].per_month.residential",
+        f"unknown segment 'residential', {SEGMENTS}",
+    ),
     ("does_not_exist.yaml", "", "no such file"),
 ]
 
@@ -102,8 +170,9 @@ def test_every_defective_file_has_a_case():
     assert not (BAD / "does_not_exist.yaml").exists()
 
 
-@pytest.mark.parametrize(("name", "where", "phrase"),
-                         [pytest.param(*case, id=case[0]) for case in ONE_LINE_CASES])
+@pytest.mark.parametrize(
+    ("name", "where", "phrase"), [pytest.param(*case, id=case[0]) for case in ONE_LINE_CASES]
+)
 def test_one_defect_gives_one_clear_line(demo_world, name: str, where: str, phrase: str):
     path = BAD / name
     lines = problems(path, demo_world)
@@ -116,8 +185,7 @@ def test_one_defect_gives_one_clear_line(demo_world, name: str, where: str, phra
 def test_two_defects_are_both_reported(demo_world):
     path = BAD / "two_defects.yaml"
     assert problems(path, demo_world) == [
-        f"{path}: edits[0].touchpoint: unknown touchpoint 'kiosk', expected one of "
-        f"{TOUCHPOINTS}",
+        f"{path}: edits[0].touchpoint: unknown touchpoint 'kiosk', expected one of {TOUCHPOINTS}",
         f"{path}: edits[1].journey.website: probabilities sum to 1.1, expected 1",
     ]
 
@@ -128,8 +196,13 @@ def examples(demo_world):
 
 
 def test_examples_load_against_the_demo_world(examples):
-    assert set(examples) == {"fix_invoice", "more_agents", "add_web_chat",
-                             "remove_store_visit", "market_shift_online"}
+    assert set(examples) == {
+        "fix_invoice",
+        "more_agents",
+        "add_web_chat",
+        "remove_store_visit",
+        "market_shift_online",
+    }
     for scenario in examples.values():
         assert scenario.name and scenario.description
         assert scenario.source.endswith(".yaml")
@@ -153,36 +226,56 @@ def test_plan_costs_by_month(examples):
 
 
 def scenario_data(*edits: dict, start_month: int = 3) -> dict:
-    return {"name": "test", "one_off_cost": 0, "monthly_cost": 0, "effort_weeks": 0,
-            "start_month": start_month, "edits": list(edits)}
+    return {
+        "name": "test",
+        "one_off_cost": 0,
+        "monthly_cost": 0,
+        "effort_weeks": 0,
+        "start_month": start_month,
+        "edits": list(edits),
+    }
 
 
 def test_combined_scenarios_may_not_remove_twice(demo_world):
-    first = parse_scenario(scenario_data({"kind": "remove", "touchpoint": "store"}),
-                           demo_world, "close.yaml")
-    second = parse_scenario(scenario_data({"kind": "remove", "touchpoint": "store"},
-                                          start_month=5), demo_world, "close_again.yaml")
+    first = parse_scenario(
+        scenario_data({"kind": "remove", "touchpoint": "store"}), demo_world, "close.yaml"
+    )
+    second = parse_scenario(
+        scenario_data({"kind": "remove", "touchpoint": "store"}, start_month=5),
+        demo_world,
+        "close_again.yaml",
+    )
     with pytest.raises(InputError) as raised:
         combine([first, second], "twice")
     assert raised.value.lines() == [
         "close_again.yaml: edits[0].touchpoint: touchpoint 'store' is removed by close.yaml "
-        "edits[0], expected one in use"]
+        "edits[0], expected one in use"
+    ]
 
 
-CHAT = {"id": "web_chat", "stage": "consideration", "channel": "digital",
-        "department": "customer service", "cost_per_contact": 3, "emotional_weight": 0.3,
-        "ratings": {"default": [0.05, 0.08, 0.27, 0.38, 0.22]}}
+CHAT = {
+    "id": "web_chat",
+    "stage": "consideration",
+    "channel": "digital",
+    "department": "customer service",
+    "cost_per_contact": 3,
+    "emotional_weight": 0.3,
+    "ratings": {"default": [0.05, 0.08, 0.27, 0.38, 0.22]},
+}
 
 
 def test_combined_scenarios_may_not_add_one_id_twice(examples, demo_world):
-    again = parse_scenario(scenario_data({"kind": "add", "touchpoint": CHAT,
-                                          "contacts_per_month": 0.1}),
-                           demo_world, "chat_again.yaml")
+    again = parse_scenario(
+        scenario_data({"kind": "add", "touchpoint": CHAT, "contacts_per_month": 0.1}),
+        demo_world,
+        "chat_again.yaml",
+    )
     with pytest.raises(InputError) as raised:
         combine([examples["add_web_chat"], again], "two chats")
     assert raised.value.lines() == [
         f"chat_again.yaml: edits[0].touchpoint.id: touchpoint 'web_chat' is also added by "
-        f"{EXAMPLES / 'add_web_chat.yaml'} edits[0], expected each new id once"]
+        f"{EXAMPLES / 'add_web_chat.yaml'} edits[0], expected each new id once"
+    ]
 
 
 def test_combine_needs_one_world(examples):

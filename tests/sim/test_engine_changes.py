@@ -26,8 +26,7 @@ def test_months_before_a_change_are_untouched_and_later_ones_differ(demo_params)
     invoice = demo_params.touchpoints.index("invoice")
     ratings = demo_params.ratings.copy()
     ratings[:, invoice] = [0.0, 0.0, 0.1, 0.4, 0.5]
-    queues = {**demo_params.queues,
-              k: demo_params.queues[k].model_copy(update={"agents": 12})}
+    queues = {**demo_params.queues, k: demo_params.queues[k].model_copy(update={"agents": 12})}
     better = demo_params.replace(ratings=ratings, queues=queues)
     plain = simulate(demo_params, **RUN)
     changed = simulate(demo_params, **RUN, changes=[(4, better)])
@@ -38,7 +37,7 @@ def test_months_before_a_change_are_untouched_and_later_ones_differ(demo_params)
         return ds[names].sel(early)
 
     xr.testing.assert_identical(monthly(plain), monthly(changed))
-    assert (changed["churned"].sel(late).sum() < plain["churned"].sel(late).sum())
+    assert changed["churned"].sel(late).sum() < plain["churned"].sel(late).sum()
     assert (changed["queue_p_wait"].sel(late) < plain["queue_p_wait"].sel(late)).all()
 
 
@@ -51,10 +50,13 @@ def test_changes_must_fit_the_run(demo_params):
 
 
 def settings(agents: int) -> QueueSettings:
-    return QueueSettings.model_validate({
-        "agents": agents, "handling": {"mean": "4 min", "distribution": "fixed"},
-        "retry": {"after_abandon": 0, "after_unresolved": 0},
-    })
+    return QueueSettings.model_validate(
+        {
+            "agents": agents,
+            "handling": {"mean": "4 min", "distribution": "fixed"},
+            "retry": {"after_abandon": 0, "after_unresolved": 0},
+        }
+    )
 
 
 def test_restaffing_a_desk(demo_params):

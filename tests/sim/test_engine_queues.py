@@ -21,8 +21,11 @@ def call_centre_only(params, settings: QueueSettings):
     contacts = np.zeros((S, K))
     contacts[:, k] = CALLS_PER_CUSTOMER
     return params.replace(
-        prospects=np.zeros(S), onboarding=np.zeros((S, K)), contacts=contacts,
-        beta=np.zeros((S, K)), alpha=np.full(params.alpha.shape, logit(1e-9)),
+        prospects=np.zeros(S),
+        onboarding=np.zeros((S, K)),
+        contacts=contacts,
+        beta=np.zeros((S, K)),
+        alpha=np.full(params.alpha.shape, logit(1e-9)),
         queues={k: settings},
     )
 
@@ -30,11 +33,15 @@ def call_centre_only(params, settings: QueueSettings):
 def test_sampled_customers_see_the_company_scale_queue(demo_params):
     """5% of the customers, with the desk's clock slowed 20 times, is the Erlang A queue of
     the whole company: lam = 232,000 customers x 0.2 calls a month (1.06 a minute)."""
-    settings = QueueSettings.model_validate({
-        "agents": 7, "handling": {"mean": "6 min"}, "patience": {"share": 0.5, "within": "2 min"},
-        "service_level": {"share": 0.8, "within": "20 s"},
-        "retry": {"after_abandon": 0, "after_unresolved": 0},
-    })
+    settings = QueueSettings.model_validate(
+        {
+            "agents": 7,
+            "handling": {"mean": "6 min"},
+            "patience": {"share": 0.5, "within": "2 min"},
+            "service_level": {"share": 0.8, "within": "20 s"},
+            "retry": {"after_abandon": 0, "after_unresolved": 0},
+        }
+    )
     params = call_centre_only(demo_params, settings)
     ds = simulate(params, customers=11_600, months=13, seed=4)  # f = 0.05
     q = ds.sel(queue="call_centre", month=slice(1, None))  # month 0: the queue starts empty
@@ -43,9 +50,12 @@ def test_sampled_customers_see_the_company_scale_queue(demo_params):
     # Each month (about 2,300 calls) is a replicate; 4 standard errors over 12 of them: a
     # false alarm about once in 200 runs (t with 11 df), while the unscaled desk (7 agents
     # for 5% of the load) would show almost no waiting and fail by far.
-    for name, value in (("queue_p_wait", exact.p_wait), ("queue_p_abandon", exact.p_abandon),
-                        ("queue_service_level", exact.service_level(20 / 60)),
-                        ("queue_occupancy", exact.occupancy)):
+    for name, value in (
+        ("queue_p_wait", exact.p_wait),
+        ("queue_p_abandon", exact.p_abandon),
+        ("queue_service_level", exact.service_level(20 / 60)),
+        ("queue_occupancy", exact.occupancy),
+    ):
         monthly = q[name].values
         se = monthly.std(ddof=1) / np.sqrt(len(monthly))
         assert abs(monthly.mean() - value) <= 4 * se, (name, monthly.mean(), value, se)

@@ -129,8 +129,13 @@ def test_serving_month_by_month_equals_serving_in_one_pass():
     hang-ups, unresolved contacts and retries, so that many contacts cross a step's end.
     Agents added at a step's end take the contacts carried over at once (without the carry,
     they would keep the start the old staffing gave them)."""
-    s = settings(8, "3 min", {"share": 0.5, "within": "2 min"}, resolution=0.7,
-                 retry={"after_abandon": 0.6, "after_unresolved": 0.8, "delay": "20 min"})
+    s = settings(
+        8,
+        "3 min",
+        {"share": 0.5, "within": "2 min"},
+        resolution=0.7,
+        retry={"after_abandon": 0.6, "after_unresolved": 0.8, "delay": "20 min"},
+    )
     times = np.sort(np.random.default_rng(3).uniform(0, 600, 1800))
     keys = Streams(3).keys("queue", np.arange(len(times), dtype=np.uint64))
     at_once, in_steps = QueueDesk(s, Streams(3)), QueueDesk(s, Streams(3))
@@ -264,22 +269,27 @@ class TestExperience:
 def test_fewer_attempts_from_a_restaffing_still_serve_the_retries_waiting():
     """Retries already waiting when max_attempts drops are served with their own handling
     times: each served (contact, attempt) takes as long as in a desk never restaffed."""
-    s = settings(2, resolution=0.2, retry={"after_unresolved": 1.0, "delay": "5 min",
-                                           "max_attempts": 4})
+    s = settings(
+        2, resolution=0.2, retry={"after_unresolved": 1.0, "delay": "5 min", "max_attempts": 4}
+    )
     times = np.sort(np.random.default_rng(1).uniform(0, 200, 400))
     keys = Streams(4).keys("queue", np.arange(len(times), dtype=np.uint64))
     desks = [QueueDesk(s, Streams(4)) for _ in range(2)]
     for desk in desks:
         desk.offer(keys, times)
         desk.advance(200)
-    desks[1].restaff(settings(2, resolution=0.2, retry={"after_unresolved": 1.0,
-                                                        "max_attempts": 1}), at=200)
+    desks[1].restaff(
+        settings(2, resolution=0.2, retry={"after_unresolved": 1.0, "max_attempts": 1}), at=200
+    )
     durations = []
     for desk in desks:
         desk.advance(math.inf)
         served = desk.records[desk.records[:, 5] != 2]  # not abandoned
         durations.append({(c, a): end - start for c, a, _, start, end, _ in served})
-    late = [(c, a) for c, a, _, start, _, outcome in desks[1].records
-            if start >= 200 and a >= 1 and outcome != 2]
+    late = [
+        (c, a)
+        for c, a, _, start, _, outcome in desks[1].records
+        if start >= 200 and a >= 1 and outcome != 2
+    ]
     assert len(late) > 5  # retries queued before the change were served after it
     assert all(durations[1][k] == pytest.approx(durations[0][k], rel=1e-12) for k in late)

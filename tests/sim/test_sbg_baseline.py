@@ -36,8 +36,10 @@ def test_retention_follows_the_shifted_beta_geometric_curve(heterogeneous):
     # Binomial SE of a share of n customers; 4 SE over 24 months: false failure < 0.2%.
     assert np.all(np.abs(household - expected) <= 4 * np.sqrt(expected * (1 - expected) / n))
     # The banded segments are untouched: geometric at 5% a month.
-    others = (survivors.isel(segment=slice(1, None)).sum("segment")
-              / base.isel(segment=slice(1, None)).sum("segment")).values
+    others = (
+        survivors.isel(segment=slice(1, None)).sum("segment")
+        / base.isel(segment=slice(1, None)).sum("segment")
+    ).values
     m = float(base.isel(segment=slice(1, None)).sum())
     geometric = 0.95**t
     assert np.all(np.abs(others - geometric) <= 4 * np.sqrt(geometric * (1 - geometric) / m))
@@ -46,8 +48,9 @@ def test_retention_follows_the_shifted_beta_geometric_curve(heterogeneous):
 def test_the_segment_hazard_falls_with_tenure(heterogeneous):
     """Monthly churn of survivors: a / (a + b + t - 1), from 5.9% to about 2.3% at month 24."""
     survivors = heterogeneous["survivors"].sel(cohort=0).isel(segment=0).values
-    alive = np.concatenate([[float(heterogeneous["cohort_size"].sel(cohort=0).isel(segment=0))],
-                            survivors])
+    alive = np.concatenate(
+        [[float(heterogeneous["cohort_size"].sel(cohort=0).isel(segment=0))], survivors]
+    )
     hazard = 1 - alive[1:] / alive[:-1]
     assert hazard[:3].mean() > 1.8 * hazard[-3:].mean()  # closed form: ratio 2.4
 

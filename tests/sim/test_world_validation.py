@@ -145,6 +145,7 @@ ONE_LINE_CASES = [
     ("does_not_exist.yaml", "", "no such file"),
 ]
 
+
 def test_every_defective_file_has_a_case():
     files = {p.name for p in WORLDS.glob("*.yaml")} - {"valid_base.yaml", "two_defects.yaml"}
     cases = {name for name, *_ in ONE_LINE_CASES}
