@@ -24,9 +24,9 @@ ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", 
 
 def measure(customers: int, months: int, seed: int, queued: bool) -> dict:
     """One run in this process: wall time of the simulation alone, and peak RSS."""
-    from sim.engine import simulate
-    from sim.parameters import from_world
-    from sim.world import load_world
+    from sim.engine.simulation import simulate
+    from sim.inputs.load import load_world
+    from sim.inputs.parameters import from_world
 
     params = from_world(load_world("demo"))
     if not queued:

@@ -89,9 +89,9 @@ def main() -> None:
 
 def demo() -> tuple:
     """Person-months of the bundled demo data, as ``ctm fit --world demo`` builds them."""
+    from models.fitting import read_feedback
     from models.posterior import band_starts
-    from scenarios.fitting import read_feedback
-    from sim.world import load_world
+    from sim.inputs.load import load_world
 
     world = load_world("demo")
     folder = Path(__file__).resolve().parent.parent / "models" / "demo"

@@ -16,8 +16,9 @@ import time
 
 import ciw
 
-from sim.erlang import erlang_a
-from sim.queues import QueueSettings, simulate_isolated
+from sim.engine.isolated import simulate_isolated
+from sim.formulas.erlang import erlang_a
+from sim.inputs.queues import QueueSettings
 
 LAM, MEAN, AGENTS, THETA = 2.0, 3.0, 7, math.log(2.5)
 

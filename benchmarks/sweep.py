@@ -46,8 +46,8 @@ def parameter_sets(count: int, seed: int, posterior: Path | None) -> list:
     import numpy as np
 
     from scenarios.study import draws_of
-    from sim.parameters import from_world
-    from sim.world import load_world
+    from sim.inputs.load import load_world
+    from sim.inputs.parameters import from_world
 
     world = load_world("demo")
     if posterior is not None:
@@ -91,7 +91,7 @@ def main() -> None:
 
     from scenarios.quickwins import quick_wins
     from scenarios.runner import Settings
-    from sim.world import load_world
+    from sim.inputs.load import load_world
 
     world = load_world("demo")
     if not args.keep_essential:

@@ -27,7 +27,7 @@ Example::
 
     model = ChurnModel(seed=1).fit(pm, segments, touchpoints, n_bands=4)
     model.diagnostics_["ok"], model.summary_.loc["beta[household, invoice]"]
-    # one parameter set per draw for the simulation: scenarios.draws.parameter_sets
+    # one parameter set per draw for the simulation: models.draws.parameter_sets
 """
 
 from __future__ import annotations

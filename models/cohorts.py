@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.data import Problems, open_table, parse_choices
-from sim.world import World
+from sim.inputs.world import World
 
 COLUMNS = ("segment", "month", "alive")
 

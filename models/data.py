@@ -4,8 +4,9 @@ Each table is a CSV or Parquet file (chosen by the suffix). Every cell is read a
 checked here, so each problem names its cell as ``row N, column C``, where **rows count the
 data rows from 1**: row 1 is the first row below the header (line 2 of a CSV file), as a user
 counts records in a spreadsheet. All problems in a file are reported together (the first 20,
-then a count) in one :class:`~sim.errors.InputError` whose source is the file. Dates and times
-are ISO 8601 (``2024-01-31``, ``2024-01-31 14:05:00``); times with an offset become UTC.
+then a count) in one :class:`~sim.inputs.errors.InputError` whose source is the file. Dates
+and times are ISO 8601 (``2024-01-31``, ``2024-01-31 14:05:00``); times with an offset
+become UTC.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
-from sim.errors import InputError
-from sim.parameters import LOYALTY_CLASSES
-from sim.world import World
+from sim.inputs.errors import InputError
+from sim.inputs.world import LOYALTY_CLASSES, World
 
+BUNDLED = Path(__file__).parent / "demo"
+"""The bundled demo data (``ctm demo-data --seed 1`` of the demo world) and its ``truth.nc``."""
 CUSTOMER_COLUMNS = ("customer_id", "segment", "start", "end")
 RESPONSE_COLUMNS = ("customer_id", "date")
 OPTIONAL_RESPONSE_COLUMNS = ("nps", "self_class")

@@ -7,7 +7,8 @@ ends in *purchase* if the case is in the customers table, else in *lost*. An opt
 
 :func:`case_table` gives one row per case, :func:`unique_paths` the distinct paths of each
 segment as state indices and :func:`move_counts` the moves ``n[s, i, j]`` they make, from
-which :class:`models.journeys.JourneyModel` learns the journeys.
+which :class:`models.journeys.JourneyModel` learns the journeys; :func:`common_sequences`
+tabulates the most common sequences for people to read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from models.data import Problems, parse_dates, parse_ids, read_table
+from sim.inputs.world import LOST, PURCHASE
 
 
 def read_event_log(
@@ -199,3 +201,30 @@ def move_counts(paths: pd.DataFrame, S: int, K: int) -> dict[str, np.ndarray]:
 def _froms(steps: tuple[int, ...]) -> np.ndarray:
     """From-states of a path's moves: start (0), then each touchpoint k as k + 1."""
     return np.array([0, *(k + 1 for k in steps[:-1])], dtype=int)
+
+
+UNKNOWN_SEGMENT = "unknown"
+"""The segment of cases without a known one (lost prospects of a log without segments)."""
+
+
+def common_sequences(events: pd.DataFrame, customers: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The ``top`` most common touchpoint sequences of each segment.
+
+    Touchpoints are as written in the log (unknown ones too). Cases without a known segment
+    (lost prospects of a log without a segment column) form the segment ``"unknown"``.
+    Columns: segment, rank, sequence ("a > b > c"), outcome, cases, share of the segment's cases.
+    """
+    cases = case_table(check_event_log(events, sort=True), customers)
+    table = pd.DataFrame(
+        {
+            "segment": cases["segment"].fillna(UNKNOWN_SEGMENT),
+            "sequence": cases["path"].map(" > ".join),
+            "outcome": np.where(cases["purchased"], PURCHASE, LOST),
+        }
+    )
+    table = table.value_counts().rename("cases").reset_index()
+    table["share"] = table["cases"] / table.groupby("segment")["cases"].transform("sum")
+    table = table.sort_values(["segment", "cases", "sequence"], ascending=[True, False, True])
+    table = table.groupby("segment", sort=False).head(top)
+    table.insert(1, "rank", table.groupby("segment").cumcount() + 1)
+    return table.reset_index(drop=True)

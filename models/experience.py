@@ -40,7 +40,7 @@ import pandas as pd
 import xarray as xr
 from scipy.stats import beta as beta_distribution
 
-from sim.parameters import RATINGS
+from sim.inputs.world import RATINGS
 
 PRIOR_STRENGTH = 10.0
 FLOOR = 0.5

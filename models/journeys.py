@@ -28,7 +28,7 @@ are missing only for lost cases, an observed outcome, so the gaps are ignorable 
 random). ``counts_`` then holds the expected counts over the sampled segments.
 
 Simulation rows. The simulation multiplies the odds of lost by ``o`` after a bad experience
-(rating <= 2, probability ``b``; :mod:`sim.journey`), so the log shows the averaged row
+(rating <= 2, probability ``b``; :mod:`sim.engine.journey`), so the log shows the averaged row
 ``q_lost = (1 - b) p + b o p / (1 - p + o p)``, other moves keeping their proportions.
 :meth:`JourneyModel.sample` inverts this (:func:`simulation_rows`) unless ``observed=True``.
 """
@@ -42,8 +42,8 @@ import pandas as pd
 import xarray as xr
 
 from models.eventlog import case_table, check_event_log, isin, move_counts, unique_paths
-from sim.parameters import from_world
-from sim.world import LOST, PURCHASE, START, World
+from sim.inputs.parameters import from_world
+from sim.inputs.world import LOST, PURCHASE, START, World
 
 BURN, THIN = 1000, 10
 """Gibbs sweeps discarded before the first kept draw, and sweeps between kept draws."""

@@ -1,13 +1,13 @@
 """The loyalty model: self-classification as an ordered logistic, and the net promoter score.
 
 A customer of segment ``s`` whose views give ``x`` (``x_k = (3 - p_k) / 2``, 0 for a
-touchpoint not rated: :func:`sim.perception.poor_view`) classifies themself as dissatisfied
+touchpoint not rated: :func:`sim.formulas.perception.poor_view`) classifies themself as dissatisfied
 (0) < satisfied (1) < loyal (2) < advocate (3) with
 
     P(class <= j) = logistic(c[s, j] + sum_k gamma_k x_k),   j = 0, 1, 2,
     c[s, 0] < c[s, 1] < c[s, 2],
 
-the convention of the simulation (``Population._classify`` in :mod:`sim.population`):
+the convention of the simulation (``Population._classify`` in :mod:`sim.engine.population`):
 ``gamma_k > 0`` means a poor view of ``k`` (``x_k > 0``) raises every ``P(class <= j)``,
 so more customers are dissatisfied and fewer are advocates. (PyMC's ``OrderedLogistic``
 writes ``P(y <= j) = logistic(c_j - eta)``; in its terms ``eta = -x . gamma``.) Priors,
@@ -53,12 +53,12 @@ from scipy.special import expit, logit
 from threadpoolctl import threadpool_limits
 
 from models.churn import check_int, diagnostics, quiet
-from sim.parameters import LOYALTY_CLASSES
-from sim.perception import poor_view
+from sim.formulas.perception import poor_view
+from sim.inputs.world import LOYALTY_CLASSES
 
 CLASSES = LOYALTY_CLASSES
 CUTPOINTS = ("dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate")
-"""Cutpoint labels, as in :func:`sim.parameters.to_dataset`."""
+"""Cutpoint labels, as in :func:`sim.inputs.parameters.to_dataset`."""
 CUTPOINT_MEAN = logit([0.25, 0.5, 0.75])
 CUTPOINT_SD = 1.5
 GAMMA_SD = 1.0

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from sim.errors import InputError
-from sim.files import atomic_file
-from sim.units import MONTH
-from sim.world import World
+from sim.inputs.errors import InputError
+from sim.inputs.files import atomic_file
+from sim.inputs.units import MONTH
+from sim.inputs.world import World
 
 LIBRARIES = ("ctm", "pymc", "nutpie", "arviz", "numpy", "xarray")
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from models.data import Problems, parse_classes, parse_dates, parse_ids, parse_integers, read_table
-from sim.errors import InputError
-from sim.world import read_yaml
+from sim.inputs.errors import InputError
+from sim.inputs.files import read_yaml
 
 DEFAULT_ANSWERS = {
     "Very dissatisfied": 1,

@@ -5,7 +5,7 @@ e = 1 - kept c_k / c (:mod:`scenarios.chains`: c the conversion per prospect, c_
 conversion once k is removed by :func:`scenarios.edits.remove_from_journey`, kept the share
 of arrivals still walking), both ways traffic into k can go (``successors``, ``lost``). It is
 computed exactly with the fundamental matrix (:func:`scenarios.chains.removal_effects`), and
-by simulation: n prospects walk the journey (:func:`sim.journey.walk`, not the runner) with
+by simulation: n prospects walk the journey (:func:`sim.engine.journey.walk`, not the runner) with
 and without k, with the same random streams (common random numbers: a prospect's experience
 at its j-th visit of a touchpoint is the same number in both walks). With y0, y1 the purchase
 indicators, m0, m1 their means and R = m1 / m0, the estimate is 1 - kept R, and its standard
@@ -34,7 +34,7 @@ unresolved contacts still bring bad experiences (the desks' rules).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,17 +44,18 @@ import pandas as pd
 import xarray as xr
 
 from scenarios.chains import TRAFFIC, journey_chain, removal_effects
-from scenarios.compare import INTERVAL, with_total
+from scenarios.compare import INTERVAL
 from scenarios.edits import remove_from_journey
-from scenarios.outputs import atomic_directory
 from scenarios.quickwins import one_edit_plan, refusal
 from scenarios.runner import BASELINE, Settings, run
 from scenarios.scenario import Plan
-from sim.errors import InputError
-from sim.journey import walk
-from sim.parameters import Parameters
-from sim.streams import Streams
-from sim.world import World
+from sim.engine.journey import walk
+from sim.engine.results import with_total
+from sim.engine.streams import Streams
+from sim.inputs.errors import InputError
+from sim.inputs.files import atomic_directory
+from sim.inputs.parameters import Parameters
+from sim.inputs.world import World
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -244,9 +245,13 @@ def churn_shares(results: xr.Dataset) -> pd.DataFrame:
     return table
 
 
-def write_attribution(found: Attribution, out: Path) -> list[str]:
-    """results.nc, ``journeys`` and ``churn`` as CSV and Parquet, attribution.json and
-    attribution.png, into ``out`` atomically; returns the file names."""
+def write_attribution(
+    found: Attribution, out: Path, figures: Mapping[str, Figure] | None = None
+) -> list[str]:
+    """results.nc, ``journeys`` and ``churn`` as CSV and Parquet, attribution.json and each
+    of ``figures`` (file name: figure, such as
+    :func:`notebooks.touchpoint_plots.bar_plot`), into ``out`` atomically; returns the file
+    names."""
     with atomic_directory(out) as folder:
         found.results.to_netcdf(folder / "results.nc", engine="h5netcdf")
         tables = {"journeys": found.journeys, "churn": found.churn}
@@ -261,61 +266,6 @@ def write_attribution(found: Attribution, out: Path) -> list[str]:
             **{name: json.loads(t.to_json(orient="records")) for name, t in tables.items()},
         }
         (folder / "attribution.json").write_text(json.dumps(summary, indent=1))
-        bar_plot(found).savefig(folder / "attribution.png", dpi=120)
+        for name, figure in (figures or {}).items():
+            figure.savefig(folder / name, dpi=120)
     return sorted(p.name for p in out.iterdir())
-
-
-def bar_plot(found: Attribution) -> Figure:
-    """Left: removal effects (traffic lost) per touchpoint and segment, exact bars with the
-    simulation's 95% interval. Right: share of churn avoided if never bad, 90% interval.
-
-    The figure is made without pyplot (no backend, nothing to close): save it with
-    ``savefig`` or show it in a notebook with ``IPython.display.display``.
-    """
-    from matplotlib.figure import Figure
-
-    journeys = found.journeys[found.journeys["traffic"] == "lost"]
-    touchpoints = list(dict.fromkeys(found.churn["touchpoint"]))
-    segments = list(dict.fromkeys(journeys["segment"]))
-    y = np.arange(len(touchpoints))
-    fig = Figure(figsize=(13, 0.45 * len(touchpoints) + 2))
-    left, right = fig.subplots(1, 2, sharey=True)
-    height = 0.8 / len(segments)
-    for i, segment in enumerate(segments):
-        part = journeys[journeys["segment"] == segment].set_index("touchpoint").reindex(touchpoints)
-        spread = [part["simulated"] - part["low"], part["high"] - part["simulated"]]
-        left.barh(
-            y + (i - (len(segments) - 1) / 2) * height,
-            100 * part["exact"],
-            height,
-            xerr=100 * np.clip(np.nan_to_num(spread), 0, None),
-            label=segment,
-            capsize=2,
-        )
-    left.set_xlabel(
-        "removal effect, traffic lost (% of sales)\nbars: exact; whiskers: the "
-        "simulation's 95% interval"
-    )
-    left.set_title("Sales that need the touchpoint (acquisition journey)")
-    left.legend(fontsize=8)
-    everyone = (
-        found.churn[(found.churn["segment"] == "all")].set_index("touchpoint").reindex(touchpoints)
-    )
-    spread = [everyone["share"] - everyone["low"], everyone["high"] - everyone["share"]]
-    right.barh(
-        y,
-        100 * everyone["share"],
-        0.6,
-        color="tab:red",
-        xerr=100 * np.clip(np.nan_to_num(spread), 0, None),
-        capsize=3,
-    )
-    right.set_xlabel(
-        "installed base's churn avoided if never bad (% of its churn)\n"
-        "whiskers: 90% interval over draws"
-    )
-    right.set_title("Churn caused by bad experiences")
-    left.set_yticks(y, touchpoints)
-    left.invert_yaxis()
-    fig.tight_layout()
-    return fig

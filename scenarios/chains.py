@@ -1,25 +1,13 @@
-"""Exact acquisition-journey results from the absorbing Markov chain (Kemeny and Snell).
-
-A prospect of segment s walks the chain of :mod:`sim.journey`: from touchpoint k it moves
-by row T[k] of ``transitions``, except after a bad experience (rating 1 or 2, probability
-b_k = P(1) + P(2)), when the odds of lost are multiplied by the dropout odds ratio
-(:func:`sim.journey.after_bad_experience`). Averaged over the rating, which is drawn
-afresh at every visit, the walk is the Markov chain with rows
-
-    P[k] = (1 - b_k) T[k] + b_k T_bad[k].
-
-With Q the touchpoint-to-touchpoint block of P, R its (purchase, lost) block and a the
-start vector, the fundamental matrix N = (I - Q)^-1 gives the expected visits per prospect
-v = a N and the conversion probability a N R[:, purchase] (Kemeny and Snell 1960, Finite
-Markov Chains, ch. III).
+"""Removal effects of the acquisition journey, exact from the absorbing chain.
 
 The removal effect of touchpoint k (Anderl et al. 2016, "Mapping the customer journey")
 is 1 - c_k / c, with c the conversion and c_k the conversion per arriving prospect once k
 is removed by :func:`scenarios.edits.remove_from_journey` (moves into k go on to its
-successors, or are lost). Under ``lost`` it is the classic attribution: the share of sales
-that needed k. Under ``successors`` prospects skip k's experience, and with it the extra
-dropout after a bad one, but keep k's onward moves (lost included), so the effect is small
-and often negative: the friction k adds.
+successors, or are lost); conversions are solved exactly (:mod:`sim.formulas.chains`).
+Under ``lost`` it is the classic attribution: the share of sales that needed k. Under
+``successors`` prospects skip k's experience, and with it the extra dropout after a bad
+one, but keep k's onward moves (lost included), so the effect is small and often negative:
+the friction k adds.
 """
 
 from __future__ import annotations
@@ -28,85 +16,10 @@ import numpy as np
 import xarray as xr
 
 from scenarios.edits import remove_from_journey
-from sim.journey import after_bad_experience
-from sim.parameters import Parameters
+from sim.formulas.chains import absorb, averaged_rows, effective_transitions
+from sim.inputs.parameters import Parameters
 
 TRAFFIC = ("successors", "lost")
-
-
-def averaged_rows(transitions: np.ndarray, ratings: np.ndarray, odds: float) -> np.ndarray:
-    """One segment's rows averaged over ratings: P[k] = (1 - b_k) T[k] + b_k T_bad[k].
-
-    ``transitions`` (K, K + 2), ``ratings`` (K, 5); returns (K, K + 2).
-    """
-    bad = ratings[:, :2].sum(axis=1)[:, None]
-    lost = transitions.shape[1] - 1
-    return (1 - bad) * transitions + bad * after_bad_experience(transitions, odds, lost)
-
-
-def effective_transitions(params: Parameters) -> np.ndarray:
-    """The chain prospects follow, per segment: (segment, touchpoint, K + 2)."""
-    return np.stack(
-        [
-            averaged_rows(params.transitions[s], params.ratings[s], params.dropout_odds[s])
-            for s in range(len(params.segments))
-        ]
-    )
-
-
-def _reachable(start: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """States reached from ``start`` with positive probability (boolean, by closure)."""
-    seen = start > 0
-    while True:
-        more = seen | (Q[seen] > 0).any(axis=0)
-        if (more == seen).all():
-            return seen
-        seen = more
-
-
-def _finishing(P: np.ndarray) -> np.ndarray:
-    """States with a path of positive probability to purchase or lost."""
-    K = P.shape[0]
-    done = (P[:, K:] > 0).any(axis=1)
-    while True:
-        more = done | (P[:, :K][:, done] > 0).any(axis=1)
-        if (more == done).all():
-            return done
-        done = more
-
-
-def trapped(params: Parameters) -> dict[str, list[str]]:
-    """Per segment, the touchpoints prospects reach but cannot leave for purchase or lost."""
-    K, found = len(params.touchpoints), {}
-    for s, segment in enumerate(params.segments):
-        P = params.transitions[s]
-        stuck = _reachable(params.start[s], P[:, :K]) & ~_finishing(P)
-        if stuck.any():
-            found[segment] = [params.touchpoints[k] for k in np.flatnonzero(stuck)]
-    return found
-
-
-def absorb(start: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
-    """Conversion a N R[:, purchase] and expected visits v = a N, with N = (I - Q)^-1.
-
-    Solved on the states reachable from ``start`` (where I - Q is invertible when every
-    one of them can finish), as v (I - Q) = a; unreachable states get 0 visits.
-
-    Raises
-    ------
-    ValueError
-        If a reachable state cannot reach purchase or lost.
-    """
-    K = len(start)
-    Q = P[:, :K]
-    seen = _reachable(start, Q)
-    if (seen & ~_finishing(P)).any():
-        raise ValueError("prospects are trapped: a reachable touchpoint cannot finish")
-    visits = np.zeros(K)
-    inside = np.flatnonzero(seen)
-    block = np.eye(len(inside)) - Q[np.ix_(inside, inside)]
-    visits[inside] = np.linalg.solve(block.T, start[inside])
-    return float(visits @ P[:, K]), visits
 
 
 def journey_chain(params: Parameters) -> xr.Dataset:

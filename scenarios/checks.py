@@ -2,7 +2,7 @@
 
 Ids are checked against the touchpoints in use at each edit's month, rating distributions
 and journey rows must sum to one, and an edit must apply to the parameter set without
-trapping prospects. Like :mod:`sim.checks` for a world, each check returns ``(path,
+trapping prospects. Like :mod:`sim.inputs.checks` for a world, each check returns ``(path,
 message)`` problems and :func:`check_plan` collects them all, so a user sees every mistake
 at once; :func:`scenarios.scenario.load_scenario` and :func:`scenarios.scenario.combine`
 raise those of the first file that has any.
@@ -10,7 +10,6 @@ raise those of the first file that has any.
 
 from __future__ import annotations
 
-from scenarios.chains import trapped
 from scenarios.edits import EditError, align, apply
 from scenarios.scenario import (
     AddTouchpoint,
@@ -22,9 +21,10 @@ from scenarios.scenario import (
     Shift,
     TimedEdit,
 )
-from sim.checks import Problems, sums_to_one, unknown
-from sim.parameters import from_world
-from sim.world import LOST, PURCHASE, START, World
+from sim.formulas.chains import trapped
+from sim.inputs.checks import Problems, sums_to_one, unknown
+from sim.inputs.parameters import from_world
+from sim.inputs.world import LOST, PURCHASE, START, World
 
 
 def check_plan(plan: Plan, world: World) -> list[tuple[str, str, str]]:

@@ -1,7 +1,7 @@
 """Each scenario against the baseline: differences per draw, their intervals, and the money.
 
-:func:`outcomes` turns the runner's monthly totals into the figures a strategist asks for,
-per (scenario, draw, segment), with ``all`` for the whole company. :func:`compare` takes
+The runner's counts give the figures a strategist asks for per (scenario, draw, segment),
+with ``all`` for the whole company (:func:`sim.engine.results.outcomes`). :func:`compare` takes
 each scenario's difference from the baseline draw by draw (the same draw and random
 numbers, so the difference carries the parameter uncertainty and little else) and gives its
 mean, 90% equal-tailed interval and the probability that the scenario is better.
@@ -20,57 +20,10 @@ import xarray as xr
 
 from scenarios.runner import BASELINE
 from scenarios.scenario import Plan
+from sim.engine.results import OUTCOMES, outcomes
 
 INTERVAL = (0.05, 0.95)
 """The 90% equal-tailed interval of differences."""
-OUTCOMES = {
-    # name: (description, unit, higher is better)
-    "retention_12": ("installed base still in service after 12 months", "share", True),
-    "retention_24": ("installed base still in service after 24 months", "share", True),
-    "monthly_churn": ("customers lost per customer-month", "share", False),
-    "acquired": ("customers acquired over the run", "customers", True),
-    "lifetime_value": (
-        "discounted value per customer of the installed base over the run",
-        "currency",
-        True,
-    ),
-    "margin": ("margin over the run", "currency", True),
-    "nps": ("net promoter score in the last month", "points", True),
-    "cost_to_serve": ("cost to serve over the run", "currency", False),
-}
-
-
-def with_total(results: xr.Dataset) -> xr.Dataset:
-    """The results with a segment ``all``: every total summed over the segments."""
-    total = results.sum("segment", keep_attrs=True).expand_dims(segment=["all"])
-    return xr.concat([results, total], dim="segment")
-
-
-def outcomes(results: xr.Dataset) -> xr.Dataset:
-    """The :data:`OUTCOMES` per (scenario, draw, segment), company totals scaled up."""
-    ds, scale = with_total(results), results.attrs["scale"]
-    months = ds.sizes["month"]
-
-    def retention(after: int) -> xr.DataArray:
-        if after > months:
-            return xr.full_like(ds["base_size"], np.nan)
-        return ds["base_active"].isel(month=after - 1, drop=True) / ds["base_size"]
-
-    last = ds.isel(month=-1, drop=True)
-    values = {
-        "retention_12": retention(12),
-        "retention_24": retention(24),
-        "monthly_churn": ds["churned"].sum("month") / ds["active_start"].sum("month"),
-        "acquired": ds["acquired"].sum("month") * scale,
-        "lifetime_value": ds["base_value"] / ds["base_size"],
-        "margin": ds["margin"].sum("month") * scale,
-        "nps": 100 * (last["advocates"] - last["dissatisfied"]) / last["active"],
-        "cost_to_serve": ds["cost_to_serve"].sum("month") * scale,
-    }
-    out = xr.Dataset(values)
-    for name, (text, unit, _) in OUTCOMES.items():
-        out[name].attrs.update(description=text, unit=unit)
-    return out
 
 
 def differences(results: xr.Dataset) -> xr.Dataset:

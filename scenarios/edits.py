@@ -49,9 +49,10 @@ from scenarios.scenario import (
     Shift,
     as_plan,
 )
-from sim.parameters import Parameters
-from sim.queues import QueueSettings
-from sim.world import LOST, PURCHASE, START, describe_all
+from sim.inputs.files import describe_all
+from sim.inputs.parameters import Parameters
+from sim.inputs.queues import QueueSettings
+from sim.inputs.world import LOST, PURCHASE, START
 
 Schedule = list[tuple[int, Parameters]]
 """(from_month, parameter set) pairs sorted by month; the first is from month 0."""

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from scenarios.scenario import Plan, Scenario, combine
+from scenarios.load import combine
+from scenarios.scenario import Plan, Scenario
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+    pass
 
 SCHEDULE_COLUMNS = (
     "order",
@@ -95,7 +96,7 @@ def staged(
     ------
     ValueError
         If there are no scenarios, names repeat, or the capacity is not a positive number.
-    sim.errors.InputError
+    sim.inputs.errors.InputError
         If the scenarios' edits clash (:func:`scenarios.scenario.combine`).
     """
     _check(scenarios, name, team_weeks_per_month)
@@ -144,64 +145,3 @@ def _check(scenarios: list[Scenario], name: str, team_weeks_per_month: float) ->
         )
     if name in names:
         raise ValueError(f"the plan's name {name!r} is also a scenario's, expected another name")
-
-
-def gantt(schedule: pd.DataFrame, months: int, colours: dict[str, str] | None = None) -> Figure:
-    """The schedule of :func:`staged` as a Gantt chart, months of the run on the x axis.
-
-    Per scenario, top to bottom in staged order: a light bar while the team works on it
-    (``team_free_month`` to ``finish_month``), a solid bar while it is in effect during the
-    run (``start_month`` to ``months``), and a tick at its own start month. Made without
-    pyplot: save it with ``savefig`` or show it with ``IPython.display.display``.
-
-    Parameters
-    ----------
-    schedule
-        The schedule table of :func:`staged`.
-    months
-        Months of the run: where the bars in effect end.
-    colours
-        A colour per scenario name (:func:`scenarios.plots.scenario_colours`); default:
-        tab10 in staged order.
-    """
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    fig = Figure(figsize=(9, 0.6 * len(schedule) + 2.2), layout="constrained")
-    ax = fig.subplots()
-    palette = [f"C{i % 10}" for i in range(len(schedule))]
-    for y, row in enumerate(schedule.itertuples()):
-        colour = (colours or {}).get(row.scenario, palette[y])
-        ax.barh(
-            y,
-            row.finish_month - row.team_free_month,
-            left=row.team_free_month,
-            height=0.7,
-            color=colour,
-            alpha=0.3,
-            edgecolor=colour,
-        )
-        ax.barh(
-            y, max(months - row.start_month, 0), left=row.start_month, height=0.35, color=colour
-        )
-        ax.plot([row.own_start_month] * 2, [y - 0.4, y + 0.4], color="black", linewidth=1.5)
-    ax.axvline(months, color="grey", linestyle="--", linewidth=1)
-    ax.set_yticks(range(len(schedule)), schedule["scenario"])
-    ax.invert_yaxis()
-    ax.set_xlim(
-        0, max(months, int(schedule["finish_month"].max()), int(schedule["start_month"].max())) + 1
-    )
-    ax.set_xlabel("month of the run (0 = the first month; dashed: the end of the run)")
-    ax.set_title("Staged plan: quick wins first", fontsize=10)
-    fig.legend(
-        handles=[
-            Patch(color="grey", alpha=0.3, label="the team at work"),
-            Patch(color="grey", label="in effect"),
-            Line2D([], [], color="black", label="its own start month"),
-        ],
-        fontsize="small",
-        loc="outside lower center",
-        ncol=3,
-    )
-    return fig

@@ -5,8 +5,8 @@ the band of curves that the fitted model predicts for data collected the same wa
 
 1. :func:`kaplan_meier` estimates retention by tenure from a customers table.
 2. :func:`retention_replicates` takes posterior draws (one parameter set each,
-   :func:`scenarios.draws.parameter_sets`), reruns the simulation that made the demo data
-   (:func:`scenarios.demo_data.demo_data`: same customers and months, another seed per draw)
+   :func:`models.draws.parameter_sets`), reruns the simulation that made the demo data
+   (:func:`sim.engine.feedback.demo_data`: same customers and months, another seed per draw)
    and estimates the same curve on each replicated customers table.
 3. :func:`retention_band` gives the 5% and 95% quantiles of those curves per month, and
    :func:`share_inside` the share of months in which the observed curve lies inside.
@@ -26,24 +26,22 @@ but not who churns when: the replays skip the survey and the journeys' event log
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from scenarios.demo_data import FeedbackCollector
-from scenarios.draws import parameter_sets, sample_indices
-from sim.engine import simulate
-from sim.parameters import Parameters, from_world
-from sim.population import Month
-from sim.world import World
+from models.data import BUNDLED
+from models.draws import parameter_sets, sample_indices
+from scenarios.pool import execute
+from sim.engine.feedback import FeedbackCollector
+from sim.engine.population import Month
+from sim.engine.simulation import simulate
+from sim.inputs.parameters import Parameters, from_world
+from sim.inputs.world import World
 
-BUNDLED = Path(__file__).resolve().parents[1] / "models" / "demo"
-"""The bundled demo data (``ctm demo-data``) and its ``truth.nc``."""
 BAND = (0.05, 0.95)
 """Quantiles of the replicated curves: a 90% predictive band."""
 
@@ -173,13 +171,16 @@ def retention_replicates(
         posterior = posterior["posterior"].to_dataset()
     sets = list(parameter_sets(posterior, from_world(world), draws))
     seeds = np.random.SeedSequence(seed).generate_state(len(sets)).tolist()
-    jobs = [(p, customers, months, s) for p, s in zip(sets, seeds, strict=True)]
-    curves = []
-    with _pool(workers) as pool:
-        for curve in pool.map(replay_retention, *zip(*jobs, strict=True)):
-            curves.append(curve.drop_vars(["at_risk", "churned", "standard_error"]))
-            if progress:
-                progress(len(curves))
+    if workers < 1:
+        raise ValueError(f"workers is {workers}, expected at least 1")
+    jobs = {i: (p, customers, months, s) for i, (p, s) in enumerate(zip(sets, seeds, strict=True))}
+    executor = "serial" if workers == 1 else "processes"
+    found = {}
+    for i, curve in execute(replay_retention, jobs, executor, workers):
+        found[i] = curve.drop_vars(["at_risk", "churned", "standard_error"])
+        if progress:
+            progress(len(found))
+    curves = [found[i] for i in sorted(found)]
     labels = sample_indices(posterior, draws)
     return xr.concat(curves, dim="draw", join="outer").assign_coords(draw=labels)
 
@@ -211,27 +212,3 @@ def share_inside(observed: xr.DataArray, band: xr.DataArray) -> float:
     observed, band = xr.align(observed.reset_coords(drop=True), band)
     low, high = band.min("quantile"), band.max("quantile")
     return float(((low <= observed) & (observed <= high)).mean())
-
-
-class _pool:
-    """``workers`` spawned processes, or the calling process itself when ``workers == 1``."""
-
-    def __init__(self, workers: int):
-        if workers < 1:
-            raise ValueError(f"workers is {workers}, expected at least 1")
-        self.workers = workers
-
-    def __enter__(self):
-        if self.workers == 1:
-            self.executor = None
-            return self
-        # Spawned, not forked: the caller may hold sampler or BLAS threads.
-        self.executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
-        return self.executor
-
-    def map(self, function, *iterables):
-        return map(function, *iterables)
-
-    def __exit__(self, *exc):
-        if self.executor is not None:
-            self.executor.shutdown()

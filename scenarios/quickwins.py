@@ -32,7 +32,7 @@ low impact, high effort.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,15 +41,16 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from scenarios.outputs import atomic_directory
+from scenarios.load import parse_scenario
 from scenarios.runner import Settings
-from scenarios.scenario import Plan, as_plan, parse_scenario
+from scenarios.scenario import Plan, as_plan
 from scenarios.study import Study, run_study, write_study
-from sim.checks import unknown
-from sim.errors import InputError
-from sim.parameters import Parameters
-from sim.schema import NonNegative, StrictModel
-from sim.world import Touchpoint, World, describe_all, read_yaml
+from sim.inputs.checks import unknown
+from sim.inputs.errors import InputError
+from sim.inputs.files import atomic_directory, describe_all, read_yaml
+from sim.inputs.parameters import Parameters
+from sim.inputs.schema import NonNegative, StrictModel
+from sim.inputs.world import Touchpoint, World
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -270,9 +271,13 @@ def quadrant(value_gain: float, effort_weeks: float, limits: Thresholds) -> str:
     return QUADRANTS[(value_gain > limits.impact, effort_weeks > limits.effort)]
 
 
-def write_quickwins(wins: QuickWins, out: Path) -> list[str]:
+def write_quickwins(
+    wins: QuickWins, out: Path, figures: Mapping[str, Figure] | None = None
+) -> list[str]:
     """The run (``study/``: results.nc, comparison, economics), ``quickwins`` as CSV, Parquet
-    and JSON (with the thresholds and settings) and ``matrix.png``, into ``out`` atomically."""
+    and JSON (with the thresholds and settings) and each of ``figures`` (file name: figure,
+    such as the matrix of :func:`notebooks.touchpoint_plots.matrix_plot`), into ``out``
+    atomically."""
     currency = wins.study.results.attrs["currency"]
     with atomic_directory(out) as folder:
         write_study(wins.study, folder / "study")
@@ -288,80 +293,6 @@ def write_quickwins(wins: QuickWins, out: Path) -> list[str]:
             "quickwins": json.loads(wins.table.to_json(orient="records")),
         }
         (folder / "quickwins.json").write_text(json.dumps(summary, indent=1))
-        matrix_plot(wins.table, wins.thresholds, currency).savefig(folder / "matrix.png", dpi=120)
+        for name, figure in (figures or {}).items():
+            figure.savefig(folder / name, dpi=120)
     return sorted(p.name for p in out.iterdir())
-
-
-def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str) -> Figure:
-    """Impact (value gained, 90% interval) against effort, the quadrant lines, one label a
-    point.
-
-    The figure is made without pyplot (no backend, nothing to close): save it with
-    ``savefig`` or show it in a notebook with ``IPython.display.display``.
-    """
-    from matplotlib.figure import Figure
-
-    run = table[table["skipped"] == ""]
-    fig = Figure(figsize=(11, 7.5))
-    ax = fig.subplots()
-    for kind, colour in COLOURS.items():
-        part = run[run["kind"] == kind]
-        gain = part["value_gain"] / 1e6
-        spread = [gain - part["value_gain_low"] / 1e6, part["value_gain_high"] / 1e6 - gain]
-        ax.errorbar(
-            part["effort_weeks"],
-            gain,
-            yerr=np.clip(spread, 0, None),
-            fmt="o",
-            color=colour,
-            ecolor=colour,
-            alpha=0.6,
-            capsize=2,
-            label=kind,
-        )
-    _label(ax, run, 0.035 * np.ptp(run["value_gain"] / 1e6), 0.02 * np.ptp(run["effort_weeks"]))
-    ax.axhline(limits.impact / 1e6, color="grey", linestyle="--", linewidth=1)
-    ax.axvline(limits.effort, color="grey", linestyle="--", linewidth=1)
-    for (high, hard), text in QUADRANTS.items():
-        ax.text(
-            0.98 if hard else 0.02,
-            0.97 if high else 0.03,
-            text,
-            transform=ax.transAxes,
-            ha="right" if hard else "left",
-            va="top" if high else "bottom",
-            fontsize=11,
-            color="grey",
-            weight="bold",
-        )
-    ax.margins(x=0.15)
-    ax.set_xlabel("effort (person-weeks)")
-    ax.set_ylabel(f"value gained over the run (million {currency}, discounted; 90% interval)")
-    ax.set_title(
-        f"Impact and effort of fixing or removing each touchpoint\n"
-        f"{limits.describe(currency)}; a point on a line is low",
-        fontsize=9,
-    )
-    ax.legend(loc="center right")
-    fig.tight_layout()
-    return fig
-
-
-def _label(ax, run: pd.DataFrame, gap: float, right: float) -> None:
-    """Each point's name ``right`` of it (person-weeks), names of points at one effort moved
-    apart by ``gap`` (millions) with a line to their point."""
-    for effort, group in run.sort_values("value_gain").groupby("effort_weeks"):
-        placed = -np.inf
-        for row in group.itertuples():
-            y = row.value_gain / 1e6
-            placed = max(y, placed + gap)
-            ax.annotate(
-                f"{row.kind} {row.touchpoint}",
-                (effort, y),
-                xytext=(effort + right, placed),
-                fontsize=7,
-                color=COLOURS[row.kind],
-                ha="left",
-                va="center",
-                arrowprops={"arrowstyle": "-", "color": "lightgrey", "lw": 0.5},
-            )

@@ -1,28 +1,25 @@
 """The runner: the baseline and every scenario, over posterior draws, with common random numbers.
 
 A run is a grid of pieces (scenario, draw, replication). Each piece simulates one parameter
-set (the draw's, edited by the scenario's schedule) and keeps the monthly totals per
-segment (:data:`KEPT`). The seed of a piece depends on the draw and the replication only,
-never on the scenario: every scenario meets the same customers with the same random numbers
-as the baseline (common random numbers), so differences are the scenario's doing and not
-sampling noise.
+set (the draw's, edited by the scenario's schedule) and keeps the counts the outcomes are
+read from (:meth:`sim.engine.results.Recorder.counts`). The seed of a piece depends on the
+draw and the replication only, never on the scenario: every scenario meets the same
+customers with the same random numbers as the baseline (common random numbers), so
+differences are the scenario's doing and not sampling noise.
 
-Executors: ``"serial"``, ``"processes"`` (local processes, the default) or a
-``dask.distributed`` scheduler address (``"local"`` starts a LocalCluster). A piece's result
-depends only on its inputs, so every executor gives identical results. With a ``store``
-folder each finished piece is saved at once (written to a temporary name, then renamed), and
-a rerun with the same settings loads the finished pieces instead of simulating them again:
-an interrupted run resumes where it stopped.
+Executors (:mod:`scenarios.pool`): ``"serial"``, ``"processes"`` (local processes, the
+default) or a ``dask.distributed`` scheduler address (``"local"`` starts a LocalCluster). A
+piece's result depends only on its inputs, so every executor gives identical results. With a
+``store`` folder each finished piece is saved at once (written to a temporary name, then
+renamed), and a rerun with the same settings loads the finished pieces instead of simulating
+them again: an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -30,24 +27,13 @@ import numpy as np
 import xarray as xr
 
 from scenarios.edits import schedule
+from scenarios.pool import execute
 from scenarios.scenario import Plan
-from sim.engine import Simulation
-from sim.files import atomic_file
-from sim.parameters import LOYALTY_CLASSES, Parameters
+from sim.engine.simulation import Simulation
+from sim.inputs.files import atomic_file
+from sim.inputs.parameters import Parameters
 
 BASELINE = "baseline"
-KEPT = (
-    "prospects",
-    "acquired",
-    "active_start",
-    "active",
-    "churned",
-    "revenue",
-    "margin",
-    "cost_to_serve",
-    "acquisition_spend",
-)
-"""Monthly totals per segment kept from each simulation (the sample's, not the company's)."""
 
 
 @dataclass(frozen=True)
@@ -108,11 +94,10 @@ def run(
     Returns
     -------
     xarray.Dataset
-        The :data:`KEPT` totals, ``advocates`` and ``dissatisfied`` (survivors by
-        self-classification), dims (scenario, draw, segment, month); the installed base's
-        ``base_active`` (in service at the month's end), ``base_size`` and ``base_value``
-        (discounted value over the run); means over replications. The attribute ``scale``
-        converts the sample's totals to the company's.
+        The counts of :func:`sim.engine.results.counts` (monthly totals per segment,
+        ``advocates`` and ``dissatisfied``, the installed base's ``base_active``,
+        ``base_size`` and ``base_value``), dims (scenario, draw, segment, month), means over
+        replications. The attribute ``scale`` converts the sample's totals to the company's.
     """
     if BASELINE in plans:
         raise ValueError(f"'{BASELINE}' is reserved for the run without edits; rename it")
@@ -133,7 +118,7 @@ def run(
         for p in pieces
         if p not in done
     }
-    for piece, result in _execute(jobs, executor):
+    for piece, result in execute(simulate_piece, jobs, executor):
         if folder is not None:
             _save(folder, piece, result)
         done[piece] = result
@@ -145,88 +130,18 @@ def run(
 def simulate_piece(
     changes: list[tuple[int, Parameters]], settings: Settings, seed: int
 ) -> xr.Dataset:
-    """One simulation, reduced to the monthly totals per segment the comparison needs.
-
-    The counts are read from the run's recorder: building the whole results Dataset (rates,
-    queue metrics) would cost a sweep more than a tenth of its time.
-    """
+    """One simulation, reduced to the counts the outcomes are read from
+    (:meth:`sim.engine.results.Recorder.counts`)."""
     (_, first), *later = changes
     simulation = Simulation(first, settings.customers, settings.months, seed, changes=later)
     simulation.play()
-    recorder, sm = simulation.recorder, ("segment", "month")
-    survivors = recorder.loyalty  # (segment, month, self-class) at the month's end
-    data = {name: (sm, recorder.by_month[name]) for name in KEPT}
-    data["advocates"] = (sm, survivors[..., LOYALTY_CLASSES.index("advocate")])
-    data["dissatisfied"] = (sm, survivors[..., LOYALTY_CLASSES.index("dissatisfied")])
-    # the installed base (cohort 0): in service at each month's end, and its discounted value
-    data["base_active"] = (sm, recorder.alive[:, 0, :])  # tenure t + 1 ends in month t
-    data["base_size"] = ("segment", recorder.cohort_size[:, 0])
-    data["base_value"] = ("segment", recorder.cohort_value[:, 0])
-    coords = {"segment": list(first.segments), "month": np.arange(settings.months)}
-    return xr.Dataset(
-        data,
-        coords=coords,
-        attrs={
-            "scale": float(simulation.attrs["scale"]),
-            "discount_rate": float(first.discount_rate),
-        },
+    return simulation.recorder.counts(
+        scale=float(simulation.attrs["scale"]), discount_rate=float(first.discount_rate)
     )
 
 
 def _schedule(params: Parameters, plan: Plan | None) -> list[tuple[int, Parameters]]:
     return [(0, params)] if plan is None else schedule(params, plan)
-
-
-def _execute(jobs: dict[Piece, tuple], executor: str) -> Iterator[tuple[Piece, xr.Dataset]]:
-    """Run the jobs; yield each piece with its result as it finishes (order may vary)."""
-    if not jobs:
-        return
-    if executor == "serial":
-        for piece, args in jobs.items():
-            yield piece, simulate_piece(*args)
-    elif executor == "processes":
-        workers = min(len(jobs), os.cpu_count() or 1)
-        # spawn, not fork: forking a process with threads (BLAS, dask) can deadlock
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures: dict[Future, Piece] = {
-                pool.submit(simulate_piece, *a): p for p, a in jobs.items()
-            }
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-    else:
-        yield from _execute_dask(jobs, executor)
-
-
-def _execute_dask(jobs: dict[Piece, tuple], address: str) -> Iterator[tuple[Piece, xr.Dataset]]:
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    cluster = (
-        LocalCluster(
-            n_workers=os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        )
-        if address == "local"
-        else None
-    )
-    with Client(cluster if cluster is not None else address) as client:
-        futures = {
-            client.submit(simulate_piece, *args, pure=False): piece for piece, args in jobs.items()
-        }
-        try:
-            for future in dask_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            client.cancel(list(futures))
-    if cluster is not None:
-        cluster.close()
 
 
 def _assemble(

@@ -22,17 +22,14 @@ scenario's start month (a ``shift`` its own ``from_month``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
-from sim.checks import Problems
-from sim.errors import InputError
-from sim.queues import PositiveDuration
-from sim.schema import NonNegative, Probability, StrictModel
-from sim.world import PerSegment, RatingDistribution, Touchpoint, World, describe_all, read_yaml
+from sim.inputs.queues import PositiveDuration
+from sim.inputs.schema import NonNegative, Probability, StrictModel
+from sim.inputs.world import PerSegment, RatingDistribution, Touchpoint, World
 
 KINDS = ("add", "fix", "remove", "reroute", "prospects", "shift")
 Month = Annotated[int, Field(ge=0)]
@@ -275,81 +272,3 @@ class Plan:
 def as_plan(plan: Plan | Scenario) -> Plan:
     """A scenario is a plan of one."""
     return plan if isinstance(plan, Plan) else Plan(plan.name, (plan,))
-
-
-def load_scenario(path: str | Path, world: World) -> Scenario:
-    """Read, validate and cross-check a scenario file against ``world``.
-
-    Raises
-    ------
-    InputError
-        With every problem found, one line each naming the file and the field.
-    """
-    path = Path(path)
-    return parse_scenario(read_yaml(path), world, str(path))
-
-
-def parse_scenario(data: dict, world: World, source: str = "scenario") -> Scenario:
-    """A scenario from an already-read mapping (``source`` names it in error messages)."""
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as error:
-        raise InputError(source, _describe(error)) from None
-    scenario._source, scenario._world = source, world
-    _cross_check(as_plan(scenario), world)
-    return scenario
-
-
-def combine(scenarios: list[Scenario], name: str) -> Plan:
-    """A plan of scenarios (loaded against one world), cross-checked together.
-
-    Raises
-    ------
-    InputError
-        For the first file whose edits clash with an earlier scenario's (a touchpoint
-        added twice, removed twice, or edited after its removal).
-    """
-    worlds = {id(s._world) for s in scenarios}
-    if not scenarios or len(worlds) != 1 or scenarios[0]._world is None:
-        raise ValueError("combine needs scenarios loaded against one world (load_scenario)")
-    plan = Plan(name, tuple(scenarios))
-    _cross_check(plan, scenarios[0]._world)
-    return plan
-
-
-def _cross_check(plan: Plan, world: World) -> None:
-    """Raise InputError with the problems (:func:`scenarios.checks.check_plan`) of the first
-    file that has any."""
-    from scenarios.checks import check_plan  # it imports this module
-
-    found = check_plan(plan, world)
-    if found:
-        source = found[0][0]
-        raise InputError(source, [(w, m) for s, w, m in found if s == source])
-
-
-def _describe(error: ValidationError) -> Problems:
-    """Pydantic errors as problems, without the edit kind pydantic puts in the path."""
-    errors, problems = [], []
-    for e in error.errors():
-        loc = e["loc"]
-        if loc[:1] == ("edits",) and len(loc) > 2 and loc[2] in KINDS:
-            loc = loc[:2] + loc[3:]
-        kinds = ", ".join(KINDS)
-        if e["type"] == "union_tag_invalid":
-            tag = e["ctx"]["tag"]
-            problems.append(
-                (f"edits[{loc[1]}].kind", f"unknown kind {tag!r}, expected one of {kinds}")
-            )
-        elif e["type"] == "union_tag_not_found":
-            problems.append((f"edits[{loc[1]}]", f"no 'kind', expected one of {kinds}"))
-        elif e["type"] == "model_attributes_type" and loc[:1] == ("edits",):
-            problems.append(
-                (
-                    f"edits[{loc[1]}]",
-                    f"got {e['input']!r}, expected a mapping with a kind ({kinds})",
-                )
-            )
-        else:
-            errors.append({**e, "loc": loc})
-    return describe_all(errors) + problems

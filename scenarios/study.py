@@ -17,14 +17,16 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from models.draws import parameter_sets
+from models.posterior import load_posterior
 from scenarios.compare import compare, economics
-from scenarios.draws import parameter_sets
-from scenarios.outputs import atomic_directory
+from scenarios.load import combine, load_scenario
 from scenarios.runner import Settings, run
-from scenarios.scenario import Plan, as_plan, combine, load_scenario
-from sim.errors import InputError
-from sim.parameters import Parameters, from_world
-from sim.world import World
+from scenarios.scenario import Plan, as_plan
+from sim.inputs.errors import InputError
+from sim.inputs.files import atomic_directory
+from sim.inputs.parameters import Parameters, from_world
+from sim.inputs.world import World
 
 
 @dataclass
@@ -63,8 +65,6 @@ def draws_of(world: World, posterior: Path | None, count: int) -> list[Parameter
     params = from_world(world)
     if posterior is None:
         return [params]
-    from models.posterior import load_posterior
-
     tree = load_posterior(posterior, world)
     return list(parameter_sets(tree["posterior"].to_dataset(), params, count))
 

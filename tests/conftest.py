@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from sim.parameters import Parameters, from_world
-from sim.world import load_world
+from sim.inputs.load import load_world
+from sim.inputs.parameters import Parameters, from_world
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # plots in tests need no screen
 

@@ -6,20 +6,38 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
 from scipy.special import logit
+from typer.testing import CliRunner
 
-from sim.journey import walk
-from sim.parameters import Parameters
-from sim.streams import Streams
+from cli.app import app
+from sim.engine.journey import walk
+from sim.engine.streams import Streams
+from sim.inputs.parameters import Parameters
 
 CTM = str(Path(sys.executable).parent / "ctm")
 
 
 def ctm(*args: str) -> subprocess.CompletedProcess:
-    """Run the installed ``ctm`` command as a user would; output captured as text."""
+    """Run a ``ctm`` command in this process (typer's CliRunner); output captured as text.
+
+    An exception that escapes the command is written to stderr as a traceback with exit code
+    1, as the installed script would show it, so a test that asks for no traceback sees one.
+    """
+    result = CliRunner().invoke(app, list(args))
+    stderr = result.stderr
+    code = result.exit_code
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+        code = 1
+    return subprocess.CompletedProcess(["ctm", *args], code, result.stdout, stderr)
+
+
+def installed_ctm(*args: str) -> subprocess.CompletedProcess:
+    """Run the installed ``ctm`` script as a user would; output captured as text."""
     return subprocess.run([CTM, *args], capture_output=True, text=True, timeout=300)
 
 
@@ -77,7 +95,7 @@ def posterior_file(path: Path, world, draws: int = 4, seed: int = 0) -> Path:
     import xarray as xr
 
     from models.posterior import save_posterior
-    from sim.parameters import from_world
+    from sim.inputs.parameters import from_world
 
     params, rng = from_world(world), np.random.default_rng(seed)
 

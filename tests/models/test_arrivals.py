@@ -15,7 +15,7 @@ from scipy import stats
 
 from models.arrivals import ArrivalModel, monthly_starts
 from models.data import load_customers
-from sim.world import load_world
+from sim.inputs.load import load_world
 from tests.helpers import absorbing_chain, averaged_over_ratings
 
 DEMO = Path(__file__).parents[2] / "models" / "demo"

@@ -10,8 +10,8 @@ import xarray as xr
 
 from models.cohorts import load_cohorts
 from scenarios.study import draws_of
-from sim.engine import simulate
-from sim.errors import InputError
+from sim.engine.simulation import simulate
+from sim.inputs.errors import InputError
 from tests.helpers import constant_hazard, ctm
 
 A, B = 0.8, 12.0

@@ -7,8 +7,8 @@ import pytest
 
 from models.data import load_customers, load_events, load_responses
 from models.survey import convert_survey
-from sim.errors import InputError
-from sim.world import load_world
+from sim.inputs.errors import InputError
+from sim.inputs.load import load_world
 
 BAD = Path(__file__).parent / "data_bad"
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from models.drivers import plot_value_drivers, sentence, value_drivers
+from models.drivers import sentence, value_drivers
+from notebooks.touchpoint_plots import plot_value_drivers
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 
 from models.data import load_customers
-from models.eventlog import read_event_log
-from models.journey_outputs import common_sequences, journey_map
+from models.eventlog import common_sequences, read_event_log
 from models.journeys import JourneyModel, simulation_rows
-from sim.errors import InputError
-from sim.journey import after_bad_experience
-from sim.parameters import Parameters
+from notebooks.touchpoint_plots import journey_map
+from sim.formulas.chains import after_bad_experience
+from sim.inputs.errors import InputError
+from sim.inputs.parameters import Parameters
 
 DEMO = Path(__file__).parents[2] / "models" / "demo"
 T0 = pd.Timestamp("2025-01-01")
@@ -109,7 +109,7 @@ def raised_lost(params: Parameters) -> Parameters:
 
 
 def effective_chain(params: Parameters) -> np.ndarray:
-    """The chain the log shows: rows averaged over good and bad experiences (sim.journey)."""
+    """The chain the log shows: rows averaged over good and bad experiences (sim.engine.journey)."""
     bad = params.ratings[..., :2].sum(axis=-1)[..., None]
     worse = after_bad_experience(params.transitions, params.dropout_odds[:, None], params.lost)
     return (1 - bad) * params.transitions + bad * worse
@@ -165,7 +165,7 @@ def generated(demo_params):
     Lead segments are taken from the engine's ids (segment in the top 8 bits), as a CRM would
     record them; lost prospects' are then blanked where a test needs them unknown.
     """
-    from scenarios.demo_data import demo_data
+    from sim.engine.feedback import demo_data
 
     logs = []
     for seed in (11, 21):
@@ -226,7 +226,7 @@ def test_recovery_without_lost_segments(generated, demo_world, demo_params):
 
 
 def test_simulation_rows_invert_the_bad_experience_effect():
-    """Round trip through sim.journey.after_bad_experience; tolerance 1e-12 (rounding)."""
+    """Round trip through sim.formulas.chains.after_bad_experience; tolerance 1e-12 (rounding)."""
     rng = np.random.default_rng(8)
     base = rng.dirichlet(np.ones(6), size=(3, 4))
     base[0, 0] = [0, 0, 0, 0, 0, 1]  # always lost

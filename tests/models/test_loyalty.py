@@ -23,9 +23,9 @@ from models.loyalty import (
     nps_counts,
     survey_rows,
 )
-from sim.perception import poor_view
-from sim.population import Population
-from sim.streams import Streams
+from sim.engine.population import Population
+from sim.engine.streams import Streams
+from sim.formulas.perception import poor_view
 
 SHARES = {"household": 2000, "small_business": 1200, "enterprise": 800}
 """Responses per segment in the recovery test: 4,000 in all, the smaller segments

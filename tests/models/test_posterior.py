@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from models.posterior import attribute, load_posterior, save_posterior
-from sim.errors import InputError
+from sim.inputs.errors import InputError
 
 
 def small_tree(world) -> xr.DataTree:

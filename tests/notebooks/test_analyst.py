@@ -16,15 +16,15 @@ import models
 from models.data import load_customers
 from models.drivers import value_drivers
 from models.eventlog import read_event_log
-from models.journey_outputs import journey_map
 from models.journeys import JourneyModel
 from models.posterior import load_posterior
+from notebooks.report import execute
+from notebooks.touchpoint_plots import journey_map
 from scenarios.attribution import attribution
 from scenarios.quickwins import quick_wins, write_quickwins
-from scenarios.report import execute
 from scenarios.runner import Settings
 from scenarios.study import draws_of
-from sim.parameters import from_world
+from sim.inputs.parameters import from_world
 from tests.helpers import notebook_outputs as outputs
 from tests.helpers import posterior_file
 from tests.helpers import read_csv as read

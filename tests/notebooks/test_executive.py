@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import scenarios
-from scenarios.report import execute
+from notebooks.report import execute
 from tests.helpers import ctm, posterior_file
 from tests.helpers import notebook_outputs as outputs
 

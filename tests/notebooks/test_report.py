@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scenarios.report import notebook_path
-from scenarios.report import scenario_files as bundled_scenarios
+from notebooks.report import notebook_path
+from scenarios.load import scenario_files as bundled_scenarios
 from tests.helpers import ctm, posterior_file
 
 SMALL = ["--draws", "3", "--customers", "300", "--months", "12", "--seed", "1", "--serial"]

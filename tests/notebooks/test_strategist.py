@@ -10,10 +10,11 @@ import nbformat
 import pandas as pd
 import pytest
 
+from notebooks.report import execute
+from scenarios.load import load_scenario, scenario_files
 from scenarios.planning import staged
-from scenarios.report import execute, scenario_files
 from scenarios.runner import Settings
-from scenarios.scenario import as_plan, load_scenario
+from scenarios.scenario import as_plan
 from scenarios.study import draws_of, run_study
 from tests.helpers import notebook_outputs as outputs
 from tests.helpers import posterior_file

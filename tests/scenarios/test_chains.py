@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenarios.chains import absorb, effective_transitions, journey_chain, removal_effects
+from scenarios.chains import journey_chain, removal_effects
 from scenarios.edits import remove
-from sim.journey import walk
-from sim.streams import Streams
+from sim.engine.journey import walk
+from sim.engine.streams import Streams
+from sim.formulas.chains import absorb, effective_transitions
 from tests.helpers import PROSPECTS, averaged_over_ratings, simulated
 
 SEGMENTS = ["household", "small_business", "enterprise"]
@@ -32,7 +33,7 @@ def brute_force(start: np.ndarray, P: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def test_averaged_rows_match_the_story_written_out(demo_params):
-    """The chain uses sim.journey's own dropout rule; the test suite's independent
+    """The chain uses sim.engine.journey's own dropout rule; the test suite's independent
     write-out of DESIGN's story gives the same rows."""
     P = effective_transitions(demo_params)
     for s in range(len(SEGMENTS)):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from scenarios.outputs import atomic_directory
+from sim.inputs.files import atomic_directory
 from tests.helpers import ctm
 
 

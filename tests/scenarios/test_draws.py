@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from scenarios.draws import REPLACEABLE, parameter_sets
-from sim.parameters import to_dataset
+from models.draws import REPLACEABLE, parameter_sets
+from sim.inputs.parameters import to_dataset
 
 
 def fake_posterior(params, chains=2, draws=5, reverse=False) -> xr.Dataset:

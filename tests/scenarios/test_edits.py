@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from scenarios.chains import absorb, averaged_rows, journey_chain
+from scenarios.chains import journey_chain
 from scenarios.edits import align, remove, schedule, shift_bad_ratings
-from scenarios.scenario import combine, load_scenario, parse_scenario
-from sim.engine import simulate
-from sim.parameters import Parameters
+from scenarios.load import combine, load_scenario, parse_scenario
+from sim.engine.simulation import simulate
+from sim.formulas.chains import absorb, averaged_rows
+from sim.inputs.parameters import Parameters
 
 EXAMPLES = Path(__file__).parents[2] / "scenarios" / "examples"
 CHAT = {

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from models.data import load_customers, load_responses
-from scenarios.submodels import align, arrivals, journeys, left_to_world
+from models.submodels import align, arrivals, journeys, left_to_world
 
 DEMO = Path(__file__).parents[2] / "models" / "demo"
 
@@ -93,8 +93,8 @@ def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_
     the ratings moved one step up (30% seen). The queued call centre and the touchpoints
     customers never meet after purchase keep the world's; each draw becomes one parameter
     set's ratings."""
-    from scenarios.draws import parameter_sets
-    from scenarios.submodels import ratings
+    from models.draws import parameter_sets
+    from models.submodels import ratings
 
     customers = load_customers(DEMO / "customers.csv", demo_world)
     experiences = load_responses(DEMO / "ratings.csv", demo_world, customers)

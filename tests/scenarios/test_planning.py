@@ -7,18 +7,12 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
+from notebooks.plots import gantt
 from scenarios.edits import schedule
-from scenarios.planning import (
-    SCHEDULE_COLUMNS,
-    gantt,
-    months_of_work,
-    quick_wins_first,
-    staged,
-)
-from scenarios.report import scenario_files
-from scenarios.scenario import load_scenario, parse_scenario
-from sim.errors import InputError
-from sim.parameters import from_world
+from scenarios.load import load_scenario, parse_scenario, scenario_files
+from scenarios.planning import SCHEDULE_COLUMNS, months_of_work, quick_wins_first, staged
+from sim.inputs.errors import InputError
+from sim.inputs.parameters import from_world
 
 
 def scenario(world, name: str, effort: float, start: int, touchpoint: str, **extra):

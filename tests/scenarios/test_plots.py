@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 from matplotlib.colors import to_hex, to_rgb
 
-from scenarios import plots
+from notebooks import plots
 from scenarios.runner import BASELINE
 
 SCENARIOS = [BASELINE, "Faster repairs", "New app"]

@@ -10,10 +10,9 @@ import pytest
 import xarray as xr
 
 from models.churn import ChurnModel
-from models.data import load_customers
-from scenarios.fitting import fit_churn, read_feedback
+from models.data import BUNDLED, load_customers
+from models.fitting import fit_churn, read_feedback
 from scenarios.predictive import (
-    BUNDLED,
     demo_settings,
     kaplan_meier,
     replay_retention,

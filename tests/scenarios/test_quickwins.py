@@ -25,8 +25,10 @@ from scenarios.quickwins import (
     thresholds,
 )
 from scenarios.scenario import FixTouchpoint, RemoveTouchpoint
-from sim.errors import InputError
-from sim.world import DEMO, World, read_yaml
+from sim.inputs.errors import InputError
+from sim.inputs.files import read_yaml
+from sim.inputs.load import DEMO
+from sim.inputs.world import World
 from tests.helpers import ctm
 
 

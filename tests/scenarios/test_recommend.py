@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from scenarios.recommend import (
+from notebooks.recommend import (
     economics_summary,
     escape_markdown,
     headline,

@@ -8,8 +8,9 @@ import xarray as xr
 
 from scenarios.compare import compare, differences, economics
 from scenarios.edits import schedule
+from scenarios.load import parse_scenario
 from scenarios.runner import BASELINE, Settings, run, simulate_piece
-from scenarios.scenario import as_plan, parse_scenario
+from scenarios.scenario import as_plan
 
 SMALL = Settings(customers=1_500, months=8, seed=3)
 
@@ -75,7 +76,7 @@ def test_results_are_labelled(serial, draws):
 def test_a_piece_holds_the_counts_of_the_full_results(demo_params, plans, demo_world):
     """simulate_piece reads the recorder directly; its counts are those of simulate's Dataset
     for the same run (a scenario starting in month 2, so the change of parameters counts)."""
-    from sim.engine import simulate
+    from sim.engine.simulation import simulate
 
     changes = schedule(demo_params, plans["agents"])
     piece = simulate_piece(changes, SMALL, seed=11)

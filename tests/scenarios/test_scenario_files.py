@@ -2,7 +2,7 @@
 
 Each file in ``scenarios_bad/`` has exactly one defect (its first line says which) against
 the demo world. A scenario's problems are InputErrors, which the command line prints as
-these lines with exit code 2 (``scenarios.cli.user_errors``).
+these lines with exit code 2 (``cli.common.user_errors``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from scenarios.edits import schedule
-from scenarios.scenario import Plan, combine, load_scenario, parse_scenario
-from sim.errors import InputError
-from sim.world import load_world
+from scenarios.load import combine, load_scenario, parse_scenario
+from scenarios.scenario import Plan
+from sim.inputs.errors import InputError
+from sim.inputs.load import load_world
 
 BAD = Path(__file__).parent / "scenarios_bad"
 EXAMPLES = Path(__file__).parents[2] / "scenarios" / "examples"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sim.engine import simulate
+from sim.engine.simulation import simulate
 from tests.helpers import constant_hazard
 
 N = 20_000

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sim.engine import simulate
-from sim.queues import QueueDesk, QueueSettings
-from sim.streams import Streams
+from sim.engine.desk import QueueDesk
+from sim.engine.simulation import simulate
+from sim.engine.streams import Streams
+from sim.inputs.queues import QueueSettings
 
 RUN = {"customers": 2_000, "months": 8, "seed": 5}
 

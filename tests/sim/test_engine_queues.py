@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy.special import logit
 
-from sim import erlang
-from sim.engine import simulate
-from sim.queues import QueueSettings
-from sim.units import MONTH
+from sim.engine.simulation import simulate
+from sim.formulas import erlang
+from sim.inputs.queues import QueueSettings
+from sim.inputs.units import MONTH
 
 CALLS_PER_CUSTOMER = 0.2  # a month, as floor(rate) + Bernoulli(frac(rate)): at most one
 

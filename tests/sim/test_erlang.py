@@ -1,4 +1,4 @@
-"""Tests for sim.erlang: reference figures, closed forms vs birth-death chain, staffing."""
+"""Tests for sim.formulas.erlang: reference figures, closed forms vs birth-death chain, staffing."""
 
 import heapq
 import math
@@ -6,15 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from sim.erlang import (
+from sim.formulas.erlang import (
     birth_death,
     erlang_a,
     erlang_b,
     erlang_c,
-    patience_rate,
     staffing,
     staffing_table,
 )
+from sim.inputs.queues import patience_rate
 
 # Worked example of shared/reference/README.md, rates per minute.
 LAM, MU, THETA = 2.0, 1 / 3, math.log(2.5)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sim.growing import Growing
+from sim.engine.growing import Growing
 
 
 def test_extend_equals_concatenate_across_growth():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.journey import walk
-from sim.streams import Streams
+from sim.engine.journey import walk
+from sim.engine.streams import Streams
 from tests.helpers import PROSPECTS, absorbing_chain, averaged_over_ratings, simulated
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from sim.erlang import erlang_a, erlang_c
-from sim.queues import QueueDesk, QueueSettings, experience, simulate_isolated
-from sim.streams import Streams
+from sim.engine.desk import QueueDesk, experience, handling_times
+from sim.engine.isolated import simulate_isolated
+from sim.engine.streams import Streams
+from sim.formulas.erlang import erlang_a, erlang_c
+from sim.inputs.queues import QueueSettings
 
 # Reference example (shared/reference/README.md): 2 calls/min, 3-minute calls, "60% hang up
 # within 1 min" i.e. theta = ln 2.5 per minute.
@@ -23,7 +25,7 @@ def settings(agents: int, mean: str = MEAN, patience: dict | None = REF_PATIENCE
 
 
 # (id, lam per min, settings, minutes per replication, exact P(W>0), exact P(abandon)).
-# Exact figures from sim.erlang; the reference ones are also checked against the README.
+# Exact figures from sim.formulas.erlang; the reference ones are also checked against the README.
 CASES = [
     ("ref-C-c7", LAM, settings(7, patience=None), 4000),
     ("ref-A-c7", LAM, settings(7), 2000),
@@ -231,7 +233,7 @@ def test_settings_parse_durations():
         {"agents": 1, "handling": {"distribution": "lognormal", "mean": "3 min", "sd": "2 min"}}
     )
     u = (np.arange(200_000) + 0.5) / 200_000  # midpoint rule over the inverse CDF
-    draws = ln.handling.draw(u)
+    draws = handling_times(ln.handling, u)
     assert draws.mean() == pytest.approx(3.0, rel=2e-3)  # quadrature error of the tail
     assert draws.std() == pytest.approx(2.0, rel=2e-2)
 

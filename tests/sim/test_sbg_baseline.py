@@ -8,8 +8,8 @@ import pytest
 from scipy.special import betaln
 
 from models.sbg import survival_probability
-from sim.engine import simulate
-from sim.world import DEMO, load_world
+from sim.engine.simulation import simulate
+from sim.inputs.load import DEMO, load_world
 from tests.helpers import constant_hazard
 
 N = 20_000
@@ -58,7 +58,7 @@ def test_the_segment_hazard_falls_with_tenure(heterogeneous):
 def test_world_file_gives_the_engine_its_sbg_segments(tmp_path):
     import yaml
 
-    from sim.parameters import from_world
+    from sim.inputs.parameters import from_world
 
     document = yaml.safe_load(DEMO.read_text())
     document["churn"]["sbg"] = {"enterprise": {"alpha": 0.7, "beta": 3.2}}

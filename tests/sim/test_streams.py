@@ -7,7 +7,7 @@ import bisect
 import numpy as np
 from scipy import stats
 
-from sim.streams import Streams, categorical, inverse, pack, packed
+from sim.engine.streams import Streams, categorical, inverse, pack, packed
 
 
 def test_pack_is_sixteen_bits_a_part():

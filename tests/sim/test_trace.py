@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.parameters import Parameters
-from sim.population import Population
-from sim.streams import Streams, pack
+from sim.engine.population import Population
+from sim.engine.streams import Streams, pack
+from sim.inputs.parameters import Parameters
 
 
 def one_touchpoint_world() -> Parameters:

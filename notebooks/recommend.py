@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from scenarios.compare import INTERVAL, OUTCOMES, outcomes
+from notebooks.tables import number
+from scenarios.compare import INTERVAL
 from scenarios.runner import BASELINE
-from scenarios.tables import number
+from sim.engine.results import OUTCOMES, outcomes
 
 HEADLINE = ("retention_12", "retention_24", "lifetime_value", "nps")
 """The baseline's outcomes an executive sees first."""
@@ -36,7 +37,7 @@ def headline(results: xr.Dataset) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per outcome of :data:`HEADLINE`: ``outcome``, ``description``, ``unit``
-        (as in :data:`scenarios.compare.OUTCOMES`), ``mean``, ``low``, ``high``; empty
+        (as in :data:`sim.engine.results.OUTCOMES`), ``mean``, ``low``, ``high``; empty
         figures where the outcome is not defined (24-month retention in a shorter run).
     """
     values = outcomes(results).sel(scenario=BASELINE, segment="all")

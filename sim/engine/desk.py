@@ -1,163 +1,48 @@
-"""Queued touchpoints: a call centre, a store or a field-repair desk with limited staff.
+"""A queued touchpoint at work: a call centre, a store or a field-repair desk with limited staff.
 
 A :class:`QueueDesk` serves contacts in continuous time. Contacts ask for one of ``agents``
 agents (FCFS), hang up when their patience runs out first, else are handled and resolved with
 the first-contact-resolution probability; abandoned and unresolved contacts may come back
-later.
+later. Its settings are the world file's (:class:`sim.inputs.queues.QueueSettings`).
 Each contact's patience, handling time, resolution and retry decision are inverse-CDF draws
-from the counter-based stream of (customer key, attempt) (:mod:`sim.streams`), so a scenario
-with other staffing sees the same customers (common random numbers).
+from the counter-based stream of (customer key, attempt) (:mod:`sim.engine.streams`), so a
+scenario with other staffing sees the same customers (common random numbers).
 
 With Poisson arrivals, exponential handling and no retries the desk is the M/M/c (Erlang C)
-queue, or M/M/c+M (Erlang A) with exponential patience; see :mod:`sim.erlang`.
+queue, or M/M/c+M (Erlang A) with exponential patience; see :mod:`sim.formulas.erlang` and
+:func:`sim.engine.isolated.simulate_isolated`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import AfterValidator, Field, model_validator
+from scipy.special import ndtri
 
-from sim.fcfs import ABANDONED, HANDLING, PATIENCE, UNRESOLVED, advance
-from sim.growing import Growing
-from sim.schema import Probability, StrictModel
-from sim.streams import Streams, pack
-from sim.units import Duration
+from sim.engine.fcfs import ABANDONED, HANDLING, PATIENCE, UNRESOLVED, advance
+from sim.engine.growing import Growing
+from sim.engine.streams import Streams, pack
+from sim.inputs.queues import Handling, QueueSettings
 
 OUTCOMES = np.array(["resolved", "unresolved", "abandoned"])
-"""Outcome names by the codes of :mod:`sim.fcfs`."""
+"""Outcome names by the codes of :mod:`sim.engine.fcfs`."""
 
 
-def _share(value: float) -> float:
-    if not 0 < value < 1:
-        raise ValueError(f"expected a share strictly between 0 and 1 such as 0.6, got {value}")
-    return value
-
-
-PositiveDuration = Annotated[Duration, Field(gt=0)]
-Share = Annotated[float, AfterValidator(_share)]
-Rating = Annotated[int, Field(ge=1, le=5)]
-
-
-class Handling(StrictModel):
-    """Handling time: ``exponential`` or ``fixed`` with ``mean``; ``lognormal`` also ``sd``."""
-
-    distribution: Literal["exponential", "lognormal", "fixed"] = "exponential"
-    mean: PositiveDuration
-    sd: PositiveDuration | None = None
-
-    @model_validator(mode="after")
-    def _sd_for_lognormal(self) -> Handling:
-        if self.distribution == "lognormal" and self.sd is None:
-            raise ValueError("a lognormal needs 'sd', expected e.g. {mean: 3 min, sd: 2 min}")
-        if self.distribution != "lognormal" and self.sd is not None:
-            raise ValueError(f"'sd' applies to lognormal only, not to {self.distribution}")
-        return self
-
-    def draw(self, u: np.ndarray) -> np.ndarray:
-        """Inverse CDF at u in [0, 1): exponential -m ln(1-u); lognormal exp(m' + s z(u))
-        with s^2 = ln(1 + sd^2/m^2), m' = ln m - s^2/2 (so the mean is m); fixed m."""
-        u = np.asarray(u, dtype=float)
-        if self.distribution == "exponential":
-            return -self.mean * np.log1p(-u)
-        if self.distribution == "fixed":
-            return np.full(u.shape, self.mean)
-        from scipy.special import ndtri  # here: validating a file needs no scipy
-
-        s2 = math.log1p((self.sd / self.mean) ** 2)
-        z = ndtri(np.maximum(u, 2**-53))  # u = 0 has probability 2^-53
-        return np.exp(math.log(self.mean) - s2 / 2 + math.sqrt(s2) * z)
-
-
-class Patience(StrictModel):
-    """Exponential patience: ``{mean: 1 min}`` or ``{share: 0.6, within: 1 min}``.
-
-    The second reads "60% hang up within 1 min"; rate theta = -ln(1 - share)/within
-    (:func:`sim.erlang.patience_rate`), exact for exponential patience.
-    """
-
-    mean: PositiveDuration | None = None
-    share: Share | None = None
-    within: PositiveDuration | None = None
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Patience:
-        statement = self.share is not None and self.within is not None
-        if (self.mean is None) == (not statement) or (self.share is None) != (self.within is None):
-            raise ValueError(
-                "expected either {mean: 1 min} or {share: 0.6, within: 1 min}"
-                " (60% hang up within 1 min)"
-            )
-        return self
-
-    @property
-    def rate(self) -> float:
-        """theta per minute: 1/mean, or -ln(1 - share)/within."""
-        if self.mean is not None:
-            return 1.0 / self.mean
-        from sim.erlang import patience_rate  # here: validating a file needs no scipy
-
-        return patience_rate(self.share, self.within)
-
-
-class ServiceLevel(StrictModel):
-    """Target: ``share`` of contacts answered within ``within`` (e.g. 80% within 20 s)."""
-
-    share: Probability
-    within: PositiveDuration | None = None
-
-    @model_validator(mode="after")
-    def _needs_within(self) -> ServiceLevel:
-        if self.within is None:
-            raise ValueError("a share needs 'within', expected e.g. {share: 0.8, within: 20 s}")
-        return self
-
-
-class Retry(StrictModel):
-    """Repeat contacts: probabilities of calling again, ``delay`` later (fixed)."""
-
-    after_abandon: Probability = 0.5
-    after_unresolved: Probability = 0.8
-    delay: PositiveDuration = 60.0
-    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
-    """A customer makes at most this many attempts for one need."""
-
-
-class Experience(StrictModel):
-    """Rating of a queued contact (see :func:`experience`)."""
-
-    abandoned: Rating = 1
-    unresolved_max: Rating = 2
-    wait_per_point: PositiveDuration = 2.0
-    """One rating point lost per this much waiting (minutes in Python)."""
-
-
-class QueueSettings(StrictModel):
-    """A queued touchpoint in the world file.
-
-    Example::
-
-        queue: {agents: 7, handling: {mean: 3 min}, patience: {share: 0.6, within: 1 min},
-                service_level: {share: 0.8, within: 20 s}, resolution: 0.85}
-    """
-
-    agents: Annotated[int, Field(ge=1)]
-    handling: Handling
-    patience: Patience | None = None
-    """None: nobody hangs up (Erlang C)."""
-    service_level: ServiceLevel | None = None
-    resolution: Probability = 1.0
-    """First-contact resolution: P(an answered contact is resolved)."""
-    retry: Retry = Retry()
-    experience: Experience = Experience()
-
-    @property
-    def theta(self) -> float | None:
-        """Patience rate per minute, None without abandonment."""
-        return None if self.patience is None else self.patience.rate
+def handling_times(handling: Handling, u: np.ndarray) -> np.ndarray:
+    """Handling times as inverse-CDF draws at u in [0, 1): exponential -m ln(1-u); lognormal
+    exp(m' + s z(u)) with s^2 = ln(1 + sd^2/m^2), m' = ln m - s^2/2 (so the mean is m);
+    fixed m."""
+    u = np.asarray(u, dtype=float)
+    m = handling.mean
+    if handling.distribution == "exponential":
+        return -m * np.log1p(-u)
+    if handling.distribution == "fixed":
+        return np.full(u.shape, m)
+    s2 = math.log1p((handling.sd / m) ** 2)
+    z = ndtri(np.maximum(u, 2**-53))  # u = 0 has probability 2^-53
+    return np.exp(math.log(m) - s2 / 2 + math.sqrt(s2) * z)
 
 
 def experience(rating, wait, outcome, settings: QueueSettings):
@@ -202,14 +87,14 @@ class QueueDesk:
     """A queued touchpoint: ``agents`` agents serving contacts first come, first served.
 
     Contacts are offered with their arrival times (:meth:`offer`) and served in time order up
-    to a given time (:meth:`advance`, compiled in :func:`sim.fcfs.advance`): a contact takes
+    to a given time (:meth:`advance`, compiled in :func:`sim.engine.fcfs.advance`): a contact takes
     the first agent free, or hangs up when its patience runs out first; an unresolved or
     abandoned contact may come back ``delay`` later. New settings apply from a given time
     (:meth:`restaff`): added agents take waiting contacts at once; removed agents leave when
     idle, or else as soon as they finish a contact.
 
     Each contact's patience, handling time, resolution and retry decision are inverse-CDF
-    draws u = uniform(key, pack(attempt, part)) of its stream key (:mod:`sim.streams`), so a
+    draws u = uniform(key, pack(attempt, part)) of its stream key (:mod:`sim.engine.streams`), so a
     scenario with other staffing sees the same customers (common random numbers). Patience
     is drawn when the contact arrives, the handling time when it is served.
 
@@ -238,7 +123,7 @@ class QueueDesk:
         self.now = 0.0  # contacts arriving before now are served
         self.free = np.zeros(settings.agents)  # each agent's free time
         self._keys = Growing((), np.uint64)  # per contact offered
-        self._records = Growing((6,))  # sim.fcfs.advance's records, as decided
+        self._records = Growing((6,))  # sim.engine.fcfs.advance's records, as decided
         self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
         self._handling = Growing((settings.retry.max_attempts,))  # per contact, attempt
         self._pending = np.zeros((0, 5))  # time, sequence, contact, attempt, patience
@@ -263,7 +148,7 @@ class QueueDesk:
         self._sequence += len(keys)
 
     def advance(self, until: float) -> np.ndarray:
-        """Serve the contacts arriving before ``until``; their records (see sim.fcfs)."""
+        """Serve the contacts arriving before ``until``; their records (see sim.engine.fcfs)."""
         s, scale = self.settings, self.time_scale
         retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
         records, self._pending = advance(
@@ -304,12 +189,12 @@ class QueueDesk:
         u = self.streams.uniform(
             np.asarray(keys, np.uint64)[:, None], pack(np.arange(attempts), HANDLING)
         )
-        return self.settings.handling.draw(u) * self.time_scale
+        return handling_times(self.settings.handling, u) * self.time_scale
 
     @property
     def _patience_scale(self) -> float:
         """Mean patience on the desk's clock (``inf``: nobody hangs up); a patience is
-        -ln(1 - u) times it, here for first attempts and in :func:`sim.fcfs.advance` for
+        -ln(1 - u) times it, here for first attempts and in :func:`sim.engine.fcfs.advance` for
         retries."""
         theta = self.settings.theta
         return math.inf if theta is None else self.time_scale / theta
@@ -325,7 +210,7 @@ class QueueDesk:
 
     @property
     def records(self) -> np.ndarray:
-        """Every record so far (see :func:`sim.fcfs.advance`), in the order decided."""
+        """Every record so far (see :func:`sim.engine.fcfs.advance`), in the order decided."""
         return self._records.values
 
     @property
@@ -390,27 +275,3 @@ class QueueDesk:
             agents * max(0.0, min(end, until) - max(start, since))
             for (since, agents), until in zip(staffing, begins, strict=True)
         )
-
-
-def simulate_isolated(
-    lam: float, settings: QueueSettings, minutes: float, warmup: float, seed: int,
-    retries: bool = False,
-) -> DeskMetrics:  # fmt: skip
-    """Poisson(lam per minute) arrivals into one desk; metrics of [warmup, warmup + minutes).
-
-    Inter-arrival times are Exp(lam) from ``numpy.random.default_rng(seed)``; contact i is
-    customer i with key ``Streams(seed).keys("queue", i)``, so the same seed gives the same
-    customers at any staffing (common random numbers). Arrivals stop at warmup + minutes and
-    the desk then drains, so every contact counted has an outcome.
-    """
-    end = warmup + minutes
-    rng, times = np.random.default_rng(seed), np.zeros(1)
-    while times[-1] < end:  # one batch almost always suffices
-        n = int(lam * end + 10 * math.sqrt(lam * end) + 10)
-        times = np.concatenate((times, times[-1] + np.cumsum(rng.exponential(1 / lam, n))))
-    times = times[1:][times[1:] < end]
-    streams = Streams(seed)
-    desk = QueueDesk(settings, streams, retries=retries)
-    desk.offer(streams.keys("queue", np.arange(len(times), dtype=np.uint64)), times)
-    desk.advance(math.inf)
-    return desk.metrics(warmup, end)

@@ -1,9 +1,9 @@
 """The simulation engine: a SimPy environment that runs a world month by month.
 
-The clock is in minutes (:mod:`sim.units`). Each month: the month's prospects arrive
+The clock is in minutes (:mod:`sim.inputs.units`). Each month: the month's prospects arrive
 (Poisson, plus referrals from last month's advocates) and walk their journeys; every
 customer in service has the month's contacts, instant ones at once and queued ones at their
-own times during the month, waiting for agents (:mod:`sim.desks`); at the month's end the
+own times during the month, waiting for agents (:mod:`sim.engine.desks`); at the month's end the
 customers may churn; those who purchased start service next month.
 
 The simulated population is a sample: ``customers`` of the world's installed base, and the
@@ -20,13 +20,14 @@ import numpy as np
 import simpy
 import xarray as xr
 
-from sim.desks import Desks
-from sim.journey import Prospects, walk
-from sim.parameters import LOYALTY_CLASSES, Parameters
-from sim.population import Month, Population
-from sim.results import Recorder
-from sim.streams import Streams, customer_ids
-from sim.units import MONTH
+from sim.engine.desks import Desks
+from sim.engine.journey import Prospects, walk
+from sim.engine.population import Month, Population
+from sim.engine.results import Recorder
+from sim.engine.streams import Streams, customer_ids
+from sim.inputs.parameters import Parameters
+from sim.inputs.units import MONTH
+from sim.inputs.world import LOYALTY_CLASSES
 
 BASE, NEW, REFERRED = 0, 1, 2
 """Where a customer came from: the installed base, a prospect, a referral."""
@@ -63,7 +64,7 @@ def simulate(
         Called with the number of months done after each month.
     observer
         Told of every customer who joins, every month served and every journey walked
-        (to write what a company would observe: :mod:`scenarios.demo_data`).
+        (to write what a company would observe: :mod:`sim.engine.feedback`).
     """
     simulation = Simulation(params, customers, months, seed, observer, changes)
     simulation.play(progress)

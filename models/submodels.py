@@ -28,15 +28,15 @@ import pandas as pd
 import xarray as xr
 
 from models.arrivals import ArrivalModel
+from models.draws import REPLACEABLE
 from models.eventlog import read_event_log
 from models.experience import RatingModel
 from models.journeys import JourneyModel, simulation_rows
 from models.loyalty import LoyaltyModel, survey_rows
 from models.sbg import CohortRetention
-from scenarios.chains import absorb
-from scenarios.draws import REPLACEABLE
-from sim.parameters import Parameters, from_world
-from sim.world import World
+from sim.formulas.chains import absorb
+from sim.inputs.parameters import Parameters, from_world
+from sim.inputs.world import World
 
 LABELS = ("segments", "touchpoints")
 """Parameters fields that name the axes rather than hold values."""

@@ -12,8 +12,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from sim.errors import InputError
-from sim.files import atomic_file
+from sim.inputs.files import atomic_file
 
 NOTEBOOKS = ("executive_review", "analyst_quickwins", "strategist_plan")
 OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
@@ -22,8 +21,6 @@ OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
 """nbconvert's lab template without the scripts it would load from a CDN."""
-EXAMPLES = Path(__file__).parent / "examples"
-"""The bundled example scenarios."""
 
 
 def notebook_path(name: str) -> Path:
@@ -78,23 +75,3 @@ def to_html(executed: Path, out: Path, title: str = "Executive review") -> Path:
     with atomic_file(out) as partial:
         partial.write_text(body, encoding="utf-8")
     return Path(out)
-
-
-def scenario_files(given: list[Path] | None) -> list[Path]:
-    """Scenario files from files and folders (every ``*.yaml`` in a folder, sorted); none
-    given: the bundled examples.
-
-    Raises
-    ------
-    InputError
-        For a folder without scenario files.
-    """
-    found = []
-    for path in map(Path, given or [EXAMPLES]):
-        inside = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-        if not inside:
-            raise InputError(
-                str(path), [("", "a folder without scenario files, expected *.yaml files")]
-            )
-        found += inside
-    return found

@@ -1,7 +1,4 @@
-"""``ctm demo-data`` and ``ctm fit``: feedback data made from a world, and the fitted models.
-
-Registered on the ``ctm`` application of :mod:`scenarios.cli`.
-"""
+"""``ctm demo-data`` and ``ctm fit``: feedback data made from a world, and the fitted models."""
 
 from __future__ import annotations
 
@@ -10,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from scenarios.cli import WorldArg, app, console, errors, user_errors
-from sim.errors import InputError
+from cli.common import WorldArg, console, errors, user_errors
+from sim.inputs.errors import InputError
 
 
-@app.command("demo-data")
 @user_errors
 def demo_data(
     world: WorldArg = "demo",
@@ -30,11 +26,11 @@ def demo_data(
     ),
 ) -> None:
     """Feedback data simulated from a world's parameters (customers, responses, events)."""
-    from scenarios.demo_data import demo_data as make
-    from scenarios.demo_data import write_demo_data
-    from scenarios.outputs import atomic_directory
-    from sim.parameters import from_world
-    from sim.world import load_world
+    from sim.engine.feedback import demo_data as make
+    from sim.engine.feedback import write_demo_data
+    from sim.inputs.files import atomic_directory
+    from sim.inputs.load import load_world
+    from sim.inputs.parameters import from_world
 
     params = from_world(load_world(world))
     with errors.status(f"simulating {customers:,} customers over {months} months"):
@@ -57,7 +53,6 @@ def demo_data(
     console.print(f"Written: {out}/ ({', '.join(f.name for f in files)})")
 
 
-@app.command()
 @user_errors
 def fit(
     world: Annotated[str, typer.Option(help="World file, or 'demo'.")] = "demo",
@@ -103,20 +98,22 @@ def fit(
 ) -> None:
     """Fit every sub-model whose data is present into one posterior; print what came from
     which data, the diagnostics and the value drivers."""
-    import models
     from models.churn import ESS_MIN, RHAT_MAX, ChurnModel
+    from models.data import BUNDLED
     from models.drivers import sentence
+    from models.fitting import fit_churn, fit_others, read_feedback, write_fit
     from models.loyalty import LoyaltyModel
-    from scenarios.fitting import fit_churn, fit_others, read_feedback, write_fit
-    from scenarios.tables import drivers_table, fitted_table
-    from sim.world import load_world
+    from notebooks.tables import drivers_table, fitted_table
+    from notebooks.touchpoint_plots import plot_value_drivers
+    from sim.inputs.files import atomic_file
+    from sim.inputs.load import load_world
 
     loaded = load_world(world)
     if cohorts is not None and customers is None and responses is None:
         _cohorts_only(loaded, cohorts, out, chains, draws, tune, seed, allow_unconverged)
         return
     if customers is None and responses is None and world == "demo":
-        bundled = Path(models.__file__).parent / "demo"
+        bundled = BUNDLED
         customers, responses, events, ratings = (
             bundled / f"{n}.csv" for n in ("customers", "responses", "events", "ratings")
         )
@@ -161,6 +158,11 @@ def fit(
             )
     _may_write(result.ok, allow_unconverged)
     files = write_fit(result, loaded, out, allow_unconverged)
+    figure = out.with_name(f"{out.stem}_drivers.png")
+    with atomic_file(figure) as partial:
+        labels = {t.id: t.label or t.id for t in loaded.touchpoints}
+        plot_value_drivers(result.drivers, labels).savefig(partial, dpi=120, format="png")
+    files.append(figure)
     console.print(fitted_table(result.fitted()))
     for segment, row in (result.submodels[-1].report or {}).items():
         console.print(
@@ -190,8 +192,8 @@ def _cohorts_only(
     """``ctm fit --cohorts FILE`` alone: the sBG baseline of the segments in the file."""
     from models.churn import ESS_MIN, RHAT_MAX
     from models.cohorts import load_cohorts
-    from scenarios.fitting import write_cohorts_only
-    from scenarios.submodels import cohorts as fit_cohorts
+    from models.fitting import write_cohorts_only
+    from models.submodels import cohorts as fit_cohorts
 
     alive = load_cohorts(cohorts, world)
     with errors.status(f"sampling the sBG model of {', '.join(alive.columns)}"):

@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit
 
-from sim.streams import counter_uniform, packed
+from sim.engine.streams import counter_uniform, packed
 
 RESOLVED, UNRESOLVED, ABANDONED = 0, 1, 2
 """Outcome codes of a contact."""
@@ -51,7 +51,7 @@ def advance(
     free : (agents,) float array, each agent's free time; updated in place.
     until : the time at which the loop stops.
     keys : (contacts,) stream keys; the uniform of a contact's attempt a and part is at
-        ``pack(a, part)`` of its stream (:func:`sim.streams.counter_uniform`).
+        ``pack(a, part)`` of its stream (:func:`sim.engine.streams.counter_uniform`).
     handling : (contacts, attempts) handling times.
     resolution, retry_abandon, retry_unresolved : probabilities; ``delay`` before a retry;
         at most ``max_attempts`` attempts (at most ``handling.shape[1]``).

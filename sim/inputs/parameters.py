@@ -13,12 +13,9 @@ import numpy as np
 import xarray as xr
 from scipy.special import logit
 
-from sim.queues import QueueSettings
-from sim.units import MONTH
-from sim.world import LOST, PURCHASE, START, World
-
-RATINGS = np.arange(1, 6)
-LOYALTY_CLASSES = ("dissatisfied", "satisfied", "loyal", "advocate")
+from sim.inputs.queues import QueueSettings
+from sim.inputs.units import MONTH
+from sim.inputs.world import LOST, PURCHASE, RATINGS, START, World
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.engine import simulate
-from sim.journey import Prospects
-from sim.parameters import LOYALTY_CLASSES, Parameters, to_dataset
-from sim.population import Month
-from sim.streams import Streams
+from sim.engine.journey import Prospects
+from sim.engine.population import Month
+from sim.engine.simulation import simulate
+from sim.engine.streams import Streams
+from sim.inputs.parameters import Parameters, to_dataset
+from sim.inputs.world import LOYALTY_CLASSES
 
 NPS_RANGES = {0: (0, 6), 1: (6, 8), 2: (7, 9), 3: (9, 10)}
 """NPS answer range (inclusive) by self-classification index."""

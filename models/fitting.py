@@ -2,7 +2,7 @@
 
 Read the tables (each checked against the world), build person-months, sample the
 hierarchical hazard model, then every other sub-model whose data is present
-(:mod:`scenarios.submodels`: loyalty from ``self_class`` answers, journeys from an event
+(:mod:`models.submodels`: loyalty from ``self_class`` answers, journeys from an event
 log, rating distributions from transactional ratings, the sBG baseline from cohort counts,
 prospects from the arrivals; cohort counts can also be fitted alone), check convergence,
 and write one posterior with the value drivers beside it. Each draw of the file gives one
@@ -19,17 +19,17 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from models import submodels
 from models.churn import ChurnModel
 from models.cohorts import load_cohorts
 from models.data import load_customers, load_events, load_responses
-from models.drivers import plot_value_drivers, value_drivers
+from models.drivers import value_drivers
 from models.loyalty import LoyaltyModel
 from models.persons import person_months
 from models.posterior import band_starts, save_posterior
-from scenarios import submodels
-from scenarios.submodels import Submodel
-from sim.parameters import from_world as world_parameters
-from sim.world import World
+from models.submodels import Submodel
+from sim.inputs.parameters import from_world as world_parameters
+from sim.inputs.world import World
 
 RATINGS_NOTE = (
     "ratings come from the world file: survey ratings are customers' views, "
@@ -191,7 +191,7 @@ def write_cohorts_only(
 
 
 def write_fit(fit: Fit, world: World, out: Path, allow_unconverged: bool) -> list[Path]:
-    """The posterior file, and the value drivers as CSV and PNG beside it."""
+    """The posterior file, and the value drivers as CSV beside it."""
     tree = fit.model.posterior_.copy()
     posterior = tree["posterior"].to_dataset()
     tree["posterior"] = xr.DataTree(posterior.merge(fit.draws).assign_attrs(posterior.attrs))
@@ -206,7 +206,4 @@ def write_fit(fit: Fit, world: World, out: Path, allow_unconverged: bool) -> lis
     )
     table = out.with_name(f"{out.stem}_drivers.csv")
     fit.drivers.to_csv(table, index=False)
-    figure = out.with_name(f"{out.stem}_drivers.png")
-    labels = {t.id: t.label or t.id for t in world.touchpoints}
-    plot_value_drivers(fit.drivers, labels).savefig(figure, dpi=120)
-    return [out, table, figure]
+    return [out, table]

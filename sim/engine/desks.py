@@ -2,13 +2,13 @@
 
 Each month a customer's contacts with a queued touchpoint (a call centre, a repair desk)
 arrive at times spread uniformly over the month and go through that touchpoint's
-:class:`~sim.queues.QueueDesk`. When a contact's outcome is known, its experience is the
+:class:`~sim.engine.desk.QueueDesk`. When a contact's outcome is known, its experience is the
 touchpoint's rating for this customer, lowered by the wait, capped when unresolved, and 1
-when abandoned (:func:`sim.queues.experience`); retries are new contacts. Experiences are
+when abandoned (:func:`sim.engine.desk.experience`); retries are new contacts. Experiences are
 applied to the customer's view at the end of the month in which they happen.
 
 The simulated customers are a fraction f of the company's, so each desk runs with
-``time_scale = 1/f`` (see :class:`~sim.queues.QueueDesk`): its agents are the real number on
+``time_scale = 1/f`` (see :class:`~sim.engine.desk.QueueDesk`): its agents are the real number on
 duty, and its waits are real waits.
 """
 
@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from sim.fcfs import ABANDONED
-from sim.growing import Growing
-from sim.parameters import Parameters
-from sim.queues import OUTCOMES, QueueDesk, experience
-from sim.streams import Streams, categorical, pack
-from sim.units import MONTH
+from sim.engine.desk import OUTCOMES, QueueDesk, experience
+from sim.engine.fcfs import ABANDONED
+from sim.engine.growing import Growing
+from sim.engine.streams import Streams, categorical, pack
+from sim.inputs.parameters import Parameters
+from sim.inputs.units import MONTH
 
 RATING, ARRIVAL = 4, 5
 """Counter parts of a contact's own stream (the desk uses parts 0..3)."""

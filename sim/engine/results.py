@@ -14,13 +14,16 @@ counts (1 + d)^-t. Acquisition costs are reported separately, not subtracted.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 from numba import njit
 
-from sim.parameters import LOYALTY_CLASSES, Parameters
-from sim.population import Month
+from sim.engine.population import Month
+from sim.inputs.parameters import Parameters
+from sim.inputs.world import LOYALTY_CLASSES
 
 SEGMENT_MONTH = (
     "prospects", "acquired", "active_start", "active", "churned",
@@ -96,6 +99,20 @@ class Recorder:
         self.loyalty[:, month] += loyalty
         self.alive += alive
         self.cohort_value += value
+
+    def counts(self, **attrs: object) -> xr.Dataset:
+        """The counts the :data:`OUTCOMES` are read from (:func:`counts`), straight from the
+        recorder: building the whole :meth:`dataset` (rates, every cohort) costs a sweep of
+        many short runs more than a tenth of its time."""
+        sm = ("segment", "month")
+        data = {name: (sm, self.by_month[name]) for name in SEGMENT_MONTH}
+        for name in ("advocate", "dissatisfied"):  # survivors by class at the month's end
+            data[CLASS_COUNTS[name]] = (sm, self.loyalty[..., LOYALTY_CLASSES.index(name)])
+        data["base_active"] = (sm, self.alive[:, 0, :])  # tenure t + 1 ends in month t
+        data["base_size"] = ("segment", self.cohort_size[:, 0])
+        data["base_value"] = ("segment", self.cohort_value[:, 0])
+        coords = {"segment": list(self.params.segments), "month": np.arange(self.months)}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
 
     def dataset(self, **attrs: object) -> xr.Dataset:
         """Everything recorded, with derived rates, as a labelled Dataset."""
@@ -174,6 +191,89 @@ DESCRIPTIONS = {
 }
 
 
+OUTCOMES = {
+    # name: (description, unit, higher is better)
+    "retention_12": ("installed base still in service after 12 months", "share", True),
+    "retention_24": ("installed base still in service after 24 months", "share", True),
+    "monthly_churn": ("customers lost per customer-month", "share", False),
+    "acquired": ("customers acquired over the run", "customers", True),
+    "lifetime_value": (
+        "discounted value per customer of the installed base over the run",
+        "currency",
+        True,
+    ),
+    "margin": ("margin over the run", "currency", True),
+    "nps": ("net promoter score in the last month", "points", True),
+    "cost_to_serve": ("cost to serve over the run", "currency", False),
+}
+"""The figures a run is judged by, defined once (:func:`outcomes`) for ``ctm simulate``'s
+summary and for every comparison of scenarios."""
+TOTALS = ("acquired", "margin", "cost_to_serve")
+"""Outcomes summed over the run's customers: the company's are the sample's times ``scale``."""
+CLASS_COUNTS = {"advocate": "advocates", "dissatisfied": "dissatisfied"}
+"""Self-classes counted per month for the NPS: the class and its count's name."""
+
+
+def counts(ds: xr.Dataset) -> xr.Dataset:
+    """The counts the :data:`OUTCOMES` are read from, taken from a run's whole results.
+
+    The monthly totals per segment (:data:`SEGMENT_MONTH`), the survivors who classify
+    themselves ``advocates`` and ``dissatisfied``, and the installed base (cohort 0): in
+    service at each month's end (``base_active``), its size and its discounted value.
+    :meth:`Recorder.counts` gives the same straight from a run.
+    """
+    mix, base = ds["loyalty_mix"], ds["survivors"].sel(cohort=0, drop=True)
+    data = {name: ds[name] for name in SEGMENT_MONTH}
+    for name, count in CLASS_COUNTS.items():
+        data[count] = mix.sel(loyalty=name, drop=True)
+    data["base_active"] = base.rename(tenure="month").assign_coords(month=ds["month"].values)
+    data["base_size"] = ds["cohort_size"].sel(cohort=0, drop=True)
+    data["base_value"] = ds["cohort_value"].sel(cohort=0, drop=True)
+    return xr.Dataset(data, attrs=ds.attrs)
+
+
+def with_total(counts: xr.Dataset) -> xr.Dataset:
+    """The counts with a segment ``all``: every count summed over the segments."""
+    total = counts.sum("segment", keep_attrs=True).expand_dims(segment=["all"])
+    return xr.concat([counts, total], dim="segment")
+
+
+def outcomes(counts: xr.Dataset, company: bool = True) -> xr.Dataset:
+    """The :data:`OUTCOMES` per segment and ``all`` (and any other dims of ``counts``, such
+    as scenario and draw); the :data:`TOTALS` of the company (``company``: times the
+    ``scale`` attribute) or of the sample.
+
+    retention_m = base_active at the end of month m / base_size (NaN in a shorter run);
+    monthly_churn = churned / active at the month's start, both summed over the run;
+    lifetime_value = base_value / base_size; nps = 100 (advocates - dissatisfied) / active
+    in the last month; acquired, margin and cost_to_serve summed over the run.
+    """
+    ds = with_total(counts)
+    scale = counts.attrs["scale"] if company else 1.0
+    months = ds.sizes["month"]
+
+    def retention(after: int) -> xr.DataArray:
+        if after > months:
+            return xr.full_like(ds["base_size"], np.nan)
+        return ds["base_active"].isel(month=after - 1, drop=True) / ds["base_size"]
+
+    last = ds.isel(month=-1, drop=True)
+    values = {
+        "retention_12": retention(12),
+        "retention_24": retention(24),
+        "monthly_churn": ds["churned"].sum("month") / ds["active_start"].sum("month"),
+        "acquired": ds["acquired"].sum("month") * scale,
+        "lifetime_value": ds["base_value"] / ds["base_size"],
+        "margin": ds["margin"].sum("month") * scale,
+        "nps": 100 * (last["advocates"] - last["dissatisfied"]) / last["active"],
+        "cost_to_serve": ds["cost_to_serve"].sum("month") * scale,
+    }
+    out = xr.Dataset(values)
+    for name, (text, unit, _) in OUTCOMES.items():
+        out[name].attrs.update(description=text, unit=unit)
+    return out
+
+
 def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
     """Long tables, one per group of dimensions, with one column per variable."""
     groups: dict[tuple[str, ...], list[str]] = {}
@@ -194,23 +294,22 @@ def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
 
 
 def summary(ds: xr.Dataset) -> pd.DataFrame:
-    """One row per segment and one for all: the headline figures of a run."""
-    total = derive(ds.sum("segment", keep_attrs=True).expand_dims(segment=["all"]))
-    both = xr.concat([ds[list(total.data_vars)], total], dim="segment")
-    last = both.sizes["month"] - 1
-    at12 = min(12, both.sizes["tenure"])
-    table = pd.DataFrame({
-        "acquired": both["acquired"].sum("month"),
-        "conversion": both["acquired"].sum("month") / both["prospects"].sum("month"),
-        "active_end": both["active"].isel(month=last),
-        "monthly_churn": both["churned"].sum("month") / both["active_start"].sum("month"),
-        f"retention_{at12}m": both["retention"].sel(cohort=0, tenure=at12),
-        "lifetime_value": both["lifetime_value"].sel(cohort=0),
-        "nps_end": both["nps"].isel(month=last),
-        "margin": both["margin"].sum("month"),
-        "cost_to_serve": both["cost_to_serve"].sum("month"),
-    }, index=both["segment"].to_index())  # fmt: skip
-    return table
+    """One row per segment and one for ``all``: the headline figures of a run, the sample's
+    (not scaled to the company): acquired, conversion, active at the end, and the
+    :data:`OUTCOMES` defined over the run's months."""
+    values = outcomes(counts(ds), company=False)
+    total = with_total(ds[["acquired", "prospects", "active"]])
+    table = {
+        "acquired": values["acquired"],
+        "conversion": total["acquired"].sum("month") / total["prospects"].sum("month"),
+        "active_end": total["active"].isel(month=-1),
+    }
+    table |= {
+        name: values[name]
+        for name in OUTCOMES
+        if name not in table and not values[name].isnull().all()
+    }
+    return pd.DataFrame({name: v.values for name, v in table.items()}, index=values["segment"])
 
 
 @njit(cache=True)
@@ -252,3 +351,13 @@ def _tally(
         alive[s, c, month - c] += kept
         value[s, c] += (kept * margin[s] - cost) * discount[month - c]
     return totals, by_touchpoint, by_class, alive, value
+
+
+def write_results(results: xr.Dataset, folder: Path) -> list[Path]:
+    """The labelled arrays as netCDF and each tidy table as Parquet; returns the files."""
+    files = [folder / "results.nc"]
+    results.to_netcdf(files[0], engine="h5netcdf")
+    for name, table in tidy(results).items():
+        files.append(folder / f"{name}.parquet")
+        table.to_parquet(files[-1], index=False)
+    return files

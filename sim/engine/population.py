@@ -12,7 +12,7 @@ a view of every touchpoint it has used. Each service month (DESIGN, customer sto
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
 All customers of a month are advanced together by compiled loops over the customers; their
-random numbers still come from their own streams (:mod:`sim.streams`), keyed once when they
+random numbers still come from their own streams (:mod:`sim.engine.streams`), keyed once when they
 join. A customer keeps its row (its number) for the whole run; those who leave are marked
 so, not removed, so the desks can hand back experiences by number.
 """
@@ -27,11 +27,11 @@ import numpy as np
 from numba import njit
 from scipy.special import betaincinv, logit
 
-from sim.desks import Desks
-from sim.growing import Growing
-from sim.parameters import Parameters
-from sim.perception import perceive, poor_view
-from sim.streams import Streams, counter_uniform, inverse, packed
+from sim.engine.desks import Desks
+from sim.engine.growing import Growing
+from sim.engine.streams import Streams, counter_uniform, inverse, packed
+from sim.formulas.perception import perceive, poor_view
+from sim.inputs.parameters import Parameters
 
 KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
 """The purposes of the streams a customer draws from every month, keyed when it joins."""
@@ -263,7 +263,7 @@ def _open_month(
     = uniform(contact key, pack(month, k)). Each visit to an ``instant`` touchpoint, in order of
     customer, touchpoint and visit: the rating is the inverse-CDF draw (``cdf``: segment,
     touchpoint, 5) of uniform(experience key, pack(month, k, visit)), and the view moves by
-    :func:`sim.perception.perceive` (``views`` updated in place). Returns the contacts
+    :func:`sim.formulas.perception.perceive` (``views`` updated in place). Returns the contacts
     (row, touchpoint) and, when ``record``, the experiences (visit, row, touchpoint,
     rating), one row each.
     """
@@ -332,7 +332,7 @@ def _close_month(
     (module notes 3, 4).
 
     logit h = alpha[s, band(tenure)] (or the customer's own sBG baseline) + sum_k beta[s, k]
-    x_k, x_k = :func:`sim.perception.poor_view`; churned if uniform(churn key, month) < h.
+    x_k, x_k = :func:`sim.formulas.perception.poor_view`; churned if uniform(churn key, month) < h.
     The class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k) <= u =
     uniform(loyalty key, month) (ordered logistic by inversion).
     """

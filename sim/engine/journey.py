@@ -3,8 +3,8 @@
 From ``start`` a prospect meets a touchpoint, has an experience (a rating 1..5), and moves
 on to another touchpoint, to purchase or to lost. A bad experience (rating <= 2) multiplies
 the odds of moving to lost by the segment's ``dropout_odds``; the other moves keep their
-relative sizes. Averaged over ratings this is again a Markov chain, which the tests solve
-exactly with the fundamental matrix.
+relative sizes (:func:`sim.formulas.chains.after_bad_experience`). Averaged over ratings
+this is again a Markov chain, solved exactly in :mod:`sim.formulas.chains`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from sim.parameters import Parameters
-from sim.perception import perceive
-from sim.streams import Streams, counter_uniform, inverse, packed
+from sim.engine.streams import Streams, counter_uniform, inverse, packed
+from sim.formulas.chains import after_bad_experience
+from sim.formulas.perception import perceive
+from sim.inputs.parameters import Parameters
 
 MAX_STEPS = 10_000
 """Guard against a chain that loops almost surely forever (validation already forbids it)."""
@@ -42,22 +43,12 @@ class Prospects:
         return list(zip(np.split(prospect, bounds), np.split(touchpoint, bounds), strict=True))
 
 
-def after_bad_experience(rows: np.ndarray, odds: float, lost: int) -> np.ndarray:
-    """Transition rows with the odds of ``lost`` multiplied by ``odds``, others rescaled."""
-    p_lost = rows[..., lost]
-    new_lost = odds * p_lost / (1.0 - p_lost + odds * p_lost)
-    scale = np.divide(1.0 - new_lost, 1.0 - p_lost, out=np.zeros_like(p_lost), where=p_lost < 1.0)
-    adjusted = rows * scale[..., None]
-    adjusted[..., lost] = new_lost
-    return adjusted
-
-
 def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) -> Prospects:
     """Walk every prospect in ``ids`` through the segment's journey until purchase or lost.
 
     Draws are addressed by (touchpoint, visit number), so a prospect's experience at its
     second website visit is the same number in every scenario: the rating is the
-    inverse-CDF draw (:func:`sim.streams.categorical`) of the uniform at ``pack(k, visit,
+    inverse-CDF draw (:func:`sim.engine.streams.categorical`) of the uniform at ``pack(k, visit,
     0)`` of the prospect's "journey" stream, the next touchpoint that of ``pack(k, visit,
     1)``, and the first touchpoint that of ``pack(0xFFFF, 0, 0)``. Each prospect walks in a
     compiled loop (:func:`_walk`).

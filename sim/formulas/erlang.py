@@ -211,13 +211,6 @@ def birth_death(
     return QueueMetrics(p_wait, p_ab, p_ab_wait, mean_q / lam, occupancy, sl)
 
 
-def patience_rate(share: float, within: float) -> float:
-    """Exponential patience rate from "share hang up within `within`": -ln(1 - share)/within."""
-    _check_share(share=share)
-    _check_positive(within=within)
-    return -math.log1p(-share) / within
-
-
 def _metrics(lam: float, mu: float, servers: int, theta: float | None) -> QueueMetrics | None:
     """Erlang C when theta is None (None if unstable), Erlang A otherwise."""
     if theta is None:

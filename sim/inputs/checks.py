@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from sim.world import LOST, PURCHASE, START, World
+from sim.inputs.world import LOST, PURCHASE, START, World
 
 TOLERANCE = 1e-6
 """How far a sum of probabilities may be from 1 (rounding in hand-written files)."""

@@ -3,7 +3,7 @@
 A posterior holds labelled draws (dims ``chain``, ``draw`` and the parameter's own, such as
 ``segment``, ``band``, ``touchpoint``, ``cutpoint``, ``next``, ``sbg_parameter``, ``rating``:
 :data:`REPLACEABLE`). Each draw replaces the matching arrays of the world's default
-:class:`~sim.parameters.Parameters`; labels are matched by name, so the order of segments,
+:class:`~sim.inputs.parameters.Parameters`; labels are matched by name, so the order of segments,
 touchpoints or next states in the posterior does not matter.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import xarray as xr
 
-from sim.parameters import Parameters, to_dataset
+from sim.inputs.parameters import Parameters, to_dataset
 
 REPLACEABLE = {
     "alpha": ("segment", "band"),
@@ -48,7 +48,7 @@ def parameter_sets(
     ------
     ValueError
         If a posterior variable lacks a label of ``params`` (a segment, band, touchpoint,
-        cutpoint or next state; labels as in :func:`sim.parameters.to_dataset`).
+        cutpoint or next state; labels as in :func:`sim.inputs.parameters.to_dataset`).
     """
     labels = {name: coords.values.tolist() for name, coords in to_dataset(params).coords.items()}
     stacked = posterior.stack(sample=("chain", "draw"))

@@ -1,0 +1,5 @@
+"""``python -m cli``: the ``ctm`` command."""
+
+from cli.app import app
+
+app()

@@ -1,0 +1,104 @@
+"""What every ``ctm`` command shares: the consoles, one-line errors, options, progress.
+
+A command prints its results on standard output (:data:`console`) and its progress, warnings
+and errors on standard error (:data:`errors`). Bad input (:class:`sim.inputs.errors.InputError`)
+becomes one line per problem and exit code 2, never a traceback (:func:`user_errors`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sim.inputs.errors import InputError
+
+console = Console(width=None if sys.stdout.isatty() else 140)
+errors = Console(stderr=True)
+
+WorldArg = Annotated[str, typer.Argument(help="World file (YAML), or 'demo' for the bundled demo.")]
+PosteriorOpt = Annotated[
+    Path | None, typer.Option(help="Posterior from 'ctm fit'; without it, the world's parameters.")
+]
+DrawsOpt = Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")]
+CustomersOpt = Annotated[int, typer.Option(min=1, help="Customers of the base to simulate.")]
+MonthsOpt = Annotated[int | None, typer.Option(min=1, help="Months (default: world horizon).")]
+SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random stream.")]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="dask scheduler address, or 'local' for a LocalCluster.")
+]
+SerialOpt = Annotated[bool, typer.Option(help="One process (default: local processes).")]
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn InputError into one line per problem on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            for line in error.lines():
+                errors.print(line, markup=False, highlight=False, soft_wrap=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def executor(scheduler: str | None, serial: bool) -> str:
+    """The runner's executor: a dask scheduler if given, else one process or local ones."""
+    return scheduler or ("serial" if serial else "processes")
+
+
+def study_inputs(
+    world: str,
+    posterior: Path | None,
+    draws: int,
+    customers: int,
+    months: int | None,
+    seed: int,
+    replications: int = 1,
+):
+    """The world, its parameter sets (posterior draws or defaults) and the run's settings."""
+    from scenarios.runner import Settings
+    from scenarios.study import draws_of
+    from sim.inputs.load import load_world
+
+    loaded = load_world(world)
+    settings = Settings(
+        customers=customers,
+        months=months or loaded.economics.horizon_months,
+        seed=seed,
+        replications=replications,
+    )
+    return loaded, draws_of(loaded, posterior, draws), settings
+
+
+@contextlib.contextmanager
+def simulating(out: Path) -> Iterator[tuple[Path, Callable[[int, int], None]]]:
+    """A folder for finished pieces (a rerun resumes there; removed once the block completes)
+    and a progress callback drawing a bar."""
+    store = out.with_name(f".{out.name}.pieces")
+    with progress_bar() as bar:
+        task = bar.add_task("simulating scenarios x draws", total=None)
+        yield store, lambda done, total: bar.update(task, completed=done, total=total)
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=False,
+    )

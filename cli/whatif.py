@@ -1,0 +1,135 @@
+"""``ctm compare``, ``ctm quickwins`` and ``ctm attribution``: the what-if studies.
+
+Each simulates the baseline and its scenarios over posterior draws (:mod:`scenarios.study`),
+prints its tables and writes its results, figures included, into one folder atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.common import (
+    CustomersOpt,
+    DrawsOpt,
+    MonthsOpt,
+    PosteriorOpt,
+    SchedulerOpt,
+    SeedOpt,
+    SerialOpt,
+    WorldArg,
+    console,
+    executor,
+    simulating,
+    study_inputs,
+    user_errors,
+)
+
+
+@user_errors
+def compare(
+    world: WorldArg,
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files (YAML).")],
+    posterior: PosteriorOpt = None,
+    draws: DrawsOpt = 100,
+    replications: Annotated[int, typer.Option(min=1, help="Simulations per draw.")] = 1,
+    customers: CustomersOpt = 10_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    plan: Annotated[
+        str | None, typer.Option(help="Also run all the scenarios together as a plan of this name.")
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
+) -> None:
+    """Compare scenarios with the baseline: differences, 90% intervals, P(better), return."""
+    from notebooks.tables import comparison_table, economics_table
+    from scenarios.study import read_plans, run_study, write_study
+
+    loaded, sets, settings = study_inputs(
+        world, posterior, draws, customers, months, seed, replications
+    )
+    plans = read_plans(loaded, scenarios, plan)
+    with simulating(out) as (store, progress):
+        study = run_study(
+            loaded, plans, sets, settings, executor(scheduler, serial), store, progress
+        )
+        files = write_study(study, out)
+    console.print(comparison_table(study.comparison, loaded.economics.currency))
+    console.print(economics_table(study.money, loaded.economics.currency))
+    console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+@user_errors
+def quickwins(
+    world: WorldArg,
+    posterior: PosteriorOpt = None,
+    draws: DrawsOpt = 100,
+    customers: CustomersOpt = 10_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    costs: Annotated[
+        Path | None,
+        typer.Option(help="Cost and effort per touchpoint (YAML); default: by channel."),
+    ] = None,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/quickwins"),
+) -> None:
+    """Fix and remove every touchpoint: value per cost and effort, impact-effort quadrants."""
+    from notebooks.tables import quickwins_table
+    from notebooks.touchpoint_plots import matrix_plot
+    from scenarios.quickwins import load_costs, quick_wins, write_quickwins
+
+    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    given = load_costs(costs, loaded) if costs else None
+    with simulating(out) as (store, progress):
+        wins = quick_wins(
+            loaded, sets, settings, given, executor(scheduler, serial), store, progress
+        )
+        matrix = matrix_plot(wins.table, wins.thresholds, loaded.economics.currency)
+        files = write_quickwins(wins, out, {"matrix.png": matrix})
+    console.print(
+        quickwins_table(
+            wins.table,
+            loaded.economics.currency,
+            wins.thresholds.describe(loaded.economics.currency),
+        )
+    )
+    console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+@user_errors
+def attribution(
+    world: WorldArg,
+    posterior: PosteriorOpt = None,
+    draws: DrawsOpt = 100,
+    customers: CustomersOpt = 10_000,
+    months: MonthsOpt = None,
+    seed: SeedOpt = 1,
+    prospects: Annotated[
+        int,
+        typer.Option(min=100, help="Prospects walking each journey (simulated removal effects)."),
+    ] = 20_000,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
+    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/attribution"),
+) -> None:
+    """Which touchpoint loses customers: removal effects in journeys, churn from bad ones."""
+    from notebooks.tables import churn_table, journey_table
+    from notebooks.touchpoint_plots import bar_plot
+    from scenarios.attribution import attribution as attribute
+    from scenarios.attribution import write_attribution
+
+    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    with simulating(out) as (store, progress):
+        found = attribute(
+            loaded, sets, settings, prospects, executor(scheduler, serial), store, progress
+        )
+        files = write_attribution(found, out, {"attribution.png": bar_plot(found)})
+    console.print(journey_table(found.journeys))
+    console.print(churn_table(found.churn))
+    console.print(f"Results: {out}/ ({', '.join(files)})")

@@ -1,0 +1,91 @@
+"""Running many independent simulations: in this process, on local processes, or on dask.
+
+Every piece of work is a call ``function(*args)`` whose result depends on its arguments
+only, so the executor changes the speed and never the results. Executors:
+
+- ``"serial"``: one after another in this process;
+- ``"processes"``: a pool of local processes, spawned (not forked: forking a process that
+  holds threads, such as BLAS's or dask's, can deadlock);
+- any other text: a ``dask.distributed`` scheduler address, ``"local"`` starting a
+  LocalCluster of one single-threaded process per core.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from typing import Any
+
+
+def execute(
+    function: Callable[..., Any],
+    jobs: Mapping[Hashable, tuple],
+    executor: str = "processes",
+    workers: int | None = None,
+) -> Iterator[tuple[Hashable, Any]]:
+    """Call ``function(*args)`` for each job; yield ``(key, result)`` as each finishes.
+
+    Parameters
+    ----------
+    function
+        A module-level function (processes receive it by name).
+    jobs
+        The arguments of each call, by a key of the caller's choosing.
+    executor
+        ``"serial"``, ``"processes"`` or a dask scheduler address (``"local"``: a
+        LocalCluster).
+    workers
+        Processes of a local pool or cluster (default: one per core, at most one per job).
+
+    Yields
+    ------
+    The key and result of each job, in the order they finish (serially: the jobs' order).
+    Interrupting the loop (Ctrl-C included) cancels the jobs not yet started.
+    """
+    if not jobs:
+        return
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    if executor == "serial":
+        for key, args in jobs.items():
+            yield key, function(*args)
+    elif executor == "processes":
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures: dict[Future, Hashable] = {
+                pool.submit(function, *args): key for key, args in jobs.items()
+            }
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    else:
+        yield from _execute_dask(function, jobs, executor, workers)
+
+
+def _execute_dask(
+    function: Callable[..., Any], jobs: Mapping[Hashable, tuple], address: str, workers: int
+) -> Iterator[tuple[Hashable, Any]]:
+    from dask.distributed import Client, LocalCluster  # here: dask is needed for dask alone
+    from dask.distributed import as_completed as dask_completed
+
+    cluster = (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        if address == "local"
+        else None
+    )
+    with Client(cluster if cluster is not None else address) as client:
+        futures = {client.submit(function, *args, pure=False): key for key, args in jobs.items()}
+        try:
+            for future in dask_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            client.cancel(list(futures))
+    if cluster is not None:
+        cluster.close()

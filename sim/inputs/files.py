@@ -1,0 +1,156 @@
+"""User files: YAML read safely, pydantic errors as one line each, output written whole.
+
+A user's YAML is read with a safe loader that refuses duplicate keys (:func:`read_yaml`);
+pydantic's validation errors become ``(path, message)`` problems naming what is expected
+(:func:`describe_all`). Outputs are written to a hidden place first and renamed into place
+only when complete (:func:`atomic_file`, :func:`atomic_directory`), so an interrupted or
+failed run never leaves half a file or folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from sim.inputs.errors import InputError
+
+
+@contextmanager
+def atomic_file(target: Path) -> Iterator[Path]:
+    """A hidden path beside ``target`` to write to; it replaces ``target`` only if the block
+    succeeds. On any error, Ctrl-C included, it is removed and ``target`` is as before."""
+    target = Path(target)
+    partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+    try:
+        yield partial
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """A fresh folder to write into, which replaces ``target`` only if the block succeeds.
+
+    On any error, Ctrl-C included, the partial folder is removed and ``target`` is as before.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; results are for sharing
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = target.with_name(f".{target.name}.previous")
+    if target.exists():
+        target.rename(previous)
+    staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def read_yaml(path: Path) -> dict:
+    """A YAML mapping from ``path`` (safe_load), or InputError naming what is wrong."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(str(path), [("", "no such file")]) from None
+    except IsADirectoryError:
+        raise InputError(str(path), [("", "is a folder, expected a YAML file")]) from None
+    except UnicodeDecodeError:
+        raise InputError(str(path), [("", "not a UTF-8 text file, expected YAML")]) from None
+    except OSError as error:
+        raise InputError(str(path), [("", f"cannot be read ({error.strerror})")]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "cannot be parsed"
+        raise InputError(str(path), [(where, f"not valid YAML ({problem})")]) from None
+    if data is None:
+        raise InputError(str(path), [("", "the file is empty, expected a YAML mapping")])
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise InputError(str(path), [("", f"got a YAML {kind}, expected a mapping of fields")])
+    return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(key_node, deep=deep) for key_node, _ in node.value]
+        for i, key in enumerate(keys):
+            if isinstance(key, str | int | float) and key in keys[:i]:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r}, expected each key once",
+                    node.value[i][0].start_mark,
+                )
+        return super().construct_mapping(node, deep)
+
+
+def describe_all(errors: list[dict]) -> list[tuple[str, str]]:
+    """Pydantic errors as problems; a misspelt field is one problem, not unknown + missing."""
+    missing = [e["loc"] for e in errors if e["type"] == "missing"]
+    renamed = {}  # loc of an unknown field -> the missing field it probably means
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "extra_forbidden":
+            candidates = [str(m[-1]) for m in missing if m[:-1] == loc[:-1]]
+            match = difflib.get_close_matches(str(loc[-1]), candidates, n=1, cutoff=0.6)
+            if match:
+                renamed[loc] = match[0]
+    meant = {(*loc[:-1], name) for loc, name in renamed.items()}
+    return [
+        (_path(e["loc"]), f"unknown field, did you mean {renamed[e['loc']]!r}?")
+        if e["loc"] in renamed
+        else _describe(e)
+        for e in errors
+        if not (e["type"] == "missing" and e["loc"] in meant)
+    ]
+
+
+def _describe(error: dict) -> tuple[str, str]:
+    """A pydantic error as (path, message), the message naming what is expected."""
+    where = _path(error["loc"])
+    kind, context, given = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "missing":
+        return where, "missing, expected a value"
+    if kind == "extra_forbidden":
+        return where, "unknown field (check the spelling)"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bounds = {"greater_than_equal": ">=", "greater_than": ">",
+                  "less_than_equal": "<=", "less_than": "<"}  # fmt: skip
+        limit = next(iter(context.values()))
+        return where, f"got {given!r}, expected {bounds[kind]} {limit}"
+    if kind in ("too_short", "too_long"):
+        size = (
+            f"at least {context.get('min_length')}"
+            if kind == "too_short"
+            else f"at most {context.get('max_length')}"
+        )
+        return where, f"has {context.get('actual_length')} items, expected {size}"
+    if kind == "value_error":
+        return where, str(context.get("error", error["msg"]))
+    return where, f"{error['msg'][0].lower()}{error['msg'][1:]} (got {given!r})"
+
+
+def _path(loc: tuple) -> str:
+    """('segments', 1, 'journey', 'web') -> 'segments[1].journey.web'."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not str(part).startswith("function-"):
+            text += f".{part}" if text else str(part)
+    return text

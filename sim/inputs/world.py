@@ -1,0 +1,152 @@
+"""The world file: touchpoints, segments, economics and default churn parameters.
+
+A world is written in YAML (see ``sim/worlds/broadband.yaml``); this module is its schema.
+:func:`sim.inputs.load.load_world` reads a file, validates the fields with these classes
+(pydantic) and then cross-checks the ids and probabilities (:mod:`sim.inputs.checks`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.inputs.queues import QueueSettings
+from sim.inputs.schema import NonNegative, Probability, StrictModel
+from sim.inputs.units import MONTH, Duration
+
+STAGES = (
+    "awareness", "consideration", "purchase", "onboarding",
+    "usage", "billing", "support", "renewal",
+)  # fmt: skip
+Stage = Literal[
+    "awareness", "consideration", "purchase", "onboarding",
+    "usage", "billing", "support", "renewal",
+]  # fmt: skip
+PURCHASE, LOST, START = "purchase", "lost", "start"
+"""The journey's end states (purchase, lost) and where it begins."""
+RATINGS = np.arange(1, 6)
+"""The rating scale of an experience: 1 (very bad) to 5 (very good)."""
+LOYALTY_CLASSES = ("dissatisfied", "satisfied", "loyal", "advocate")
+"""How customers classify themselves, from the dissatisfied end to the advocate end."""
+
+RatingDistribution = Annotated[list[Probability], Field(min_length=5, max_length=5)]
+"""P(rating = 1), ..., P(rating = 5)."""
+PerSegment = float | dict[str, float]
+"""One value for every segment, or a value per segment id."""
+
+
+class Touchpoint(StrictModel):
+    """One interaction between the company and a customer."""
+
+    id: str = Field(min_length=1)
+    label: str = ""
+    stage: Stage
+    channel: str
+    department: str
+    cost_per_contact: NonNegative
+    emotional_weight: Annotated[float, Field(gt=0, le=1)]
+    """w in p <- p + w (r - p): how far one experience moves the customer's view."""
+    ratings: dict[str, RatingDistribution]
+    """Rating distribution per segment id; the key ``default`` covers unlisted segments."""
+    queue: QueueSettings | None = None
+    """Staff, handling time and patience of a queued touchpoint."""
+    essential: bool = False
+    """Customers need what it does (a repair, the bill): a scenario may remove it only by
+    naming the touchpoint that takes over its contacts, and quick wins do not remove it."""
+
+    def rating_distribution(self, segment: str) -> list[float]:
+        """The rating distribution this touchpoint gives customers of ``segment``."""
+        return self.ratings.get(segment, self.ratings.get("default", []))
+
+
+class Segment(StrictModel):
+    """A group of customers with its own journey, contacts and economics."""
+
+    id: str = Field(min_length=1)
+    label: str = ""
+    customers: NonNegative
+    """Installed base at the start of the run."""
+    prospects_per_month: NonNegative
+    revenue_per_month: NonNegative
+    margin_per_month: NonNegative
+    acquisition_cost: NonNegative
+    referral_rate: NonNegative
+    """Referred prospects per advocate per month."""
+    dropout_odds_after_bad_experience: Annotated[float, Field(ge=1)] = 3.0
+    """A rating of 1 or 2 multiplies the odds of leaving the journey at that step by this."""
+    journey: dict[str, dict[str, Probability]]
+    """Markov chain: ``start`` and each touchpoint map to next touchpoint, purchase or lost."""
+    onboarding: list[str] = []
+    contacts_per_month: dict[str, NonNegative] = {}
+
+
+class Economics(StrictModel):
+    """Money and time."""
+
+    horizon: Duration = Field(gt=0)
+    discount_rate: Annotated[float, Field(ge=0, lt=1)]
+    """Monthly discount rate d: a margin t months ahead is worth (1 + d)^-t today."""
+    currency: str = Field(min_length=3, max_length=3)
+
+    @property
+    def horizon_months(self) -> int:
+        """The horizon in whole months."""
+        return max(1, round(self.horizon / MONTH))
+
+
+class ShiftedBetaGeometric(StrictModel):
+    """A segment's baseline as the sBG model of Fader & Hardie (2007): each customer's own
+    monthly churn probability with every view neutral is theta ~ Beta(alpha, beta), constant
+    over their life, so the segment's hazard falls with tenure as the likely churners leave."""
+
+    alpha: Annotated[float, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)]
+
+
+class Churn(StrictModel):
+    """Default churn parameters, replaced by a fitted posterior later.
+
+    logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k with x_k = (3 - p_k) / 2.
+    """
+
+    tenure_bands: Annotated[list[Duration], Field(min_length=1)]
+    """Tenure at which each band starts; the first is 0."""
+    baseline: dict[str, list[Annotated[float, Field(gt=0, lt=1)]]]
+    """Monthly churn probability per segment and band when every view is neutral (3 of 5)."""
+    effects: dict[str, PerSegment] = {}
+    """beta: log-odds of churn per unit of x_k (x_k = 1 is a view of 1 of 5)."""
+    sbg: dict[str, ShiftedBetaGeometric] = {}
+    """Segments whose baseline is heterogeneous (sBG) instead of banded: logit h =
+    logit(theta_i) + sum_k beta[s, k] x_k; the segment's ``baseline`` is then not used."""
+
+
+class Loyalty(StrictModel):
+    """Ordered-logistic self-classification: dissatisfied < satisfied < loyal < advocate.
+
+    P(class <= j) = logistic(c[s, j] + sum_k gamma[k] x_k), so a poor view (x > 0) pushes
+    customers towards the dissatisfied end when gamma > 0.
+    """
+
+    cutpoints: dict[str, Annotated[list[float], Field(min_length=3, max_length=3)]]
+    effects: dict[str, float] = {}
+
+
+class World(StrictModel):
+    """A complete world file."""
+
+    name: str
+    economics: Economics
+    touchpoints: Annotated[list[Touchpoint], Field(min_length=1)]
+    segments: Annotated[list[Segment], Field(min_length=1)]
+    churn: Churn
+    loyalty: Loyalty
+
+    @property
+    def touchpoint_ids(self) -> list[str]:
+        return [t.id for t in self.touchpoints]
+
+    @property
+    def segment_ids(self) -> list[str]:
+        return [s.id for s in self.segments]
