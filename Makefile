@@ -32,15 +32,15 @@ demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios,
 lab: $(STAMP)  ## JupyterLab on the notebooks; its python3 kernel is this environment's Python
 	$(BIN)/jupyter lab notebooks/
 
-test: $(STAMP)  ## the whole suite, slow statistical tests included
-	$(BIN)/ruff check .
+test: $(STAMP) lint  ## lint, then the whole suite, slow statistical tests included
 	$(BIN)/python -m pytest -q
 
-quick: $(STAMP)  ## inner loop: skips tests marked slow
+quick: $(STAMP)  ## inner loop, under 90 s: no sampling, papermill or subprocess (tests marked slow)
 	$(BIN)/python -m pytest -q -m "not slow" -x
 
-lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: $(STAMP)  ## ruff's checks and its formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

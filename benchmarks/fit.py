@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.special import logit
 
 from models.churn import ChurnModel, largest_difference
+from models.data import BUNDLED
 from models.persons import collapse, person_months, simulate_person_months
 
 SEGMENTS = ["household", "small_business", "enterprise"]
@@ -94,9 +94,8 @@ def demo() -> tuple:
     from sim.inputs.load import load_world
 
     world = load_world("demo")
-    folder = Path(__file__).resolve().parent.parent / "models" / "demo"
     customers, responses, _ = read_feedback(
-        world, folder / "customers.csv", folder / "responses.csv"
+        world, BUNDLED / "customers.csv", BUNDLED / "responses.csv"
     )
     pm = person_months(customers, responses, world.touchpoint_ids, band_starts(world))
     return pm, list(world.segment_ids), list(world.touchpoint_ids), len(band_starts(world))

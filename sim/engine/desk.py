@@ -21,7 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from sim.engine.fcfs import ABANDONED, HANDLING, PATIENCE, UNRESOLVED, advance
+from sim.engine.fcfs import (
+    ABANDONED,
+    HANDLING,
+    PATIENCE,
+    PENDING,
+    RECORD,
+    UNRESOLVED,
+    Contacts,
+    Policy,
+    advance,
+)
 from sim.engine.growing import Growing
 from sim.engine.streams import Streams, pack
 from sim.inputs.queues import Handling, QueueSettings
@@ -123,10 +133,10 @@ class QueueDesk:
         self.now = 0.0  # contacts arriving before now are served
         self.free = np.zeros(settings.agents)  # each agent's free time
         self._keys = Growing((), np.uint64)  # per contact offered
-        self._records = Growing((6,))  # sim.engine.fcfs.advance's records, as decided
+        self._records = Growing((), RECORD)  # sim.engine.fcfs.advance's records, as decided
         self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
         self._handling = Growing((settings.retry.max_attempts,))  # per contact, attempt
-        self._pending = np.zeros((0, 5))  # time, sequence, contact, attempt, patience
+        self._pending = np.zeros(0, PENDING)  # arrivals not yet served
         self._sequence = 0
         self._cached: tuple[int, tuple] = (-1, ())  # (records, what _sorted made of them)
 
@@ -141,31 +151,38 @@ class QueueDesk:
         self._handling.extend(self._handle(keys, self._handling.values.shape[1]))
         patience = self._patience(self.streams.uniform(keys, pack(0, PATIENCE)))
         order = np.arange(len(keys))
-        rows = np.column_stack(
-            [times, self._sequence + order, first + order, np.zeros(len(keys)), patience]
-        )
-        self._pending = np.concatenate([self._pending, rows])
+        arrivals = np.zeros(len(keys), PENDING)  # attempt 0
+        arrivals["time"], arrivals["patience"] = times, patience
+        arrivals["sequence"], arrivals["contact"] = self._sequence + order, first + order
+        self._pending = np.concatenate([self._pending, arrivals])
         self._sequence += len(keys)
 
     def advance(self, until: float) -> np.ndarray:
-        """Serve the contacts arriving before ``until``; their records (see sim.engine.fcfs)."""
-        s, scale = self.settings, self.time_scale
-        retry = (s.retry.after_abandon, s.retry.after_unresolved) if self.retries else (0, 0)
-        records, self._pending = advance(
-            self._pending,
-            self.free,
-            until,
-            self.keys,
-            self._handling.values,
-            s.resolution,
-            *retry,
-            s.retry.delay * scale,
-            s.retry.max_attempts,
-            self._patience_scale,
-        )
-        self._records.extend(records)
+        """Serve the contacts arriving before ``until``; their records, a
+        :data:`sim.engine.fcfs.RECORD` array."""
+        advanced = advance(self._pending, self.free, until, self._contacts, self._policy)
+        self._pending = advanced.pending
+        self._records.extend(advanced.records)
         self.now = max(self.now, until)
-        return records
+        return advanced.records
+
+    @property
+    def _contacts(self) -> Contacts:
+        """The contacts offered so far, as :func:`sim.engine.fcfs.advance` takes them."""
+        return Contacts(keys=self.keys, handling=self._handling.values)
+
+    @property
+    def _policy(self) -> Policy:
+        """The settings, as :func:`sim.engine.fcfs.advance` takes them (on the desk's clock)."""
+        s = self.settings
+        return Policy(
+            resolution=float(s.resolution),
+            retry_abandon=float(s.retry.after_abandon) if self.retries else 0.0,
+            retry_unresolved=float(s.retry.after_unresolved) if self.retries else 0.0,
+            delay=float(s.retry.delay * self.time_scale),
+            max_attempts=int(s.retry.max_attempts),
+            patience_scale=float(self._patience_scale),
+        )
 
     def restaff(self, settings: QueueSettings, at: float) -> None:
         """Serve with ``settings`` from time ``at`` (the desk has advanced to ``at``)."""
@@ -210,7 +227,7 @@ class QueueDesk:
 
     @property
     def records(self) -> np.ndarray:
-        """Every record so far (see :func:`sim.engine.fcfs.advance`), in the order decided."""
+        """Every record so far, a :data:`sim.engine.fcfs.RECORD` array, in the order decided."""
         return self._records.values
 
     @property
@@ -235,13 +252,13 @@ class QueueDesk:
         if target is None and self.settings.service_level is not None:
             target = self.settings.service_level.within
         by_arrival, busy, longest = self._sorted()
-        r = by_arrival[slice(*np.searchsorted(by_arrival[:, 2], [start, end]))]
-        wait = (r[:, 3] - r[:, 2]) / self.time_scale
-        outcome = r[:, 5]
+        r = by_arrival[slice(*np.searchsorted(by_arrival["arrival"], [start, end]))]
+        wait = (r["start"] - r["arrival"]) / self.time_scale
+        outcome = r["outcome"]
         answered = outcome != ABANDONED
         n, n_ans = len(r), int(answered.sum())
-        busy = busy[slice(*np.searchsorted(busy[:, 0], [start - longest, end]))]
-        overlap = np.minimum(busy[:, 1], end) - np.maximum(busy[:, 0], start)
+        busy = busy[slice(*np.searchsorted(busy["start"], [start - longest, end]))]
+        overlap = np.minimum(busy["end"], end) - np.maximum(busy["start"], start)
         overlap = overlap[overlap > 0]  # only these: the sum's rounding depends on the terms
         share = (lambda k: float(k) / n) if n else (lambda k: math.nan)
         return DeskMetrics(
@@ -254,17 +271,18 @@ class QueueDesk:
             service_level=None if target is None else share((answered & (wait <= target)).sum()),
             asa=float(wait[answered].mean()) if n_ans else math.nan,
             occupancy=float(overlap.sum()) / self._agent_time(start, end),
-            repeats=int((r[:, 1] > 0).sum()),
+            repeats=int((r["attempt"] > 0).sum()),
         )
 
     def _sorted(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Records by arrival; (begin, end) of service by begin; the longest service."""
+        """Records by arrival; the served (not abandoned) records by start of service; the
+        longest service."""
         if self._cached[0] != len(self.records):
             r = self.records
-            served = r[r[:, 5] != ABANDONED][:, 3:5]
-            busy = served[np.argsort(served[:, 0], kind="stable")]
-            longest = float((busy[:, 1] - busy[:, 0]).max(initial=0.0))
-            self._cached = (len(r), (r[np.argsort(r[:, 2], kind="stable")], busy, longest))
+            served = r[r["outcome"] != ABANDONED]
+            busy = served[np.argsort(served["start"], kind="stable")]
+            longest = float((busy["end"] - busy["start"]).max(initial=0.0))
+            self._cached = (len(r), (r[np.argsort(r["arrival"], kind="stable")], busy, longest))
         return self._cached[1]
 
     def _agent_time(self, start: float, end: float) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from sim.engine.desk import OUTCOMES, QueueDesk, experience
-from sim.engine.fcfs import ABANDONED
+from sim.engine.fcfs import ABANDONED, RECORD
 from sim.engine.growing import Growing
 from sim.engine.streams import Streams, categorical, pack
 from sim.inputs.parameters import Parameters
@@ -72,7 +72,8 @@ class Desks:
         }
         # per touchpoint, per contact offered: the customer's number and segment
         self._owner = {k: (Growing((), np.int64), Growing((), np.int64)) for k in self.touchpoints}
-        self._finished = [np.zeros((0, 6)) for _ in self.touchpoints]  # records not collected
+        # per touchpoint, the records (sim.engine.fcfs.RECORD) not collected yet
+        self._finished = [np.zeros(0, RECORD) for _ in self.touchpoints]
 
     def use(self, params: Parameters, month: int) -> None:
         """Queue settings and rating distributions of ``params`` from the start of ``month``."""
@@ -111,7 +112,7 @@ class Desks:
         parts = []
         for i, k in enumerate(self.touchpoints):
             records = np.concatenate([self._finished[i], self.desks[k].advance(until)])
-            now = records[:, 4] < until
+            now = records["end"] < until
             self._finished[i] = records[~now]
             parts.append(self._experiences(k, records[now]))
         order = np.argsort(np.concatenate([p[0] for p in parts]), kind="stable")
@@ -121,16 +122,16 @@ class Desks:
         return Experiences(customer, touchpoint, rating, answered)
 
     def _experiences(self, k: int, records: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(outcome time, customer, touchpoint, rating, answered) of a desk's records."""
-        contact, attempt = records[:, 0].astype(np.int64), records[:, 1].astype(np.int64)
+        """(outcome time, customer, touchpoint, rating, answered) of a desk's records (a
+        :data:`sim.engine.fcfs.RECORD` array)."""
+        contact, attempt, outcome = records["contact"], records["attempt"], records["outcome"]
         owner, segment = (a.values[contact] for a in self._owner[k])
         u = self.streams.uniform(self.desks[k].keys[contact], pack(attempt, RATING))
         base = 1 + categorical(u, self.params.ratings[segment, k])
-        outcome = records[:, 5].astype(np.int64)
-        wait = (records[:, 3] - records[:, 2]) / self.desks[k].time_scale
+        wait = (records["start"] - records["arrival"]) / self.desks[k].time_scale
         rating = experience(base, wait, OUTCOMES[outcome], self.params.queues[k])
         return (
-            records[:, 4],
+            records["end"],
             owner,
             np.full(len(records), k),
             np.asarray(rating, np.int64),

@@ -10,6 +10,7 @@ this is again a Markov chain, solved exactly in :mod:`sim.formulas.chains`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -22,6 +23,44 @@ from sim.inputs.parameters import Parameters
 MAX_STEPS = 10_000
 """Guard against a chain that loops almost surely forever (validation already forbids it)."""
 
+MOVE = np.dtype([("step", np.int64), ("prospect", np.int64), ("touchpoint", np.int64)])
+"""One move of a prospect's journey: the step number (0 the first touchpoint met), the
+prospect (its position in the batch) and the touchpoint it meets."""
+
+
+class Journey(NamedTuple):
+    """A segment's journey as :func:`_walk` takes it: cumulative distributions over the
+    states, touchpoints first (``0 .. touchpoints - 1``), then the absorbing states."""
+
+    touchpoints: int
+    """How many touchpoints: the states below this are touchpoints."""
+    lost: int
+    """The state lost, where a walk that never ends is sent."""
+    start: np.ndarray
+    """(state,) cumulative distribution of the first state."""
+    ratings: np.ndarray
+    """(touchpoint, 5) cumulative distribution of the rating 1..5."""
+    good: np.ndarray
+    """(touchpoint, state) cumulative distribution of the next state after a good
+    experience (rating > 2)."""
+    bad: np.ndarray
+    """(touchpoint, state) the same after a bad experience (rating <= 2)."""
+    weight: np.ndarray
+    """(touchpoint,) emotional weight of an experience in the view."""
+
+
+class Walked(NamedTuple):
+    """What :func:`_walk` returns, per prospect of the batch."""
+
+    views: np.ndarray
+    """(prospect, touchpoint) perceptions formed on the way (NaN: never met)."""
+    visits: np.ndarray
+    """(prospect, touchpoint) visits made."""
+    state: np.ndarray
+    """(prospect,) the absorbing state reached (purchase or lost)."""
+    path: np.ndarray
+    """:data:`MOVE` array: every move, by prospect, then step."""
+
 
 @dataclass
 class Prospects:
@@ -31,16 +70,18 @@ class Prospects:
     purchased: np.ndarray  # (prospect,) bool
     views: np.ndarray  # (prospect, touchpoint) perceptions formed on the way
     visits: np.ndarray  # (prospect, touchpoint) visits made
-    path: np.ndarray  # (move, 3): step number, prospect, touchpoint; by prospect, then step
+    path: np.ndarray  # MOVE array (step, prospect, touchpoint): by prospect, then step
 
     @property
     def steps(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per step: (prospects walking, in order; the touchpoint each meets)."""
         if len(self.path) == 0:
             return []
-        step, prospect, touchpoint = self.path[np.lexsort(self.path[:, 1::-1].T)].T
-        bounds = np.flatnonzero(np.diff(step)) + 1
-        return list(zip(np.split(prospect, bounds), np.split(touchpoint, bounds), strict=True))
+        path = self.path[np.lexsort((self.path["prospect"], self.path["step"]))]
+        bounds = np.flatnonzero(np.diff(path["step"])) + 1
+        prospects = np.split(path["prospect"], bounds)
+        touchpoints = np.split(path["touchpoint"], bounds)
+        return list(zip(prospects, touchpoints, strict=True))
 
 
 def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) -> Prospects:
@@ -55,49 +96,71 @@ def walk(params: Parameters, segment: int, ids: np.ndarray, streams: Streams) ->
     """
     rows = params.transitions[segment]
     bad = after_bad_experience(rows, params.dropout_odds[segment], params.lost)
-    views, visits, state, path = _walk(
-        streams.keys("journey", ids),
-        len(params.touchpoints),
-        params.lost,
-        *(
-            np.cumsum(p, axis=-1)
-            for p in (params.start[segment], params.ratings[segment], rows, bad)
-        ),
-        params.emotional_weight,
+    journey = Journey(
+        touchpoints=len(params.touchpoints),
+        lost=params.lost,
+        start=np.cumsum(params.start[segment], axis=-1),
+        ratings=np.cumsum(params.ratings[segment], axis=-1),
+        good=np.cumsum(rows, axis=-1),
+        bad=np.cumsum(bad, axis=-1),
+        weight=params.emotional_weight,
     )
+    walked = _walk(streams.keys("journey", ids), journey)
     return Prospects(
-        ids=ids, purchased=state == params.purchase, views=views, visits=visits, path=path
+        ids=ids,
+        purchased=walked.state == params.purchase,
+        views=walked.views,
+        visits=walked.visits,
+        path=walked.path,
     )
 
 
 @njit(cache=True)
-def _walk(keys, K, lost, start, ratings, good, bad, weight):
-    """The journeys of prospects with stream ``keys``, given cumulative distributions:
-    ``start`` (state,) of the first state, ``ratings`` (touchpoint, 5) of the rating,
-    ``good`` and ``bad`` (touchpoint, state) of the next state after a good and a bad
-    (rating <= 2) experience. States below ``K`` are touchpoints, the others absorbing."""
-    n = len(keys)
+def _walk(keys, journey):
+    """The journeys of prospects with stream ``keys`` through ``journey``.
+
+    Parameters
+    ----------
+    keys : (prospect,) uint64 array
+        The prospects' "journey" stream keys.
+    journey : Journey
+        ``touchpoints`` (states below it are touchpoints, the others absorbing), the
+        ``lost`` state, cumulative distributions ``start`` of the first state, ``ratings``
+        of the rating, ``good`` and ``bad`` of the next state after a good and a bad
+        (rating <= 2) experience, and the emotional ``weight``.
+
+    Returns
+    -------
+    Walked
+        ``views`` and ``visits`` (prospect, touchpoint), the absorbing ``state`` reached,
+        and ``path``: a MOVE array, one row per touchpoint met, with fields ``step``,
+        ``prospect`` and ``touchpoint``, by prospect, then step.
+    """
+    n, K = len(keys), journey.touchpoints
     views, visits = np.full((n, K), np.nan), np.zeros((n, K), np.int64)
-    state, path, moves = np.empty(n, np.int64), np.empty((4 * n + 16, 3), np.int64), 0
+    state, path, moves = np.empty(n, np.int64), np.empty(4 * n + 16, MOVE), 0
     zero = np.uint64(0)
     for i in range(n):
-        s = inverse(start, counter_uniform(keys[i], packed(zero, np.uint64(0xFFFF), zero, zero)))
+        u = counter_uniform(keys[i], packed(zero, np.uint64(0xFFFF), zero, zero))
+        s = inverse(journey.start, u)
         for step in range(MAX_STEPS + 1):
             if s >= K:
                 break
             if step == MAX_STEPS:
-                s = lost
+                s = journey.lost
                 break
             visit = visits[i, s]
             at = packed(zero, np.uint64(s), np.uint64(visit), zero)
-            rating = 1 + inverse(ratings[s], counter_uniform(keys[i], at))
-            views[i, s] = perceive(views[i, s], float(rating), weight[s])
+            rating = 1 + inverse(journey.ratings[s], counter_uniform(keys[i], at))
+            views[i, s] = perceive(views[i, s], float(rating), journey.weight[s])
             visits[i, s] += 1
             if moves == len(path):
                 path = np.concatenate((path, np.empty_like(path)))
-            path[moves] = (step, i, s)
+            path[moves]["step"] = step
+            path[moves]["prospect"] = i
+            path[moves]["touchpoint"] = s
             moves += 1
-            after = bad[s] if rating <= 2 else good[s]
+            after = journey.bad[s] if rating <= 2 else journey.good[s]
             s = inverse(after, counter_uniform(keys[i], at | np.uint64(1)))
         state[i] = s
-    return views, visits, state, path[:moves]
+    return Walked(views, visits, state, path[:moves])

@@ -15,6 +15,11 @@ All customers of a month are advanced together by compiled loops over the custom
 random numbers still come from their own streams (:mod:`sim.engine.streams`), keyed once when they
 join. A customer keeps its row (its number) for the whole run; those who leave are marked
 so, not removed, so the desks can hand back experiences by number.
+
+The compiled loops take their inputs grouped in small named tuples: the customers' arrays
+(:class:`Customers`), how they meet the touchpoints (:class:`Touchpoints`), the churn
+hazard's parameters (:class:`ChurnHazard`) and those of the self-classification
+(:class:`SelfClassification`); they return named tuples (:class:`Opened`, :class:`Closed`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -36,6 +42,89 @@ from sim.inputs.parameters import Parameters
 KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
 """The purposes of the streams a customer draws from every month, keyed when it joins."""
 CONTACTS, EXPERIENCE, CHURN, LOYALTY, QUEUE = range(len(KEYED))
+
+EXPERIENCE_RECORD = np.dtype(
+    [
+        ("visit", np.int64),
+        ("customer", np.int64),
+        ("touchpoint", np.int64),
+        ("rating", np.int64),
+    ]
+)
+"""One instant experience of a month (:func:`_open_month`): the visit (0 for the customer's
+first contact with the touchpoint that month), the customer (its position in the month's
+``rows``), the touchpoint and the rating 1..5."""
+
+
+class Customers(NamedTuple):
+    """Every customer's arrays, by row (the order they joined), those who left included."""
+
+    segment: np.ndarray
+    """(customer,) segment number."""
+    cohort: np.ndarray
+    """(customer,) the month its service began."""
+    own: np.ndarray
+    """(customer,) logit theta_i, its own churn baseline in an sBG segment, else NaN."""
+    views: np.ndarray
+    """(customer, touchpoint) views (NaN: never met); the compiled loops update them."""
+    keys: np.ndarray
+    """(customer, purpose) stream keys, the purposes in the order of :data:`KEYED`."""
+
+
+class Touchpoints(NamedTuple):
+    """How the customers meet the touchpoints each service month."""
+
+    rates: np.ndarray
+    """(segment, touchpoint) recurring contacts per month."""
+    recurring: np.ndarray
+    """The touchpoints with recurring contacts."""
+    instant: np.ndarray
+    """The recurring touchpoints that are not queued: experienced at once."""
+    rating_cdf: np.ndarray
+    """(segment, touchpoint, 5) cumulative distribution of the rating 1..5."""
+    weight: np.ndarray
+    """(touchpoint,) emotional weight of an experience in the view."""
+
+
+class ChurnHazard(NamedTuple):
+    """Parameters of the monthly churn hazard (module notes, 3)."""
+
+    band_starts: np.ndarray
+    """(band,) tenure in months at which each tenure band starts."""
+    alpha: np.ndarray
+    """(segment, band) baseline logit of the hazard."""
+    beta: np.ndarray
+    """(segment, touchpoint) effect of a poor view on the logit of the hazard."""
+
+
+class SelfClassification(NamedTuple):
+    """Parameters of the customers' self-classification, an ordered logistic (module notes,
+    4)."""
+
+    gamma: np.ndarray
+    """(touchpoint,) effect of a poor view on loyalty."""
+    cutpoints: np.ndarray
+    """(segment, 3) ordered-logistic cutpoints."""
+
+
+class Opened(NamedTuple):
+    """What :func:`_open_month` returns."""
+
+    contacts: np.ndarray
+    """(customer, touchpoint) the month's contacts of the customers ``rows``."""
+    experiences: np.ndarray
+    """:data:`EXPERIENCE_RECORD` array: the instant experiences (empty unless asked for)."""
+
+
+class Closed(NamedTuple):
+    """What :func:`_close_month` returns, per customer of ``rows``."""
+
+    hazard: np.ndarray
+    """Monthly churn probability."""
+    churned: np.ndarray
+    """Bool: left this month."""
+    loyalty: np.ndarray
+    """Self-class 0..3 (meaningful for survivors only)."""
 
 
 @dataclass
@@ -87,10 +176,17 @@ class Population:
         self.params = params
         K = len(params.touchpoints)
         recurring = params.contacts.any(axis=0)
-        self._recurring = np.flatnonzero(recurring)
         queued = np.isin(np.arange(K), list(self.desks.touchpoints) if self.desks else [])
-        self._instant = np.flatnonzero(recurring & ~queued)
         self._rating_cdf = np.cumsum(params.ratings, axis=-1)  # (segment, touchpoint, 5)
+        self._touchpoints = Touchpoints(
+            rates=params.contacts,
+            recurring=np.flatnonzero(recurring),
+            instant=np.flatnonzero(recurring & ~queued),
+            rating_cdf=self._rating_cdf,
+            weight=params.emotional_weight,
+        )
+        self._hazard = ChurnHazard(params.band_starts, params.alpha, params.beta)
+        self._classification = SelfClassification(params.gamma, params.cutpoints)
 
     @property
     def ids(self) -> np.ndarray:
@@ -101,6 +197,17 @@ class Population:
     def views(self) -> np.ndarray:
         """(customer, touchpoint) views, by row, those who left included."""
         return self._views.values
+
+    @property
+    def _customers(self) -> Customers:
+        """Every customer's arrays, as the compiled loops take them (views, not copies)."""
+        return Customers(
+            segment=self._segment.values,
+            cohort=self._cohort.values,
+            own=self._own.values,
+            views=self._views.values,
+            keys=self._keys.values,
+        )
 
     def __len__(self) -> int:
         """Customers who have not left."""
@@ -146,28 +253,17 @@ class Population:
 
     def open_month(self, month: int) -> None:
         """The month's contacts: instant ones experienced now, queued ones sent to the desks."""
-        p = self.params
         rows = np.flatnonzero(self._alive.values & (self._cohort.values <= month))
-        segment, keys, told = self._segment.values, self._keys.values, self.experienced is not None
-        contacts, done = _open_month(
-            month,
-            rows,
-            segment,
-            keys[:, CONTACTS],
-            keys[:, EXPERIENCE],
-            p.contacts,
-            self._recurring,
-            self._instant,
-            self._rating_cdf,
-            p.emotional_weight,
-            self._views.values,
-            told,
-        )
+        customers, told = self._customers, self.experienced is not None
+        opened = _open_month(month, rows, customers, self._touchpoints, told)
+        contacts = opened.contacts
         if told:  # by visit, then customer, then touchpoint
-            visit, who, k, rating = done[np.lexsort(done[:, 2::-1].T)].T
-            self.experienced(month, self.ids[rows[who]], k, rating)
+            e = opened.experiences
+            e = e[np.lexsort((e["touchpoint"], e["customer"], e["visit"]))]
+            self.experienced(month, self.ids[rows[e["customer"]]], e["touchpoint"], e["rating"])
         if self.desks is not None:
-            self.desks.schedule(month, rows, keys[rows, QUEUE], segment[rows], contacts)
+            keys, segment = customers.keys[rows, QUEUE], customers.segment[rows]
+            self.desks.schedule(month, rows, keys, segment, contacts)
             contacts[:, self.desks.touchpoints] = 0  # counted when answered
         self._month = rows, contacts
 
@@ -177,31 +273,17 @@ class Population:
         The served customers' views (a customer x touchpoint copy) are in the result only
         when ``views`` is true: only an observer of the run reads them.
         """
-        p = self.params
         rows, contacts = self._month
         self._month = None
         if self.desks is not None:
             self._queued_experiences(month, rows, contacts)
-        keys = self._keys.values
-        hazard, churned, loyalty = _close_month(
-            month,
-            rows,
-            self._segment.values,
-            self._cohort.values,
-            self._own.values,
-            self._views.values,
-            keys[:, CHURN],
-            keys[:, LOYALTY],
-            p.band_starts,
-            p.alpha,
-            p.beta,
-            p.gamma,
-            p.cutpoints,
-        )
-        self._alive.values[rows[churned]] = False
+        closed = _close_month(month, rows, self._customers, self._hazard, self._classification)
+        self._alive.values[rows[closed.churned]] = False
         ids, segment, cohort = (a.values[rows] for a in (self._ids, self._segment, self._cohort))
         seen = self._views.values[rows] if views else None
-        return Month(ids, segment, cohort, seen, contacts, hazard, churned, loyalty)
+        return Month(
+            ids, segment, cohort, seen, contacts, closed.hazard, closed.churned, closed.loyalty
+        )
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.
@@ -243,55 +325,68 @@ def _onboard(keys, steps, cdf, weight, views):
 
 
 @njit(cache=True)
-def _open_month(
-    month,
-    rows,
-    segment,
-    contact_keys,
-    experience_keys,
-    rates,
-    recurring,
-    instant,
-    cdf,
-    weight,
-    views,
-    record,
-):
+def _open_month(month, rows, customers, touchpoints, record):
     """The month's contacts of the customers ``rows``, and their instant experiences.
 
     Contacts with each ``recurring`` touchpoint k: floor(rate) plus one if u < frac(rate), u
     = uniform(contact key, pack(month, k)). Each visit to an ``instant`` touchpoint, in order of
-    customer, touchpoint and visit: the rating is the inverse-CDF draw (``cdf``: segment,
-    touchpoint, 5) of uniform(experience key, pack(month, k, visit)), and the view moves by
-    :func:`sim.formulas.perception.perceive` (``views`` updated in place). Returns the contacts
-    (row, touchpoint) and, when ``record``, the experiences (visit, row, touchpoint,
-    rating), one row each.
+    customer, touchpoint and visit: the rating is the inverse-CDF draw (``rating_cdf``:
+    segment, touchpoint, 5) of uniform(experience key, pack(month, k, visit)), and the view
+    moves by :func:`sim.formulas.perception.perceive`.
+
+    Parameters
+    ----------
+    month : int
+        The service month.
+    rows : (customer,) int array
+        The customers served this month, by row.
+    customers : Customers
+        Every customer's ``segment`` and stream ``keys`` (CONTACTS and EXPERIENCE are read);
+        ``views`` are updated in place.
+    touchpoints : Touchpoints
+        Contact ``rates``, the ``recurring`` and ``instant`` touchpoints, ``rating_cdf`` and
+        emotional ``weight``.
+    record : bool
+        Whether to return the experiences.
+
+    Returns
+    -------
+    Opened
+        ``contacts``: (customer of ``rows``, touchpoint) counts; ``experiences``: when
+        ``record``, one EXPERIENCE_RECORD per instant experience, with fields ``visit``,
+        ``customer`` (position in ``rows``), ``touchpoint`` and ``rating``; else empty.
     """
     zero, at = np.uint64(0), np.uint64(month)
+    segment, keys, views = customers.segment, customers.keys, customers.views
+    rates, weight = touchpoints.rates, touchpoints.weight
     contacts = np.zeros((len(rows), rates.shape[1]), np.int64)
     for i in range(len(rows)):
-        for k in recurring:
-            rate = rates[segment[rows[i]], k]
+        r = rows[i]
+        for k in touchpoints.recurring:
+            rate = rates[segment[r], k]
             whole = math.floor(rate)
             contacts[i, k] = whole
             if rate > whole:  # else u < 0 is never true: no need to draw u
-                u = counter_uniform(contact_keys[rows[i]], packed(zero, zero, at, np.uint64(k)))
+                u = counter_uniform(keys[r, CONTACTS], packed(zero, zero, at, np.uint64(k)))
                 contacts[i, k] += u < rate - whole
-    out = np.empty((contacts[:, instant].sum() if record else 0, 4), np.int64)
+    instant = touchpoints.instant
+    experiences = np.empty(contacts[:, instant].sum() if record else 0, EXPERIENCE_RECORD)
     m = 0
     for i in range(len(rows)):
         r = rows[i]
         for k in instant:
             for visit in range(contacts[i, k]):
                 counter = packed(zero, at, np.uint64(k), np.uint64(visit))
-                rating = 1 + inverse(
-                    cdf[segment[r], k], counter_uniform(experience_keys[r], counter)
-                )
+                cdf = touchpoints.rating_cdf[segment[r], k]
+                rating = 1 + inverse(cdf, counter_uniform(keys[r, EXPERIENCE], counter))
                 views[r, k] = perceive(views[r, k], float(rating), weight[k])
                 if record:
-                    out[m] = (visit, i, k, rating)
+                    experiences[m]["visit"] = visit
+                    experiences[m]["customer"] = i
+                    experiences[m]["touchpoint"] = k
+                    experiences[m]["rating"] = rating
                     m += 1
-    return contacts, out
+    return Opened(contacts, experiences)
 
 
 @njit(cache=True)
@@ -313,21 +408,7 @@ def _count_answered(contacts, rows, row, touchpoint, answered):
 
 
 @njit(cache=True)
-def _close_month(
-    month,
-    rows,
-    segment,
-    cohort,
-    own,
-    views,
-    churn_keys,
-    loyalty_keys,
-    band_starts,
-    alpha,
-    beta,
-    gamma,
-    cutpoints,
-):
+def _close_month(month, rows, customers, churn_hazard, classification):
     """The monthly churn hazard, churn and self-classification of customers ``rows``
     (module notes 3, 4).
 
@@ -335,7 +416,30 @@ def _close_month(
     x_k, x_k = :func:`sim.formulas.perception.poor_view`; churned if uniform(churn key, month) < h.
     The class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k) <= u =
     uniform(loyalty key, month) (ordered logistic by inversion).
+
+    Parameters
+    ----------
+    month : int
+        The service month.
+    rows : (customer,) int array
+        The customers served this month, by row.
+    customers : Customers
+        Every customer's ``segment``, ``cohort``, ``own`` baseline, ``views`` and stream
+        ``keys`` (CHURN and LOYALTY are read).
+    churn_hazard : ChurnHazard
+        ``band_starts``, ``alpha`` and ``beta``.
+    classification : SelfClassification
+        ``gamma`` and ``cutpoints``.
+
+    Returns
+    -------
+    Closed
+        Per customer of ``rows``: ``hazard``, ``churned`` and ``loyalty`` (the self-class).
     """
+    segment, cohort, own = customers.segment, customers.cohort, customers.own
+    views, keys = customers.views, customers.keys
+    band_starts, alpha, beta = churn_hazard.band_starts, churn_hazard.alpha, churn_hazard.beta
+    gamma, cutpoints = classification.gamma, classification.cutpoints
     n, at = len(rows), np.uint64(month)
     hazard, churned, loyalty = np.empty(n), np.zeros(n, np.bool_), np.zeros(n, np.int64)
     for i in range(n):
@@ -349,9 +453,9 @@ def _close_month(
             churn += beta[s, k] * x
             loyal += gamma[k] * x
         hazard[i] = 1.0 / (1.0 + math.exp(-churn))  # logistic, as scipy's expit
-        churned[i] = counter_uniform(churn_keys[r], at) < hazard[i]
-        loyalty[i] = _self_class(cutpoints[s], loyal, counter_uniform(loyalty_keys[r], at))
-    return hazard, churned, loyalty
+        churned[i] = counter_uniform(keys[r, CHURN], at) < hazard[i]
+        loyalty[i] = _self_class(cutpoints[s], loyal, counter_uniform(keys[r, LOYALTY], at))
+    return Closed(hazard, churned, loyalty)
 
 
 @njit(cache=True)

@@ -15,6 +15,7 @@ counts (1 + d)^-t. Acquisition costs are reported separately, not subtracted.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,60 @@ SEGMENT_MONTH = (
 
 
 SERVICE = ("active_start", "active", "churned", "revenue", "margin", "cost_to_serve")
-"""The per-segment totals of a service month, in the order :func:`_tally` returns them."""
+"""The per-segment totals of a service month, fields of :class:`Tally` (:func:`_tally`)."""
+
+
+class Served(NamedTuple):
+    """The customers served in a month, as :func:`_tally` takes them (one per customer)."""
+
+    segment: np.ndarray
+    """(customer,) segment."""
+    cohort: np.ndarray
+    """(customer,) the month its service began."""
+    churned: np.ndarray
+    """(customer,) bool: left this month."""
+    loyalty: np.ndarray
+    """(customer,) self-class (counted for survivors only)."""
+    contacts: np.ndarray
+    """(customer, touchpoint) the month's contacts."""
+
+
+class Money(NamedTuple):
+    """The money of a service month, as :func:`_tally` takes it."""
+
+    cost_per_contact: np.ndarray
+    """(touchpoint,) cost of one contact."""
+    revenue: np.ndarray
+    """(segment,) revenue of a survivor."""
+    margin: np.ndarray
+    """(segment,) margin of a survivor."""
+    discount: np.ndarray
+    """(tenure - 1,) discount factor of value earned in service month ``tenure``."""
+
+
+class Tally(NamedTuple):
+    """A service month's sums per segment (:func:`_tally`)."""
+
+    active_start: np.ndarray
+    """(segment,) customers served."""
+    active: np.ndarray
+    """(segment,) survivors."""
+    churned: np.ndarray
+    """(segment,) customers who left."""
+    revenue: np.ndarray
+    """(segment,) revenue of the survivors."""
+    margin: np.ndarray
+    """(segment,) margin of the survivors."""
+    cost_to_serve: np.ndarray
+    """(segment,) contacts times cost per contact."""
+    contacts: np.ndarray
+    """(segment, touchpoint) contacts."""
+    loyalty: np.ndarray
+    """(segment, class) survivors by self-class."""
+    survivors: np.ndarray
+    """(segment, cohort, tenure - 1) survivors."""
+    value: np.ndarray
+    """(segment, cohort) discounted value: margin of a survivor less cost to serve."""
 
 
 class Recorder:
@@ -78,27 +132,18 @@ class Recorder:
     def service(self, month: int, served: Month) -> None:
         """One service month of every active customer (tallied by :func:`_tally`)."""
         p, (S, H) = self.params, self.cohort_size.shape
-        discount = (1.0 + p.discount_rate) ** -np.arange(1, H + 1)  # by tenure
-        totals, contacts, loyalty, alive, value = _tally(
-            month,
-            served.segment,
-            served.cohort,
-            served.churned,
-            served.loyalty,
-            served.contacts,
-            p.cost_per_contact,
-            p.revenue,
-            p.margin,
-            discount,
-            S,
-            len(LOYALTY_CLASSES),
+        customers = Served(
+            served.segment, served.cohort, served.churned, served.loyalty, served.contacts
         )
-        for name, row in zip(SERVICE, totals, strict=True):
-            self.by_month[name][:, month] += row
-        self.contacts[:, month] += contacts
-        self.loyalty[:, month] += loyalty
-        self.alive += alive
-        self.cohort_value += value
+        discount = (1.0 + p.discount_rate) ** -np.arange(1, H + 1)  # by tenure
+        money = Money(p.cost_per_contact, p.revenue, p.margin, discount)
+        tally = _tally(month, customers, money, S, len(LOYALTY_CLASSES))
+        for name in SERVICE:
+            self.by_month[name][:, month] += getattr(tally, name)
+        self.contacts[:, month] += tally.contacts
+        self.loyalty[:, month] += tally.loyalty
+        self.alive += tally.survivors
+        self.cohort_value += tally.value
 
     def counts(self, **attrs: object) -> xr.Dataset:
         """The counts the :data:`OUTCOMES` are read from (:func:`counts`), straight from the
@@ -313,44 +358,68 @@ def summary(ds: xr.Dataset) -> pd.DataFrame:
 
 
 @njit(cache=True)
-def _tally(
-    month,
-    segment,
-    cohort,
-    churned,
-    loyalty,
-    contacts,
-    cost_per_contact,
-    revenue,
-    margin,
-    discount,
-    S,
-    classes,
-):
+def _tally(month, served, money, segments, classes):
     """Per-segment sums of a service month, customer by customer in order (as
-    ``np.bincount`` sums): the totals of ``SERVICE``, contacts per touchpoint, survivors by
-    class, and per (cohort, tenure - 1) survivors and the discounted value (margin of a
-    survivor less cost to serve, times ``discount[tenure - 1]``). A customer's cost to serve
-    is the sum over touchpoints of contacts times cost per contact."""
-    H = len(discount)
-    totals, by_touchpoint = np.zeros((len(SERVICE), S)), np.zeros((S, contacts.shape[1]))
-    by_class, alive, value = np.zeros((S, classes)), np.zeros((S, H, H)), np.zeros((S, H))
-    for i in range(len(segment)):
-        s, c, kept = segment[i], cohort[i], 0.0 if churned[i] else 1.0
+    ``np.bincount`` sums).
+
+    A customer's cost to serve is the sum over touchpoints of contacts times cost per
+    contact; its value is the margin if it survives, less its cost to serve, times
+    ``discount[tenure - 1]``.
+
+    Parameters
+    ----------
+    month : int
+        The service month.
+    served : Served
+        Per customer served: ``segment``, ``cohort``, ``churned``, ``loyalty`` and
+        ``contacts`` (customer, touchpoint).
+    money : Money
+        ``cost_per_contact``, ``revenue`` and ``margin`` per segment, and ``discount`` by
+        tenure - 1.
+    segments, classes : int
+        How many segments and self-classes.
+
+    Returns
+    -------
+    Tally
+        Per segment: ``active_start``, ``active``, ``churned``, ``revenue``, ``margin`` and
+        ``cost_to_serve`` (the totals of ``SERVICE``); ``contacts`` per touchpoint;
+        ``loyalty``, survivors per class; ``survivors`` per (cohort, tenure - 1); ``value``,
+        the discounted value per cohort.
+    """
+    S, H, contacts = segments, len(money.discount), served.contacts
+    active_start, active, churned = np.zeros(S), np.zeros(S), np.zeros(S)
+    revenue, margin, cost_to_serve = np.zeros(S), np.zeros(S), np.zeros(S)
+    by_touchpoint = np.zeros((S, contacts.shape[1]))
+    by_class, survivors, value = np.zeros((S, classes)), np.zeros((S, H, H)), np.zeros((S, H))
+    for i in range(len(served.segment)):
+        s, c = served.segment[i], served.cohort[i]
+        kept = 0.0 if served.churned[i] else 1.0
         cost = 0.0
         for k in range(contacts.shape[1]):
             by_touchpoint[s, k] += contacts[i, k]
-            cost += contacts[i, k] * cost_per_contact[k]
-        totals[0, s] += 1.0
-        totals[1, s] += kept
-        totals[2, s] += 1.0 - kept
-        totals[3, s] += kept * revenue[s]
-        totals[4, s] += kept * margin[s]
-        totals[5, s] += cost
-        by_class[s, loyalty[i]] += kept
-        alive[s, c, month - c] += kept
-        value[s, c] += (kept * margin[s] - cost) * discount[month - c]
-    return totals, by_touchpoint, by_class, alive, value
+            cost += contacts[i, k] * money.cost_per_contact[k]
+        active_start[s] += 1.0
+        active[s] += kept
+        churned[s] += 1.0 - kept
+        revenue[s] += kept * money.revenue[s]
+        margin[s] += kept * money.margin[s]
+        cost_to_serve[s] += cost
+        by_class[s, served.loyalty[i]] += kept
+        survivors[s, c, month - c] += kept
+        value[s, c] += (kept * money.margin[s] - cost) * money.discount[month - c]
+    return Tally(
+        active_start,
+        active,
+        churned,
+        revenue,
+        margin,
+        cost_to_serve,
+        by_touchpoint,
+        by_class,
+        survivors,
+        value,
+    )
 
 
 def write_results(results: xr.Dataset, folder: Path) -> list[Path]:

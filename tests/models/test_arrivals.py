@@ -5,8 +5,6 @@ Tolerances are stated where they are used. Nothing here samples with MCMC; all t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,11 +12,10 @@ import xarray as xr
 from scipy import stats
 
 from models.arrivals import ArrivalModel, monthly_starts
-from models.data import load_customers
+from models.data import BUNDLED, load_customers
 from sim.inputs.load import load_world
 from tests.helpers import absorbing_chain, averaged_over_ratings
 
-DEMO = Path(__file__).parents[2] / "models" / "demo"
 SEGMENTS = ["household", "small_business", "enterprise"]
 
 
@@ -154,10 +151,10 @@ def test_demo_rates_match_the_world(demo_params):
     referrals the household rate (61.0) falls outside it (67-75): the test can tell.
     """
     world = load_world("demo")
-    truth = xr.open_dataset(DEMO / "truth.nc")
+    truth = xr.open_dataset(BUNDLED / "truth.nc")
     fraction = int(truth.attrs["customers"]) / demo_params.customers.sum()
-    customers = load_customers(DEMO / "customers.csv", world)
-    responses = pd.read_csv(DEMO / "responses.csv", dtype={"customer_id": str})
+    customers = load_customers(BUNDLED / "customers.csv", world)
+    responses = pd.read_csv(BUNDLED / "responses.csv", dtype={"customer_id": str})
     segment = responses["customer_id"].map(customers.set_index("customer_id")["segment"])
     months = pd.period_range("2025-01", periods=int(truth.attrs["months"]), freq="M")
     interval = ArrivalModel().fit(customers).interval(0.99)

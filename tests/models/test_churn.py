@@ -311,6 +311,7 @@ def test_collapsed_and_person_month_posteriors_agree():
     assert worst <= 3.5
 
 
+@pytest.mark.slow
 def test_same_seed_same_draws():
     """Same data and seed give identical draws (nutpie seeded through pm.sample)."""
     segments, touchpoints, bands = ["a", "b"], ["k1", "k2"], [0, 3]

@@ -91,6 +91,7 @@ def counts(demo_params, tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_fit_cohorts_alone_recovers_the_sbg_baseline(counts, tmp_path, demo_world):
     out = tmp_path / "posterior.nc"
     done = ctm("fit", "--cohorts", counts, "--draws", "500", "--tune", "500", "--out", str(out))

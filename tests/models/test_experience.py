@@ -7,16 +7,12 @@ has probability far under 1 in 1,000 for independent intervals. So that the chec
 truth with every rating moved one step up (5 stays 5) must be held by fewer than 60%.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.data import load_customers, load_responses
+from models.data import BUNDLED, load_customers, load_responses
 from models.experience import FLOOR, PRIOR_STRENGTH, RatingModel
-
-DEMO = Path(__file__).parents[2] / "models" / "demo"
 
 
 def survey(
@@ -186,8 +182,8 @@ def test_bad_inputs(change, message):
 
 
 def test_fit_on_the_demo_data(demo_world, demo_params):
-    customers = load_customers(DEMO / "customers.csv", demo_world)
-    responses = load_responses(DEMO / "responses.csv", demo_world, customers)
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    responses = load_responses(BUNDLED / "responses.csv", demo_world, customers)
     model = RatingModel(seed=1).fit(
         responses,
         customers,

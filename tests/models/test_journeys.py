@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.data import load_customers
+from models.data import BUNDLED, load_customers
 from models.eventlog import common_sequences, read_event_log
 from models.journeys import JourneyModel, simulation_rows
 from notebooks.touchpoint_plots import journey_map
@@ -24,7 +24,6 @@ from sim.formulas.chains import after_bad_experience
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import Parameters
 
-DEMO = Path(__file__).parents[2] / "models" / "demo"
 T0 = pd.Timestamp("2025-01-01")
 
 
@@ -384,8 +383,8 @@ def test_customers_without_events_are_reported(demo_world):
 
 @pytest.fixture(scope="module")
 def demo_fit(demo_world):
-    events = read_event_log(DEMO / "events.csv")
-    customers = load_customers(DEMO / "customers.csv", demo_world)
+    events = read_event_log(BUNDLED / "events.csv")
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
     return events, customers, JourneyModel(seed=1).fit(events, customers, demo_world)
 
 

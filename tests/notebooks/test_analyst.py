@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import models
-from models.data import load_customers
+from models.data import BUNDLED, load_customers
 from models.drivers import value_drivers
 from models.eventlog import read_event_log
 from models.journeys import JourneyModel
@@ -29,6 +28,8 @@ from tests.helpers import notebook_outputs as outputs
 from tests.helpers import posterior_file
 from tests.helpers import read_csv as read
 
+pytestmark = pytest.mark.slow  # each runs a notebook with papermill
+
 SMALL = {
     "draws": 2,
     "customers": 300,
@@ -38,7 +39,6 @@ SMALL = {
     "executor": "serial",
 }
 SETTINGS = Settings(customers=SMALL["customers"], months=SMALL["months"], seed=SMALL["seed"])
-DEMO = Path(models.__file__).parent / "demo"
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +107,9 @@ def test_attribution_tables_are_the_librarys(analyst, demo_world, tmp_path):
 
 def test_journey_map_counts_the_demo_log(analyst, demo_world):
     _, tables, _ = analyst
-    events = read_event_log(DEMO / "events.csv")
+    events = read_event_log(BUNDLED / "events.csv")
     model = JourneyModel(seed=SMALL["seed"]).fit(
-        events, load_customers(DEMO / "customers.csv", demo_world), demo_world
+        events, load_customers(BUNDLED / "customers.csv", demo_world), demo_world
     )
     expected, figure = journey_map(model.counts_)
     figure.clf()
@@ -131,7 +131,7 @@ def test_without_a_posterior_the_worlds_assumed_effects_are_shown(tmp_path, demo
             "months": 3,
             "prospects": 200,
             "tables": str(tables),
-            "events": str(DEMO / "events.csv"),
+            "events": str(BUNDLED / "events.csv"),
         },
         tmp_path / "analyst.ipynb",
     )

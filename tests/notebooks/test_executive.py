@@ -13,6 +13,8 @@ from notebooks.report import execute
 from tests.helpers import ctm, posterior_file
 from tests.helpers import notebook_outputs as outputs
 
+pytestmark = pytest.mark.slow  # each runs a notebook with papermill
+
 PLAN = "All examples together"
 SMALL = {"draws": 3, "customers": 300, "months": 12, "seed": 1}
 

@@ -61,6 +61,7 @@ def report(tmp_path_factory, demo_world) -> tuple[Path, Path]:
     return html, folder / "compare"
 
 
+@pytest.mark.slow
 def test_report_has_no_code(report):
     html = report[0].read_text()
     code = [
@@ -76,12 +77,14 @@ def test_report_has_no_code(report):
     assert 'class="jp-CodeMirrorEditor' not in html and 'class="highlight' not in html
 
 
+@pytest.mark.slow
 def test_the_page_loads_nothing_from_the_network(report):
     html = report[0].read_text()
     assert not re.findall(r'(?:src|href)="(?:https?:)?//[^"]+"', html)
     assert "<title>Executive review</title>" in html
 
 
+@pytest.mark.slow
 def test_every_figure_is_a_non_empty_png(report):
     sources = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', report[0].read_text())
     assert len(sources) >= 4  # retention, forest, economics and at least one more
@@ -90,6 +93,7 @@ def test_every_figure_is_a_non_empty_png(report):
         assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
 
 
+@pytest.mark.slow
 def test_recommendation_names_the_best_scenario(report):
     """By the rule the page states: the highest expected net gain among scenarios more likely
     than not to gain more than they cost (else the closest is named)."""
@@ -111,6 +115,7 @@ def test_recommendation_names_the_best_scenario(report):
     shutil.which("chromium") is None and not os.environ.get("CI"),
     reason="Debian's chromium is not installed (.ci/run installs it)",
 )
+@pytest.mark.slow
 def test_chromium_draws_every_figure(report, tmp_path):
     page = tmp_path / "checked.html"
     page.write_text(report[0].read_text().replace("</body>", CHECK + "</body>"))

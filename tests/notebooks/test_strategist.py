@@ -20,6 +20,8 @@ from tests.helpers import notebook_outputs as outputs
 from tests.helpers import posterior_file
 from tests.helpers import read_csv as read
 
+pytestmark = pytest.mark.slow  # each runs a notebook with papermill
+
 SMALL = {"draws": 2, "customers": 300, "months": 12, "seed": 1, "executor": "serial"}
 PLAN = "Staged plan"
 CAPACITY = 4.0

@@ -72,8 +72,8 @@ def test_restaffing_a_desk(demo_params):
     desk.advance(2)
     desk.restaff(settings(1), at=2)
     desk.advance(np.inf)
-    by_contact = desk.records[np.argsort(desk.records[:, 0])]
-    assert by_contact[:, 3] - by_contact[:, 2] == pytest.approx([0, 1, 5])  # waits
+    by_contact = desk.records[np.argsort(desk.records["contact"])]
+    assert by_contact["start"] - by_contact["arrival"] == pytest.approx([0, 1, 5])  # waits
     assert desk.free.tolist() == [9]
     # busy: 0-4, 1-5, 5-9; on duty: 1 agent on [0, 1), 2 on [1, 4), 1 on [4, 9)
     assert desk.staffing == [(0, 1), (1, 2), (4, 1)]

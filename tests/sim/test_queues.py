@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from sim.engine.desk import QueueDesk, experience, handling_times
+from sim.engine.fcfs import ABANDONED, PENDING, RECORD, RESOLVED, Contacts, Policy, advance
 from sim.engine.isolated import simulate_isolated
 from sim.engine.streams import Streams
 from sim.formulas.erlang import erlang_a, erlang_c
@@ -124,6 +125,37 @@ def test_same_seed_same_run():
     assert a == simulate_isolated(LAM, settings(7), 200, 20, seed=5)
 
 
+def test_the_fcfs_loop_by_hand():
+    """One agent, 4-minute calls, every call resolved, no retries. Calls 0 and 1 arrive at 0,
+    call 2 at 1 with a patience of 0.5. Stopping at minute 3: call 0 is served 0-4; call 1
+    would start at 4, after the stop, so it is carried; call 2 hangs up at 1.5."""
+    pending = np.zeros(3, PENDING)
+    pending["time"] = [0.0, 0.0, 1.0]
+    pending["sequence"] = pending["contact"] = [0, 1, 2]
+    pending["patience"] = [np.inf, np.inf, 0.5]
+    contacts = Contacts(keys=np.arange(3, dtype=np.uint64), handling=np.full((3, 1), 4.0))
+    policy = Policy(
+        resolution=1.0,
+        retry_abandon=0.0,
+        retry_unresolved=0.0,
+        delay=0.0,
+        max_attempts=1,
+        patience_scale=np.inf,
+    )
+    free = np.zeros(1)
+    advanced = advance(pending, free, 3.0, contacts, policy)
+    records = advanced.records
+    assert records.dtype == RECORD
+    assert records["contact"].tolist() == [0, 2]
+    assert records["outcome"].tolist() == [RESOLVED, ABANDONED]
+    assert records["arrival"].tolist() == [0.0, 1.0]
+    assert records["start"].tolist() == [0.0, 1.5]
+    assert records["end"].tolist() == [4.0, 1.5]
+    assert advanced.pending.dtype == PENDING
+    assert advanced.pending["contact"].tolist() == [1]
+    assert free.tolist() == [4.0]
+
+
 def test_serving_month_by_month_equals_serving_in_one_pass():
     """The desk stops at each step's end and carries the contacts that would start after it
     (unless they hang up first); with the same staffing throughout, serving in 12 steps of
@@ -150,13 +182,14 @@ def test_serving_month_by_month_equals_serving_in_one_pass():
     in_steps.advance(math.inf)
 
     def by_contact(desk: QueueDesk) -> np.ndarray:
-        return desk.records[np.lexsort((desk.records[:, 1], desk.records[:, 0]))]
+        records = desk.records
+        return records[np.lexsort((records["attempt"], records["contact"]))]
 
     np.testing.assert_array_equal(by_contact(in_steps), by_contact(at_once))
-    arrival, start = at_once.records[:, 2], at_once.records[:, 3]
+    arrival, start = at_once.records["arrival"], at_once.records["start"]
     carried = sum(((arrival < end) & (start >= end)).sum() for end in ends)
     assert carried > 50  # contacts did wait across a step's end
-    assert (at_once.records[:, 1] > 0).sum() > 100  # and retries happened
+    assert (at_once.records["attempt"] > 0).sum() > 100  # and retries happened
 
     # 60 more calls at minute 299, and 100 agents from minute 300: everyone still waiting
     # then (not yet hung up) is taken at 300
@@ -166,7 +199,7 @@ def test_serving_month_by_month_equals_serving_in_one_pass():
     restaffed.advance(300)
     restaffed.restaff(settings(100, "3 min"), at=300)
     restaffed.advance(math.inf)
-    arrival, start = restaffed.records[:, 2], restaffed.records[:, 3]
+    arrival, start = restaffed.records["arrival"], restaffed.records["start"]
     waiting = (arrival < 300) & (start >= 300)
     assert waiting.sum() > 20 and np.all(start[waiting] == 300)
 
@@ -286,12 +319,12 @@ def test_fewer_attempts_from_a_restaffing_still_serve_the_retries_waiting():
     durations = []
     for desk in desks:
         desk.advance(math.inf)
-        served = desk.records[desk.records[:, 5] != 2]  # not abandoned
-        durations.append({(c, a): end - start for c, a, _, start, end, _ in served})
+        served = desk.records[desk.records["outcome"] != ABANDONED]
+        durations.append({(r["contact"], r["attempt"]): r["end"] - r["start"] for r in served})
     late = [
-        (c, a)
-        for c, a, _, start, _, outcome in desks[1].records
-        if start >= 200 and a >= 1 and outcome != 2
+        (r["contact"], r["attempt"])
+        for r in desks[1].records
+        if r["start"] >= 200 and r["attempt"] >= 1 and r["outcome"] != ABANDONED
     ]
     assert len(late) > 5  # retries queued before the change were served after it
     assert all(durations[1][k] == pytest.approx(durations[0][k], rel=1e-12) for k in late)

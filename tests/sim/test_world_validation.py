@@ -1,8 +1,10 @@
 """`ctm validate` on defective world files: one clear line per problem, exit code 2.
 
 Each file in ``worlds_bad/`` varies the compact ``valid_base.yaml`` by exactly one defect
-(its first line says which). The tests run the installed ``ctm`` console script, so they
-check the real exit code and the real stderr, and that no traceback ever reaches the user.
+(its first line says which). The tests run ``ctm validate`` in this process
+(:func:`tests.helpers.ctm`, which shows an escaping exception as the traceback a user would
+see), so they check the exit code, stderr, and that no traceback ever reaches the user;
+``tests/cli/test_world.py`` runs the installed script too.
 """
 
 from __future__ import annotations

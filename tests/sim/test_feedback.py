@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
 
-import models
-from models.data import load_customers, load_events, load_responses
+from models.data import BUNDLED, load_customers, load_events, load_responses
 from sim.engine.feedback import demo_data, write_demo_data
 from sim.engine.simulation import simulate
 
-BUNDLED = Path(models.__file__).parent / "demo"
 SETTINGS = {"customers": 5_000, "months": 24, "seed": 1}  # what `ctm demo-data` bundles
 
 

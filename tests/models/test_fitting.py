@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
 
-from models.data import load_customers, load_responses
+from models.data import BUNDLED, load_customers, load_responses
 from models.submodels import align, arrivals, journeys, left_to_world
-
-DEMO = Path(__file__).parents[2] / "models" / "demo"
 
 
 def grid(chains: int, draws: int) -> xr.Dataset:
@@ -26,9 +22,9 @@ def test_align_reshapes_equal_counts_and_thins_or_repeats_others():
 
 
 def test_journeys_and_arrivals_from_the_demo_data(demo_world):
-    customers = load_customers(DEMO / "customers.csv", demo_world)
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
     found, draws, conversion = journeys(
-        demo_world, customers, DEMO / "events.csv", grid(2, 4), seed=0
+        demo_world, customers, BUNDLED / "events.csv", grid(2, 4), seed=0
     )
     assert found.fitted and found.variables == ["start", "transitions"]
     assert draws["transitions"].dims == ("chain", "draw", "segment", "touchpoint", "next")
@@ -42,10 +38,10 @@ def test_arrivals_recover_the_worlds_prospects(demo_world, demo_params):
     """The demo data (5,000 of the world's 232,000 customers, 24 months) give prospects a
     month at the world's scale whose 94% intervals hold the world's 12,000, 1,500 and 80: new
     customers over the journeys' conversion, less referrals, over the sample fraction."""
-    customers = load_customers(DEMO / "customers.csv", demo_world)
-    responses = load_responses(DEMO / "responses.csv", demo_world, customers)
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    responses = load_responses(BUNDLED / "responses.csv", demo_world, customers)
     on = grid(2, 200)
-    _, _, conversion = journeys(demo_world, customers, DEMO / "events.csv", on, seed=0)
+    _, _, conversion = journeys(demo_world, customers, BUNDLED / "events.csv", on, seed=0)
     found, draws = arrivals(
         demo_world, customers, responses, "customers.csv", conversion, on, seed=0
     )
@@ -59,8 +55,8 @@ def test_arrivals_recover_the_worlds_prospects(demo_world, demo_params):
 
 
 def test_arrivals_need_journeys_and_self_classes(demo_world):
-    customers = load_customers(DEMO / "customers.csv", demo_world)
-    responses = load_responses(DEMO / "responses.csv", demo_world, customers)
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    responses = load_responses(BUNDLED / "responses.csv", demo_world, customers)
     found, draws = arrivals(
         demo_world, customers, responses, "customers.csv", None, grid(2, 4), seed=0
     )
@@ -96,8 +92,8 @@ def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_
     from models.draws import parameter_sets
     from models.submodels import ratings
 
-    customers = load_customers(DEMO / "customers.csv", demo_world)
-    experiences = load_responses(DEMO / "ratings.csv", demo_world, customers)
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    experiences = load_responses(BUNDLED / "ratings.csv", demo_world, customers)
     assert "call_centre" in experiences  # rated in the file, not fitted
     found, draws = ratings(
         demo_world, customers, experiences, "ratings.csv", grid(2, 200), demo_params.ratings, seed=0

@@ -1,4 +1,4 @@
-"""The ctm command line end to end: outputs written whole, or not at all."""
+"""ctm validate, simulate and staffing end to end: outputs written whole, or not at all."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from sim.inputs.files import atomic_directory
-from tests.helpers import ctm
+from tests.helpers import ctm, installed_ctm
 
 
 def test_simulate_writes_netcdf_and_parquet(tmp_path):
@@ -38,6 +38,16 @@ def test_simulate_writes_netcdf_and_parquet(tmp_path):
 def test_validate_demo_is_ok():
     done = ctm("validate", "demo")
     assert done.returncode == 0 and done.stdout.startswith("OK")
+
+
+def test_the_installed_script_runs_the_commands(tmp_path):
+    """The console script the package installs: OK on the demo, one line and exit code 2 on a
+    missing file (the only test that starts ``ctm`` as a user does)."""
+    done = installed_ctm("validate", "demo")
+    assert done.returncode == 0 and done.stdout.startswith("OK: demo:"), done.stderr
+    missing = tmp_path / "nope.yaml"
+    refused = installed_ctm("validate", str(missing))
+    assert refused.returncode == 2 and refused.stderr == f"{missing}: no such file\n"
 
 
 def test_failed_write_leaves_previous_output_untouched(tmp_path):
