@@ -31,6 +31,7 @@ from sim.engine.fcfs import (
     Contacts,
     Policy,
     advance,
+    draw_patience,
 )
 from sim.engine.growing import Growing
 from sim.engine.streams import Streams, pack
@@ -149,7 +150,9 @@ class QueueDesk:
         first = len(self._keys)
         self._keys.extend(keys)
         self._handling.extend(self._handle(keys, self._handling.values.shape[1]))
-        patience = self._patience(self.streams.uniform(keys, pack(0, PATIENCE)))
+        patience = draw_patience(
+            self.streams.uniform(keys, pack(0, PATIENCE)), self._patience_scale
+        )
         order = np.arange(len(keys))
         arrivals = np.zeros(len(keys), PENDING)  # attempt 0
         arrivals["time"], arrivals["patience"] = times, patience
@@ -210,15 +213,10 @@ class QueueDesk:
 
     @property
     def _patience_scale(self) -> float:
-        """Mean patience on the desk's clock (``inf``: nobody hangs up); a patience is
-        -ln(1 - u) times it, here for first attempts and in :func:`sim.engine.fcfs.advance` for
-        retries."""
+        """Mean patience on the desk's clock (``inf``: nobody hangs up), the scale of
+        :func:`sim.engine.fcfs.draw_patience` for first attempts and retries alike."""
         theta = self.settings.theta
         return math.inf if theta is None else self.time_scale / theta
-
-    def _patience(self, u: np.ndarray) -> np.ndarray:
-        scale = self._patience_scale
-        return np.full(len(u), np.inf) if scale == math.inf else -np.log1p(-u) * scale
 
     @property
     def keys(self) -> np.ndarray:

@@ -23,7 +23,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import float64, njit, vectorize
 
 from sim.engine.streams import counter_uniform, packed
 
@@ -149,10 +149,8 @@ def advance(pending, free, until, contacts, policy):
         decided.append((c, a, t, start, end, outcome))
         p = policy.retry_abandon if outcome == ABANDONED else policy.retry_unresolved
         if outcome != RESOLVED and a + 1 < attempts and _uniform(contacts.keys[c], a, RETRY) < p:
-            later = math.inf
-            if policy.patience_scale < math.inf:
-                u = _uniform(contacts.keys[c], a + 1, PATIENCE)
-                later = -math.log1p(-u) * policy.patience_scale
+            u = _uniform(contacts.keys[c], a + 1, PATIENCE)
+            later = draw_patience(u, policy.patience_scale)
             heapq.heappush(heap, (end + policy.delay, sequence, c, a + 1, later))
             sequence += 1
     records = np.empty(len(decided), dtype=RECORD)
@@ -172,6 +170,17 @@ def advance(pending, free, until, contacts, policy):
         rest[i]["attempt"] = a
         rest[i]["patience"] = patience
     return Advanced(records, rest)
+
+
+@vectorize([float64(float64, float64)], cache=True)
+def draw_patience(u, scale):
+    """How long a contact waits before hanging up: exponential patience by inversion,
+    -ln(1 - u) times ``scale`` (its mean; ``inf``: it never hangs up). A ufunc, called on
+    arrays for first attempts (:class:`sim.engine.desk.QueueDesk`) and on scalars here for
+    retries."""
+    if scale == math.inf:
+        return math.inf
+    return -math.log1p(-u) * scale
 
 
 @njit(cache=True)

@@ -1,5 +1,0 @@
-"""``python -m cli``: the ``ctm`` command."""
-
-from cli.app import app
-
-app()
