@@ -28,7 +28,14 @@ WorldArg = Annotated[str, typer.Argument(help="World file (YAML), or 'demo' for 
 PosteriorOpt = Annotated[
     Path | None, typer.Option(help="Posterior from 'ctm fit'; without it, the world's parameters.")
 ]
-DrawsOpt = Annotated[int, typer.Option(min=1, help="Posterior draws to simulate.")]
+DrawsOpt = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Posterior draws to simulate; without a posterior, simulations of the world's "
+        "parameters with other random numbers.",
+    ),
+]
 CustomersOpt = Annotated[int, typer.Option(min=1, help="Customers of the base to simulate.")]
 MonthsOpt = Annotated[int | None, typer.Option(min=1, help="Months (default: world horizon).")]
 SeedOpt = Annotated[int, typer.Option(min=0, help="Seed of every random stream.")]
@@ -67,19 +74,32 @@ def study_inputs(
     seed: int,
     replications: int = 1,
 ):
-    """The world, its parameter sets (posterior draws or defaults) and the run's settings."""
+    """The world, its parameter sets and the run's settings: ``draws`` posterior draws with
+    ``replications`` simulations each, or without a posterior the world's parameters
+    simulated ``draws`` x ``replications`` times (other random numbers each time), so that
+    every figure carries the simulation's noise. Never fewer simulations than asked.
+
+    Raises
+    ------
+    InputError
+        If the posterior holds fewer draws than asked.
+    """
     from scenarios.runner import Settings
     from scenarios.study import draws_of
     from sim.inputs.load import load_world
 
     loaded = load_world(world)
+    try:
+        sets = draws_of(loaded, posterior, draws)
+    except ValueError as error:
+        raise InputError(str(posterior), [("", f"{error}; ask for at most that many")]) from None
     settings = Settings(
         customers=customers,
         months=months or loaded.economics.horizon_months,
         seed=seed,
-        replications=replications,
+        replications=replications * (draws if posterior is None else 1),
     )
-    return loaded, draws_of(loaded, posterior, draws), settings
+    return loaded, sets, settings
 
 
 @contextlib.contextmanager

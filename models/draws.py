@@ -32,9 +32,17 @@ present replace the world's values, the others keep them."""
 
 
 def sample_indices(posterior: xr.Dataset, count: int | None) -> np.ndarray:
-    """``count`` draws spread evenly over all chains and draws (all of them if None)."""
+    """``count`` draws spread evenly over all chains and draws (all of them if None).
+
+    Raises
+    ------
+    ValueError
+        If the posterior holds fewer than ``count`` draws: never silently fewer than asked.
+    """
     total = posterior.sizes["chain"] * posterior.sizes["draw"]
-    if count is None or count >= total:
+    if count is not None and count > total:
+        raise ValueError(f"asked for {count:,} draws, the posterior holds {total:,}")
+    if count is None or count == total:
         return np.arange(total)
     return np.linspace(0, total - 1, count).round().astype(int)
 

@@ -7,6 +7,11 @@ draw and the replication only, never on the scenario: every scenario meets the s
 customers with the same random numbers as the baseline (common random numbers), so
 differences are the scenario's doing and not sampling noise.
 
+Every simulation is kept, replications too: the result's ``draw`` dimension holds one entry
+per (parameter draw, replication), so intervals and probabilities taken over it carry the
+simulation's own noise (Monte-Carlo error) as well as the parameters' uncertainty. Without a
+posterior there is one parameter set, and the replications alone make the spread.
+
 Executors (:mod:`scenarios.pool`): ``"serial"``, ``"processes"`` (local processes, the
 default) or a ``dask.distributed`` scheduler address (``"local"`` starts a LocalCluster). A
 piece's result depends only on its inputs, so every executor gives identical results. With a
@@ -96,8 +101,9 @@ def run(
     xarray.Dataset
         The counts of :func:`sim.engine.results.counts` (monthly totals per segment,
         ``advocates`` and ``dissatisfied``, the installed base's ``base_active``,
-        ``base_size`` and ``base_value``), dims (scenario, draw, segment, month), means over
-        replications. The attribute ``scale`` converts the sample's totals to the company's.
+        ``base_size`` and ``base_value``), dims (scenario, draw, segment, month), one
+        ``draw`` per simulation (see :func:`_assemble`). The attribute ``scale`` converts the
+        sample's totals to the company's.
     """
     if BASELINE in plans:
         raise ValueError(f"'{BASELINE}' is reserved for the run without edits; rename it")
@@ -147,23 +153,27 @@ def _schedule(params: Parameters, plan: Plan | None) -> list[tuple[int, Paramete
 def _assemble(
     done: dict[Piece, xr.Dataset], names: list[str], n_draws: int, settings: Settings
 ) -> xr.Dataset:
-    """The pieces as one Dataset (scenario, draw, segment, month), replications averaged."""
+    """The pieces as one Dataset (scenario, draw, segment, month): one ``draw`` per
+    simulation, parameter draw d's replication r at d * replications + r (coordinates
+    ``parameter_draw`` and ``replication`` say which)."""
     first = done[Piece(BASELINE, 0, 0)]
-    grid = [
-        [[done[Piece(name, d, r)] for r in range(settings.replications)] for d in range(n_draws)]
-        for name in names
-    ]
+    samples = [(d, r) for d in range(n_draws) for r in range(settings.replications)]
     data = {
         var: xr.Variable(
             ("scenario", "draw", *template.dims),
-            np.array(
-                [[[piece[var].values for piece in pieces] for pieces in row] for row in grid]
-            ).mean(axis=2),
+            np.array([[done[Piece(name, d, r)][var].values for d, r in samples] for name in names]),
             attrs=template.attrs,
         )
         for var, template in first.data_vars.items()
     }
-    coords = {"scenario": names, "draw": np.arange(n_draws), **first.coords}
+    draw, replication = (np.array(column) for column in zip(*samples, strict=True))
+    coords = {
+        "scenario": names,
+        "draw": np.arange(len(samples)),
+        "parameter_draw": ("draw", draw),
+        "replication": ("draw", replication),
+        **first.coords,
+    }
     return xr.Dataset(data, coords=coords, attrs={**first.attrs, **asdict(settings)})
 
 
