@@ -7,7 +7,7 @@ prints its tables and writes its results, figures included, into one folder atom
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -27,6 +27,18 @@ from cli.common import (
     user_errors,
 )
 
+if TYPE_CHECKING:
+    from scenarios.quickwins import Costs, QuickWins
+    from sim.inputs.world import World
+
+ValueOpt = Annotated[
+    Literal["lifetime", "run"],
+    typer.Option(
+        help="Value gained: the company's lifetime value (over the run and after it, from "
+        "the customers in service at its end) or the value over the run alone."
+    ),
+]
+
 
 @user_errors
 def compare(
@@ -43,10 +55,12 @@ def compare(
     ] = None,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
+    value: ValueOpt = "lifetime",
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
 ) -> None:
     """Compare scenarios with the baseline: differences, 90% intervals, P(better), return."""
     from notebooks.tables import comparison_table, economics_table
+    from scenarios.compare import MEASURES
     from scenarios.study import read_plans, run_study, write_study
 
     loaded, sets, settings = study_inputs(
@@ -55,11 +69,14 @@ def compare(
     plans = read_plans(loaded, scenarios, plan)
     with simulating(out) as (store, progress):
         study = run_study(
-            loaded, plans, sets, settings, executor(scheduler, serial), store, progress
+            loaded, plans, sets, settings, executor(scheduler, serial), store, progress, value
         )
         files = write_study(study, out)
-    console.print(comparison_table(study.comparison, loaded.economics.currency))
-    console.print(economics_table(study.money, loaded.economics.currency))
+    currency = loaded.economics.currency
+    console.print(comparison_table(study.comparison, currency))
+    money = economics_table(study.money, currency)
+    money.title = f"What each scenario returns ({currency}, discounted; {MEASURES[value]})"
+    console.print(money)
     console.print(f"Results: {out}/ ({', '.join(files)})")
 
 
@@ -77,29 +94,56 @@ def quickwins(
     ] = None,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
+    value: ValueOpt = "lifetime",
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/quickwins"),
 ) -> None:
     """Fix and remove every touchpoint: value per cost and effort, impact-effort quadrants."""
     from notebooks.tables import quickwins_table
     from notebooks.touchpoint_plots import matrix_plot
+    from scenarios.compare import MEASURES
     from scenarios.quickwins import load_costs, quick_wins, write_quickwins
 
     loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
     given = load_costs(costs, loaded) if costs else None
+    currency = loaded.economics.currency
     with simulating(out) as (store, progress):
         wins = quick_wins(
             loaded, sets, settings, given, executor(scheduler, serial), store, progress
         )
-        matrix = matrix_plot(wins.table, wins.thresholds, loaded.economics.currency)
+        if value != "lifetime":
+            wins = _measured(wins, loaded, given, value)
+        matrix = matrix_plot(wins.table, wins.thresholds, currency)
         files = write_quickwins(wins, out, {"matrix.png": matrix})
-    console.print(
-        quickwins_table(
-            wins.table,
-            loaded.economics.currency,
-            wins.thresholds.describe(loaded.economics.currency),
-        )
+    table = quickwins_table(wins.table, currency, wins.thresholds.describe(currency))
+    table.title = (
+        f"Quick wins: every touchpoint fixed or removed ({currency}, discounted; "
+        f"{MEASURES[value]}; 90% intervals over posterior draws)"
     )
+    console.print(table)
     console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+def _measured(wins: QuickWins, world: World, costs: Costs | None, value: str) -> QuickWins:
+    """The quick wins ranked and placed by another measure of value gained, from the same
+    simulations (:func:`scenarios.quickwins.quick_wins` measures lifetime value, the default
+    of :func:`scenarios.study.run_study`, and takes no measure of its own)."""
+    from dataclasses import replace
+
+    from scenarios.compare import economics
+    from scenarios.quickwins import QuickWins, candidates, quadrant, ranked, thresholds
+
+    found = candidates(world, costs)
+    plans = {c.name: c.plan for c in found if c.plan is not None}
+    money = economics(wins.study.results, plans, value)
+    table = ranked(found, money)
+    limits = thresholds(table)
+    table["quadrant"] = [
+        quadrant(g, e, limits) if not skipped else ""
+        for g, e, skipped in zip(
+            table["value_gain"], table["effort_weeks"], table["skipped"], strict=True
+        )
+    ]
+    return QuickWins(replace(wins.study, money=money), table, limits)
 
 
 @user_errors

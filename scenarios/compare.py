@@ -7,12 +7,21 @@ numbers, so the difference carries the parameter uncertainty and little else) an
 mean, 90% equal-tailed interval and the probability that the scenario is better.
 :func:`economics` sets the gain in value against the plan's cost: return on the cost and
 the payback month.
+
+Value gained has two measures (``value``): ``"lifetime"`` (the default), the difference in the
+company's lifetime value, that is its discounted net value over the run (margin less cost to
+serve and acquisition spend) plus the value after the run of the customers in service at its
+end (``residual``, :mod:`sim.engine.results`); and ``"run"``, the net value over the run
+alone, which counts what a customer acquired late costs but hardly what it earns. The plan's
+cost is counted over the run in both: the value after the run holds every customer's views as
+they are at its end, so the plan's later spending and experiences are left out alike.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +33,16 @@ from sim.engine.results import OUTCOMES, outcomes
 
 INTERVAL = (0.05, 0.95)
 """The 90% equal-tailed interval of differences."""
+Value = Literal["lifetime", "run"]
+"""The measures of value gained (module notes)."""
+VALUES: tuple[Value, ...] = ("lifetime", "run")
+MEASURES = {
+    "lifetime": "lifetime value: over the run and after it",
+    "run": "value over the run",
+}
+"""What each measure of value gained counts, in words (for titles)."""
+PAYS_BACK = ("in the run", "in the run, then lost", "after the run", "never", "not in the run")
+"""The ``pays_back`` of :func:`economics`."""
 
 
 def differences(results: xr.Dataset) -> xr.Dataset:
@@ -69,18 +88,52 @@ def compare(results: xr.Dataset) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def economics(results: xr.Dataset, plans: Mapping[str, Plan]) -> pd.DataFrame:
-    """Per scenario: the discounted gain in net value (margin less cost to serve and
-    acquisition spend, company scale) over the run, the discounted cost of the plan, the
-    return (gain - cost) / cost, and the payback month: the first month, from the first
-    spending on, at which the mean cumulative discounted gain reaches the cumulative cost
-    (empty if it never does)."""
+def economics(
+    results: xr.Dataset, plans: Mapping[str, Plan], value: Value = "lifetime"
+) -> pd.DataFrame:
+    """Per scenario: the gain in value (company scale, discounted to the run's start), the
+    discounted cost of the plan, the return (gain - cost) / cost and the payback.
+
+    Parameters
+    ----------
+    results
+        The runner's counts (:func:`scenarios.runner.run`), with the attributes ``scale``
+        and ``discount_rate``.
+    plans
+        The plans by scenario name (their costs).
+    value
+        ``"lifetime"``: the gain in the company's lifetime value, the gain in net value over
+        the run (margin less cost to serve and acquisition spend, month m discounted by
+        (1 + d)^-(m + 1)) plus the gain in ``residual`` (the value after the run of the
+        customers in service at its end, discounted to the run's start); ``"run"``: the gain
+        over the run alone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per plan: ``value_gain`` (mean over draws) with its 90% interval
+        (``value_gain_low``, ``value_gain_high``), ``cost`` (discounted), ``return``,
+        ``p_gain_exceeds_cost`` (share of draws), ``payback_month``, ``pays_back``,
+        ``effort_weeks`` and ``measure`` (``value``). The payback month is the first month of
+        the run, from the first spending on, at which the mean cumulative discounted gain over
+        the run reaches the cumulative cost (empty if it never does). ``pays_back`` says
+        "in the run" then, or, with lifetime value, "in the run, then lost" when the mean
+        lifetime gain falls short of the cost after all (a removal that saves acquisition
+        spend in the run and loses the customers' value after it). Without a payback month
+        it says "after the run" when the measure is lifetime value and its mean gain reaches
+        the cost, else "never" (lifetime value) or "not in the run" (value over the run,
+        which cannot tell what happens after it).
+    """
+    if value not in VALUES:
+        raise ValueError(f"value is {value!r}, expected one of {', '.join(VALUES)}")
     scale, months = results.attrs["scale"], results.sizes["month"]
     rate = _discount_rate(results)
     factor = xr.DataArray((1 + rate) ** -(np.arange(months) + 1.0), dims="month")
     net = results["margin"] - results["cost_to_serve"] - results["acquisition_spend"]
     net = net.sum("segment") * scale * factor
     gain = net.drop_sel(scenario=BASELINE) - net.sel(scenario=BASELINE, drop=True)
+    after = results["residual"].sum("segment") * scale
+    after_gain = after.drop_sel(scenario=BASELINE) - after.sel(scenario=BASELINE, drop=True)
     rows = []
     for name, plan in plans.items():
         cost = plan.costs(months) * factor.values
@@ -89,8 +142,17 @@ def economics(results: xr.Dataset, plans: Mapping[str, Plan]) -> pd.DataFrame:
         first = int(spending[0]) if len(spending) else 0
         reached = first + np.flatnonzero(cumulative[first:] >= 0)
         total_gain = gain.sel(scenario=name).sum("month")
+        if value == "lifetime":
+            total_gain = total_gain + after_gain.sel(scenario=name)
         spend = float(cost.sum())
         low, high = total_gain.quantile(list(INTERVAL)).values
+        covered = value == "run" or float(total_gain.mean()) >= spend
+        if len(reached):
+            pays_back = "in the run" if covered else "in the run, then lost"
+        elif value == "run":
+            pays_back = "not in the run"
+        else:
+            pays_back = "after the run" if covered else "never"
         rows.append(
             {
                 "scenario": name,
@@ -101,7 +163,9 @@ def economics(results: xr.Dataset, plans: Mapping[str, Plan]) -> pd.DataFrame:
                 "return": (float(total_gain.mean()) - spend) / spend if spend > 0 else np.nan,
                 "p_gain_exceeds_cost": float((total_gain > spend).mean()),
                 "payback_month": int(reached[0]) if len(reached) else None,
+                "pays_back": pays_back,
                 "effort_weeks": plan.effort_weeks,
+                "measure": value,
             }
         )
     return pd.DataFrame(rows)

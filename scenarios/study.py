@@ -19,7 +19,7 @@ import xarray as xr
 
 from models.draws import parameter_sets
 from models.posterior import load_posterior
-from scenarios.compare import compare, economics
+from scenarios.compare import Value, compare, economics
 from scenarios.load import combine, load_scenario
 from scenarios.runner import Settings, run
 from scenarios.scenario import Plan, as_plan
@@ -77,11 +77,13 @@ def run_study(
     executor: str,
     store: Path | None,
     progress: Callable[[int, int], None] | None = None,
+    value: Value = "lifetime",
 ) -> Study:
-    """Run and compare."""
+    """Run and compare; ``value`` is the measure of value gained in the economics
+    (:func:`scenarios.compare.economics`: ``"lifetime"`` or ``"run"``)."""
     results = run(draws, plans, settings, executor=executor, store=store, progress=progress)
     results.attrs.update(world=world.name, currency=world.economics.currency)
-    return Study(results, compare(results), economics(results, plans))
+    return Study(results, compare(results), economics(results, plans, value))
 
 
 def write_study(study: Study, out: Path) -> list[str]:

@@ -11,6 +11,10 @@ a view of every touchpoint it has used. Each service month (DESIGN, customer sto
    Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007);
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
+At the end of a run every customer still in service is valued beyond it
+(:meth:`Population.in_service`): its expected discounted residual value from its own hazard
+path over the tenure bands, views held as they are (:mod:`sim.formulas.value`).
+
 All customers of a month are advanced together by compiled loops over the customers; their
 random numbers still come from their own streams (:mod:`sim.engine.streams`), keyed once when they
 join. A customer keeps its row (its number) for the whole run; those who leave are marked
@@ -31,12 +35,13 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from scipy.special import betaincinv, logit
+from scipy.special import betaincinv, expit, logit
 
 from sim.engine.desks import Desks
 from sim.engine.growing import Growing
 from sim.engine.streams import Streams, counter_uniform, inverse, packed
 from sim.formulas.perception import perceive, poor_view
+from sim.formulas.value import residual_value
 from sim.inputs.parameters import Parameters
 
 KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
@@ -125,6 +130,19 @@ class Closed(NamedTuple):
     """Bool: left this month."""
     loyalty: np.ndarray
     """Self-class 0..3 (meaningful for survivors only)."""
+
+
+class InService(NamedTuple):
+    """The customers in service at the end of a run and their residual value
+    (:meth:`Population.in_service`)."""
+
+    segment: np.ndarray
+    """(customer,) segment."""
+    cohort: np.ndarray
+    """(customer,) the month its service began (the run's length for those who join at the
+    end of its last month)."""
+    residual: np.ndarray
+    """(customer,) expected discounted value after the run, valued at its end."""
 
 
 @dataclass
@@ -284,6 +302,39 @@ class Population:
         return Month(
             ids, segment, cohort, seen, contacts, closed.hazard, closed.churned, closed.loyalty
         )
+
+    def in_service(self, months: int) -> InService:
+        """Every customer in service at the end of a run of ``months`` months, after the last
+        month's churn, those who purchased in the last month and join at its end (cohort
+        ``months``) included, with its residual value (module notes 3, 4; views held as they
+        are, the parameters in use at the end).
+
+        A customer of cohort c has completed T = months - c months of service. Its hazard in
+        tenure band b is expit(alpha[s, b] + sum_k beta[s, k] x_k), x_k the
+        :func:`sim.formulas.perception.poor_view` of its view of k; in a segment with an sBG
+        baseline its own logit theta_i replaces alpha[s, b] in every band. It earns the
+        segment's margin and costs c = sum_k contacts[s, k] cost_per_contact[k] a month, the
+        expected cost of its recurring contacts (queued contacts counted at their rate:
+        abandoned ones, which cost nothing in the run, and retries, which cost again, are
+        ignored). R is :func:`sim.formulas.value.residual_value`, valued at the run's end.
+        """
+        p = self.params
+        rows = np.flatnonzero(self._alive.values)
+        segment, cohort = self._segment.values[rows], self._cohort.values[rows]
+        own = self._own.values[rows]
+        shift = np.einsum("ik,ik->i", p.beta[segment], poor_view(self._views.values[rows]))
+        baseline = np.where(np.isnan(own)[:, None], p.alpha[segment], own[:, None])
+        hazard = expit(baseline + shift[:, None])
+        cost = p.contacts @ p.cost_per_contact  # (segment,) a month
+        residual = residual_value(
+            months - cohort,
+            hazard,
+            p.band_starts,
+            p.margin[segment],
+            cost[segment],
+            p.discount_rate,
+        )
+        return InService(segment, cohort, residual)
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.

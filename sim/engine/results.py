@@ -7,9 +7,30 @@ is cohort 0) and ``tenure`` (months of service completed).
 Money: a surviving customer earns the segment's margin at the end of each service month;
 every contact costs its touchpoint's cost per contact (cost to serve, onboarding included;
 the installed base was onboarded before the run, so its onboarding cost is not counted).
-Lifetime value per acquired customer is the discounted margin less cost to serve, from the
-start of service to the end of the run, discounted monthly at d: value in service month t
-counts (1 + d)^-t. Acquisition costs are reported separately, not subtracted.
+Value is discounted monthly at d: value earned in a customer's service month t counts
+(1 + d)^-t at the start of its service; the run's months count (1 + d)^-(month + 1) at the
+start of the run. Value does not stop at the run's end: every customer still in service then
+(those who join at the end of the last month included) has a residual value R, its expected
+discounted value after the run from its own monthly hazard path over the tenure bands with
+its views held as they are, margin less the expected cost of its recurring contacts
+(:meth:`sim.engine.population.Population.in_service`, :mod:`sim.formulas.value`). Recorded
+per segment: ``residual`` (every customer's R, discounted to the run's start:
+R (1 + d)^-months), ``base_residual`` (the installed base's part), ``new_size`` (customers
+acquired during the run) and ``new_value`` (their value, each from its own start of service:
+onboarding cost, margin less cost to serve in the run and R (1 + d)^-(months - cohort)).
+
+Two measures of value per customer (:data:`OUTCOMES`):
+
+- ``lifetime_value``, of the installed base (cohort 0): (base_value + base_residual) /
+  base_size, its discounted value over the run plus what it is expected to earn after it;
+  ``value_run`` is the first part alone, (base_value / base_size).
+- ``acquired_lifetime_value``, of the customers acquired during the run: new_value /
+  new_size less the acquisition spend per customer acquired (journey contacts and acquisition
+  cost, sum(acquisition_spend) / sum(acquired)); what a new customer is worth against what it
+  cost to win. NaN where none were acquired.
+
+The Dataset's ``lifetime_value`` (per cohort, :func:`derive`) stays the value from the start
+of service to the run's end, without R.
 """
 
 from __future__ import annotations
@@ -22,7 +43,7 @@ import pandas as pd
 import xarray as xr
 from numba import njit
 
-from sim.engine.population import Month
+from sim.engine.population import InService, Month
 from sim.inputs.parameters import Parameters
 from sim.inputs.world import LOYALTY_CLASSES
 
@@ -30,6 +51,11 @@ SEGMENT_MONTH = (
     "prospects", "acquired", "active_start", "active", "churned",
     "revenue", "margin", "cost_to_serve", "acquisition_spend",
 )  # fmt: skip
+
+
+END = ("residual", "base_residual", "new_size", "new_value")
+"""Per-segment figures of the run's end: value after the run and the customers acquired in it
+(module notes)."""
 
 
 SERVICE = ("active_start", "active", "churned", "revenue", "margin", "cost_to_serve")
@@ -101,6 +127,7 @@ class Recorder:
         self.cohort_size = np.zeros((S, H))
         self.alive = np.zeros((S, H, H))  # (segment, cohort, tenure - 1)
         self.cohort_value = np.zeros((S, H))
+        self.end = {name: np.zeros(S) for name in END}  # filled as the run goes and at its end
 
     def prospects(self, segment: int, month: int, visits: np.ndarray, acquired: int) -> None:
         """A month's prospects of one segment after their journeys."""
@@ -121,6 +148,8 @@ class Recorder:
         """
         if cohort < self.months:
             self.cohort_size[segment, cohort] += size
+        if cohort > 0:
+            self.end["new_size"][segment] += size
         if contacts is None:
             return
         cost = contacts @ self.params.cost_per_contact
@@ -128,6 +157,8 @@ class Recorder:
         self.by_month["cost_to_serve"][segment, month] += cost
         if cohort < self.months:
             self.cohort_value[segment, cohort] -= cost
+        if cohort > 0:
+            self.end["new_value"][segment] -= cost
 
     def service(self, month: int, served: Month) -> None:
         """One service month of every active customer (tallied by :func:`_tally`)."""
@@ -144,6 +175,20 @@ class Recorder:
         self.loyalty[:, month] += tally.loyalty
         self.alive += tally.survivors
         self.cohort_value += tally.value
+        self.end["new_value"] += tally.value[:, 1:].sum(axis=1)
+
+    def in_service(self, customers: InService) -> None:
+        """The customers in service at the end of the run, with their residual value R valued
+        there: ``residual`` and ``base_residual`` take R (1 + d)^-months, ``new_value`` takes
+        R (1 + d)^-(months - cohort) of those acquired during the run (module notes)."""
+        S, v = len(self.params.segments), 1.0 + self.params.discount_rate
+        segment, cohort, residual = customers.segment, customers.cohort, customers.residual
+        at_start = residual * v**-self.months
+        base, new = cohort == 0, cohort > 0
+        self.end["residual"] += np.bincount(segment, at_start, S)
+        self.end["base_residual"] += np.bincount(segment[base], at_start[base], S)
+        at_own_start = residual[new] * v ** -(self.months - cohort[new])
+        self.end["new_value"] += np.bincount(segment[new], at_own_start, S)
 
     def counts(self, **attrs: object) -> xr.Dataset:
         """The counts the :data:`OUTCOMES` are read from (:func:`counts`), straight from the
@@ -156,6 +201,7 @@ class Recorder:
         data["base_active"] = (sm, self.alive[:, 0, :])  # tenure t + 1 ends in month t
         data["base_size"] = ("segment", self.cohort_size[:, 0])
         data["base_value"] = ("segment", self.cohort_value[:, 0])
+        data |= {name: ("segment", self.end[name]) for name in END}
         coords = {"segment": list(self.params.segments), "month": np.arange(self.months)}
         return xr.Dataset(data, coords=coords, attrs=attrs)
 
@@ -177,6 +223,7 @@ class Recorder:
         data["cohort_size"] = (("segment", "cohort"), self.cohort_size)
         data["survivors"] = (("segment", "cohort", "tenure"), self.alive)
         data["cohort_value"] = (("segment", "cohort"), self.cohort_value)
+        data |= {name: ("segment", self.end[name]) for name in END}
         ds = xr.Dataset(data, coords=coords, attrs=attrs)
         return derive(ds)
 
@@ -233,6 +280,12 @@ DESCRIPTIONS = {
     "retention": "survivors / cohort size",
     "cohort_value": "discounted value of a cohort from the start of service to the run's end",
     "lifetime_value": "discounted value per acquired customer over the rest of the run",
+    "residual": "expected value after the run of the customers in service at its end, "
+    "discounted to the run's start",
+    "base_residual": "the installed base's part of residual",
+    "new_size": "customers acquired during the run (those joining at its end included)",
+    "new_value": "discounted value of the customers acquired during the run, each from its "
+    "own start of service: onboarding, the run and after it; acquisition spend not subtracted",
 }
 
 
@@ -242,7 +295,19 @@ OUTCOMES = {
     "retention_24": ("installed base still in service after 24 months", "share", True),
     "monthly_churn": ("customers lost per customer-month", "share", False),
     "acquired": ("customers acquired over the run", "customers", True),
+    "acquired_lifetime_value": (
+        "discounted lifetime value per customer acquired during the run, "
+        "less acquisition spend per customer acquired",
+        "currency",
+        True,
+    ),
     "lifetime_value": (
+        "discounted lifetime value per customer of the installed base: "
+        "value over the run plus expected value after it",
+        "currency",
+        True,
+    ),
+    "value_run": (
         "discounted value per customer of the installed base over the run",
         "currency",
         True,
@@ -263,9 +328,10 @@ def counts(ds: xr.Dataset) -> xr.Dataset:
     """The counts the :data:`OUTCOMES` are read from, taken from a run's whole results.
 
     The monthly totals per segment (:data:`SEGMENT_MONTH`), the survivors who classify
-    themselves ``advocates`` and ``dissatisfied``, and the installed base (cohort 0): in
-    service at each month's end (``base_active``), its size and its discounted value.
-    :meth:`Recorder.counts` gives the same straight from a run.
+    themselves ``advocates`` and ``dissatisfied``, the installed base (cohort 0): in
+    service at each month's end (``base_active``), its size and its discounted value, and
+    the figures of the run's end (:data:`END`: value after the run, the customers acquired
+    and their value). :meth:`Recorder.counts` gives the same straight from a run.
     """
     mix, base = ds["loyalty_mix"], ds["survivors"].sel(cohort=0, drop=True)
     data = {name: ds[name] for name in SEGMENT_MONTH}
@@ -274,6 +340,7 @@ def counts(ds: xr.Dataset) -> xr.Dataset:
     data["base_active"] = base.rename(tenure="month").assign_coords(month=ds["month"].values)
     data["base_size"] = ds["cohort_size"].sel(cohort=0, drop=True)
     data["base_value"] = ds["cohort_value"].sel(cohort=0, drop=True)
+    data |= {name: ds[name] for name in END}
     return xr.Dataset(data, attrs=ds.attrs)
 
 
@@ -290,8 +357,11 @@ def outcomes(counts: xr.Dataset, company: bool = True) -> xr.Dataset:
 
     retention_m = base_active at the end of month m / base_size (NaN in a shorter run);
     monthly_churn = churned / active at the month's start, both summed over the run;
-    lifetime_value = base_value / base_size; nps = 100 (advocates - dissatisfied) / active
-    in the last month; acquired, margin and cost_to_serve summed over the run.
+    lifetime_value = (base_value + base_residual) / base_size; value_run = base_value /
+    base_size; acquired_lifetime_value = new_value / new_size - acquisition_spend / acquired
+    (both summed over the run; NaN where none were acquired); nps = 100 (advocates -
+    dissatisfied) / active in the last month; acquired, margin and cost_to_serve summed over
+    the run.
     """
     ds = with_total(counts)
     scale = counts.attrs["scale"] if company else 1.0
@@ -303,12 +373,17 @@ def outcomes(counts: xr.Dataset, company: bool = True) -> xr.Dataset:
         return ds["base_active"].isel(month=after - 1, drop=True) / ds["base_size"]
 
     last = ds.isel(month=-1, drop=True)
+    acquired = ds["acquired"].sum("month")
+    new = ds["new_size"].where(ds["new_size"] > 0)
     values = {
         "retention_12": retention(12),
         "retention_24": retention(24),
         "monthly_churn": ds["churned"].sum("month") / ds["active_start"].sum("month"),
-        "acquired": ds["acquired"].sum("month") * scale,
-        "lifetime_value": ds["base_value"] / ds["base_size"],
+        "acquired": acquired * scale,
+        "acquired_lifetime_value": ds["new_value"] / new
+        - ds["acquisition_spend"].sum("month") / acquired.where(acquired > 0),
+        "lifetime_value": (ds["base_value"] + ds["base_residual"]) / ds["base_size"],
+        "value_run": ds["base_value"] / ds["base_size"],
         "margin": ds["margin"].sum("month") * scale,
         "nps": 100 * (last["advocates"] - last["dissatisfied"]) / last["active"],
         "cost_to_serve": ds["cost_to_serve"].sum("month") * scale,
@@ -330,6 +405,7 @@ def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
         ("segment", "month", "loyalty"): "loyalty",
         ("segment", "cohort"): "cohorts",
         ("segment", "cohort", "tenure"): "retention",
+        ("segment",): "end_of_run",
         ("queue", "month"): "queues",
     }
     return {

@@ -4,7 +4,9 @@ The clock is in minutes (:mod:`sim.inputs.units`). Each month: the month's prosp
 (Poisson, plus referrals from last month's advocates) and walk their journeys; every
 customer in service has the month's contacts, instant ones at once and queued ones at their
 own times during the month, waiting for agents (:mod:`sim.engine.desks`); at the month's end the
-customers may churn; those who purchased start service next month.
+customers may churn; those who purchased start service next month. After the last month,
+every customer still in service (those who purchased in it included) is valued beyond the
+run (:meth:`sim.engine.population.Population.in_service`).
 
 The simulated population is a sample: ``customers`` of the world's installed base, and the
 world's prospect arrivals scaled by the same fraction. The result's ``scale`` attribute
@@ -162,6 +164,7 @@ class Simulation:
                 )
             if progress:
                 progress(month + 1)
+        self.recorder.in_service(self.population.in_service(self.months))
 
     def _use(self, params: Parameters, month: int) -> None:
         """Run on with another parameter set from the start of ``month``."""

@@ -11,6 +11,7 @@ from scenarios.edits import schedule
 from scenarios.load import parse_scenario
 from scenarios.runner import BASELINE, Settings, run, simulate_piece
 from scenarios.scenario import as_plan
+from sim.engine.results import OUTCOMES
 
 SMALL = Settings(customers=1_500, months=8, seed=3)
 
@@ -64,7 +65,7 @@ def test_a_scenario_that_changes_nothing_differs_by_exactly_zero(serial):
         finite = np.isfinite(values.values)
         assert (values.values[finite] == 0).all(), name
         defined += finite.sum()
-    assert defined == 6 * 3 * 4  # outcomes but the two retentions, x draws x segments
+    assert defined == (len(OUTCOMES) - 2) * 3 * 4  # but the two retentions, x draws x segments
 
 
 def test_results_are_labelled(serial, draws):
