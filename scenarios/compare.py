@@ -106,7 +106,9 @@ def economics(
         the run (margin less cost to serve and acquisition spend, month m discounted by
         (1 + d)^-(m + 1)) plus the gain in ``residual`` (the value after the run of the
         customers in service at its end, discounted to the run's start); ``"run"``: the gain
-        over the run alone.
+        over the run alone. The plan's cost follows the measure: over the run, or over the
+        run and, at its monthly rate, for ever after (:func:`_cost_after`): lifetime value
+        holds customers' views as the plan left them, which assumes the plan goes on.
 
     Returns
     -------
@@ -137,6 +139,7 @@ def economics(
     rows = []
     for name, plan in plans.items():
         cost = plan.costs(months) * factor.values
+        after_cost = _cost_after(plan, months, rate) if value == "lifetime" else 0.0
         cumulative = gain.sel(scenario=name).cumsum("month").mean("draw").values - np.cumsum(cost)
         spending = np.flatnonzero(cost > 0)
         first = int(spending[0]) if len(spending) else 0
@@ -144,7 +147,7 @@ def economics(
         total_gain = gain.sel(scenario=name).sum("month")
         if value == "lifetime":
             total_gain = total_gain + after_gain.sel(scenario=name)
-        spend = float(cost.sum())
+        spend = float(cost.sum()) + after_cost
         low, high = total_gain.quantile(list(INTERVAL)).values
         covered = value == "run" or float(total_gain.mean()) >= spend
         if len(reached):
@@ -169,6 +172,25 @@ def economics(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _cost_after(plan: Plan, months: int, rate: float) -> float:
+    """The plan's spending after the run, discounted to its start: each scenario's monthly
+    cost goes on for as long as its effect is counted (lifetime value holds customers' views
+    as they are at the run's end, which the plan's spending keeps up), sum_{m >= M} c (1 +
+    d)^-(m + 1) = c (1 + d)^-M / d from M = max(months, start month) on; a one-off cost of a
+    scenario that starts after the run is counted at its month. Infinite for a monthly cost
+    with d = 0."""
+    total = 0.0
+    for scenario in plan.scenarios:
+        begin = max(months, scenario.start_month)
+        if scenario.monthly_cost:
+            total += scenario.monthly_cost * (
+                (1 + rate) ** -begin / rate if rate > 0 else np.sign(scenario.monthly_cost) * np.inf
+            )
+        if scenario.start_month >= months:
+            total += scenario.one_off_cost * (1 + rate) ** -(scenario.start_month + 1)
+    return total
 
 
 def _discount_rate(results: xr.Dataset) -> float:

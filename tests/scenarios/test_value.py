@@ -171,3 +171,26 @@ def test_run_study_passes_the_measure_on(demo_world, demo_params, plans):
         assert (study.money["measure"] == value).all()
     with pytest.raises(ValueError, match="lifetime, run"):
         economics(study.results, plans, "forever")
+
+
+@pytest.mark.parametrize("start", [0, 3, 20])
+def test_a_monthly_cost_goes_on_after_the_run_in_lifetime_value(demo_world, results, start):
+    """A monthly cost c from month s, discounted as the economics do (month m at
+    (1 + d)^-(m + 1)), costs sum_{m >= s} c (1 + d)^-(m + 1) = c (1 + d)^-s / d in all: the
+    run's months plus the perpetuity after them (closed form; 1e-9 relative: rounding)."""
+    monthly, rate = 1_000.0, float(results.attrs["discount_rate"])
+    costly = plan(
+        demo_world,
+        "invoice",
+        {"kind": "fix", "touchpoint": "invoice", "bad_ratings": "halve"},
+        start=start,
+    )
+    costly = type(costly)(
+        costly.name, (costly.scenarios[0].model_copy(update={"monthly_cost": monthly}),)
+    )
+    lifetime = economics(results, {"invoice": costly}, value="lifetime").iloc[0]
+    over_run = economics(results, {"invoice": costly}, value="run").iloc[0]
+    assert lifetime["cost"] == pytest.approx(monthly * (1 + rate) ** -start / rate, rel=1e-9)
+    months = results.sizes["month"]
+    expected_run = sum(monthly * (1 + rate) ** -(m + 1) for m in range(start, months))
+    assert over_run["cost"] == pytest.approx(expected_run, rel=1e-9, abs=1e-9)
