@@ -7,7 +7,7 @@ prints its tables and writes its results, figures included, into one folder atom
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 import typer
 
@@ -27,10 +27,9 @@ from cli.common import (
     user_errors,
 )
 
-if TYPE_CHECKING:
-    from scenarios.quickwins import Costs, QuickWins
-    from sim.inputs.world import World
-
+QUICK = {"draws": 20, "customers": 5_000, "months": 24}
+"""``ctm quickwins``'s defaults: :data:`scenarios.quickwins.DEFAULTS` (checked equal by a test;
+not imported here, so that ``ctm --help`` loads no simulation)."""
 ValueOpt = Annotated[
     Literal["lifetime", "run"],
     typer.Option(
@@ -84,9 +83,16 @@ def compare(
 def quickwins(
     world: WorldArg,
     posterior: PosteriorOpt = None,
-    draws: DrawsOpt = 100,
-    customers: CustomersOpt = 10_000,
-    months: MonthsOpt = None,
+    draws: DrawsOpt = QUICK["draws"],
+    customers: CustomersOpt = QUICK["customers"],
+    months: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Months of each run; after them, the residual value (24: long enough for "
+            "most customers to meet the touchpoints, short enough for a sweep).",
+        ),
+    ] = QUICK["months"],
     seed: SeedOpt = 1,
     costs: Annotated[
         Path | None,
@@ -98,9 +104,8 @@ def quickwins(
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/quickwins"),
 ) -> None:
     """Fix and remove every touchpoint: value per cost and effort, impact-effort quadrants."""
-    from notebooks.tables import quickwins_table
+    from notebooks.tables import quickwins_notes, quickwins_table
     from notebooks.touchpoint_plots import matrix_plot
-    from scenarios.compare import MEASURES
     from scenarios.quickwins import load_costs, quick_wins, write_quickwins
 
     loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
@@ -108,42 +113,13 @@ def quickwins(
     currency = loaded.economics.currency
     with simulating(out) as (store, progress):
         wins = quick_wins(
-            loaded, sets, settings, given, executor(scheduler, serial), store, progress
+            loaded, sets, settings, given, executor(scheduler, serial), store, progress, value
         )
-        if value != "lifetime":
-            wins = _measured(wins, loaded, given, value)
         matrix = matrix_plot(wins.table, wins.thresholds, currency)
         files = write_quickwins(wins, out, {"matrix.png": matrix})
-    table = quickwins_table(wins.table, currency, wins.thresholds.describe(currency))
-    table.title = (
-        f"Quick wins: every touchpoint fixed or removed ({currency}, discounted; "
-        f"{MEASURES[value]}; 90% intervals over posterior draws)"
-    )
-    console.print(table)
+    console.print(quickwins_table(wins.table, currency, value))
+    console.print(quickwins_notes(wins, currency, settings))
     console.print(f"Results: {out}/ ({', '.join(files)})")
-
-
-def _measured(wins: QuickWins, world: World, costs: Costs | None, value: str) -> QuickWins:
-    """The quick wins ranked and placed by another measure of value gained, from the same
-    simulations (:func:`scenarios.quickwins.quick_wins` measures lifetime value, the default
-    of :func:`scenarios.study.run_study`, and takes no measure of its own)."""
-    from dataclasses import replace
-
-    from scenarios.compare import economics
-    from scenarios.quickwins import QuickWins, candidates, quadrant, ranked, thresholds
-
-    found = candidates(world, costs)
-    plans = {c.name: c.plan for c in found if c.plan is not None}
-    money = economics(wins.study.results, plans, value)
-    table = ranked(found, money)
-    limits = thresholds(table)
-    table["quadrant"] = [
-        quadrant(g, e, limits) if not skipped else ""
-        for g, e, skipped in zip(
-            table["value_gain"], table["effort_weeks"], table["skipped"], strict=True
-        )
-    ]
-    return QuickWins(replace(wins.study, money=money), table, limits)
 
 
 @user_errors

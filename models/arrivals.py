@@ -20,11 +20,17 @@ Prospects. Given the conversion probability ``q_s`` (fixed per segment, or one v
 draw such as a journey model's posterior), ``prospects_s = lambda_s / q_s`` draw by draw.
 These include referred prospects: the customers table cannot tell the two apart.
 
-The window. Customers who started before it are the installed base, not arrivals: by
-default the first month with a start is taken to hold the installed base (the demo data
-start it on the first day of the run, and nobody else joins that month), so the window runs
-from the month after it to the latest month of any start or end. Every month of the window
-counts, with or without new customers.
+The window. Customers who started before it are the installed base, not arrivals. A
+company's table holds the customers in service at some time since observation began; those
+of the installed base started long before it, at dates spread over years (the start their
+tenure implies), and those who left before it are not there at all (the table is
+left-truncated). By default observation is taken to begin in the first month in which a
+departure is recorded (:func:`observation_start`; the first month with a start if nobody
+left), and the customers who started in or before that month are the installed base (the
+demo data start those of tenure 0 on the run's first day; customers who buy in the run's
+first month start the month after). So the window runs from the month after it to the latest
+month of any start or end; pass ``first_month`` when the start of observation is known.
+Every month of the window counts, with or without new customers.
 
 Example::
 
@@ -193,7 +199,10 @@ def monthly_starts(
     if len(customers) == 0:
         raise ValueError("no customers to count")
     start, end = (_month(customers[c]) for c in ("start", "end"))
-    first = start.min() + 1 if first_month is None else pd.Period(first_month, "M").ordinal
+    if first_month is None:
+        first = observation_start(customers).ordinal + 1
+    else:
+        first = pd.Period(first_month, "M").ordinal
     latest = max(start.max(), end.max())  # a missing end is the smallest integer
     last = latest if last_month is None else pd.Period(last_month, "M").ordinal
     if last < first:
@@ -215,6 +224,30 @@ def monthly_starts(
         name="new",
         coords={"segment": segments, "month": months.to_timestamp().to_numpy()},
     )
+
+
+def observation_start(customers: pd.DataFrame) -> pd.Period:
+    """The month observation of a customers table is taken to begin: the first month with a
+    departure (``end``), or the first month with a start if no one left (module notes).
+
+    Before it no departure is recorded, so customers who left earlier are missing from the
+    table; those who started in or before it are the installed base.
+    """
+    ends = customers["end"].dropna()
+    first = ends.min() if len(ends) else customers["start"].min()
+    return pd.Timestamp(first).to_period("M")
+
+
+def installed_base(
+    customers: pd.DataFrame, first_month: str | pd.Period | None = None
+) -> pd.Series:
+    """Bool per customer: started before ``first_month``, the first month of the arrivals'
+    window (default: the month after :func:`observation_start`)."""
+    if first_month is None:
+        first = observation_start(customers) + 1
+    else:
+        first = pd.Period(first_month, "M")
+    return customers["start"].dt.to_period("M") < first
 
 
 def _month(dates: pd.Series) -> np.ndarray:

@@ -5,6 +5,12 @@ A posterior holds labelled draws (dims ``chain``, ``draw`` and the parameter's o
 :data:`REPLACEABLE`). Each draw replaces the matching arrays of the world's default
 :class:`~sim.inputs.parameters.Parameters`; labels are matched by name, so the order of segments,
 touchpoints or next states in the posterior does not matter.
+
+A variable without ``chain`` and ``draw`` is a point estimate, the same in every draw: the
+installed base's tenure mix (``base_tenure``, dims ``segment`` and ``tenure``, the shares of
+the customers in service by months of service at the fitted table's end,
+:func:`models.submodels.tenure`). Its ``tenure`` axis is its own (0, 1, ..., the longest
+tenure in the table), not the world's.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ REPLACEABLE = {
     "sbg": ("segment", "sbg_parameter"),
     "ratings": ("segment", "touchpoint", "rating"),
     "prospects": ("segment",),
+    "base_tenure": ("segment", "tenure"),
 }
 """Posterior variables the simulation takes, with the dims of the Parameters field; those
 present replace the world's values, the others keep them."""
@@ -61,14 +68,23 @@ def parameter_sets(
     labels = {name: coords.values.tolist() for name, coords in to_dataset(params).coords.items()}
     stacked = posterior.stack(sample=("chain", "draw"))
     present = [name for name in REPLACEABLE if name in posterior]
-    arrays = {}
+    arrays, constant = {}, {}
     for name in present:
         dims = REPLACEABLE[name]
         variable = stacked[name]
+        own = {"tenure"} if name == "base_tenure" else set()  # its own axis, not the world's
         for dim in dims:
+            if dim in own:
+                if variable[dim].values.tolist() != list(range(variable.sizes[dim])):
+                    raise ValueError(f"posterior {name} has {dim} other than 0, 1, 2, ...")
+                continue
             missing = set(labels[dim]) - set(variable[dim].values.tolist())
             if missing:
                 raise ValueError(f"posterior {name} has no {dim} {sorted(missing)}")
-        arrays[name] = variable.sel({d: labels[d] for d in dims}).transpose("sample", *dims).values
+        chosen = variable.sel({d: labels[d] for d in dims if d not in own})
+        if "sample" in chosen.dims:
+            arrays[name] = chosen.transpose("sample", *dims).values
+        else:
+            constant[name] = chosen.transpose(*dims).values
     for i in sample_indices(posterior, count):
-        yield params.replace(**{name: values[i] for name, values in arrays.items()})
+        yield params.replace(**constant, **{name: values[i] for name, values in arrays.items()})

@@ -4,7 +4,8 @@ Read the tables (each checked against the world), build person-months, sample th
 hierarchical hazard model, then every other sub-model whose data is present
 (:mod:`models.submodels`: loyalty from ``self_class`` answers, journeys from an event
 log, rating distributions from transactional ratings, the sBG baseline from cohort counts,
-prospects from the arrivals; cohort counts can also be fitted alone), check convergence,
+prospects from the arrivals, the installed base's tenure mix from the customers in service
+at the table's end; cohort counts can also be fitted alone), check convergence,
 and write one posterior with the value drivers beside it. Each draw of the file gives one
 complete parameter set; ``ctm_fitted`` says which sub-model made which fields and which
 still come from the world file. A posterior that fails the diagnostics is not written
@@ -127,7 +128,8 @@ def fit_others(
     experiences: Path | None = None,
 ) -> None:
     """Loyalty, journeys, transactional ratings, cohorts and arrivals, each where its data is
-    present, added to ``fit``."""
+    present, and the installed base's tenure mix at the customers table's end, added to
+    ``fit``."""
     grid = fit.model.posterior_["posterior"].to_dataset()
     found, draws = submodels.loyalty(
         world, customers, responses, fit.data["responses_file"], grid, loyalty
@@ -161,7 +163,10 @@ def fit_others(
         )
         fit.submodels.append(found)
         parts.append(draws.assign_coords(chain=grid["chain"].values, draw=grid["draw"].values))
-    found, draws = submodels.arrivals(
+    found, draws = submodels.tenure(world, customers, fit.data["customers_file"])
+    fit.submodels.append(found)
+    parts.append(draws)
+    found, draws = submodels.arrivals(  # last: `ctm fit` prints its report
         world, customers, responses, fit.data["customers_file"], conversion, grid, seed
     )
     fit.submodels.append(found)

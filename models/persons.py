@@ -37,6 +37,15 @@ these rules:
 - **Tenure and band.** ``tenure`` is completed months at the start of the month:
   ``month - start.to_period('M')`` in whole months. ``band`` is the index of the last band
   start ``<= tenure``.
+- **Left truncation.** A company's table usually holds the customers in service at some time
+  since observation began: the installed base started long before (its ``start`` is its real
+  one, so its tenure is counted from it), and those who left before observation are not in
+  the table. That needs no correction here: a row is a month in which the customer was at
+  risk and answered, and answers exist only inside the window, so each row's churn is that
+  of a customer known to be in service at the month's start, whatever happened before, which
+  is what the discrete-time hazard conditions on. Verified on simulated tables truncated so
+  (``tests/models/test_persons.py``: each band's churn share within 4 standard errors of its
+  hazard, for the truncated base and the later customers alike).
 
 :func:`collapse` groups identical rows into binomial counts, and
 :func:`simulate_person_months` makes customers and responses that follow the model exactly,

@@ -7,11 +7,15 @@ saved as netCDF with these attributes on the root, each a JSON text:
 - ``ctm_data``: a summary of the data fitted (files, customers, person-months, churns);
 - ``ctm_diagnostics``: max R-hat, min bulk ESS, divergences, and whether they passed;
 - ``ctm_allow_unconverged``: true when the user accepted a posterior that failed them;
-- ``ctm_fitted``: each sub-model (churn, loyalty, journeys, arrivals) with its data source,
-  rows, the variables it put in the ``posterior`` group, its diagnostics and notes, and
-  ``from_world``: the Parameters fields that still come from the world file (absent in
-  files written before sub-models were added);
+- ``ctm_fitted``: each sub-model (churn, loyalty, journeys, ratings, cohorts, arrivals,
+  tenure) with its data source, rows, the variables it put in the ``posterior`` group, its
+  diagnostics and notes, and ``from_world``: the Parameters fields that still come from the
+  world file (absent in files written before sub-models were added);
 - ``ctm_versions``: the versions of the libraries that made it.
+
+Every variable of the ``posterior`` group has dims ``chain`` and ``draw`` but one: the
+installed base's tenure mix ``base_tenure`` (``segment``, ``tenure``), a point estimate
+(:func:`models.submodels.tenure`).
 
 Loading checks the ids against the world the simulation will run, so draws are never applied
 to the wrong touchpoint.

@@ -1,5 +1,5 @@
 """The sub-models ``ctm fit`` adds to the churn model: loyalty, journeys, transactional
-ratings, cohorts and arrivals.
+ratings, cohorts, arrivals and the installed base's tenure mix.
 
 Each is fitted only when its data is present, and each returns a :class:`Submodel` record
 (what was fitted, from which data, how many rows, why not) for the ``ctm_fitted`` summary.
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.arrivals import ArrivalModel
+from models.arrivals import ArrivalModel, installed_base
 from models.draws import REPLACEABLE
 from models.eventlog import read_event_log
 from models.experience import RatingModel
@@ -288,9 +288,10 @@ def arrivals(
 
         prospects_s = (lambda_s / q_s - referral_rate_s * A_s) / f_s
 
-    ``f_s``: the table's installed base (customers who started in its first month) over the
-    world's ``customers``; ``A_s``: the mean customers in service a month in the window times
-    the share of advocates among the ``self_class`` answers (the world's ``referral_rate``).
+    ``f_s``: the table's installed base (customers who started before the window, whatever
+    their tenure: :func:`models.arrivals.installed_base`) over the world's ``customers``;
+    ``A_s``: the mean customers in service a month in the window times the share of
+    advocates among the ``self_class`` answers (the world's ``referral_rate``).
     Needs the journeys (``conversion``) and ``self_class`` answers; else not fitted.
     """
     if conversion is None:
@@ -359,9 +360,9 @@ def arrivals(
 
 
 def _sample_fraction(world: World, customers: pd.DataFrame) -> xr.DataArray:
-    """Customers of the table's first month over the world's installed base, per segment."""
-    month = customers["start"].dt.to_period("M")
-    base = customers[month == month.min()]["segment"].astype(str).value_counts()
+    """The table's installed base (customers who started before the arrivals' window,
+    :func:`models.arrivals.installed_base`) over the world's, per segment."""
+    base = customers[installed_base(customers)]["segment"].astype(str).value_counts()
     counts = base.reindex(world.segment_ids, fill_value=0).to_numpy(dtype=float)
     return xr.DataArray(
         counts / from_world(world).customers, dims="segment", coords={"segment": world.segment_ids}
@@ -393,6 +394,59 @@ def _advocates(
         dims="segment",
         coords={"segment": world.segment_ids},
     )
+
+
+def tenure(
+    world: World,
+    customers: pd.DataFrame,
+    source: str,
+    observed_until: pd.Timestamp | None = None,
+) -> tuple[Submodel, xr.Dataset]:
+    """The installed base's tenure mix for runs that start where the table ends.
+
+    The customers in service at ``observed_until`` (default: the latest start or end in the
+    table), by whole months of service completed on the first day of the month after it,
+    when the next run starts: a customer who started in the table's last month has
+    completed 1. Customers who will join on that day (tenure 0) are not in the table yet,
+    so the share of tenure 0 is 0. A segment with no one in service keeps the world's mix.
+
+    A point estimate, the same in every draw (dims ``segment`` and ``tenure``, no chain or
+    draw; :mod:`models.draws`): each share p of n customers in service has a binomial
+    standard error sqrt(p (1 - p) / n), small beside the other parameters' uncertainty for
+    a table of thousands, and which customers are in service is observed, not inferred.
+    """
+    if observed_until is None:
+        observed_until = max(customers["start"].max(), customers["end"].max())
+    until = pd.Timestamp(observed_until)
+    active = (customers["start"] <= until) & ~(customers["end"] <= until)
+    months = (until.to_period("M") + 1).ordinal - customers["start"].dt.to_period("M").array.asi8
+    segment = pd.Categorical(customers["segment"].astype(str), categories=world.segment_ids).codes
+    world_mix = from_world(world).base_tenure
+    longest = max(int(months[active].max(initial=0)) + 1, world_mix.shape[1])
+    mix = np.zeros((len(world.segment_ids), longest))
+    counts = []
+    for s, name in enumerate(world.segment_ids):
+        mine = months[active & (segment == s)]
+        counts.append(f"{name} {len(mine)}")
+        if len(mine):
+            mix[s] = np.bincount(mine, minlength=longest) / len(mine)
+        else:
+            mix[s, : world_mix.shape[1]] = world_mix[s]
+    last = int(np.flatnonzero(mix.any(axis=0))[-1]) + 1
+    draws = xr.Dataset(
+        {"base_tenure": (("segment", "tenure"), mix[:, :last])},
+        coords={"segment": world.segment_ids, "tenure": np.arange(last)},
+    )
+    found = Submodel(
+        "tenure",
+        True,
+        source,
+        int(active.sum()),
+        ["base_tenure"],
+        note=f"point estimate: shares of the customers in service on {until:%Y-%m-%d} by months "
+        f"of service on the first day after that month ({', '.join(counts)})",
+    )
+    return found, draws
 
 
 def left_to_world(variables: list[str]) -> list[str]:

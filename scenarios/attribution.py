@@ -2,8 +2,11 @@
 
 Journeys (:func:`journey_effects`). The removal effect of touchpoint k for segment s is
 e = 1 - kept c_k / c (:mod:`scenarios.chains`: c the conversion per prospect, c_k the
-conversion once k is removed by :func:`scenarios.edits.remove_from_journey`, kept the share
-of arrivals still walking), both ways traffic into k can go (``successors``, ``lost``). It is
+conversion once k is removed by :func:`scenarios.edits.remove_from_journey`, the same
+journey surgery a scenario's removal makes, kept the share of arrivals still walking), at
+both ends of where traffic into k can go (``successors``, ``lost``). The ``lost`` end is
+the standard first-order Markov removal effect (Anderl et al. 2016) when no touchpoint has
+bad experiences; :mod:`scenarios.chains` says how bad experiences change both ends. It is
 computed exactly with the fundamental matrix (:func:`scenarios.chains.removal_effects`), and
 by simulation: n prospects walk the journey (:func:`sim.engine.journey.walk`, not the runner) with
 and without k, with the same random streams (common random numbers: a prospect's experience
@@ -48,7 +51,7 @@ from scenarios.compare import INTERVAL
 from scenarios.edits import remove_from_journey
 from scenarios.quickwins import one_edit_plan, refusal
 from scenarios.runner import BASELINE, Settings, run
-from scenarios.scenario import Plan
+from scenarios.scenario import Plan, Traffic
 from sim.engine.journey import walk
 from sim.engine.results import with_total
 from sim.engine.streams import Streams
@@ -177,13 +180,15 @@ def _one_set(params: Parameters, prospects: int, seed: int) -> pd.DataFrame:
 
 
 def simulated_removal(
-    params: Parameters, s: int, k: int, traffic: str, bought: np.ndarray, seed: int
+    params: Parameters, s: int, k: int, traffic: Traffic | str, bought: np.ndarray, seed: int
 ) -> tuple[float, float]:
     """1 - kept R and its standard error (module notes), ``bought`` being the purchases of
     the same prospects walking with k; NaN where the removal is refused or nobody buys."""
     try:
-        start, rows, kept = remove_from_journey(params.start[s], params.transitions[s], k, traffic)
-    except ValueError:
+        start, rows, kept = remove_from_journey(
+            params.start[s], params.transitions[s], k, traffic, params.touchpoints
+        )
+    except (ValueError, KeyError):
         return np.nan, np.nan
     m0 = bought.mean()
     if m0 == 0:

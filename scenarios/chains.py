@@ -1,25 +1,69 @@
-"""Removal effects of the acquisition journey, exact from the absorbing chain.
+"""Removal effects of the acquisition journey, exact from the absorbing chain, and what a
+removal is worth between its two ends.
 
-The removal effect of touchpoint k (Anderl et al. 2016, "Mapping the customer journey")
-is 1 - c_k / c, with c the conversion and c_k the conversion per arriving prospect once k
-is removed by :func:`scenarios.edits.remove_from_journey` (moves into k go on to its
-successors, or are lost); conversions are solved exactly (:mod:`sim.formulas.chains`).
-Under ``lost`` it is the classic attribution: the share of sales that needed k. Under
-``successors`` prospects skip k's experience, and with it the extra dropout after a bad
-one, but keep k's onward moves (lost included), so the effect is small and often negative:
-the friction k adds.
+Removal effect. The removal effect of touchpoint k is 1 - c_k / c, with c the conversion
+per arriving prospect and c_k the same once k is removed by
+:func:`scenarios.edits.remove_from_journey`, the one journey surgery that scenario removals
+(:func:`scenarios.edits.remove`) use too; conversions are solved exactly
+(:mod:`sim.formulas.chains`). It is defined for any :class:`scenarios.scenario.Traffic`;
+:func:`removal_effects` gives the two ends:
+
+- ``lost``: every move into k is lost. With no bad experiences (P(rating 1 or 2) = 0 at
+  every touchpoint) this is exactly the standard first-order Markov removal effect
+  (Anderl, Becker, von Wangenheim and Schumann 2016, "Mapping the customer journey"):
+  1 - P(conversion | every transition into k redirected to the null state) /
+  P(conversion), which ``tests/scenarios/test_chains.py`` computes independently with the
+  fundamental matrix: the share of sales that needed k. With bad experiences the walk's
+  rows are averaged over ratings (a bad experience at i multiplies the odds of i's lost
+  share by the segment's dropout odds); the surgery acts on the rows before that average,
+  as the engine does, so after a bad experience at a predecessor i the odds act on i's
+  lost share including the moves that went to k, and the effect is larger than Anderl's
+  recipe applied to the averaged chain (in the demo world by up to 0.017: small
+  businesses' sales rep, 0.334 against 0.317; equal where no touchpoint leads to k).
+- ``successors``: prospects skip k and go where they would have gone after it. They keep
+  k's onward moves (lost included) but not k's experience: the extra dropout after a bad
+  experience at k disappears with k (k is never met), which the effect includes. So the
+  effect is small and often negative: the friction k adds.
+
+Between the ends. A removal's value (any outcome's difference from the baseline) at
+substitution share s (share s on to the successors, 1 - s lost) is close to linear in s,
+so the two ends bound it and :func:`break_even` gives the share where it changes sign;
+:func:`return_share` measures the main departure from linearity. Why: the journey surgery
+is linear in s (every row is (1 - s) times the lost end's plus s times the successors'
+end's). If prospects who leave k never come back to k, the inflow into k is the same
+whatever s, and the expected number of prospects reaching every state (and purchase) is
+that of the lost end plus s times the inflow's onward walk: linear in s. Customers
+acquired, their margins, contacts and churn act customer by customer on that count, so
+expected value is linear too. What is approximate:
+
+- Return to k: with r the probability that a prospect sent on along k's onward row comes
+  back to a move into k (:func:`return_share`), each return is split again, and with no
+  bad experiences c(s) = c_lost + (c_succ - c_lost) s (1 - r) / (1 - s r) exactly. The
+  curve lies below the straight line by s (1 - s) r / (1 - s r) of the range, at most
+  (1 - sqrt(1 - r))^2 / r, about r / 4 (r = 0.03: 0.8%).
+- Bad experiences: the dropout odds act on a row's lost share after a bad experience at
+  k's predecessors, and that share holds the moves sent to lost, so the averaged rows are
+  not linear in s (a second-order effect of the odds).
+- The simulation: customers share queues (a busier call centre serves everyone worse) and
+  advocates refer prospects who walk the edited journey again (the product of two terms
+  linear in s); and the ends are estimates with simulation and posterior error, which the
+  interpolation inherits.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import xarray as xr
 
 from scenarios.edits import remove_from_journey
+from scenarios.scenario import LOST_END, Traffic
 from sim.formulas.chains import absorb, averaged_rows, effective_transitions
 from sim.inputs.parameters import Parameters
 
 TRAFFIC = ("successors", "lost")
+"""The two ends of a removal's traffic, as labels of the ``traffic`` dimension."""
 
 
 def journey_chain(params: Parameters) -> xr.Dataset:
@@ -38,21 +82,37 @@ def journey_chain(params: Parameters) -> xr.Dataset:
     )
 
 
-def removal_effect(params: Parameters, s: int, k: int, traffic: str) -> float:
-    """1 - c_k / c for segment s without touchpoint k; NaN if c = 0 or k cannot be
-    removed that way (:func:`remove_from_journey` refuses)."""
+def conversion_without(params: Parameters, s: int, k: int, traffic: Traffic | str) -> float:
+    """Segment s's conversion per arriving prospect once k is removed: kept c_k (the share
+    of arrivals still walking times their conversion), exact.
+
+    Raises
+    ------
+    ValueError
+        If :func:`scenarios.edits.remove_from_journey` refuses the removal.
+    """
+    odds, ratings = params.dropout_odds[s], params.ratings[s]
+    start, T, kept = remove_from_journey(
+        params.start[s], params.transitions[s], k, traffic, params.touchpoints
+    )
+    without, _ = absorb(start, averaged_rows(T, ratings, odds))
+    return kept * without
+
+
+def removal_effect(params: Parameters, s: int, k: int, traffic: Traffic | str) -> float:
+    """1 - kept c_k / c for segment s without touchpoint k (:func:`conversion_without`);
+    NaN if c = 0 or k cannot be removed that way (:func:`remove_from_journey` refuses)."""
     odds, ratings = params.dropout_odds[s], params.ratings[s]
     base, _ = absorb(params.start[s], averaged_rows(params.transitions[s], ratings, odds))
     try:
-        start, T, kept = remove_from_journey(params.start[s], params.transitions[s], k, traffic)
-    except ValueError:
+        without = conversion_without(params, s, k, traffic)
+    except (ValueError, KeyError):
         return np.nan
-    without, _ = absorb(start, averaged_rows(T, ratings, odds))
-    return 1.0 - kept * without / base if base > 0 else np.nan
+    return 1.0 - without / base if base > 0 else np.nan
 
 
 def removal_effects(params: Parameters) -> xr.DataArray:
-    """Removal effect of every touchpoint (traffic, segment, touchpoint), both ways.
+    """Removal effect of every touchpoint (traffic, segment, touchpoint), both ends.
 
     0 for a touchpoint a segment never visits; 1 under ``lost`` for one every buyer
     passes through.
@@ -72,3 +132,66 @@ def removal_effects(params: Parameters) -> xr.DataArray:
             "touchpoint": list(params.touchpoints),
         },
     )
+
+
+def return_share(params: Parameters, s: int, k: int) -> float:
+    """r: the probability that a prospect of segment s sent on along k's onward row comes
+    back to a move into k before leaving the journey (module notes; 0 where the journey
+    never returns to k: a removal's value is then linear in the substitution share, but
+    for the dropout odds).
+
+    With o the onward row (k's row without its self-loop), u the averaged chain's moves
+    into k, and N the fundamental matrix of the averaged chain in which the moves into k
+    are lost: r = o N u, counting a prospect's first return (a return is a move into k, so
+    it ends a walk of that chain).
+
+    Raises
+    ------
+    ValueError
+        If k only leads to itself.
+    """
+    K = len(params.touchpoints)
+    odds, ratings = params.dropout_odds[s], params.ratings[s]
+    T = params.transitions[s]
+    onward = T[k].copy()
+    if onward[k] >= 1:
+        raise ValueError("only leads to itself")
+    onward[k] = 0.0
+    onward /= 1.0 - T[k, k]
+    into = averaged_rows(T, ratings, odds)[:, k]
+    _, lost_rows, _ = remove_from_journey(params.start[s], T, k, LOST_END)
+    P = averaged_rows(lost_rows, ratings, odds)
+    _, visits = absorb(onward[:K], P)
+    return float(visits @ into)
+
+
+def interpolated(share: float, v_lost: float, v_succ: float) -> float:
+    """The value at substitution share s on the straight line between the two ends:
+    (1 - s) v_lost + s v_succ."""
+    return (1.0 - share) * v_lost + share * v_succ
+
+
+def break_even(v_lost: float, v_succ: float) -> float | None:
+    """The substitution share s* at which a removal's value changes sign, from its values at
+    the two ends: v_lost with none of the removed touchpoint's traffic substituted (s = 0),
+    v_succ with all of it going on to its successors (s = 1).
+
+    s* = -v_lost / (v_succ - v_lost), where :func:`interpolated` is 0, when the ends differ
+    in sign (an end at exactly 0 gives s* = 0 or 1); None when both have the same sign
+    (it always pays, or never) or both are 0. With v_succ > v_lost, the usual case (a free
+    substitute is worth more than none), the removal pays when at least s* of the traffic
+    finds its way on: s* = 0.7 means closing pays only if 70% of the prospects it would
+    have met still go on. The line is the value's linear interpolation: close to, not
+    exactly, the value at s (module notes; :func:`return_share`).
+
+    Parameters
+    ----------
+    v_lost, v_succ
+        One outcome's difference from the baseline (value gained, customers acquired, ...)
+        at the two ends, e.g. :func:`scenarios.edits.with_substitution` at s = 0 and 1.
+    """
+    if not (math.isfinite(v_lost) and math.isfinite(v_succ)):
+        return None
+    if v_lost == v_succ or v_lost * v_succ > 0:
+        return None
+    return abs(v_lost) / abs(v_succ - v_lost)

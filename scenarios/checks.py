@@ -1,10 +1,11 @@
 """Cross-checks of a plan against its world that field validation cannot see.
 
-Ids are checked against the touchpoints in use at each edit's month, rating distributions
-and journey rows must sum to one, and an edit must apply to the parameter set without
-trapping prospects. Like :mod:`sim.inputs.checks` for a world, each check returns ``(path,
-message)`` problems and :func:`check_plan` collects them all, so a user sees every mistake
-at once; :func:`scenarios.scenario.load_scenario` and :func:`scenarios.scenario.combine`
+Ids are checked against the touchpoints in use at each edit's month (a removal's traffic
+may name touchpoints in use, not the one removed), rating distributions and journey rows
+must sum to one, and an edit must apply to the parameter set without trapping prospects.
+Like :mod:`sim.inputs.checks` for a world, each check returns ``(path, message)`` problems
+and :func:`check_plan` collects them all, so a user sees every mistake at once;
+:func:`scenarios.load.load_scenario` and :func:`scenarios.load.combine`
 raise those of the first file that has any.
 """
 
@@ -196,6 +197,26 @@ def _check_remove(edit: RemoveTouchpoint, ids: _Ids, item: TimedEdit) -> Problem
         )
     else:
         problems += ids.touchpoint("replaced_by", edit.replaced_by, item)
+    for name in [] if edit.traffic is None else edit.traffic.touchpoints:
+        where = f"traffic.{name}"
+        if name == edit.touchpoint:
+            problems.append(
+                (
+                    where,
+                    f"{name!r} is the touchpoint removed, expected successors, lost or "
+                    "another touchpoint in use",
+                )
+            )
+        elif name in ids.in_use() or name in ids.why_not:
+            problems += ids.touchpoint(where, name, item)
+        else:
+            problems.append(
+                (
+                    where,
+                    f"unknown touchpoint {name!r}, expected successors, lost or one of "
+                    f"{', '.join(t for t in ids.in_use() if t != edit.touchpoint)}",
+                )
+            )
     return problems
 
 

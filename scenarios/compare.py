@@ -8,13 +8,19 @@ mean, 90% equal-tailed interval and the probability that the scenario is better.
 :func:`economics` sets the gain in value against the plan's cost: return on the cost and
 the payback month.
 
-Value gained has two measures (``value``): ``"lifetime"`` (the default), the difference in the
-company's lifetime value, that is its discounted net value over the run (margin less cost to
-serve and acquisition spend) plus the value after the run of the customers in service at its
-end (``residual``, :mod:`sim.engine.results`); and ``"run"``, the net value over the run
-alone, which counts what a customer acquired late costs but hardly what it earns. The plan's
-cost is counted over the run in both: the value after the run holds every customer's views as
-they are at its end, so the plan's later spending and experiences are left out alike.
+Value gained has two measures (``value``). ``"lifetime"`` (the default) is the difference in
+the company's value, its customer equity (Gupta, Lehmann & Stuart 2004, "Valuing customers",
+Journal of Marketing Research 41(1)): the discounted net value over the run (margin less cost
+to serve and acquisition spend), plus the value after the run of the customers in service at
+its end (``residual``, :mod:`sim.engine.results`), plus the customers the company goes on
+acquiring after the run (:func:`future_acquisitions`). ``"run"`` is the net value over the run
+alone, which counts what a customer acquired late costs but hardly what it earns.
+
+After the run the world stands still as the plan left it: customers keep their views, the
+plan's monthly cost goes on (:func:`plan_cost`), and every month brings the new customers its
+journeys convert (exactly, from the absorbing chain), each worth what a customer acquired in
+the run was. Cost and acquisitions are counted over the same horizon, so a removal's monthly
+saving after the run is set against the prospects it keeps losing.
 """
 
 from __future__ import annotations
@@ -128,26 +134,21 @@ def economics(
     """
     if value not in VALUES:
         raise ValueError(f"value is {value!r}, expected one of {', '.join(VALUES)}")
-    scale, months = results.attrs["scale"], results.sizes["month"]
-    rate = _discount_rate(results)
-    factor = xr.DataArray((1 + rate) ** -(np.arange(months) + 1.0), dims="month")
-    net = results["margin"] - results["cost_to_serve"] - results["acquisition_spend"]
-    net = net.sum("segment") * scale * factor
-    gain = net.drop_sel(scenario=BASELINE) - net.sel(scenario=BASELINE, drop=True)
-    after = results["residual"].sum("segment") * scale
-    after_gain = after.drop_sel(scenario=BASELINE) - after.sel(scenario=BASELINE, drop=True)
+    months, rate = results.sizes["month"], _discount_rate(results)
+    factor = (1 + rate) ** -(np.arange(months) + 1.0)
+    monthly = _monthly_gain(results)
+    total = value_gained(results, value)
     rows = []
     for name, plan in plans.items():
-        cost = plan.costs(months) * factor.values
-        after_cost = _cost_after(plan, months, rate) if value == "lifetime" else 0.0
-        cumulative = gain.sel(scenario=name).cumsum("month").mean("draw").values - np.cumsum(cost)
+        cost = plan.costs(months) * factor
+        cumulative = monthly.sel(scenario=name).cumsum("month").mean("draw").values - np.cumsum(
+            cost
+        )
         spending = np.flatnonzero(cost > 0)
         first = int(spending[0]) if len(spending) else 0
         reached = first + np.flatnonzero(cumulative[first:] >= 0)
-        total_gain = gain.sel(scenario=name).sum("month")
-        if value == "lifetime":
-            total_gain = total_gain + after_gain.sel(scenario=name)
-        spend = float(cost.sum()) + after_cost
+        total_gain = total.sel(scenario=name)
+        spend = plan_cost(plan, months, rate, value)
         low, high = total_gain.quantile(list(INTERVAL)).values
         covered = value == "run" or float(total_gain.mean()) >= spend
         if len(reached):
@@ -172,6 +173,49 @@ def economics(
             }
         )
     return pd.DataFrame(rows)
+
+
+def value_gained(results: xr.Dataset, value: Value = "lifetime") -> xr.DataArray:
+    """Each scenario's value gained over the baseline, draw by draw (scenario, draw), company
+    scale, discounted to the run's start, before the plan's own cost (module notes)."""
+    gain = _monthly_gain(results).sum("month")
+    if value == "lifetime":
+        after = results["residual"].sum("segment") + future_acquisitions(results)
+        after = after * results.attrs["scale"]
+        gain = gain + after.drop_sel(scenario=BASELINE) - after.sel(scenario=BASELINE, drop=True)
+    return gain
+
+
+def future_acquisitions(results: xr.Dataset) -> xr.DataArray:
+    """The value of the customers acquired after the run, discounted to its start (the
+    sample's; per scenario and draw): every month m >= M after a run of M months brings the
+    customers ``future_acquired`` and the spend ``future_spend`` (exact from the journey's
+    chain with the parameters in force at the run's end: :mod:`sim.engine.results`), each
+    customer worth what one acquired in the run was (its lifetime value from its start,
+    ``new_value / new_size``); discounted at (1 + d)^-(m + 1), the months sum to
+    (1 + d)^-M / d times that (a perpetuity; infinite when d = 0)."""
+    months, rate = results.sizes["month"], _discount_rate(results)
+    worth = (results["new_value"] / results["new_size"]).fillna(0.0)
+    month = (results["future_acquired"] * worth - results["future_spend"]).sum("segment")
+    factor = (1 + rate) ** -months / rate if rate > 0 else np.inf
+    return xr.where(month == 0, 0.0, month * factor)
+
+
+def plan_cost(plan: Plan, months: int, rate: float, value: Value = "lifetime") -> float:
+    """The plan's discounted cost: its spending over the run (month m at (1 + d)^-(m + 1)),
+    and with lifetime value its spending after the run too (:func:`_cost_after`)."""
+    cost = float((plan.costs(months) * (1 + rate) ** -(np.arange(months) + 1.0)).sum())
+    return cost + (_cost_after(plan, months, rate) if value == "lifetime" else 0.0)
+
+
+def _monthly_gain(results: xr.Dataset) -> xr.DataArray:
+    """The gain in net value (margin less cost to serve and acquisition spend) month by
+    month, company scale, discounted: (scenario, draw, month)."""
+    months, rate = results.sizes["month"], _discount_rate(results)
+    factor = xr.DataArray((1 + rate) ** -(np.arange(months) + 1.0), dims="month")
+    net = results["margin"] - results["cost_to_serve"] - results["acquisition_spend"]
+    net = net.sum("segment") * results.attrs["scale"] * factor
+    return net.drop_sel(scenario=BASELINE) - net.sel(scenario=BASELINE, drop=True)
 
 
 def _cost_after(plan: Plan, months: int, rate: float) -> float:

@@ -20,8 +20,11 @@ purchase, lost; start vector a[s]):
   (after the segment's other onboarding touchpoints) as given.
 - ``fix``: new rating distributions, or bad ratings times f (:func:`shift_bad_ratings`);
   queue settings replaced by ``model_copy(update=...)`` and validated again.
-- ``remove`` k (:func:`remove_from_journey`): moves into k go on to k's successors or to
-  lost; contacts and onboarding of k stop, or go to the touchpoint that replaces it.
+- ``remove`` k (:func:`remove_from_journey`): moves into k go where its :class:`Traffic`
+  says: a share on to k's successors, a share lost, shares to named touchpoints; contacts
+  and onboarding of k stop, or go to the touchpoint that replaces it.
+  :func:`with_substitution` gives a plan whose removals all send share s to the
+  successors and 1 - s to lost, to run a removal at both ends and in between.
 - ``reroute``: the given rows replace the segment's rows.
 - ``prospects``: prospects per month times a factor, or a new value.
 - ``shift`` share q from F to G: in every row and in a, column G += q column F and column
@@ -30,13 +33,14 @@ purchase, lost; start vector a[s]):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
-from typing import Literal
 
 import numpy as np
 from pydantic import ValidationError
 
 from scenarios.scenario import (
+    LOST_END,
     AddTouchpoint,
     ChangeProspects,
     Edit,
@@ -47,6 +51,7 @@ from scenarios.scenario import (
     Reroute,
     Scenario,
     Shift,
+    Traffic,
     as_plan,
 )
 from sim.inputs.files import describe_all
@@ -56,7 +61,6 @@ from sim.inputs.world import LOST, PURCHASE, START
 
 Schedule = list[tuple[int, Parameters]]
 """(from_month, parameter set) pairs sorted by month; the first is from month 0."""
-Traffic = Literal["successors", "lost"]
 
 
 class EditError(ValueError):
@@ -229,42 +233,74 @@ def fixed_queue(settings: QueueSettings, fix: QueueFix) -> QueueSettings:
 
 
 def remove_from_journey(
-    start: np.ndarray, transitions: np.ndarray, k: int, traffic: Traffic
+    start: np.ndarray,
+    transitions: np.ndarray,
+    k: int,
+    traffic: Traffic | str,
+    touchpoints: Sequence[str] = (),
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """One segment's journey without touchpoint k: (start, transitions, kept share).
 
-    With q = T[k, k] and the onward row o = T[k] without its self-loop over (1 - q), every
-    row i gets T[i] + T[i, k] o (``successors``; a prospect at k would leave it, after any
-    repeat visits, by o) or T[i, lost] + T[i, k] (``lost``), and T[i, k] = 0. Row k leads
-    to lost. The start share a_k goes the same way; the part of it that would be lost at
-    once, l, cannot be a first step, so a is renormalised over the rest and ``kept`` = 1 - l
-    is the share of arrivals that still enter the journey (:func:`remove` thins prospect
-    arrivals by it, which is the same in distribution).
+    With q = T[k, k] and the onward row o = T[k] without its self-loop over (1 - q) (where a
+    prospect at k goes when leaving it, after any repeat visits), the traffic's shares
+    (p_succ on to the successors, p_lost lost, p_j to touchpoint j) give the destination row
+
+        d = p_succ o + p_lost e_lost + sum_j p_j e_j,
+
+    and every row i gets T[i] + T[i, k] d, with T[i, k] = 0: every move into k goes, with
+    share p_succ, on along o, with share p_lost to lost, with share p_j to j. Row k leads
+    to lost (k is never met). The start share a_k goes the same way, a_k d; the part of it
+    that would be lost at once, l = a_k d_lost, cannot be a first step, so a is
+    renormalised over the rest and ``kept`` = 1 - l is the share of arrivals that still
+    enter the journey (:func:`remove` thins prospect arrivals by it, which is the same in
+    distribution).
+
+    The surgery is linear in the shares: with s = p_succ and 1 - s = p_lost, the rows are
+    (1 - s) times those of the ``lost`` end plus s times those of the ``successors`` end,
+    and so is kept a. The two ends are computed as the general case with one share 1 and
+    the other terms left out, the same operations as before mixes existed (bit for bit).
+
+    Parameters
+    ----------
+    traffic
+        Where the moves into k go (:class:`scenarios.scenario.Traffic`, or ``successors``
+        or ``lost``).
+    touchpoints
+        The ids of the touchpoint columns, to find the touchpoints ``traffic`` names.
 
     Raises
     ------
     ValueError
-        If prospects would start at k and go straight to purchase (``successors`` only).
+        If a share goes to the successors and k only leads to itself, or prospects would
+        start at k and go straight to purchase; KeyError for a named touchpoint not in
+        ``touchpoints``.
     """
+    traffic = Traffic.of(traffic)
     K = len(start)
-    T, first = transitions.copy(), np.zeros(K + 2)
-    into = T[:, k].copy()
-    T[:, k] = 0.0
-    if traffic == "lost":
-        T[:, K + 1] += into
-        first[K + 1] = start[k]
-    else:
+    T, destination = transitions.copy(), np.zeros(K + 2)
+    if traffic.successors > 0:
         onward = transitions[k].copy()
         if onward[k] >= 1:
             raise ValueError("only leads to itself")
         onward[k] = 0.0
         onward /= 1.0 - transitions[k, k]
-        T += into[:, None] * onward
-        first = start[k] * onward
+        destination += traffic.successors * onward
+    if traffic.lost > 0:
+        destination[K + 1] += traffic.lost
+    for name, share in traffic.to:
+        j = list(touchpoints).index(name) if name in touchpoints else None
+        if j is None or j == k:
+            raise KeyError(f"{name!r} is not a touchpoint to send traffic to")
+        destination[j] += share
+    into = T[:, k].copy()
+    T[:, k] = 0.0
+    T += into[:, None] * destination
+    first = start[k] * destination
     if first[K] > 0:
         raise ValueError(
             "prospects who start there would go straight to purchase, which a "
-            "journey cannot do; expected traffic: lost, or a reroute of start first"
+            "journey cannot do; expected no share to its successors (traffic: lost, or "
+            "named touchpoints), or a reroute of start first"
         )
     T[k] = 0.0
     T[k, K + 1] = 1.0
@@ -278,26 +314,33 @@ def remove_from_journey(
 def remove(
     params: Parameters,
     touchpoint: str,
-    traffic: Traffic = "successors",
+    traffic: Traffic | str = LOST_END,
     replaced_by: str | None = None,
 ) -> Parameters:
     """``params`` without a touchpoint: journeys (:func:`remove_from_journey`, arrivals and
     referrals thinned by the kept share), recurring contacts and onboarding.
 
+    ``traffic`` defaults to ``lost``, the conservative end (a parameter set knows no stated
+    substitution; a scenario file's removal gets the world's: :func:`default_traffic`).
     With ``replaced_by``, that touchpoint takes over the recurring contacts (rates added)
     and, where it has none, the removed one's place in onboarding: the need stays.
 
     Raises
     ------
     EditError
-        Where prospects would start at it and go straight to purchase (``successors``).
+        Where prospects would start at it and go straight to purchase (a share to its
+        successors), or a touchpoint the traffic names is not one of ``params``.
     """
     k = params.touchpoints.index(touchpoint)
     start, T = params.start.copy(), params.transitions.copy()
     kept = np.ones(len(params.segments))
     for s, segment in enumerate(params.segments):
         try:
-            start[s], T[s], kept[s] = remove_from_journey(start[s], T[s], k, traffic)
+            start[s], T[s], kept[s] = remove_from_journey(
+                start[s], T[s], k, traffic, params.touchpoints
+            )
+        except KeyError as error:
+            raise EditError("traffic", error.args[0]) from None
         except ValueError as error:
             raise EditError("traffic", f"in {segment}, {touchpoint!r}: {error}") from None
     contacts, onboarding = params.contacts.copy(), params.onboarding.copy()
@@ -317,7 +360,45 @@ def remove(
 
 
 def _remove(params: Parameters, edit: RemoveTouchpoint) -> Parameters:
-    return remove(params, edit.touchpoint, edit.traffic, edit.replaced_by)
+    traffic = LOST_END if edit.traffic is None else edit.traffic
+    return remove(params, edit.touchpoint, traffic, edit.replaced_by)
+
+
+def with_substitution(plan: Plan | Scenario, share: float) -> Plan | Scenario:
+    """The same plan (or scenario) with every removal's traffic ``Traffic.mix(share)``:
+    share s on to the removed touchpoint's successors, 1 - s lost, whatever it stated
+    (named touchpoints included); everything else as it was (names, costs, sources).
+
+    Run a plan at s = 0 (no substitute: what the removed touchpoint's prospects are worth)
+    and at s = 1 (a free substitute: what the touchpoint itself costs) to bound its value,
+    and :func:`scenarios.chains.break_even` gives the share at which it pays. A plan
+    without removals comes back unchanged.
+
+    The result is not checked against the world again: where prospects start at a removed
+    touchpoint whose successors include purchase, s > 0 is refused when the plan is
+    scheduled (EditError; :func:`scenarios.load.recheck` reports it as a file problem).
+
+    Raises
+    ------
+    ValueError
+        If ``share`` is outside [0, 1].
+    """
+    traffic = Traffic.mix(share, basis=f"a substitution share of {share:g}, for comparison")
+    if isinstance(plan, Plan):
+        return Plan(plan.name, tuple(_substituted(s, traffic) for s in plan.scenarios))
+    return _substituted(plan, traffic)
+
+
+def _substituted(scenario: Scenario, traffic: Traffic) -> Scenario:
+    edits = [
+        e.model_copy(update={"traffic": traffic}) if isinstance(e, RemoveTouchpoint) else e
+        for e in scenario.edits
+    ]
+    if edits == scenario.edits:
+        return scenario
+    copy = scenario.model_copy(update={"edits": edits})
+    copy._source, copy._world = scenario._source, scenario._world
+    return copy
 
 
 def _reroute(params: Parameters, edit: Reroute) -> Parameters:

@@ -3,6 +3,8 @@
 :func:`load_scenario` reads one file and :func:`combine` joins scenarios into one plan; both
 cross-check the edits against the world (:func:`scenarios.checks.check_plan`) and raise the
 problems of the first file that has any, one line each naming the file and the field.
+A removal that states no traffic gets the world's stated substitution of its touchpoint,
+or ``lost`` (:func:`scenarios.scenario.default_traffic`), when the file is read.
 :func:`scenario_files` finds the files a user names (files or folders; by default the
 bundled examples).
 """
@@ -14,7 +16,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from scenarios.checks import check_plan
-from scenarios.scenario import KINDS, Plan, Scenario, as_plan
+from scenarios.scenario import (
+    KINDS,
+    AddTouchpoint,
+    Plan,
+    RemoveTouchpoint,
+    Scenario,
+    as_plan,
+    default_traffic,
+)
 from sim.inputs.checks import Problems
 from sim.inputs.errors import InputError
 from sim.inputs.files import describe_all, read_yaml
@@ -39,12 +49,47 @@ def load_scenario(path: str | Path, world: World) -> Scenario:
 def parse_scenario(data: dict, world: World, source: str = "scenario") -> Scenario:
     """A scenario from an already-read mapping (``source`` names it in error messages)."""
     try:
-        scenario = Scenario.model_validate(data)
+        scenario = _with_default_traffic(Scenario.model_validate(data), world)
     except ValidationError as error:
         raise InputError(source, _describe(error)) from None
     scenario._source, scenario._world = source, world
     _cross_check(as_plan(scenario), world)
     return scenario
+
+
+def _with_default_traffic(scenario: Scenario, world: World) -> Scenario:
+    """Every removal without ``traffic`` given :func:`default_traffic` of its touchpoint (the
+    world's, or the one the scenario adds)."""
+    if not any(isinstance(e, RemoveTouchpoint) and e.traffic is None for e in scenario.edits):
+        return scenario
+    added = [e.touchpoint for e in scenario.edits if isinstance(e, AddTouchpoint)]
+    known = {t.id: t for t in [*world.touchpoints, *added]}
+    edits = [
+        e.model_copy(update={"traffic": default_traffic(known.get(e.touchpoint))})
+        if isinstance(e, RemoveTouchpoint) and e.traffic is None
+        else e
+        for e in scenario.edits
+    ]
+    return scenario.model_copy(update={"edits": edits})
+
+
+def recheck(plan: Plan | Scenario) -> Plan | Scenario:
+    """``plan`` itself once its edits are cross-checked again against its world (after a
+    change such as :func:`scenarios.edits.with_substitution`).
+
+    Raises
+    ------
+    InputError
+        With the problems of the first file that has any.
+    ValueError
+        If the plan's scenarios were not loaded against one world (:func:`load_scenario`).
+    """
+    scenarios = as_plan(plan).scenarios
+    worlds = {id(s._world) for s in scenarios}
+    if len(worlds) != 1 or scenarios[0]._world is None:
+        raise ValueError("recheck needs scenarios loaded against one world (load_scenario)")
+    _cross_check(as_plan(plan), scenarios[0]._world)
+    return plan
 
 
 def combine(scenarios: list[Scenario], name: str) -> Plan:

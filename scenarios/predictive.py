@@ -12,11 +12,18 @@ the band of curves that the fitted model predicts for data collected the same wa
    :func:`share_inside` the share of months in which the observed curve lies inside.
 
 **Clock: tenure, not calendar month.** Retention is counted in months of service since the
-customer's start, as the model's tenure bands are, pooling the installed base (all starting
-on the run's first day) with every later cohort. The replicated tables have the same
-observation window and the same cohort structure in distribution (the same world's
-prospects), so their curves estimate the same quantity. A calendar clock would mix the base
-with growing new cohorts, and measure acquisition as much as churn.
+customer's start, as the model's tenure bands are, pooling the installed base with every
+later cohort. The replicated tables have the same observation window and the same cohort
+structure in distribution (the same world's tenure mix and prospects), so their curves
+estimate the same quantity. A calendar clock would mix the base with growing new cohorts,
+and measure acquisition as much as churn.
+
+**Delayed entry.** The installed base entered service before the window at a mix of
+tenures, and those of it who left before the window are not in the table (left
+truncation). A customer who had served e months when observation began is counted at risk
+only from its (e + 1)-th month of service on (``observed_from`` of :func:`kaplan_meier`):
+counting it from its first month would add months in which it could not have been seen to
+leave, and push the curve up.
 
 The replays need only the customers table. The survey does not act on the customers (its
 random numbers come from their own stream), so the response rate changes the feedback data
@@ -47,27 +54,41 @@ BAND = (0.05, 0.95)
 
 
 def kaplan_meier(
-    customers: pd.DataFrame, observed_until: pd.Timestamp | None = None
+    customers: pd.DataFrame,
+    observed_until: pd.Timestamp | None = None,
+    observed_from: pd.Timestamp | None = None,
 ) -> xr.DataArray:
-    """Retention by tenure: the product-limit (Kaplan-Meier) estimate.
+    """Retention by tenure: the product-limit (Kaplan-Meier) estimate, with delayed entry.
 
     A customer serves ``T = m_end - m_start + 1`` months (calendar months of ``start`` and
     ``end``; tenure as in :func:`models.persons.person_months`) and churns in the last; one
     still active at ``observed_until`` (or leaving after it) is censored after
-    ``m_obs - m_start + 1`` months. With ``n_t`` customers in their ``t``-th month of service
-    and ``d_t`` of them churning in it::
+    ``m_obs - m_start + 1`` months. A customer who started before ``observed_from`` had
+    completed ``e = m_from - m_start`` months when observation began, and is at risk only in
+    its months ``e + 1`` to ``T`` (left truncation: the standard product-limit estimator with
+    delayed entry, as lifelines' ``KaplanMeierFitter.fit(..., entry=e)``); others enter at
+    ``e = 0``. With ``n_t`` customers at risk in their ``t``-th month of service, ``n_t =
+    #{e < t <= T}``, and ``d_t`` of them churning in it::
 
         S(t) = prod_{j <= t} (1 - d_j / n_j)
         se(t) = S(t) sqrt(sum_{j <= t} d_j / (n_j (n_j - d_j)))     (Greenwood)
+
+    A month with no one at risk (possible between late entries) has no churn and leaves S as
+    it is (its factor 1).
 
     Parameters
     ----------
     customers
         ``start`` and ``end`` (NaT while active), as :func:`models.data.load_customers`
-        returns. Customers starting after ``observed_until`` are left out.
+        returns. Customers starting after ``observed_until`` are left out, and so are those
+        who left before ``observed_from`` (never at risk in the window).
     observed_until
         The end of observation (default: the latest ``start`` or ``end``; pass the real end
         when known, since no one may have left in the last month).
+    observed_from
+        The start of observation (its month counts). Default None: every customer is counted
+        from its start, right for a table that holds every customer who ever started and
+        biased upwards for a left-truncated one.
 
     Returns
     -------
@@ -83,18 +104,25 @@ def kaplan_meier(
     end = customers["end"].dt.to_period("M").array.asi8  # NaT: the smallest int64
     churned = customers["end"].notna().to_numpy() & (end <= last)
     served = np.where(churned, end, last) - start + 1
-    keep = served >= 1
-    served, churned = served[keep], churned[keep]
+    entry = np.zeros_like(served)
+    if observed_from is not None:
+        entry = np.maximum(pd.Timestamp(observed_from).to_period("M").ordinal - start, 0)
+    keep = served > entry
+    served, churned, entry = served[keep], churned[keep], entry[keep]
     longest = int(served.max(initial=0))
-    at_risk = np.bincount(served, minlength=longest + 1)[::-1].cumsum()[::-1][1:]
+    still = np.bincount(served, minlength=longest + 1)[::-1].cumsum()[::-1][1:]  # T >= t
+    waiting = np.bincount(entry, minlength=longest + 1)[::-1].cumsum()[::-1][1:]  # e >= t
+    at_risk = still - waiting
     deaths = np.bincount(served[churned], minlength=longest + 1)[1:]
-    survival = np.cumprod(1.0 - deaths / at_risk)
-    with np.errstate(divide="ignore"):
-        greenwood = np.cumsum(deaths / (at_risk * (at_risk - deaths)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = np.where(at_risk > 0, deaths / at_risk, 0.0)
+        survival = np.cumprod(1.0 - hazard)
+        greenwood = np.cumsum(np.where(at_risk > 0, deaths / (at_risk * (at_risk - deaths)), 0.0))
+        error = np.where(np.isinf(greenwood), np.inf, survival * np.sqrt(greenwood))
     months = np.arange(1, longest + 1)
     return xr.DataArray(survival, dims="month", name="retention", coords={
         "month": months, "at_risk": ("month", at_risk), "churned": ("month", deaths),
-        "standard_error": ("month", survival * np.sqrt(greenwood))})  # fmt: skip
+        "standard_error": ("month", error)})  # fmt: skip
 
 
 class CustomerCollector(FeedbackCollector):
@@ -115,22 +143,30 @@ class CustomerCollector(FeedbackCollector):
         """The last day of the run's last month."""
         return self.month_start(self.months)[0] - pd.Timedelta(days=1)
 
+    @property
+    def observed_from(self) -> pd.Timestamp:
+        """The run's first day: the table is left-truncated there."""
+        return self.month_start(0)[0]
+
 
 def replay_retention(params: Parameters, customers: int, months: int, seed: int) -> xr.DataArray:
-    """The Kaplan-Meier curve of a fresh run of ``params`` observed like the demo data."""
+    """The Kaplan-Meier curve of a fresh run of ``params`` observed like the demo data (the
+    installed base entering the estimate at its tenure on the run's first day)."""
     collector = CustomerCollector(params, seed, months)
     simulate(params, customers=customers, months=months, seed=seed, observer=collector)
-    return kaplan_meier(collector.customers(), collector.observed_until)
+    return kaplan_meier(collector.customers(), collector.observed_until, collector.observed_from)
 
 
 def demo_settings(folder: Path = BUNDLED) -> dict[str, object]:
     """How the demo data were made: ``customers``, ``months``, ``seed``, ``response_rate``
-    (from ``truth.nc``) and ``observed_until``, the last day of the run's last month."""
+    (from ``truth.nc``), ``observed_from`` and ``observed_until``, the first day of the run's
+    first month and the last day of its last month."""
     with xr.open_dataset(folder / "truth.nc", engine="h5netcdf") as truth:
         attrs = dict(truth.attrs)
     kinds = {"customers": int, "months": int, "seed": int, "response_rate": float}
     settings: dict[str, object] = {name: kind(attrs[name]) for name, kind in kinds.items()}
     first_day = next(f for f in fields(FeedbackCollector) if f.name == "start").default_factory()
+    settings["observed_from"] = first_day
     settings["observed_until"] = first_day + pd.DateOffset(months=settings["months"], days=-1)
     return settings
 
@@ -143,6 +179,7 @@ def retention_replicates(
     *,
     customers: int,
     months: int,
+    longest: int | None = None,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> xr.DataArray:
@@ -150,6 +187,9 @@ def retention_replicates(
 
     Draw ``i`` (spread evenly over chains and draws) replaces alpha and beta of the world's
     parameters and is simulated with seed ``SeedSequence(seed).generate_state(draws)[i]``.
+    The installed base starts from the world's tenure mix, as in the data replayed; a
+    posterior's ``base_tenure`` (the mix at the fitted table's end, for runs that start
+    there) is not used.
 
     Parameters
     ----------
@@ -157,6 +197,11 @@ def retention_replicates(
         The ``posterior`` group (or the whole DataTree) of a fitted churn model.
     customers, months
         Size of each replay: those of the data checked (:func:`demo_settings`).
+    longest
+        The longest tenure (months of service) the curves cover; None: as long as each
+        replay's (a replay that stops short is NaN beyond its last month). The installed
+        base's tenures reach decades, where few customers are at risk and the curves are
+        coarse.
     workers
         Processes running the replays (each replay is one run of the engine).
     progress
@@ -169,6 +214,7 @@ def retention_replicates(
     """
     if isinstance(posterior, xr.DataTree):
         posterior = posterior["posterior"].to_dataset()
+    posterior = posterior.drop_vars("base_tenure", errors="ignore")
     sets = list(parameter_sets(posterior, from_world(world), draws))
     seeds = np.random.SeedSequence(seed).generate_state(len(sets)).tolist()
     if workers < 1:
@@ -177,7 +223,8 @@ def retention_replicates(
     executor = "serial" if workers == 1 else "processes"
     found = {}
     for i, curve in execute(replay_retention, jobs, executor, workers):
-        found[i] = curve.drop_vars(["at_risk", "churned", "standard_error"])
+        curve = curve.drop_vars(["at_risk", "churned", "standard_error"])
+        found[i] = curve if longest is None else curve.sel(month=slice(1, longest))
         if progress:
             progress(len(found))
     curves = [found[i] for i in sorted(found)]
@@ -193,6 +240,7 @@ def retention_band(
     *,
     customers: int,
     months: int,
+    longest: int | None = None,
     quantiles: Sequence[float] = BAND,
     workers: int = 1,
 ) -> xr.DataArray:
@@ -202,7 +250,14 @@ def retention_band(
     95% (a 90% band), interpolated linearly between the ordered replays.
     """
     curves = retention_replicates(
-        posterior, world, draws, seed, customers=customers, months=months, workers=workers
+        posterior,
+        world,
+        draws,
+        seed,
+        customers=customers,
+        months=months,
+        longest=longest,
+        workers=workers,
     )
     return curves.quantile(list(quantiles), dim="draw").transpose("month", "quantile")
 

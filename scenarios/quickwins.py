@@ -1,4 +1,5 @@
-"""Quick wins: every touchpoint fixed and removed, ranked, and placed in an impact-effort matrix.
+"""Quick wins: every touchpoint fixed and removed, ranked with its uncertainty, and placed in an
+impact-effort matrix.
 
 For each touchpoint k of a world two candidate scenarios are built (:func:`candidates`):
 
@@ -6,11 +7,17 @@ For each touchpoint k of a world two candidate scenarios are built (:func:`candi
   times (1 - 0.5 b) / (1 - b), b = P(1) + P(2): :func:`scenarios.edits.shift_bad_ratings`). A
   queued touchpoint gets one more agent on duty instead, not both: its bad experiences come
   mostly from waits, abandonment and unresolved contacts, and one lever keeps the cost plain.
-- ``remove k``: moves into k go on to its successors (:func:`scenarios.edits.remove`'s
-  default). It takes away k's experiences and contact costs, not the need k met, so a
-  touchpoint the world marks ``essential`` (a repair, the bill) is not removed: its removal
-  would show what its bad experiences cost, not an option. Such a candidate, and one the
-  edits refuse (purchase as a first step), is skipped with the reason.
+- ``remove k``: nobody meets k any more. Where k's prospects go is an assumption
+  (:class:`scenarios.scenario.Traffic`): share s of them goes on to k's successors as if k had
+  been met, the rest is lost. The candidate is ranked at the share the costs file or the
+  world states (``substitution``), and where neither does at s = 0, the conservative end: no
+  substitute is assumed free. Every removal is also run at both ends, s = 0 and s = 1, and
+  its **break-even share** is where its net gain (value gained less cost) changes sign, by
+  linear interpolation between the ends (:func:`scenarios.chains.break_even`): the share of
+  k's traffic that must find its way on for the removal to pay. A removal takes away k's
+  experiences and contact costs, not the need k met, so a touchpoint the world marks
+  ``essential`` (a repair, the bill) is not removed. Such a candidate, and one the edits
+  refuse (purchase as a first step), is skipped with the reason.
 
 Every candidate starts at month 0 (no implementation delay), so gains compare. The world file
 has no improvement costs: one-off cost, monthly cost and effort (person-weeks) come from a
@@ -18,10 +25,14 @@ costs file (:func:`load_costs`) or the defaults :data:`FIX_BY_CHANNEL`, :data:`O
 and :data:`REMOVAL`.
 
 All candidates run with the baseline in one go (:func:`scenarios.runner.run`, common random
-numbers). Value gained is :func:`scenarios.compare.economics`' ``value_gain``: the discounted
-gain in net value (margin less cost to serve and acquisition spend, company scale) over the
-run, before the candidate's own cost. Rankings: value per cost g / c (c the discounted cost)
-and value per effort g / e (e in person-weeks), both largest first.
+numbers), each draw a simulation of its own (posterior draws, or replications of the world's
+parameters), so every figure carries the parameters' uncertainty and the simulation's noise.
+Value gained is :func:`scenarios.compare.economics`' ``value_gain`` (lifetime value by
+default), before the candidate's own cost. Rankings: value per cost g / c (c the discounted
+cost) and value per effort g / e (e in person-weeks), both largest first. How sure the
+ranking is: ``p_top`` is the share of draws in which the candidate is among the
+:data:`TOP` best by value per cost, and ``apart`` the share in which it beats the next
+candidate of the ranking; below :data:`APART` the two cannot be told apart.
 
 Quadrants (:func:`quadrant`): impact high when g > G = max(0, median g), effort high when
 e > E = median e, over the candidates run (one that loses value is never high impact). Quick
@@ -39,17 +50,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from pydantic import ValidationError
 
+from scenarios.compare import Value, value_gained
 from scenarios.load import parse_scenario
 from scenarios.runner import Settings
-from scenarios.scenario import Plan, as_plan
+from scenarios.scenario import Plan, Traffic, as_plan
 from scenarios.study import Study, run_study, write_study
 from sim.inputs.checks import unknown
 from sim.inputs.errors import InputError
 from sim.inputs.files import atomic_directory, describe_all, read_yaml
 from sim.inputs.parameters import Parameters
-from sim.inputs.schema import NonNegative, StrictModel
+from sim.inputs.schema import NonNegative, Probability, StrictModel
 from sim.inputs.world import Touchpoint, World
 
 if TYPE_CHECKING:
@@ -69,10 +82,13 @@ class Cost(StrictModel):
 
 
 class TouchpointCosts(StrictModel):
-    """A touchpoint's costs of being fixed and of being removed (either may be left out)."""
+    """A touchpoint's costs of being fixed and of being removed (either may be left out), and
+    the share of its traffic that would go on to its successors if it were removed (the
+    world's ``substitution``, replaced)."""
 
     fix: Cost | None = None
     remove: Cost | None = None
+    substitution: Probability | None = None
 
 
 class Costs(StrictModel):
@@ -109,6 +125,16 @@ QUADRANTS = {
 }
 """(high impact, high effort) -> quadrant."""
 COLOURS = {"fix": "tab:blue", "remove": "tab:orange"}
+DEFAULTS = {"draws": 20, "customers": 5_000, "months": 24}
+"""The sweep's default size: draws (posterior draws, or simulations of the world's
+parameters), customers and months of each run. On the demo the top 5 is then the same for
+every seed tried (README: "How sure the quick wins are"), and ``ctm quickwins demo`` takes
+well under a minute on two cores."""
+TOP = 5
+"""The short list: ``p_top`` is the share of draws in which a candidate is among these best."""
+APART = 0.9
+"""A candidate and the next of the ranking are told apart when one beats the other by value
+per cost in at least this share of draws."""
 ESSENTIAL = (
     "essential in the world file: customers need what it does, so removing it is "
     "no option; a scenario that replaces it can be compared"
@@ -126,6 +152,10 @@ class Candidate:
     cost: Cost
     plan: Plan | None
     skipped: str = ""
+    substitution: float | None = None
+    """A removal's share of traffic going on to the successors, as ranked."""
+    basis: str = ""
+    """Where a removal's share comes from."""
 
 
 @dataclass(frozen=True)
@@ -177,13 +207,33 @@ def candidates(world: World, costs: Costs | None = None) -> list[Candidate]:
             fix, change = {"bad_ratings": "halve"}, "bad experiences halved"
             fix_cost = own.fix or FIX_BY_CHANNEL.get(tp.channel, OTHER_CHANNEL)
         found.append(_candidate(world, tp, "fix", change, fix, fix_cost))
-        change, cost = "removed, traffic to its successors", own.remove or REMOVAL
-        found.append(
-            Candidate(f"remove {tp.id}", tp.id, "remove", change, cost, None, ESSENTIAL)
-            if tp.essential
-            else _candidate(world, tp, "remove", change, {}, cost)
-        )
+        cost = own.remove or REMOVAL
+        if tp.essential:
+            found.append(
+                Candidate(f"remove {tp.id}", tp.id, "remove", "removed", cost, None, ESSENTIAL)
+            )
+        else:
+            found.append(_removal(world, tp, cost, own.substitution))
     return found
+
+
+def _removal(world: World, tp: Touchpoint, cost: Cost, stated: float | None) -> Candidate:
+    """Removing ``tp``, ranked at the share the costs file states, else the world's, else 0
+    (module notes)."""
+    name = f"remove {tp.id}"
+    if stated is not None:
+        share, basis = stated, "stated in the costs file"
+    elif tp.substitution is not None:
+        share, basis = tp.substitution, "stated in the world file"
+    else:
+        share, basis = 0.0, "none stated: the conservative end"
+    change = f"removed, {share:.0%} of its traffic on to its successors"
+    edit = {"kind": "remove", "touchpoint": tp.id, "traffic": Traffic.mix(share).written()}
+    try:
+        plan = one_edit_plan(world, name, edit, cost)
+    except InputError as error:
+        return Candidate(name, tp.id, "remove", change, cost, None, refusal(error), share, basis)
+    return Candidate(name, tp.id, "remove", change, cost, plan, "", share, basis)
 
 
 def one_edit_plan(world: World, name: str, edit: dict, cost: Cost = FREE) -> Plan:
@@ -217,12 +267,16 @@ def quick_wins(
     executor: str = "processes",
     store: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    value: Value = "lifetime",
 ) -> QuickWins:
-    """Run every candidate with the baseline (common random numbers); rank and place them."""
+    """Run every candidate with the baseline (common random numbers; every removal at both
+    ends of its substitution share too: :func:`scenarios.study.run_study`); rank and place
+    them (module notes)."""
     found = candidates(world, costs)
     plans = {c.name: c.plan for c in found if c.plan is not None}
-    study = run_study(world, plans, draws, settings, executor, store, progress)
-    table = ranked(found, study.money)
+    study = run_study(world, plans, draws, settings, executor, store, progress, value=value)
+    gains = value_gained(study.results, value)
+    table = ranked(found, study.money, gains, study.removals)
     limits = thresholds(table)
     table["quadrant"] = [
         quadrant(g, e, limits) if not s else ""
@@ -233,8 +287,17 @@ def quick_wins(
     return QuickWins(study, table, limits)
 
 
-def ranked(found: list[Candidate], money: pd.DataFrame) -> pd.DataFrame:
-    """One row per candidate, best value per cost first, skipped ones last."""
+def ranked(
+    found: list[Candidate],
+    money: pd.DataFrame,
+    gains: xr.DataArray | None = None,
+    removals: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per candidate, best value per cost first, skipped ones last; with ``gains``
+    (value gained per draw, :func:`scenarios.compare.value_gained`), how sure the ranking is
+    (``p_top``, ``apart``); with ``removals`` (:attr:`scenarios.study.Study.removals`), a
+    removal's value gained at both ends of its substitution share and its break-even
+    share."""
     rows = pd.DataFrame(
         [
             {
@@ -244,6 +307,8 @@ def ranked(found: list[Candidate], money: pd.DataFrame) -> pd.DataFrame:
                 "change": c.change,
                 "effort_weeks": c.cost.effort_weeks,
                 "skipped": c.skipped,
+                "substitution": c.substitution,
+                "substitution_basis": c.basis,
             }
             for c in found
         ]
@@ -252,9 +317,40 @@ def ranked(found: list[Candidate], money: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         table["value_per_cost"] = table["value_gain"] / table["cost"]
         table["value_per_effort"] = table["value_gain"] / table["effort_weeks"]
+    ends = ["value_gain_none_go_on", "value_gain_all_go_on", "break_even_share", "end_refused"]
+    if removals is not None and not removals.empty:
+        table = table.merge(removals[["scenario", *ends]], on="scenario", how="left")
+    else:
+        table = table.assign(**{column: np.nan for column in ends})
     for by in ("cost", "effort"):
         table[f"rank_{by}"] = table[f"value_per_{by}"].rank(ascending=False, method="min")
-    return table.sort_values(["rank_cost", "rank_effort"], na_position="last", ignore_index=True)
+    table = table.sort_values(["rank_cost", "rank_effort"], na_position="last", ignore_index=True)
+    if gains is not None:
+        _certainty(table, gains)
+    return table
+
+
+def _certainty(table: pd.DataFrame, gains: xr.DataArray) -> None:
+    """``p_top``: the share of draws in which each candidate run is among the :data:`TOP`
+    best by value per cost; ``apart``: the share in which it beats the next candidate of the
+    ranking by value per cost (empty for the last and the skipped)."""
+    run = table["rank_cost"].notna()
+    names = table.loc[run, "scenario"].tolist()
+    cost = table.loc[run, "cost"].to_numpy()
+    g = gains.sel(scenario=names).transpose("scenario", "draw").values
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_cost = np.where(cost[:, None] > 0, g / cost[:, None], np.sign(g) * np.inf)
+    order = np.argsort(-per_cost, axis=0, kind="stable")  # per draw, best first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(len(names))[:, None], axis=0)
+    p_top = (rank < TOP).mean(axis=1)
+    apart = [np.nan] * len(names)
+    for i in range(len(names) - 1):
+        apart[i] = float((per_cost[i] > per_cost[i + 1]).mean())
+    table["p_top"] = np.nan
+    table["apart"] = np.nan
+    table.loc[run, "p_top"] = p_top
+    table.loc[run, "apart"] = apart
 
 
 def thresholds(table: pd.DataFrame) -> Thresholds:

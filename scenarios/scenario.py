@@ -17,21 +17,36 @@ Edit kinds (``kind``): ``add``, ``fix``, ``remove``, ``reroute``, ``prospects`` 
 ``shift``; :mod:`scenarios.edits` defines what each does to a parameter set. Scenarios
 combine into a :class:`Plan` (:func:`combine`): costs add, and each edit keeps its
 scenario's start month (a ``shift`` its own ``from_month``).
+
+A removal states where the removed touchpoint's traffic goes (:class:`Traffic`)::
+
+    edits:
+      - {kind: remove, touchpoint: store, traffic: {successors: 0.5, lost: 0.5}}
+      - {kind: remove, touchpoint: tv_ad, traffic: {website: 0.3, lost: 0.7}}
+      - {kind: remove, touchpoint: app, traffic: lost}
+
+Without ``traffic`` it is the world's stated ``substitution`` of that touchpoint, and
+``lost`` where the world states none (:func:`default_traffic`; filled in on loading).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PrivateAttr, model_validator
+from pydantic_core import core_schema
 
+from sim.inputs.checks import TOLERANCE
 from sim.inputs.queues import PositiveDuration
 from sim.inputs.schema import NonNegative, Probability, StrictModel
-from sim.inputs.world import PerSegment, RatingDistribution, Touchpoint, World
+from sim.inputs.world import LOST, PerSegment, RatingDistribution, Touchpoint, World
 
 KINDS = ("add", "fix", "remove", "reroute", "prospects", "shift")
+SUCCESSORS = "successors"
+"""The end of a removal's traffic that goes on as if the prospect had met the touchpoint."""
 Month = Annotated[int, Field(ge=0)]
 Share = Annotated[float, Field(gt=0, le=1)]
 Rates = NonNegative | dict[str, NonNegative]
@@ -131,13 +146,161 @@ class FixTouchpoint(StrictModel):
         return self
 
 
+STATED = "stated in the scenario"
+"""The :attr:`Traffic.basis` of traffic a scenario file states."""
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Where the moves into a removed touchpoint k go: shares of three kinds summing to 1.
+
+    - ``successors``: on along k's onward row without its self-loop, o = T[k] with T[k, k]
+      set to 0, over 1 - T[k, k]: the prospect goes where they would have gone after k,
+      without meeting k (and so without a bad experience there);
+    - ``lost``: out of the journey;
+    - ``to``: straight to the named touchpoints (in use at the edit's month, not k itself).
+
+    Every move into k, and the start share a_k, is split this way in every segment
+    (:func:`scenarios.edits.remove_from_journey`). The two ends are :data:`SUCCESSORS_END`
+    (a free substitute: the old default) and :data:`LOST_END` (no substitute: the
+    conservative end); ``Traffic.mix(s)`` is the mix of share s to the successors and 1 - s
+    lost. A scenario file writes ``successors``, ``lost`` or a mapping of shares:
+    ``{successors: 0.6, lost: 0.4}``, ``{website: 0.3, lost: 0.7}``.
+
+    ``basis`` says where the figure comes from (:data:`STATED`, the world's stated
+    substitution, or none stated); it is not part of equality.
+
+    Raises
+    ------
+    ValueError
+        If a share is outside [0, 1], the shares do not sum to 1 (within
+        :data:`sim.inputs.checks.TOLERANCE`) or a touchpoint is named twice or as an end.
+    """
+
+    successors: float = 0.0
+    lost: float = 0.0
+    to: tuple[tuple[str, float], ...] = ()
+    """(touchpoint id, share) pairs, in the order written."""
+    basis: str = field(default=STATED, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, share in self.shares().items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"the share of {name!r} is {share:g}, expected 0 to 1")
+        names = [name for name, _ in self.to]
+        for name in names:
+            if name in (SUCCESSORS, LOST):
+                raise ValueError(f"{name!r} is an end, expected it as successors or lost")
+            if names.count(name) > 1:
+                raise ValueError(f"{name!r} is named twice, expected each destination once")
+        total = self.successors + self.lost + sum(share for _, share in self.to)
+        if abs(total - 1) > TOLERANCE:
+            raise ValueError(f"shares sum to {total:.6g}, expected 1")
+
+    @classmethod
+    def mix(cls, share: float, basis: str = STATED) -> Traffic:
+        """Share s on to the successors and 1 - s lost (s = 1 and s = 0 are the two ends)."""
+        return cls(successors=share, lost=1.0 - share, basis=basis)
+
+    @classmethod
+    def of(cls, value: Traffic | str | Mapping[str, float], basis: str = STATED) -> Traffic:
+        """Traffic from what a file writes: ``successors``, ``lost`` or shares by destination.
+
+        Raises
+        ------
+        ValueError
+            If ``value`` is another word or not a mapping, or the shares are not valid.
+        """
+        if isinstance(value, Traffic):
+            return value
+        if isinstance(value, str):
+            if value not in (SUCCESSORS, LOST):
+                raise ValueError(f"got {value!r}, expected {_WRITTEN}")
+            value = {value: 1.0}
+        if not isinstance(value, Mapping):
+            raise ValueError(f"got {value!r}, expected {_WRITTEN}")
+        to = tuple((k, float(v)) for k, v in value.items() if k not in (SUCCESSORS, LOST))
+        return cls(
+            successors=float(value.get(SUCCESSORS, 0.0)),
+            lost=float(value.get(LOST, 0.0)),
+            to=to,
+            basis=basis,
+        )
+
+    def shares(self) -> dict[str, float]:
+        """Every destination's share, the ends first (``successors``, ``lost``, then ``to``)."""
+        return {SUCCESSORS: self.successors, LOST: self.lost, **dict(self.to)}
+
+    @property
+    def touchpoints(self) -> list[str]:
+        """The touchpoints named as destinations."""
+        return [name for name, _ in self.to]
+
+    def written(self) -> str | dict[str, float]:
+        """As a scenario file would write it: ``successors``, ``lost`` or the non-zero
+        shares."""
+        for end in (SUCCESSORS, LOST):
+            if self == Traffic.of(end):
+                return end
+        return {name: share for name, share in self.shares().items() if share > 0}
+
+    def __str__(self) -> str:
+        written = self.written()
+        if isinstance(written, str):
+            return written
+        return ", ".join(f"{share:.0%} {name}" for name, share in written.items())
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        """A word or shares (each a Probability: out-of-range shares are reported at
+        ``traffic.<destination>``) into a Traffic; a Traffic passes as it is."""
+        shares = handler.generate_schema(dict[str, Probability])
+
+        def validate(value: Any, inner: core_schema.ValidatorFunctionWrapHandler) -> Traffic:
+            if isinstance(value, Traffic | str):
+                return cls.of(value)
+            if not isinstance(value, dict):
+                raise ValueError(f"got {value!r}, expected {_WRITTEN}")
+            return cls.of(inner(value))
+
+        return core_schema.no_info_wrap_validator_function(
+            validate,
+            shares,
+            serialization=core_schema.plain_serializer_function_ser_schema(cls.written),
+        )
+
+
+_WRITTEN = "successors, lost or shares such as {successors: 0.5, lost: 0.5}"
+SUCCESSORS_END = Traffic(successors=1.0)
+"""Every move into the removed touchpoint goes on to its successors (a free substitute)."""
+LOST_END = Traffic(lost=1.0)
+"""Every move into the removed touchpoint is lost (no substitute: the conservative end)."""
+
+
+def default_traffic(touchpoint: Touchpoint | None) -> Traffic:
+    """The traffic of a removal that states none: ``Traffic.mix(s)`` with s the touchpoint's
+    stated ``substitution`` in the world file (or in the scenario that adds it), else
+    :data:`LOST_END` (no substitution is assumed free)."""
+    s = None if touchpoint is None else touchpoint.substitution
+    if s is None:
+        name = "it" if touchpoint is None else repr(touchpoint.id)
+        return Traffic(lost=1.0, basis=f"no substitution stated for {name}: all lost")
+    return Traffic.mix(s, basis=f"the world's stated substitution of {touchpoint.id!r}")
+
+
 class RemoveTouchpoint(StrictModel):
     """A touchpoint no one meets any more (journeys, recurring contacts, onboarding)."""
 
     kind: Literal["remove"]
     touchpoint: str
-    traffic: Literal["successors", "lost"] = "successors"
-    """Where the moves into it go: on to its successors, or to lost."""
+    traffic: Traffic | None = None
+    """Where the moves into it go (:class:`Traffic`): ``successors``, ``lost`` or shares such
+    as ``{successors: 0.6, lost: 0.4}`` or ``{website: 0.3, lost: 0.7}``. Not given: the
+    world's stated substitution of the touchpoint, else lost (:func:`default_traffic`,
+    filled in by :func:`scenarios.load.parse_scenario`); a removal built without a world
+    and without traffic loses it (:func:`scenarios.edits.apply`)."""
     replaced_by: str | None = None
     """A touchpoint in use that takes over its recurring contacts and its place in
     onboarding; needed for an essential touchpoint (the need stays when the touchpoint goes)."""

@@ -4,8 +4,12 @@ A run of the engine with known parameters is watched by a :class:`FeedbackCollec
 writes the three tables of the data contract (``models/data.py``):
 
 - customers: every customer in service during the run: segment, start (first day of the
-  first service month; the installed base starts on the run's first day), end (last day of
-  the month in which they left; empty while active).
+  first service month), end (last day of the month in which they left; empty while
+  active). A customer of the installed base with tenure tau at the run's start (months of
+  service completed, drawn from its segment's mix) started tau months before the run's first
+  month (on the run's first day if tau = 0). Customers of the base who left before the run
+  are not in the table, as in a company's extract of the customers in service during a
+  window: the table is left-truncated at the run's first day.
 - responses: each month, each customer in service answers the survey with probability
   ``response_rate``, just before the month's churn decision (dated the 15th). Each rating is
   the customer's view of a touchpoint rounded to 1..5 (empty for touchpoints never used):
@@ -64,12 +68,17 @@ class FeedbackCollector:
         self._rating = self._streams.generator("survey", 1)  # which experiences are rated
 
     def month_start(self, month: int | np.ndarray) -> pd.DatetimeIndex:
-        """First day of each run month (month 0 is the run's first month)."""
-        return self._starts[np.atleast_1d(np.asarray(month, dtype=int))]
+        """First day of each run month (month 0 is the run's first month; before it, < 0)."""
+        months = np.atleast_1d(np.asarray(month, dtype=np.int64))
+        if months.size and months.min() >= 0:
+            return self._starts[months]
+        first = pd.Period(self.start, "M").ordinal
+        return pd.PeriodIndex.from_ordinals(first + months, freq="M").to_timestamp()
 
-    def joined(self, segment: int, cohort: int, ids: np.ndarray) -> None:
+    def joined(self, segment: int, cohort: int, ids: np.ndarray, tenure: np.ndarray) -> None:
         if cohort < self.months:  # who joins after the last month was never observed
-            self._joined.append((ids, np.full(len(ids), segment), np.full(len(ids), cohort)))
+            first = cohort - np.asarray(tenure, np.int64)  # run month its service began
+            self._joined.append((ids, np.full(len(ids), segment), first))
 
     def served(self, month: int, served: Month) -> None:
         self._left.append((served.ids[served.churned], np.full(served.churned.sum(), month)))
@@ -111,7 +120,7 @@ class FeedbackCollector:
         }
 
     def _customers(self) -> pd.DataFrame:
-        ids, segment, cohort = (np.concatenate(parts) for parts in zip(*self._joined, strict=True))
+        ids, segment, first = (np.concatenate(parts) for parts in zip(*self._joined, strict=True))
         left_ids, left_month = (np.concatenate(parts) for parts in zip(*self._left, strict=True))
         end_month = pd.Series(left_month, index=left_ids).reindex(ids).to_numpy()
         churned = ~np.isnan(end_month)
@@ -121,7 +130,7 @@ class FeedbackCollector:
             {
                 "customer_id": _names(ids),
                 "segment": np.array(self.params.segments)[segment],
-                "start": self.month_start(cohort),
+                "start": self.month_start(first),
                 "end": end.to_numpy(),
             }
         )

@@ -1,19 +1,25 @@
 """The customers: each an agent with its own views, advanced one month at a time.
 
-A customer is a row: a stable id, a segment, the month its service began (its cohort) and
-a view of every touchpoint it has used. Each service month (DESIGN, customer story 3-6):
+A customer is a row: a stable id, a segment, the month its service began in the run (its
+cohort), the months of service it had completed before then (its tenure at joining: drawn
+from the segment's mix for the installed base, :func:`base_tenure`; 0 for the acquired) and
+a view of every touchpoint it has used. Its tenure in month m is m - cohort + that tenure.
+Each service month (DESIGN, customer story 3-6):
 
 1. recurring contacts: floor(rate) contacts with each recurring touchpoint, plus one more
    with probability frac(rate) (so an invoice with rate 1 comes every month);
 2. each contact is an experience that updates the view of that touchpoint;
 3. churn with monthly hazard logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k; in a
    segment with an sBG baseline, logit(theta_i) replaces alpha[s, band], theta_i ~
-   Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007);
+   Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007); a customer of
+   the installed base who had already survived tau months draws from Beta(a_s, b_s + tau),
+   the distribution of theta among the survivors of tau months;
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
 At the end of a run every customer still in service is valued beyond it
 (:meth:`Population.in_service`): its expected discounted residual value from its own hazard
-path over the tenure bands, views held as they are (:mod:`sim.formulas.value`).
+path over the tenure bands from its true tenure on, views held as they are
+(:mod:`sim.formulas.value`).
 
 All customers of a month are advanced together by compiled loops over the customers; their
 random numbers still come from their own streams (:mod:`sim.engine.streams`), keyed once when they
@@ -46,6 +52,8 @@ from sim.inputs.parameters import Parameters
 
 KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
 """The purposes of the streams a customer draws from every month, keyed when it joins."""
+TENURE = "tenure"
+"""The purpose of the stream an installed-base customer's tenure is drawn from (counter 0)."""
 CONTACTS, EXPERIENCE, CHURN, LOYALTY, QUEUE = range(len(KEYED))
 
 EXPERIENCE_RECORD = np.dtype(
@@ -67,7 +75,10 @@ class Customers(NamedTuple):
     segment: np.ndarray
     """(customer,) segment number."""
     cohort: np.ndarray
-    """(customer,) the month its service began."""
+    """(customer,) the month its service began in the run (the installed base: 0)."""
+    tenure: np.ndarray
+    """(customer,) months of service completed before its cohort month: the installed base's
+    tenure at the run's start, 0 for customers acquired in the run."""
     own: np.ndarray
     """(customer,) logit theta_i, its own churn baseline in an sBG segment, else NaN."""
     views: np.ndarray
@@ -179,6 +190,7 @@ class Population:
         K = len(params.touchpoints)
         self._ids = Growing((), np.uint64)
         self._segment, self._cohort = Growing((), np.int64), Growing((), np.int64)
+        self._tenure = Growing((), np.int64)  # months of service before the cohort month
         self._views = Growing((K,))
         self._own = Growing()  # logit theta_i of sBG segments, else NaN
         self._alive = Growing((), np.bool_)
@@ -222,6 +234,7 @@ class Population:
         return Customers(
             segment=self._segment.values,
             cohort=self._cohort.values,
+            tenure=self._tenure.values,
             own=self._own.values,
             views=self._views.values,
             keys=self._keys.values,
@@ -231,25 +244,43 @@ class Population:
         """Customers who have not left."""
         return int(self._alive.values.sum())
 
-    def join(self, segment: int, cohort: int, ids: np.ndarray, views: np.ndarray) -> np.ndarray:
-        """Add new customers after their onboarding; returns their onboarding contacts."""
+    def join(
+        self,
+        segment: int,
+        cohort: int,
+        ids: np.ndarray,
+        views: np.ndarray,
+        tenure: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Add new customers after their onboarding; returns their onboarding contacts.
+
+        ``tenure``: the months of service each had completed before ``cohort`` (the installed
+        base's, :func:`base_tenure`); None: 0, customers who start now.
+        """
+        tenure = np.zeros(len(ids), np.int64) if tenure is None else np.asarray(tenure, np.int64)
         views, contacts = self._onboard(segment, cohort, ids, views.copy())
         self._ids.extend(ids)
         self._segment.extend(np.full(len(ids), segment))
         self._cohort.extend(np.full(len(ids), cohort))
+        self._tenure.extend(tenure)
         self._views.extend(views)
-        self._own.extend(self._own_baseline(segment, ids))
+        self._own.extend(self._own_baseline(segment, ids, tenure))
         self._alive.extend(np.ones(len(ids), np.bool_))
         self._keys.extend(self.streams.keys(KEYED, ids))
         return contacts
 
-    def _own_baseline(self, segment: int, ids: np.ndarray) -> np.ndarray:
-        """logit theta_i, theta_i ~ Beta(a, b) by inversion, in an sBG segment; else NaN."""
+    def _own_baseline(self, segment: int, ids: np.ndarray, tenure: np.ndarray) -> np.ndarray:
+        """logit theta_i in an sBG segment, else NaN: theta_i ~ Beta(a, b + tau) by inversion,
+        tau the months of service the customer has already survived (``tenure``; 0 for a new
+        customer). Among the customers who joined with theta ~ Beta(a, b), those still in
+        service after tau months have the density theta^(a-1) (1 - theta)^(b-1) (1 -
+        theta)^tau, up to a constant: Beta(a, b + tau)."""
         sbg = self.params.sbg
         if sbg is None or np.isnan(sbg[segment]).any():
             return np.full(len(ids), np.nan)
         u = self.streams.uniform(self.streams.keys("frailty", ids), 0)
-        return logit(betaincinv(*sbg[segment], u))
+        a, b = sbg[segment]
+        return logit(betaincinv(a, b + tenure, u))
 
     def _onboard(self, segment: int, cohort: int, ids: np.ndarray, views: np.ndarray):
         """Each onboarding touchpoint once, in the order the world lists them."""
@@ -309,7 +340,8 @@ class Population:
         ``months``) included, with its residual value (module notes 3, 4; views held as they
         are, the parameters in use at the end).
 
-        A customer of cohort c has completed T = months - c months of service. Its hazard in
+        A customer of cohort c who joined with tenure tau (the installed base's drawn tenure,
+        0 for the acquired) has completed T = months - c + tau months of service. Its hazard in
         tenure band b is expit(alpha[s, b] + sum_k beta[s, k] x_k), x_k the
         :func:`sim.formulas.perception.poor_view` of its view of k; in a segment with an sBG
         baseline its own logit theta_i replaces alpha[s, b] in every band. It earns the
@@ -321,13 +353,14 @@ class Population:
         p = self.params
         rows = np.flatnonzero(self._alive.values)
         segment, cohort = self._segment.values[rows], self._cohort.values[rows]
+        tenure = months - cohort + self._tenure.values[rows]
         own = self._own.values[rows]
         shift = np.einsum("ik,ik->i", p.beta[segment], poor_view(self._views.values[rows]))
         baseline = np.where(np.isnan(own)[:, None], p.alpha[segment], own[:, None])
         hazard = expit(baseline + shift[:, None])
         cost = p.contacts @ p.cost_per_contact  # (segment,) a month
         residual = residual_value(
-            months - cohort,
+            tenure,
             hazard,
             p.band_starts,
             p.margin[segment],
@@ -360,6 +393,19 @@ class Population:
         return np.array(
             [_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(ids))], dtype=np.int64
         )
+
+
+def base_tenure(streams: Streams, ids: np.ndarray, mix: np.ndarray | None) -> np.ndarray:
+    """Months of service each installed-base customer ``ids`` has completed at the run's
+    start, drawn from ``mix`` (P(tenure = t), t = 0, 1, ...; None: all 0) by inversion of the
+    uniform at counter 0 of its own ``tenure`` stream: no other draw moves, and a mix that
+    shifts towards longer tenures moves every customer's tenure up or leaves it."""
+    if mix is None or len(mix) == 1 or len(ids) == 0:
+        return np.zeros(len(ids), np.int64)
+    cdf = np.cumsum(mix) / np.sum(mix)
+    cdf[np.flatnonzero(mix)[-1] :] = 1.0  # never a tenure of probability 0 by rounding
+    u = streams.uniform(streams.keys(TENURE, ids), 0)
+    return np.searchsorted(cdf[:-1], u, side="right").astype(np.int64)
 
 
 @njit(cache=True)
@@ -464,7 +510,8 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     (module notes 3, 4).
 
     logit h = alpha[s, band(tenure)] (or the customer's own sBG baseline) + sum_k beta[s, k]
-    x_k, x_k = :func:`sim.formulas.perception.poor_view`; churned if uniform(churn key, month) < h.
+    x_k, x_k = :func:`sim.formulas.perception.poor_view`, tenure = month - cohort + the
+    tenure it joined with; churned if uniform(churn key, month) < h.
     The class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k) <= u =
     uniform(loyalty key, month) (ordered logistic by inversion).
 
@@ -475,8 +522,8 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     rows : (customer,) int array
         The customers served this month, by row.
     customers : Customers
-        Every customer's ``segment``, ``cohort``, ``own`` baseline, ``views`` and stream
-        ``keys`` (CHURN and LOYALTY are read).
+        Every customer's ``segment``, ``cohort``, ``tenure``, ``own`` baseline, ``views`` and
+        stream ``keys`` (CHURN and LOYALTY are read).
     churn_hazard : ChurnHazard
         ``band_starts``, ``alpha`` and ``beta``.
     classification : SelfClassification
@@ -488,6 +535,7 @@ def _close_month(month, rows, customers, churn_hazard, classification):
         Per customer of ``rows``: ``hazard``, ``churned`` and ``loyalty`` (the self-class).
     """
     segment, cohort, own = customers.segment, customers.cohort, customers.own
+    joined_at = customers.tenure
     views, keys = customers.views, customers.keys
     band_starts, alpha, beta = churn_hazard.band_starts, churn_hazard.alpha, churn_hazard.beta
     gamma, cutpoints = classification.gamma, classification.cutpoints
@@ -496,7 +544,7 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     for i in range(n):
         r = rows[i]
         s = segment[r]
-        band = np.searchsorted(band_starts, month - cohort[r], side="right") - 1
+        band = np.searchsorted(band_starts, month - cohort[r] + joined_at[r], side="right") - 1
         churn = alpha[s, band] if np.isnan(own[r]) else own[r]
         loyal = 0.0
         for k in range(views.shape[1]):

@@ -1,8 +1,13 @@
 """Results of a run as labelled arrays (xarray), with tidy pandas views.
 
 Dimensions: ``segment``, ``month`` (calendar month of the run), ``touchpoint``, ``loyalty``
-(self-classification), ``cohort`` (the month a customer's service began; the installed base
-is cohort 0) and ``tenure`` (months of service completed).
+(self-classification), ``cohort`` (the month a customer's service began in the run; the
+installed base is cohort 0) and ``tenure`` (months of service completed in the run). For
+cohort 0, ``tenure`` counts the months since the run's start, not the customers' own
+tenures: the installed base enters with a mix of tenures (``Parameters.base_tenure``), which
+sets its hazard bands and its value after the run, but its survivors and retention are
+counted from the run's start (retention_12: the share of the base still in service 12
+months into the run).
 
 Money: a surviving customer earns the segment's margin at the end of each service month;
 every contact costs its touchpoint's cost per contact (cost to serve, onboarding included;
@@ -18,6 +23,11 @@ per segment: ``residual`` (every customer's R, discounted to the run's start:
 R (1 + d)^-months), ``base_residual`` (the installed base's part), ``new_size`` (customers
 acquired during the run) and ``new_value`` (their value, each from its own start of service:
 onboarding cost, margin less cost to serve in the run and R (1 + d)^-(months - cohort)).
+And a month after the run: ``future_acquired`` and ``future_spend``, the customers it is
+expected to bring and what winning them costs (journey contacts and acquisition cost), with
+the parameters in force at the end, exactly from the journey's absorbing chain
+(:meth:`sim.engine.simulation.Simulation.after_the_run`); :func:`scenarios.compare.
+future_acquisitions` values every month after the run so.
 
 Two measures of value per customer (:data:`OUTCOMES`):
 
@@ -53,7 +63,9 @@ SEGMENT_MONTH = (
 )  # fmt: skip
 
 
-END = ("residual", "base_residual", "new_size", "new_value")
+END = (
+    "residual", "base_residual", "new_size", "new_value", "future_acquired", "future_spend",
+)  # fmt: skip
 """Per-segment figures of the run's end: value after the run and the customers acquired in it
 (module notes)."""
 
@@ -190,6 +202,12 @@ class Recorder:
         at_own_start = residual[new] * v ** -(self.months - cohort[new])
         self.end["new_value"] += np.bincount(segment[new], at_own_start, S)
 
+    def after_the_run(self, acquired: np.ndarray, spend: np.ndarray) -> None:
+        """A month after the run, per segment: the customers it is expected to acquire and
+        the acquisition spend (journey contacts and acquisition cost) that takes."""
+        self.end["future_acquired"] += acquired
+        self.end["future_spend"] += spend
+
     def counts(self, **attrs: object) -> xr.Dataset:
         """The counts the :data:`OUTCOMES` are read from (:func:`counts`), straight from the
         recorder: building the whole :meth:`dataset` (rates, every cohort) costs a sweep of
@@ -286,6 +304,9 @@ DESCRIPTIONS = {
     "new_size": "customers acquired during the run (those joining at its end included)",
     "new_value": "discounted value of the customers acquired during the run, each from its "
     "own start of service: onboarding, the run and after it; acquisition spend not subtracted",
+    "future_acquired": "customers a month after the run is expected to acquire (exact chain)",
+    "future_spend": "acquisition spend of a month after the run: journey contacts, acquisition "
+    "cost",
 }
 
 

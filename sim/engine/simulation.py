@@ -11,6 +11,13 @@ run (:meth:`sim.engine.population.Population.in_service`).
 The simulated population is a sample: ``customers`` of the world's installed base, and the
 world's prospect arrivals scaled by the same fraction. The result's ``scale`` attribute
 converts totals back to the whole company.
+
+The installed base joins as cohort 0, each customer with the months of service it had
+completed before the run, drawn from its segment's mix (``Parameters.base_tenure``,
+:func:`sim.engine.population.base_tenure`): its churn hazard's tenure band, an sBG
+customer's own churn probability and its value after the run follow its true tenure. The
+results still count the base from the run's start: for cohort 0 their ``tenure`` is months
+since the run began (:mod:`sim.engine.results`).
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ import xarray as xr
 
 from sim.engine.desks import Desks
 from sim.engine.journey import Prospects, walk
-from sim.engine.population import Month, Population
+from sim.engine.population import Month, Population, base_tenure
 from sim.engine.results import Recorder
 from sim.engine.streams import Streams, customer_ids
+from sim.formulas.chains import absorb, effective_transitions
 from sim.inputs.parameters import Parameters
 from sim.inputs.units import MONTH
 from sim.inputs.world import LOYALTY_CLASSES
@@ -76,7 +84,9 @@ def simulate(
 class Observer(Protocol):
     """What an observer of a run is told; the arrays are the engine's, not to be changed."""
 
-    def joined(self, segment: int, cohort: int, ids: np.ndarray) -> None: ...
+    def joined(self, segment: int, cohort: int, ids: np.ndarray, tenure: np.ndarray) -> None:
+        """Customers ``ids`` of ``segment`` start service in month ``cohort``, having completed
+        ``tenure`` months of service before it (the installed base; 0 for the acquired)."""
 
     def served(self, month: int, served: Month) -> None: ...
 
@@ -141,9 +151,11 @@ class Simulation:
         return results
 
     def _calendar(self, progress: Callable[[int], None] | None):
+        mix = self.params.base_tenure
         for s, n in enumerate(self.base):
             ids = customer_ids(s, 0, BASE, np.arange(n))
-            self._join(s, month=0, cohort=0, ids=ids, views=None, charged=False)
+            tenure = base_tenure(self.streams, ids, None if mix is None else mix[s])
+            self._join(s, month=0, cohort=0, ids=ids, views=None, charged=False, tenure=tenure)
         advocates = np.zeros(len(self.params.segments))
         for month in range(self.months):
             if month in self.changes:
@@ -165,6 +177,26 @@ class Simulation:
             if progress:
                 progress(month + 1)
         self.recorder.in_service(self.population.in_service(self.months))
+        self.recorder.after_the_run(*self.after_the_run(advocates))
+
+    def after_the_run(self, advocates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A month after the run, per segment, with the parameters in force at its end: the
+        customers it is expected to acquire and their acquisition spend. Its prospects are the
+        sample's arrivals and the referrals of the last month's ``advocates``; each converts
+        with the exact probability of the journey's absorbing chain and meets each touchpoint
+        its expected number of times (:func:`sim.formulas.chains.absorb`), so no simulation
+        noise enters what every month after the run is worth."""
+        p = self.params
+        chains = effective_transitions(p)
+        acquired, spend = np.zeros(len(p.segments)), np.zeros(len(p.segments))
+        for s in range(len(p.segments)):
+            prospects = p.prospects[s] * self.fraction + p.referral_rate[s] * advocates[s]
+            conversion, visits = absorb(p.start[s], chains[s])
+            acquired[s] = prospects * conversion
+            spend[s] = (
+                prospects * (visits @ p.cost_per_contact) + acquired[s] * p.acquisition_cost[s]
+            )
+        return acquired, spend
 
     def _use(self, params: Parameters, month: int) -> None:
         """Run on with another parameter set from the start of ``month``."""
@@ -202,12 +234,15 @@ class Simulation:
         ids: np.ndarray,
         views: np.ndarray | None,
         charged: bool = True,
+        tenure: np.ndarray | None = None,
     ) -> None:
         if views is None:
             views = np.full((len(ids), len(self.params.touchpoints)), np.nan)
-        contacts = self.population.join(segment, cohort, ids, views)
+        if tenure is None:
+            tenure = np.zeros(len(ids), np.int64)
+        contacts = self.population.join(segment, cohort, ids, views, tenure)
         if self.observer:
-            self.observer.joined(segment, cohort, ids)
+            self.observer.joined(segment, cohort, ids, tenure)
         self.recorder.onboarding(segment, month, cohort, len(ids), contacts if charged else None)
 
 

@@ -20,8 +20,10 @@ from numba import float64, njit, uint64, vectorize
 
 PURPOSES = (
     "arrivals", "referrals", "journey", "onboarding",
-    "contacts", "experience", "churn", "loyalty", "queue", "survey", "frailty",
+    "contacts", "experience", "churn", "loyalty", "queue", "survey", "frailty", "tenure",
 )  # fmt: skip
+"""Each purpose's key is spawned from its position here, so a new purpose goes at the end:
+the others keep their numbers."""
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)

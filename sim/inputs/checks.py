@@ -6,10 +6,15 @@ user sees every mistake at once.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
+from sim.inputs.units import MONTH, YEAR, parse_duration
 from sim.inputs.world import LOST, PURCHASE, START, World
+
+LONGEST_TENURE = 100 * YEAR
+"""The longest tenure a ``tenure_mix`` table may state."""
 
 TOLERANCE = 1e-6
 """How far a sum of probabilities may be from 1 (rounding in hand-written files)."""
@@ -115,7 +120,41 @@ def _segments(world: World) -> Problems:
         problems += unknown(
             f"{where}.contacts_per_month", segment.contacts_per_month, touchpoints, "touchpoint"
         )
+        if isinstance(segment.tenure_mix, dict):
+            problems += _tenure_mix(f"{where}.tenure_mix", segment.tenure_mix)
     return problems
+
+
+def _tenure_mix(where: str, mix: dict) -> Problems:
+    """A table of tenures and shares: each key a duration of whole months (at most 100
+    years, each tenure once), each share a number from 0 to 1, the shares summing to 1."""
+    problems: Problems = []
+    seen: dict[int, object] = {}
+    for key, share in mix.items():
+        here = f"{where}.{key}"
+        if isinstance(share, bool) or not isinstance(share, int | float):
+            problems.append((here, f"got {share!r}, expected a share from 0 to 1"))
+        elif not (math.isfinite(share) and 0 <= share <= 1):
+            problems.append((here, f"got share {share!r}, expected a share from 0 to 1"))
+        try:
+            months = parse_duration(key) / MONTH
+        except ValueError:
+            problems.append((here, f"got {key!r}, expected a tenure such as '3 months', '2 years'"))
+            continue
+        whole = round(months)
+        if abs(months - whole) > 1e-6:
+            message = f"is {months:.3g} months, expected whole months such as '3 months'"
+        elif months * MONTH > LONGEST_TENURE * (1 + 1e-9):
+            message = "expected a tenure of at most 100 years"
+        elif whole in seen:
+            message = f"the same tenure as {seen[whole]!r}, expected each tenure once"
+        else:
+            seen[whole], message = key, ""
+        if message:
+            problems.append((here, message))
+    if problems:
+        return problems
+    return sums_to_one(where, mix.values(), "shares")
 
 
 def _journey(where: str, journey: dict[str, dict[str, float]], touchpoints: list[str]) -> Problems:

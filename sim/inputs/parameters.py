@@ -11,11 +11,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
-from scipy.special import logit
+from scipy.special import betaln, logit
 
 from sim.inputs.queues import QueueSettings
-from sim.inputs.units import MONTH
-from sim.inputs.world import LOST, PURCHASE, RATINGS, START, World
+from sim.inputs.units import MONTH, YEAR
+from sim.inputs.world import LOST, NEW, PURCHASE, RATINGS, START, STEADY, Segment, World
+
+NEGLIGIBLE = 1e-6
+"""The steady mix (:func:`steady_mix`) ends at the first tenure whose survival S(t) is below
+this: less than a millionth of the customers who ever joined are still there."""
+LONGEST_STEADY = round(50 * YEAR / MONTH)
+"""... or at 50 years (600 months), whichever comes first (:func:`steady_mix`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +53,8 @@ class Parameters:
     queues: dict[int, QueueSettings] = field(default_factory=dict)  # touchpoint -> its queue
     sbg: np.ndarray | None = None  # (segment, 2): sBG (alpha, beta) of each customer's own
     # baseline churn probability (Fader & Hardie 2007); NaN rows (or None): banded alpha
+    base_tenure: np.ndarray | None = None  # (segment, tenure 0..T): P(a customer of the
+    # installed base has completed t months of service at the run's start); None: all at 0
 
     @property
     def purchase(self) -> int:
@@ -125,7 +133,105 @@ def from_world(world: World) -> Parameters:
         discount_rate=world.economics.discount_rate,
         queues={k: t.queue for k, t in enumerate(world.touchpoints) if t.queue is not None},
         sbg=_sbg(world) if world.churn.sbg else None,
+        base_tenure=tenure_mixes(world),
     )
+
+
+def tenure_mixes(world: World) -> np.ndarray:
+    """(segment, tenure 0..T): each segment's ``tenure_mix`` as probabilities of whole months
+    of service completed at the run's start, zeros after a segment's last tenure.
+
+    ``steady`` is :func:`steady_mix` of the segment's neutral hazard (its ``baseline`` per
+    tenure band, or its sBG); ``new`` is tenure 0; a table spreads each bracket's share evenly
+    over its months (:attr:`sim.inputs.world.Segment.tenure_mix`).
+    """
+    bands = np.array(world.churn.tenure_bands) / MONTH
+    mixes = []
+    for segment in world.segments:
+        if segment.tenure_mix == NEW:
+            mixes.append(np.ones(1))
+        elif segment.tenure_mix == STEADY:
+            sbg = world.churn.sbg.get(segment.id)
+            hazard = np.array(world.churn.baseline[segment.id])
+            mixes.append(steady_mix(bands, hazard, None if sbg is None else (sbg.alpha, sbg.beta)))
+        else:
+            mixes.append(_bracketed(segment))
+    mix = np.zeros((len(mixes), max(len(m) for m in mixes)))
+    for s, m in enumerate(mixes):
+        mix[s, : len(m)] = m
+    return mix
+
+
+def steady_mix(
+    band_starts: np.ndarray,
+    hazard: np.ndarray,
+    sbg: tuple[float, float] | None = None,
+    negligible: float = NEGLIGIBLE,
+    longest: int = LONGEST_STEADY,
+) -> np.ndarray:
+    """The tenure mix of customers in service when arrivals have been constant for a long
+    time: P(tenure = t) = S(t) / sum_u S(u), t = 0, 1, ..., T.
+
+    A customer who joined t months ago is still in service at the start of this month if it
+    survived its first t months, so with the same number joining every month the base holds
+    customers of tenure t in proportion to S(t). S is the survival with every view neutral:
+    S(t) = prod_{j < t} (1 - h(j)), h(j) the ``hazard`` of the band of tenure j; for an sBG
+    segment (``sbg`` = (a, b)) S(t) = B(a, b + t) / B(a, b), the survival of a customer of
+    unknown theta ~ Beta(a, b). Neutral views, because they are what the world states: most
+    customers think better than neutral of most touchpoints, so they churn less than h (the
+    demo's households about 2% a month against 2-3.2%), and the base the simulation itself
+    would settle into is somewhat older than this mix.
+
+    The table ends at T, the last tenure with S(T) >= ``negligible`` (1e-6: the share of the
+    base cut off is about S(T + 1) / sum S, a millionth or less for a banded segment), and at
+    most at ``longest`` months (50 years: no customer relationship of a company today is
+    older). The cap binds where the last band's neutral hazard is under 2.3% a month (the
+    demo's enterprises: 1.5%, of which 1e-4 of the base is cut off), and always for an sBG
+    segment with a <= 1, whose S(t) falls like t^-a so slowly that its sum diverges: such
+    a base has no steady state, the cap sets its mix, and the world should state the mix.
+
+    Parameters
+    ----------
+    band_starts : (band,) array
+        Tenure in months at which each band starts, the first 0.
+    hazard : (band,) array
+        Monthly churn probability in each band with every view neutral (unused with ``sbg``).
+    sbg
+        The segment's sBG (alpha, beta), if its baseline is the sBG.
+
+    Returns
+    -------
+    (T + 1,) array
+        P(tenure = t), summing to 1.
+    """
+    t = np.arange(longest + 1)
+    if sbg is not None:
+        a, b = sbg
+        survival = np.exp(betaln(a, b + t) - betaln(a, b))
+    else:
+        band = np.searchsorted(np.asarray(band_starts, float), t, side="right") - 1
+        h = np.asarray(hazard, float)[band]
+        survival = np.concatenate([[1.0], np.cumprod(1.0 - h[:-1])])
+    kept = survival[: int(np.count_nonzero(survival >= negligible))]
+    return kept / kept.sum()
+
+
+def _bracketed(segment: Segment) -> np.ndarray:
+    """A ``tenure_mix`` table as P(tenure = t): each bracket's share spread evenly over the
+    months from its key to the next key; the last key a bracket of one month."""
+    brackets = segment.tenure_brackets()
+    mix = np.zeros(brackets[-1][0] + 1)
+    ends = [start for start, _ in brackets[1:]] + [brackets[-1][0] + 1]
+    for (start, share), end in zip(brackets, ends, strict=True):
+        mix[start:end] = share / (end - start)
+    return mix / mix.sum()
+
+
+def mean_tenure(params: Parameters) -> np.ndarray:
+    """(segment,) mean months of service completed by the installed base at the run's start."""
+    if params.base_tenure is None:
+        return np.zeros(len(params.segments))
+    return params.base_tenure @ np.arange(params.base_tenure.shape[1])
 
 
 def _sbg(world: World) -> np.ndarray:
@@ -150,6 +256,7 @@ def to_dataset(params: Parameters) -> xr.Dataset:
         "band_starts": ("band",), "alpha": ("segment", "band"),
         "beta": ("segment", "touchpoint"), "cutpoints": ("segment", "cutpoint"),
         "gamma": ("touchpoint",), "discount_rate": (), "sbg": ("segment", "sbg_parameter"),
+        "base_tenure": ("segment", "tenure"),
     }  # fmt: skip
     for name in (
         "dropout_odds",
@@ -173,4 +280,7 @@ def to_dataset(params: Parameters) -> xr.Dataset:
     values = {name: getattr(params, name) for name in dims}
     if values["sbg"] is None:
         values["sbg"] = np.full((len(segment), 2), np.nan)
+    if values["base_tenure"] is None:
+        values["base_tenure"] = np.ones((len(segment), 1))
+    coords["tenure"] = np.arange(values["base_tenure"].shape[1])
     return xr.Dataset({name: (d, values[name]) for name, d in dims.items()}, coords=coords)

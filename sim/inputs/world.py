@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, PlainValidator
 
 from sim.inputs.queues import QueueSettings
 from sim.inputs.schema import NonNegative, Probability, StrictModel
-from sim.inputs.units import MONTH, Duration
+from sim.inputs.units import MONTH, Duration, parse_duration
 
 STAGES = (
     "awareness", "consideration", "purchase", "onboarding",
@@ -35,6 +35,24 @@ RatingDistribution = Annotated[list[Probability], Field(min_length=5, max_length
 """P(rating = 1), ..., P(rating = 5)."""
 PerSegment = float | dict[str, float]
 """One value for every segment, or a value per segment id."""
+STEADY, NEW = "steady", "new"
+"""The words a segment's ``tenure_mix`` may be instead of a table of shares."""
+TENURE_EXAMPLE = "{0 months: 0.2, 1 year: 0.5, 3 years: 0.3, 6 years: 0}"
+
+
+def _tenure_mix(value: object) -> str | dict:
+    """``steady``, ``new`` or a non-empty mapping; its entries are checked with the rest of
+    the world (:func:`sim.inputs.checks.check_world`), so that each bad one is named."""
+    if value in (STEADY, NEW) or (isinstance(value, dict) and value):
+        return value
+    raise ValueError(
+        f"got {value!r}, expected steady, new or a mapping of tenures to shares such as "
+        f"{TENURE_EXAMPLE}"
+    )
+
+
+TenureMix = Annotated[str | dict[str, float], PlainValidator(_tenure_mix)]
+"""A segment's ``tenure_mix`` (:attr:`Segment.tenure_mix`)."""
 
 
 class Touchpoint(StrictModel):
@@ -55,6 +73,15 @@ class Touchpoint(StrictModel):
     essential: bool = False
     """Customers need what it does (a repair, the bill): a scenario may remove it only by
     naming the touchpoint that takes over its contacts, and quick wins do not remove it."""
+    substitution: Probability | None = None
+    """If it were removed, the share s of the prospects it would have met who still go on to
+    where they would have gone after it (its successors in the journey: the web site
+    instead of the store); the rest, 1 - s, are lost. A ``remove`` edit that states no
+    ``traffic`` uses it (traffic ``{successors: s, lost: 1 - s}``); not stated, such a
+    removal loses all of it (no substitution is assumed free). A judgement or the result of
+    a test (a trial closure, a survey of where customers would go), not a fitted value, so
+    a removal is best judged at both ends (s = 0 and s = 1) with the break-even share
+    between them (``scenarios.edits.with_substitution``, ``scenarios.chains.break_even``)."""
 
     def rating_distribution(self, segment: str) -> list[float]:
         """The rating distribution this touchpoint gives customers of ``segment``."""
@@ -80,6 +107,38 @@ class Segment(StrictModel):
     """Markov chain: ``start`` and each touchpoint map to next touchpoint, purchase or lost."""
     onboarding: list[str] = []
     contacts_per_month: dict[str, NonNegative] = {}
+    tenure_mix: TenureMix = STEADY
+    """How long the installed base has been in service when the run starts: each of its
+    customers gets a tenure (whole months of service completed) drawn from this mix, and its
+    churn hazard starts in that tenure's band.
+
+    - ``steady`` (the default): the mix of a base whose arrivals have been constant for a
+      long time, P(tenure = t) proportional to S(t), the survival to t months with every view
+      neutral: the product of 1 - h over the months before t, h the segment's ``baseline``
+      of each month's tenure band, or for an sBG segment S(t) = B(a, b + t) / B(a, b). The
+      table is cut at the first t where S(t) falls below 1e-6 (less of the base is left
+      beyond) or at 50 years, whichever comes first (:func:`sim.inputs.parameters.steady_mix`).
+    - ``new``: every customer of the base at tenure 0, as if all had just joined (how runs
+      began before tenure mixes existed).
+    - A mapping from tenure to share, e.g. ``{0 months: 0.2, 1 year: 0.5, 3 years: 0.3,
+      6 years: 0}``: each key (a duration of whole months: ``3 months``, ``2 years``) starts a
+      bracket that runs to the next key, and the customers of a bracket are spread evenly
+      over its months (here 20% at 0-11 months, 50% at 12-35, 30% at 36-71). The last key is
+      a bracket of its own month only, so a share of 0 there just ends the table. The shares
+      sum to 1; keys may come in any order; tenures up to 100 years.
+
+    With a fitted customers table the posterior's ``base_tenure`` replaces the mix
+    (:mod:`models.submodels`)."""
+
+    def tenure_brackets(self) -> list[tuple[int, float]]:
+        """The ``tenure_mix`` table as (first month of the bracket, share) pairs, in order of
+        tenure (a valid table: :func:`sim.inputs.checks.check_world` has passed)."""
+        if not isinstance(self.tenure_mix, dict):
+            raise ValueError(f"tenure_mix is {self.tenure_mix!r}, not a table of shares")
+        return sorted(
+            (round(parse_duration(key) / MONTH), float(share))
+            for key, share in self.tenure_mix.items()
+        )
 
 
 class Economics(StrictModel):

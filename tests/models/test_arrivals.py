@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from models.arrivals import ArrivalModel, monthly_starts
+from models.arrivals import ArrivalModel, installed_base, monthly_starts, observation_start
 from models.data import BUNDLED, load_customers
 from sim.inputs.load import load_world
 from tests.helpers import absorbing_chain, averaged_over_ratings
@@ -56,13 +56,18 @@ def simulate_customers(rates: np.ndarray, months: int, base: int, seed: int) -> 
 
 
 def test_counts_window_and_installed_base():
-    """The first month holds the installed base; empty months count as zeros; ends extend
-    the window; an explicit window is respected."""
+    """Observation begins in the first month with a departure (January): the customers who
+    started in or before it are the installed base, whenever they started; empty months
+    count as zeros; ends extend the window; an explicit window is respected."""
     customers = customers_table(
-        ["household", "household", "enterprise", "household", "enterprise", "household"],
-        ["2024-01-01", "2024-01-01", "2024-01-01", "2024-02-10", "2024-04-01", "2024-04-30"],
-        [None, "2024-06-15", None, None, None, None],
-    )
+        ["household", "household", "enterprise", "household", "enterprise", "household",
+         "household", "enterprise"],
+        ["2024-01-01", "2024-01-01", "2024-01-01", "2024-02-10", "2024-04-01", "2024-04-30",
+         "2019-07-01", "2022-11-01"],
+        [None, "2024-06-15", None, None, None, None, "2024-01-31", None],
+    )  # fmt: skip
+    assert str(observation_start(customers)) == "2024-01"
+    assert installed_base(customers).tolist() == [True] * 3 + [False] * 3 + [True] * 2
     counts = monthly_starts(customers)
     assert counts.dims == ("segment", "month")
     assert counts["segment"].values.tolist() == SEGMENTS
@@ -76,6 +81,8 @@ def test_counts_window_and_installed_base():
     assert counts.values.tolist() == [[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 1, 0, 0]]
     window = monthly_starts(customers, first_month="2024-01", last_month="2024-03")
     assert window.values.tolist() == [[2, 1, 0], [0, 0, 0], [1, 0, 0]]
+    nobody_left = customers.assign(end=pd.NaT).iloc[:6]  # the first start's month then
+    assert str(observation_start(nobody_left)) == "2024-01"
     with pytest.raises(ValueError, match="holds no month"):
         monthly_starts(customers, first_month="2024-05", last_month="2024-03")
 
@@ -148,7 +155,7 @@ def test_demo_rates_match_the_world(demo_params):
     advocates_s estimated as customers in service each month times the advocate share of
     the segment's survey answers. This must lie inside the 99% posterior interval (about
     +-5% for households; the estimate of the referrals adds about 1% more). Without the
-    referrals the household rate (61.0) falls outside it (67-75): the test can tell.
+    referrals the household rate (61.0) falls outside it (66-75): the test can tell.
     """
     world = load_world("demo")
     truth = xr.open_dataset(BUNDLED / "truth.nc")
@@ -157,8 +164,14 @@ def test_demo_rates_match_the_world(demo_params):
     responses = pd.read_csv(BUNDLED / "responses.csv", dtype={"customer_id": str})
     segment = responses["customer_id"].map(customers.set_index("customer_id")["segment"])
     months = pd.period_range("2025-01", periods=int(truth.attrs["months"]), freq="M")
-    interval = ArrivalModel().fit(customers).interval(0.99)
-    assert interval["mean"].values.round(1).tolist() == [70.5, 13.3, 0.5]
+    model = ArrivalModel().fit(customers)
+    # The installed base started over decades before the run (its tenures): none of it counts.
+    assert customers["start"].min() < pd.Timestamp("2000-01-01")
+    assert pd.Timestamp(model.counts_["month"].values[0]) == pd.Timestamp("2025-02-01")
+    assert int(model.counts_.sum()) == (customers["start"] > pd.Timestamp("2025-01-01")).sum()
+    assert (customers["start"] <= pd.Timestamp("2025-01-01")).sum() == 5_000
+    interval = model.interval(0.99)
+    assert interval["mean"].values.round(1).tolist() == [70.3, 13.2, 0.5]
     for s, name in enumerate(demo_params.segments):
         conversion, _ = absorbing_chain(demo_params.start[s], averaged_over_ratings(demo_params, s))
         mine = customers[customers["segment"] == name]

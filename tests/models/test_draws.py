@@ -98,3 +98,23 @@ def test_a_missing_next_state_is_an_error(demo_params):
     posterior = loyalty_and_journey_posterior(demo_params).drop_sel(next="purchase")
     with pytest.raises(ValueError, match="transitions has no next \\['purchase'\\]"):
         list(parameter_sets(posterior, demo_params))
+
+
+def test_a_point_estimate_of_the_tenure_mix_is_every_draws(demo_params):
+    """``base_tenure`` without chain and draw (a point estimate, :func:`models.submodels.tenure`)
+    is the same in every set, matched by segment, its tenure axis its own length."""
+    posterior = fake_posterior(demo_params)
+    mix = np.zeros((3, 40))
+    mix[:, [1, 12, 39]] = [[0.5, 0.3, 0.2], [0.2, 0.2, 0.6], [0.0, 0.0, 1.0]]
+    segments = list(demo_params.segments)[::-1]
+    posterior["base_tenure"] = xr.DataArray(
+        mix, dims=("segment", "tenure"), coords={"segment": segments, "tenure": range(40)}
+    )
+    sets = list(parameter_sets(posterior, demo_params, count=3))
+    assert len(sets) == 3
+    for params in sets:
+        np.testing.assert_array_equal(params.base_tenure, mix[::-1])
+    assert demo_params.base_tenure.shape[1] != 40  # the world's mix is longer
+    bad = posterior.assign_coords(tenure=np.arange(1, 41))
+    with pytest.raises(ValueError, match="tenure other than 0, 1, 2"):
+        list(parameter_sets(bad, demo_params))

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from models.data import BUNDLED, load_customers, load_responses
-from models.submodels import align, arrivals, journeys, left_to_world
+from models.submodels import align, arrivals, journeys, left_to_world, tenure
 
 
 def grid(chains: int, draws: int) -> xr.Dataset:
@@ -125,3 +125,28 @@ def test_transactional_ratings_recover_the_worlds_and_reach_the_simulation(demo_
         )
     sets = list(parameter_sets(draws, demo_params))
     np.testing.assert_array_equal(sets[3].ratings, values.isel(chain=0, draw=3).values)
+
+
+def test_tenure_mix_of_the_customers_in_service_at_the_tables_end(demo_world):
+    """The demo table's customers in service on its last day (31 December 2026) by months of
+    service on 1 January 2027: shares exactly those of the table (a point estimate, no
+    chain or draw), none at tenure 0 (who joins then is not in the table yet), and the
+    demo's installed base aged by the 24 months observed plus the customers acquired in
+    them: a household mean of 38.3 months against the world's steady 31.4."""
+    import pandas as pd
+
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    found, draws = tenure(demo_world, customers, "customers.csv")
+    assert found.fitted and found.variables == ["base_tenure"] and "point estimate" in found.note
+    mix = draws["base_tenure"]
+    assert mix.dims == ("segment", "tenure")
+    np.testing.assert_allclose(mix.sum("tenure"), 1.0)
+    active = customers[customers["end"].isna()]
+    assert found.rows == len(active)
+    household = active[active["segment"] == "household"]
+    months = (pd.Period("2027-01", "M") - household["start"].dt.to_period("M")).map(lambda m: m.n)
+    counts = np.bincount(months, minlength=mix.sizes["tenure"]) / len(household)
+    np.testing.assert_allclose(mix.sel(segment="household").values, counts, rtol=1e-12)
+    assert float(mix[:, 0].sum()) == 0
+    mean = float((mix.sel(segment="household") * mix["tenure"]).sum())
+    assert mean == pytest.approx(38.27, abs=0.01)

@@ -2,7 +2,9 @@
 
 Tolerances: the fundamental matrix against a matrix-power sum, 1e-10 (the sum is cut
 where its remaining terms are below 1e-15); against the simulation of 100,000 prospects,
-4 standard errors (a false alarm about once in 16,000 comparisons).
+4 standard errors (a false alarm about once in 16,000 comparisons). The removal effects at
+the lost end against the standard (Anderl) removal effect, and conversion between the two
+ends against its closed form, 1e-12: two exact calculations that differ by rounding only.
 """
 
 from __future__ import annotations
@@ -10,12 +12,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scenarios.chains import journey_chain, removal_effects
+from scenarios.chains import (
+    break_even,
+    conversion_without,
+    interpolated,
+    journey_chain,
+    removal_effects,
+    return_share,
+)
 from scenarios.edits import remove
+from scenarios.scenario import Traffic
 from sim.engine.journey import walk
 from sim.engine.streams import Streams
 from sim.formulas.chains import absorb, effective_transitions
-from tests.helpers import PROSPECTS, averaged_over_ratings, simulated
+from sim.inputs.parameters import Parameters
+from tests.helpers import PROSPECTS, absorbing_chain, averaged_over_ratings, simulated
 
 SEGMENTS = ["household", "small_business", "enterprise"]
 
@@ -126,3 +137,162 @@ def test_trapped_prospects_are_refused(demo_params):
     P[w, st] = P[st, w] = 1.0
     with pytest.raises(ValueError, match="trapped"):
         absorb(demo_params.start[0], P)
+
+
+# Removal with traffic lost against the standard removal effect; between the two ends.
+#
+# Tolerances: 1e-12 where two closed forms (fundamental matrices, a rank-one update) meet:
+# both are exact and differ by rounding on numbers of order 1 only.
+
+
+def without_bad_experiences(params: Parameters) -> Parameters:
+    """Ratings 1 and 2 never given (P(rating 1 or 2) = 0 at every touchpoint): the chain a
+    prospect walks is then the journey's rows T as they are."""
+    ratings = params.ratings.copy()
+    ratings[..., 2:] /= ratings[..., 2:].sum(axis=-1, keepdims=True)
+    ratings[..., :2] = 0.0
+    return params.replace(ratings=ratings)
+
+
+def random_chain(params: Parameters, seed: int) -> Parameters:
+    """``params`` with random journeys over the same touchpoints: every row a Dirichlet(0.5)
+    draw over the touchpoints, purchase and lost (self-loops and cycles everywhere);
+    prospects start at one of three touchpoints, which lead nowhere straight to purchase
+    (so every touchpoint can be removed to its successors)."""
+    rng = np.random.default_rng(seed)
+    S, K = len(params.segments), len(params.touchpoints)
+    T = rng.dirichlet(np.full(K + 2, 0.5), size=(S, K))
+    first = rng.choice(K, size=3, replace=False)
+    T[:, first, K] = 0.0
+    T /= T.sum(axis=2, keepdims=True)
+    start = np.zeros((S, K))
+    start[:, first] = rng.dirichlet(np.ones(3), size=S)
+    return params.replace(start=start, transitions=T)
+
+
+def standard_removal_effect(start: np.ndarray, T: np.ndarray, k: int) -> float:
+    """Anderl et al. (2016): 1 - P(conversion | every transition into k redirected to the
+    null state) / P(conversion), each from its own fundamental matrix. Redirected to the
+    null state, k's column leaves Q and k is never reached, so it leaves the chain: N_k =
+    (I - Q without row and column k)^-1 and the conversion a_-k N_k R_-k[:, purchase] (a
+    prospect starting at k is at once in the null state)."""
+    K = len(start)
+    c, _ = absorbing_chain(start, T)
+    keep = np.arange(K) != k
+    N = np.linalg.inv(np.eye(K - 1) - T[np.ix_(keep, keep)])
+    return 1.0 - float(start[keep] @ N @ T[keep, K]) / c
+
+
+@pytest.mark.parametrize("chain", ["demo", "random 1", "random 2"])
+def test_removal_with_traffic_lost_is_the_standard_removal_effect(demo_params, chain):
+    """With no bad experiences the lost end's removal effect equals Anderl's, for every
+    (segment, touchpoint), within 1e-12 (two closed forms)."""
+    params = demo_params if chain == "demo" else random_chain(demo_params, int(chain[-1]))
+    params = without_bad_experiences(params)
+    effects = removal_effects(params).sel(traffic="lost")
+    for s in range(len(params.segments)):
+        for k in range(len(params.touchpoints)):
+            expected = standard_removal_effect(params.start[s], params.transitions[s], k)
+            assert float(effects[s, k]) == pytest.approx(expected, abs=1e-12), (s, k)
+    assert (effects > 0.01).sum() >= 10  # not all trivially 0
+
+
+def test_with_bad_experiences_the_lost_end_is_no_smaller(demo_params):
+    """With bad experiences the surgery acts on the rows before they are averaged over
+    ratings, as the engine walks them: after a bad experience at a predecessor the dropout
+    odds act on the moves sent to lost too. The effect is then at least Anderl's on the
+    averaged chain, equal where only start leads to k, larger by at most 0.02 in the demo
+    world (the module notes' figure)."""
+    P = effective_transitions(demo_params)
+    lost = removal_effects(demo_params).sel(traffic="lost")
+    gaps = np.array(
+        [
+            [
+                float(lost[s, k]) - standard_removal_effect(demo_params.start[s], P[s], k)
+                for k in range(len(demo_params.touchpoints))
+            ]
+            for s in range(3)
+        ]
+    )
+    assert gaps.min() >= -1e-12 and 0.01 < gaps.max() < 0.02
+    only_from_start = [demo_params.touchpoints.index(t) for t in ("tv_ad", "online_ad")]
+    np.testing.assert_allclose(gaps[:, only_from_start], 0.0, atol=1e-12)
+
+
+ENDS = [  # (segment, touchpoint): prospects never come back / come back to it
+    ("household", "tv_ad"),
+    ("household", "online_ad"),
+    ("enterprise", "sales_rep"),  # a self-loop, which the onward row leaves out
+    ("household", "store"),  # store -> website -> store
+    ("small_business", "website"),  # website -> sales_rep -> website
+]
+SHARES = np.linspace(0.0, 1.0, 11)
+
+
+@pytest.mark.parametrize(("segment", "touchpoint"), ENDS)
+def test_conversion_between_the_ends(demo_params, segment, touchpoint):
+    """No bad experiences: conversion per arriving prospect at substitution share s is
+    c_lost + (c_succ - c_lost) s (1 - r) / (1 - s r), r the return share, within 1e-12
+    (module notes of scenarios.chains): linear in s where prospects never come back to k
+    (r = 0), and below the straight line by at most (1 - sqrt(1 - r))^2 / r of the range
+    where they do."""
+    params = without_bad_experiences(demo_params)
+    s, k = params.segments.index(segment), params.touchpoints.index(touchpoint)
+    c = np.array([conversion_without(params, s, k, Traffic.mix(x)) for x in SHARES])
+    r = return_share(params, s, k)
+    fraction = SHARES * (1 - r) / (1 - SHARES * r)
+    np.testing.assert_allclose(c, c[0] + (c[-1] - c[0]) * fraction, atol=1e-12, rtol=0)
+    straight = c[0] + (c[-1] - c[0]) * SHARES
+    if touchpoint in ("tv_ad", "online_ad", "sales_rep"):
+        assert r == 0.0
+        np.testing.assert_allclose(c, straight, atol=1e-12, rtol=0)
+    else:
+        assert 0.01 < r < 0.05
+        gap = np.abs(c - straight).max() / abs(c[-1] - c[0])
+        assert 0 < gap <= (1 - np.sqrt(1 - r)) ** 2 / r + 1e-12
+
+
+def test_conversion_with_bad_experiences_is_close_to_linear(demo_params):
+    """With bad experiences the dropout odds make the averaged rows non-linear in s too; in
+    the demo world conversion stays within 1.5% of the range from the straight line between
+    the ends, for every removable touchpoint of every segment (a documented figure, not a
+    tolerance: the calculation is exact)."""
+    for s in range(3):
+        for k in range(len(demo_params.touchpoints)):
+            if demo_params.start[s, k] == 0 and not demo_params.transitions[s, :, k].any():
+                continue
+            try:
+                c = np.array(
+                    [conversion_without(demo_params, s, k, Traffic.mix(x)) for x in SHARES]
+                )
+            except ValueError:  # the order: purchase can be no first step
+                continue
+            straight = c[0] + (c[-1] - c[0]) * SHARES
+            assert np.abs(c - straight).max() <= 0.015 * abs(c[-1] - c[0]) + 1e-12
+
+
+def test_break_even_where_the_sign_changes():
+    assert break_even(-3.0, 1.0) == 0.75  # the usual case: pays above 75% substitution
+    assert break_even(2.0, -6.0) == 0.25  # worse the more that goes on: pays below 25%
+    assert interpolated(0.75, -3.0, 1.0) == 0.0
+    rng = np.random.default_rng(3)
+    for v_lost, v_succ in zip(-rng.lognormal(12, 2, 200), rng.lognormal(12, 2, 200), strict=True):
+        share = break_even(v_lost, v_succ)
+        assert 0 < share < 1
+        assert abs(interpolated(share, v_lost, v_succ)) <= 1e-12 * max(-v_lost, v_succ)
+
+
+@pytest.mark.parametrize(
+    ("v_lost", "v_succ", "expected"),
+    [
+        (1.0, 5.0, None),  # pays whatever happens to the traffic
+        (-4.0, -0.5, None),  # never pays
+        (0.0, 0.0, None),
+        (2.0, 2.0, None),
+        (0.0, 5.0, 0.0),  # pays with any substitution at all
+        (-5.0, 0.0, 1.0),  # pays only if every prospect goes on
+        (np.nan, 1.0, None),
+    ],
+)
+def test_break_even_when_the_sign_does_not_change(v_lost, v_succ, expected):
+    assert break_even(v_lost, v_succ) == expected

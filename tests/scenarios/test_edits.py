@@ -15,11 +15,21 @@ import pytest
 import xarray as xr
 
 from scenarios.chains import journey_chain
-from scenarios.edits import align, remove, schedule, shift_bad_ratings
-from scenarios.load import combine, load_scenario, parse_scenario
+from scenarios.edits import (
+    align,
+    remove,
+    remove_from_journey,
+    schedule,
+    shift_bad_ratings,
+    with_substitution,
+)
+from scenarios.load import combine, load_scenario, parse_scenario, recheck
+from scenarios.scenario import LOST_END, SUCCESSORS_END, Scenario, Traffic
 from sim.engine.simulation import simulate
 from sim.formulas.chains import absorb, averaged_rows
+from sim.inputs.errors import InputError
 from sim.inputs.parameters import Parameters
+from tests.scenarios.test_chains import random_chain
 
 EXAMPLES = Path(__file__).parents[2] / "scenarios" / "examples"
 CHAT = {
@@ -183,7 +193,11 @@ def test_add_after_start_with_contacts_and_onboarding(demo_params, demo_world):
 
 
 def test_remove_with_traffic_to_successors(demo_params, demo_world):
-    base, after = edited(demo_params, demo_world, {"kind": "remove", "touchpoint": "website"})
+    base, after = edited(
+        demo_params,
+        demo_world,
+        {"kind": "remove", "touchpoint": "website", "traffic": "successors"},
+    )
     assert changed(base, after) == {"start", "transitions", "prospects", "referral_rate"}
     s, k = 0, base.touchpoints.index("website")
     T0, T1 = base.transitions[s], after.transitions[s]
@@ -284,10 +298,10 @@ def test_remove_with_successors_keeps_conversion_of_a_lossless_touchpoint(
     s = demo_params.segments.index(segment)
     params = with_row(demo_params, s, touchpoint, row)
     before = float(journey_chain(params).conversion[s])
-    after = remove(params, touchpoint)
+    after = remove(params, touchpoint, "successors")
     assert after.prospects[s] == params.prospects[s]  # nobody lost at the first step
     assert float(journey_chain(after).conversion[s]) == pytest.approx(before, abs=TOL)
-    lossy = remove(demo_params, touchpoint)  # with its lost share, conversion does change
+    lossy = remove(demo_params, touchpoint, "successors")  # with its lost share, it changes
     assert (
         abs(
             float(journey_chain(lossy).conversion[s])
@@ -427,3 +441,258 @@ def test_chain_rows_stay_a_mixture_over_ratings(demo_params, everything):
             P = averaged_rows(params.transitions[s], params.ratings[s], params.dropout_odds[s])
             conversion, visits = absorb(params.start[s], P)
             assert 0 < conversion < 1 and np.all(visits >= 0)
+
+
+def remove_from_journey_before_mixes(start, transitions, k, traffic):
+    """scenarios.edits.remove_from_journey as it was before traffic could be a mix (commit
+    5423c6a), kept here to hold the two ends to it bit for bit."""
+    K = len(start)
+    T, first = transitions.copy(), np.zeros(K + 2)
+    into = T[:, k].copy()
+    T[:, k] = 0.0
+    if traffic == "lost":
+        T[:, K + 1] += into
+        first[K + 1] = start[k]
+    else:
+        onward = transitions[k].copy()
+        if onward[k] >= 1:
+            raise ValueError("only leads to itself")
+        onward[k] = 0.0
+        onward /= 1.0 - transitions[k, k]
+        T += into[:, None] * onward
+        first = start[k] * onward
+    if first[K] > 0:
+        raise ValueError("straight to purchase")
+    T[k] = 0.0
+    T[k, K + 1] = 1.0
+    kept = 1.0 - first[K + 1]
+    start = start.copy()
+    start[k] = 0.0
+    start += first[:K]
+    return (start / kept if kept > 0 else start), T, kept
+
+
+def journeys(demo_params) -> list[Parameters]:
+    """The demo world, households starting at the order too (removing it to its successors
+    would make purchase a first step), and two random chains."""
+    start = demo_params.start.copy()
+    start[0] *= 0.9
+    start[0, demo_params.touchpoints.index("order")] = 0.1
+    return [
+        demo_params,
+        demo_params.replace(start=start),
+        random_chain(demo_params, 1),
+        random_chain(demo_params, 2),
+    ]
+
+
+def cases(params: Parameters):
+    """Every (segment, touchpoint) of a parameter set."""
+    return [(s, k) for s in range(len(params.segments)) for k in range(len(params.touchpoints))]
+
+
+def assert_identical(a: tuple, b: tuple) -> None:
+    start_a, T_a, kept_a = a
+    start_b, T_b, kept_b = b
+    assert np.array_equal(start_a, start_b) and np.array_equal(T_a, T_b) and kept_a == kept_b
+
+
+def test_the_two_ends_are_bit_identical_to_before_and_to_a_mix_at_0_and_1(demo_params):
+    """Exact equality (np.array_equal, ==): ``lost`` is the mix at s = 0 and ``successors``
+    the mix at s = 1, and both are what the journey surgery gave before mixes, for every
+    (segment, touchpoint) of the :func:`journeys`; both refuse the same removals."""
+    refused = 0
+    for params in journeys(demo_params):
+        for s, k in cases(params):
+            a, T = params.start[s], params.transitions[s]
+            for end, share in (("lost", 0.0), ("successors", 1.0)):
+                try:
+                    before = remove_from_journey_before_mixes(a, T, k, end)
+                except ValueError:
+                    refused += 1
+                    for traffic in (end, Traffic.mix(share)):
+                        with pytest.raises(ValueError):
+                            remove_from_journey(a, T, k, traffic)
+                    continue
+                assert_identical(remove_from_journey(a, T, k, end), before)
+                assert_identical(remove_from_journey(a, T, k, Traffic.mix(share)), before)
+                assert_identical(remove_from_journey(a, T, k, Traffic.of({end: 1.0})), before)
+    assert refused == 1  # the households' order, to its successors
+    assert Traffic.mix(0.0) == LOST_END and Traffic.mix(1.0) == SUCCESSORS_END
+
+
+def test_the_journey_surgery_is_linear_in_the_substitution_share(demo_params):
+    """Rows, kept a (the arrivals' first steps) and kept at share s are (1 - s) times the
+    lost end's plus s times the successors end's, within 1e-12 (one multiply-add apart)."""
+    for params in journeys(demo_params):
+        for s, k in cases(params):
+            a, T = params.start[s], params.transitions[s]
+            try:
+                a1, T1, kept1 = remove_from_journey(a, T, k, "successors")
+            except ValueError:
+                continue
+            a0, T0, kept0 = remove_from_journey(a, T, k, "lost")
+            for share in (0.1, 0.35, 0.5, 0.9):
+                a_s, T_s, kept_s = remove_from_journey(a, T, k, Traffic.mix(share))
+                np.testing.assert_allclose(T_s, (1 - share) * T0 + share * T1, atol=TOL, rtol=0)
+                assert kept_s == pytest.approx((1 - share) * kept0 + share * kept1, abs=TOL)
+                np.testing.assert_allclose(
+                    kept_s * a_s, (1 - share) * kept0 * a0 + share * kept1 * a1, atol=TOL, rtol=0
+                )
+
+
+def test_named_touchpoints_get_the_moves_they_are_given(demo_params, demo_world):
+    """Household store traffic: 30% to the web site, 70% lost. Every move into the store
+    goes 0.3 to the web site and 0.7 to lost, the rest of each row as it was; prospects who
+    would have started at the store start at the web site (0.3) or do not arrive (0.7).
+    Exact: the edit adds T[i, store] x share, as the expected values here do."""
+    base, after = edited(
+        demo_params,
+        demo_world,
+        {"kind": "remove", "touchpoint": "store", "traffic": {"website": 0.3, "lost": 0.7}},
+    )
+    tp = base.touchpoints.index
+    k, w, lost = tp("store"), tp("website"), base.lost
+    T0, T1 = base.transitions, after.transitions
+    expected = T0.copy()
+    expected[:, :, w] += T0[:, :, k] * 0.3
+    expected[:, :, lost] += T0[:, :, k] * 0.7
+    expected[:, :, k] = 0.0
+    expected[:, k] = np.eye(T0.shape[2])[lost]
+    np.testing.assert_array_equal(T1, expected)
+    kept = 1.0 - base.start[:, k] * 0.7
+    np.testing.assert_array_equal(after.prospects, base.prospects * kept)
+    first = base.start.copy()
+    first[:, w] += base.start[:, k] * 0.3
+    first[:, k] = 0.0
+    np.testing.assert_array_equal(after.start, first / kept[:, None])
+    assert (T0[:2, :, k].sum(axis=1) > 0).all() and (base.start[:2, k] > 0).all()  # not enterprise
+    assert_rows_sum_to_one(after)
+
+
+def test_a_mix_of_the_ends_and_a_touchpoint(demo_params):
+    """{successors: 0.2, website: 0.3, lost: 0.5}: T[i] + T[i, k] (0.2 o + 0.3 e_web +
+    0.5 e_lost), o the store's onward row, within 1e-12 (a sum of three products)."""
+    s, k, w = 0, demo_params.touchpoints.index("store"), demo_params.touchpoints.index("website")
+    T = demo_params.transitions[s]
+    traffic = Traffic.of({"successors": 0.2, "website": 0.3, "lost": 0.5})
+    _, T1, _ = remove_from_journey(demo_params.start[s], T, k, traffic, demo_params.touchpoints)
+    onward = T[k].copy()
+    onward[k] = 0.0  # no self-loop at the store
+    d = 0.2 * onward + 0.3 * np.eye(len(onward))[w] + 0.5 * np.eye(len(onward))[-1]
+    others = np.arange(len(T)) != k
+    expected = T + T[:, [k]] * d
+    expected[:, k] = 0.0
+    np.testing.assert_allclose(T1[others], expected[others], atol=TOL, rtol=0)
+    with pytest.raises(KeyError, match="'kiosk'"):
+        remove_from_journey(
+            demo_params.start[s], T, k, Traffic.of({"kiosk": 1.0}), demo_params.touchpoints
+        )
+
+
+def test_traffic_as_written():
+    assert Traffic.of("lost") == LOST_END and str(LOST_END) == "lost"
+    mix = Traffic.of({"successors": 0.6, "lost": 0.4})
+    assert mix == Traffic.mix(0.6) and mix.written() == {"successors": 0.6, "lost": 0.4}
+    assert str(Traffic.of({"website": 0.3, "lost": 0.7})) == "70% lost, 30% website"
+    assert Traffic.of({"website": 0.3, "lost": 0.7}).touchpoints == ["website"]
+    with pytest.raises(ValueError, match="shares sum to 0.9, expected 1"):
+        Traffic(successors=0.5, lost=0.4)
+    with pytest.raises(ValueError, match="expected 0 to 1"):
+        Traffic.mix(1.2)
+
+
+def world_with(demo_world, **substitution: float):
+    """The demo world with stated substitutions (touchpoint id: share)."""
+    touchpoints = [
+        t.model_copy(update={"substitution": substitution[t.id]}) if t.id in substitution else t
+        for t in demo_world.touchpoints
+    ]
+    return demo_world.model_copy(update={"touchpoints": touchpoints})
+
+
+def test_a_removal_without_traffic_uses_the_stated_substitution(demo_params, demo_world):
+    """Stated 0.6 for the store: a removal without traffic is the mix at 0.6, the same
+    parameter set as one that states it; none stated (the demo world): lost."""
+    world = world_with(demo_world, store=0.6)
+    (edit,) = scenario(world, {"kind": "remove", "touchpoint": "store"}).edits
+    assert edit.traffic == Traffic.mix(0.6) and "world's stated substitution" in edit.traffic.basis
+    _, stated = edited(
+        demo_params,
+        world,
+        {"kind": "remove", "touchpoint": "store", "traffic": {"successors": 0.6, "lost": 0.4}},
+    )
+    _, default = edited(demo_params, world, {"kind": "remove", "touchpoint": "store"})
+    assert not changed(stated, default)
+    (edit,) = scenario(demo_world, {"kind": "remove", "touchpoint": "store"}).edits
+    assert edit.traffic == LOST_END and "no substitution stated" in edit.traffic.basis
+    (edit,) = scenario(world, {"kind": "remove", "touchpoint": "store", "traffic": "lost"}).edits
+    assert edit.traffic == LOST_END and edit.traffic.basis == "stated in the scenario"
+
+
+def test_an_added_touchpoint_brings_its_own_substitution(demo_world):
+    added = scenario(
+        demo_world,
+        {"kind": "add", "touchpoint": {**CHAT, "substitution": 0.8}, "contacts_per_month": 0.1},
+        {"kind": "remove", "touchpoint": "web_chat"},
+    )
+    assert added.edits[1].traffic == Traffic.mix(0.8)
+
+
+def test_with_substitution_replaces_every_removals_traffic(demo_params, demo_world):
+    """Every removal of a plan at share s, named touchpoints or not; other edits, names,
+    costs, files and months as they were; a plan without removals comes back as it is."""
+    plan = combine(
+        [
+            load_scenario(EXAMPLES / "remove_store_visit.yaml", demo_world),
+            load_scenario(EXAMPLES / "fix_invoice.yaml", demo_world),
+            scenario(
+                demo_world,
+                {"kind": "remove", "touchpoint": "tv_ad", "traffic": {"website": 0.3, "lost": 0.7}},
+            ),
+        ],
+        "both",
+    )
+    for share in (0.0, 0.25, 1.0):
+        at = with_substitution(plan, share)
+        assert (at.name, at.one_off_cost, at.monthly_cost) == (
+            plan.name,
+            plan.one_off_cost,
+            plan.monthly_cost,
+        )
+        timed, before = at.timed_edits(), plan.timed_edits()
+        assert [(t.month, t.source, t.where) for t in timed] == [
+            (t.month, t.source, t.where) for t in before
+        ]
+        for new, old in zip(timed, before, strict=True):
+            if old.edit.kind == "remove":
+                assert new.edit.traffic == Traffic.mix(share)
+                assert new.edit.touchpoint == old.edit.touchpoint
+            else:
+                assert new.edit is old.edit
+        assert recheck(at) is at
+    by_hand = scenario(
+        demo_world, {"kind": "remove", "touchpoint": "store", "traffic": "successors"}
+    )
+    single = with_substitution(scenario(demo_world, {"kind": "remove", "touchpoint": "store"}), 1)
+    assert isinstance(single, Scenario) and single.source == "test.yaml"
+    assert not changed(schedule(demo_params, single)[1][1], schedule(demo_params, by_hand)[1][1])
+    fix = load_scenario(EXAMPLES / "fix_invoice.yaml", demo_world)
+    assert with_substitution(fix, 0.5) is fix
+
+
+def test_a_share_to_successors_that_cannot_apply_is_reported_by_recheck(demo_world):
+    """Households who start at the order: removing it is possible at s = 0 (lost), refused
+    at any s > 0 (purchase as a first step)."""
+    plan = scenario(
+        demo_world,
+        {
+            "kind": "reroute",
+            "segment": "household",
+            "journey": {"start": {"online_ad": 0.5, "order": 0.5}},
+        },
+        {"kind": "remove", "touchpoint": "order"},
+    )
+    assert recheck(with_substitution(plan, 0.0))
+    with pytest.raises(InputError, match="edits.1..traffic: in household, 'order'"):
+        recheck(with_substitution(plan, 0.5))

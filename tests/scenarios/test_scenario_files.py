@@ -17,6 +17,7 @@ from scenarios.load import combine, load_scenario, parse_scenario
 from scenarios.scenario import Plan
 from sim.inputs.errors import InputError
 from sim.inputs.load import load_world
+from tests.helpers import ctm
 
 BAD = Path(__file__).parent / "scenarios_bad"
 EXAMPLES = Path(__file__).parents[2] / "scenarios" / "examples"
@@ -151,8 +152,36 @@ ONE_LINE_CASES = [
         "edits[0].per_month.residential",
         f"unknown segment 'residential', {SEGMENTS}",
     ),
+    (
+        "traffic_sum_not_one.yaml",
+        "edits[0].traffic",
+        "shares sum to 1.1, expected 1",
+    ),
+    ("traffic_share_above_one.yaml", "edits[0].traffic.successors", "got 1.5, expected <= 1"),
+    (
+        "traffic_unknown_touchpoint.yaml",
+        "edits[0].traffic.web_site",
+        "unknown touchpoint 'web_site', expected successors, lost or one of "
+        + TOUCHPOINTS.replace("store, ", ""),
+    ),
+    (
+        "traffic_to_itself.yaml",
+        "edits[0].traffic.store",
+        "'store' is the touchpoint removed, expected successors, lost or another touchpoint",
+    ),
+    (
+        "traffic_to_removed.yaml",
+        "edits[1].traffic.website",
+        "touchpoint 'website' is removed by edits[0], expected one in use",
+    ),
+    (
+        "traffic_word.yaml",
+        "edits[0].traffic",
+        "got 'elsewhere', expected successors, lost or shares such as {successors: 0.5, lost: 0.5}",
+    ),
     ("does_not_exist.yaml", "", "no such file"),
 ]
+TRAFFIC_CASES = [case for case in ONE_LINE_CASES if case[0].startswith("traffic_")]
 
 
 def problems(path: Path, world) -> list[str]:
@@ -181,6 +210,20 @@ def test_one_defect_gives_one_clear_line(demo_world, name: str, where: str, phra
     prefix = f"{path}: {where}: " if where else f"{path}: "
     assert lines[0].startswith(prefix), lines[0]
     assert phrase in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "where", "phrase"), [pytest.param(*case, id=case[0]) for case in TRAFFIC_CASES]
+)
+def test_a_bad_traffic_is_one_line_and_exit_2_from_the_command_line(tmp_path, name, where, phrase):
+    """What a user sees: ``ctm compare`` stops before simulating, with the line and exit
+    code 2 (:func:`cli.common.user_errors`), and writes nothing."""
+    path = BAD / name
+    done = ctm("compare", "demo", str(path), "--out", str(tmp_path / "out"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"{path}: {where}: ") and done.stderr.count("\n") == 1
+    assert phrase in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_two_defects_are_both_reported(demo_world):

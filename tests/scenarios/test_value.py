@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from scenarios.compare import PAYS_BACK, economics
+from scenarios.compare import PAYS_BACK, economics, future_acquisitions
 from scenarios.runner import BASELINE, Settings, run
 from scenarios.study import run_study
 from tests.scenarios.test_runner import plan
@@ -101,12 +101,14 @@ def test_value_over_the_run_keeps_the_old_figures(results, plans):
     ]
 
 
-def test_lifetime_gain_is_the_run_gain_plus_the_gain_in_residual_value(results, plans):
-    """Per draw: (residual of the scenario - the baseline's), summed over segments, at company
-    scale (already discounted to the run's start), on top of the run's gain; 1e-9."""
+def test_lifetime_gain_is_the_run_gain_plus_the_gain_after_it(results, plans):
+    """Per draw: (residual plus future acquisitions of the scenario - the baseline's),
+    summed over segments, at company scale (already discounted to the run's start), on top
+    of the run's gain; 1e-9."""
     lifetime = economics(results, plans).set_index("scenario")
     over_run = economics(results, plans, "run").set_index("scenario")
-    after = results["residual"].sum("segment") * results.attrs["scale"]
+    after = results["residual"].sum("segment") + future_acquisitions(results)
+    after = after * results.attrs["scale"]
     gained = float((after.sel(scenario="invoice") - after.sel(scenario=BASELINE)).mean())
     assert gained != 0
     assert lifetime.loc["invoice", "value_gain"] == pytest.approx(
@@ -126,12 +128,14 @@ def synthetic(run_gain: float, after_gain: float, months: int = 4) -> xr.Dataset
     residual[1] += after_gain
     zeros = np.zeros_like(margin)
     dims = ("scenario", "draw", "segment", "month")
+    none = (dims[:3], np.zeros((2, 2, 1)))  # no customers acquired, during the run or after
     return xr.Dataset(
         {
             "margin": (dims, margin),
             "cost_to_serve": (dims, zeros),
             "acquisition_spend": (dims, zeros),
             "residual": (dims[:3], residual),
+            **{name: none for name in ("new_value", "new_size", "future_acquired", "future_spend")},
         },
         coords={"scenario": [BASELINE, "s"], "segment": ["x"], "month": np.arange(months)},
         attrs={"scale": 1.0, "discount_rate": 0.0},
@@ -194,3 +198,30 @@ def test_a_monthly_cost_goes_on_after_the_run_in_lifetime_value(demo_world, resu
     months = results.sizes["month"]
     expected_run = sum(monthly * (1 + rate) ** -(m + 1) for m in range(start, months))
     assert over_run["cost"] == pytest.approx(expected_run, rel=1e-9, abs=1e-9)
+
+
+def test_a_month_after_the_run_converts_as_the_journey_chain_says(demo_world, demo_params):
+    """The customers a month after the run brings: the sample's prospects plus the referrals
+    of the last month's advocates, times the exact conversion of the journey's absorbing
+    chain; its spend: their expected journey contacts' cost plus the acquisition cost of the
+    converted (closed forms, 1e-12). Every month after it is worth that month's customers at
+    the run's value per new customer less the spend, discounted as a perpetuity."""
+    from scenarios.runner import simulate_piece
+    from sim.formulas.chains import absorb, effective_transitions
+
+    counts = simulate_piece([(0, demo_params)], SMALL, seed=4)
+    p, fraction = demo_params, 1 / counts.attrs["scale"]
+    chains = effective_transitions(p)
+    advocates = counts["advocates"].isel(month=-1).values
+    for s in range(len(p.segments)):
+        conversion, visits = absorb(p.start[s], chains[s])
+        prospects = p.prospects[s] * fraction + p.referral_rate[s] * advocates[s]
+        acquired = counts["future_acquired"].values[s]
+        assert acquired == pytest.approx(prospects * conversion, rel=1e-12)
+        spend = prospects * visits @ p.cost_per_contact + acquired * p.acquisition_cost[s]
+        assert counts["future_spend"].values[s] == pytest.approx(spend, rel=1e-12)
+    d, months = p.discount_rate, counts.sizes["month"]
+    worth = counts["new_value"] / counts["new_size"]
+    month = float((counts["future_acquired"] * worth - counts["future_spend"]).sum())
+    expected = month * (1 + d) ** -months / d
+    assert float(future_acquisitions(counts)) == pytest.approx(expected, rel=1e-12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -31,6 +32,15 @@ def test_bundled_data_is_reproduced_by_its_seed(regenerated):
     )
 
 
+def test_truth_records_the_installed_bases_tenure_mix(demo_params):
+    """truth.nc holds the tenure mix the run drew the base's tenures from (the demo world's
+    steady mix): P(tenure = t) by segment, t = 0 .. 600 months."""
+    with xr.open_dataset(BUNDLED / "truth.nc", engine="h5netcdf") as truth:
+        mix = truth["base_tenure"].load()
+    assert mix.dims == ("segment", "tenure") and mix.sizes["tenure"] == 601
+    np.testing.assert_array_equal(mix.values, demo_params.base_tenure)
+
+
 def test_tables_pass_the_loaders_and_hang_together(demo_world):
     customers = load_customers(BUNDLED / "customers.csv", demo_world)
     responses = load_responses(BUNDLED / "responses.csv", demo_world, customers)
@@ -38,8 +48,12 @@ def test_tables_pass_the_loaders_and_hang_together(demo_world):
     when = responses.merge(customers, on="customer_id")
     assert (when["date"] >= when["start"]).all()
     assert ((when["date"] <= when["end"]) | when["end"].isna()).all()
-    acquired = customers.loc[customers["start"] > customers["start"].min(), "customer_id"]
+    first_day = pd.Timestamp("2025-01-01")  # of the run: the installed base started by then
+    acquired = customers.loc[customers["start"] > first_day, "customer_id"]
     assert acquired.isin(events["customer_id"]).all()  # every new customer walked a journey
+    base = customers[customers["start"] <= first_day]
+    assert not base["customer_id"].isin(events["customer_id"]).any()
+    assert len(base) == 5_000 and base["start"].min() < pd.Timestamp("2010-01-01")
     assert events.groupby("customer_id")["timestamp"].is_monotonic_increasing.all()
 
 

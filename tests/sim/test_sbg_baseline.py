@@ -21,7 +21,9 @@ def heterogeneous(demo_params):
     params = constant_hazard(demo_params, hazard=0.05, discount_rate=0.01)
     sbg = np.full((len(params.segments), 2), np.nan)
     sbg[0] = A, B  # households: sBG; the others keep the banded (here constant) hazard
-    params = params.replace(sbg=sbg, queues={})
+    # The whole base at tenure 0 (tenure_mix: new), so its curve is the sBG's from the start
+    # (a base with a mix of tenures: tests/sim/test_tenure.py).
+    params = params.replace(sbg=sbg, queues={}, base_tenure=None)
     return simulate(params, customers=N, months=24, seed=11)
 
 

@@ -175,30 +175,38 @@ def banded(demo_params):
 
 def test_every_customer_in_service_is_valued_by_its_tenure(banded):
     """residual, base_residual, new_size and new_value from the run's counts and R(T) of the
-    month-by-month sum (1e-9): cohort c has completed T = 14 - c months; those who purchased
-    in the last month join at its end (cohort 14, T = 0) and count, onboarding cost
-    included."""
-    params, _, ds = banded
+    month-by-month sum (1e-9): cohort c >= 1 has completed T = 14 - c months; those who
+    purchased in the last month join at its end (cohort 14, T = 0) and count, onboarding cost
+    included. The installed base (the demo's steady tenure mix) has completed T = 14 + tau
+    months, tau each customer's tenure at the run's start: R is that of its true tenure."""
+    params, simulation, ds = banded
     H, d = 14, params.discount_rate
     v = 1 + d
     cost = params.contacts @ params.cost_per_contact
     onboarding = (params.onboarding > 0) @ params.cost_per_contact
     acquired = ds["acquired"].values  # (segment, month): join at cohort month + 1
+    population = simulation.population
+    alive_base = population._alive.values & (population._cohort.values == 0)
+    tau = population._tenure.values
+    assert tau[alive_base].max() > 24  # the base reaches the last band
     for s in range(len(params.segments)):
         hazard = expit(params.alpha[s])
-        R = [
-            brute_residual(T, hazard, params.band_starts, params.margin[s], cost[s], d, 3_000)
-            for T in range(H + 1)
-        ]
+        R = {
+            T: brute_residual(T, hazard, params.band_starts, params.margin[s], cost[s], d, 3_000)
+            for T in {*range(H + 1), *(H + tau[alive_base & (population._segment.values == s)])}
+        }
         alive = [float(ds["survivors"][s, c, H - c - 1]) for c in range(H)] + [acquired[s, -1]]
-        residual = sum(alive[c] * R[H - c] for c in range(H + 1)) * v**-H
+        mine = alive_base & (population._segment.values == s)
+        assert mine.sum() == alive[0]
+        base = sum(R[H + t] for t in tau[mine])
+        residual = (base + sum(alive[c] * R[H - c] for c in range(1, H + 1))) * v**-H
         new_value = (
             float(ds["cohort_value"][s, 1:].sum())
             - acquired[s, -1] * onboarding[s]
             + sum(alive[c] * R[H - c] * v ** -(H - c) for c in range(1, H + 1))
         )
         assert float(ds["residual"][s]) == pytest.approx(residual, rel=1e-9)
-        assert float(ds["base_residual"][s]) == pytest.approx(alive[0] * R[H] * v**-H, rel=1e-9)
+        assert float(ds["base_residual"][s]) == pytest.approx(base * v**-H, rel=1e-9)
         assert float(ds["new_value"][s]) == pytest.approx(new_value, rel=1e-9)
         assert float(ds["new_size"][s]) == acquired[s].sum()
     assert acquired[:, -1].sum() > 0  # the last month's purchases were there to count
@@ -275,20 +283,24 @@ def test_lifetime_value_does_not_depend_on_the_horizon(demo_params, months):
         assert abs(float(lifetime[s]) - mean) <= 4 * np.sqrt(variance / size[s])
 
 
-@pytest.mark.parametrize("months", [12, 24])
-def test_sbg_survivors_are_worth_m_derl_over_1_plus_d(demo_params, months):
+@pytest.mark.parametrize(("months", "before"), [(12, 0), (24, 0), (12, 30)])
+def test_sbg_survivors_are_worth_m_derl_over_1_plus_d(demo_params, months, before):
     """sBG households (alpha 0.8, beta 12), no touchpoint effects, no contacts: a customer in
     service after T months is alive at the start of period T + 1, and the mean of R = m
     (1 - theta) / (d + theta) over the survivors, whose theta follow Beta(alpha, beta + T),
-    is m DERL(T + 1) / (1 + d). Tolerance 4 standard errors of a mean of the survivors, the
-    standard deviation of R under Beta(alpha, beta + T) by quadrature."""
+    is m DERL(T + 1) / (1 + d). A base that had served ``before`` months when the run began
+    (every customer at that tenure) has T = months + before. Tolerance 4 standard errors of
+    a mean of the survivors, the standard deviation of R under Beta(alpha, beta + T) by
+    quadrature."""
     a, b, d = 0.8, 12.0, 0.01
     params = constant_hazard(demo_params, hazard=0.05, discount_rate=d)
     sbg = np.full((len(params.segments), 2), np.nan)
     sbg[0] = a, b
-    params = params.replace(sbg=sbg, queues={})
+    mix = np.zeros((len(params.segments), before + 1))
+    mix[:, before] = 1.0
+    params = params.replace(sbg=sbg, queues={}, base_tenure=mix)
     ds = simulate(params, customers=N, months=months, seed=12)
-    m, T = params.margin[0], months
+    m, T = params.margin[0], months + before
     mean = per_survivor(ds, d)[0]
     expected = m * derl(a, b, T + 1, d) / (1 + d)
     survivors = stats.beta(a, b + T)

@@ -143,7 +143,25 @@ ONE_LINE_CASES = [
     ("negative_duration.yaml", "economics.horizon", "expected a duration of at least 0"),
     ("infinite_cost.yaml", "touchpoints[0].cost_per_contact", "should be a finite number"),
     ("queue_no_agents.yaml", "touchpoints[3].queue.agents", "got 0, expected >= 1"),
+    ("substitution_above_one.yaml", "touchpoints[1].substitution", "got 1.2, expected <= 1"),
     ("probability_true.yaml", "segments[0].journey.start.ad", "a valid number (got True)"),
+    ("tenure_mix_word.yaml", "segments[0].tenure_mix", "got 'stable', expected steady, new or"),
+    (
+        "tenure_mix_not_whole_months.yaml",
+        "segments[0].tenure_mix.10 weeks",
+        "is 2.3 months, expected whole months",
+    ),
+    ("tenure_mix_sum_not_one.yaml", "segments[1].tenure_mix", "shares sum to 1.1, expected 1"),
+    (
+        "tenure_mix_no_unit.yaml",
+        "segments[0].tenure_mix.0",
+        "got 0, expected a tenure such as '3 months'",
+    ),
+    (
+        "tenure_mix_same_tenure_twice.yaml",
+        "segments[1].tenure_mix.1 year",
+        "the same tenure as '12 months', expected each tenure once",
+    ),
     ("does_not_exist.yaml", "", "no such file"),
 ]
 
@@ -196,9 +214,39 @@ def test_valid_base_world_is_ok():
     assert result.stdout.startswith(f"OK: {path}: 4 touchpoints, 2 segments")
 
 
+@pytest.mark.parametrize("share", ["0", "0.6", "1"])
+def test_a_stated_substitution_from_0_to_1_is_ok(tmp_path, share):
+    """``substitution`` (optional) takes any share from 0 to 1 (the bounds included)."""
+    text = (WORLDS / "valid_base.yaml").read_text()
+    path = tmp_path / "world.yaml"
+    path.write_text(
+        text.replace(
+            "    cost_per_contact: 0.2\n", f"    cost_per_contact: 0.2\n    substitution: {share}\n"
+        )
+    )
+    assert "substitution" in path.read_text()
+    result = validate(path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
 def test_bundled_demo_is_ok():
     result = validate("demo")
     assert_no_traceback(result)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.startswith("OK: demo:")
+
+
+@pytest.mark.parametrize(
+    "mix",
+    ["steady", "new", "{0 months: 0.2, 1 year: 0.5, 3 years: 0.3, 6 years: 0}", "{5 years: 1}"],
+)
+def test_a_stated_tenure_mix_is_ok(tmp_path, mix):
+    """``tenure_mix`` (optional, steady by default) takes steady, new or a table of shares."""
+    text = (WORLDS / "valid_base.yaml").read_text()
+    path = tmp_path / "world.yaml"
+    old = "    contacts_per_month: {call_centre: 0.1}\n"
+    path.write_text(text.replace(old, f"{old}    tenure_mix: {mix}\n"))
+    assert "tenure_mix" in path.read_text()
+    result = validate(path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
