@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from notebooks.recommend import OUTCOME_NAMES
 from scenarios.compare import INTERVAL
 from scenarios.runner import BASELINE
 from sim.engine.results import OUTCOMES, with_total
@@ -30,6 +31,12 @@ NEUTRAL = "#6e6e6e"
 MONEY = frozenset({"revenue", "margin", "cost_to_serve", "acquisition_spend"})
 """Monthly variables of the results measured in money; the others count customers."""
 BAND_ALPHA = 0.15
+PER = {
+    "lifetime_value": " per customer",
+    "value_run": " per customer",
+    "acquired_lifetime_value": " per acquired customer",
+}
+"""Outcomes in money per customer: what the amount is per."""
 
 
 def scenario_colours(names: Sequence[str]) -> dict[str, str]:
@@ -84,7 +91,7 @@ def retention_curves(
             elapsed,
             mean,
             color=colour,
-            label=str(name),
+            label=_text(name),
             linestyle="--" if name == BASELINE else "-",
             gid=f"mean:{name}",
         )
@@ -130,13 +137,13 @@ def difference_over_time(
         linewidth=0,
         gid=f"band:{scenario}",
     )
-    ax.plot(month, mean / divisor, color=colour, label=f"{scenario}: mean, shaded 90% band")
+    ax.plot(month, mean / divisor, color=colour, label=f"{_text(scenario)}: mean, shaded 90% band")
     ax.axhline(0, color=NEUTRAL, linewidth=1, linestyle="--")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.4g}"))
     ax.set_xlabel("month of the run (0 = the first month)")
     ax.set_ylabel(f"{variable.replace('_', ' ')} per month less baseline ({unit})")
     ax.set_title(
-        f"{scenario} against the baseline ({_segment(segment)}, company scale"
+        f"{_text(scenario)} against the baseline ({_segment(segment)}, company scale"
         f"{', undiscounted' if money else ''})",
         fontsize=10,
     )
@@ -158,7 +165,7 @@ def forest_plot(
     rows = _rows(comparison, outcome, segment=segment)
     colours = colours or scenario_colours([BASELINE, *rows["scenario"]])
     title = (
-        f"{_sentence(OUTCOMES[outcome][0])} ({_segment(segment)}): difference from the "
+        f"{_sentence(_name(outcome))} ({_segment(segment)}): difference from the "
         "baseline,\nmean (dot) and 90% interval (shaded)"
     )
     return _forest(
@@ -185,7 +192,7 @@ def segment_effects(
     rows = _rows(comparison, outcome, scenario=scenario)
     colour = (colours or scenario_colours([BASELINE, scenario])).get(scenario, NEUTRAL)
     title = (
-        f"{scenario}: {OUTCOMES[outcome][0]} by segment,\ndifference from the baseline, "
+        f"{_text(scenario)}: {_name(outcome)} by segment,\ndifference from the baseline, "
         "mean (dot) and 90% interval (shaded)"
     )
     return _forest(
@@ -199,15 +206,21 @@ def segment_effects(
     )
 
 
-def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = None) -> Figure:
+def economics_plot(
+    money: pd.DataFrame, currency: str, colours: dict | None = None, recommended: str = ""
+) -> Figure:
     """Value gained (mean, shaded 90% interval) against cost, per scenario (columns of
-    :func:`scenarios.compare.economics`), with the break-even line gain = cost."""
+    :func:`scenarios.compare.economics`), with the break-even line gain = cost; the
+    ``recommended`` scenario, if any, ringed and named so in the legend. The axes name the
+    measure of value (the table's ``measure``: lifetime value unless it says ``run``)."""
     colours = colours or scenario_colours([BASELINE, *money["scenario"]])
     spread = money[["value_gain_low", "value_gain_high", "cost"]].to_numpy(dtype=float)
     divisor, word = _money_scale(spread)
+    measure = money["measure"].iloc[0] if "measure" in money and len(money) else "lifetime"
     fig, ax = plt.subplots(figsize=(9, 6))
     for _, row in money.iterrows():
-        colour = colours.get(str(row["scenario"]), NEUTRAL)
+        name = str(row["scenario"])
+        colour = colours.get(name, NEUTRAL)
         cost = row["cost"] / divisor
         ax.vlines(
             cost,
@@ -216,9 +229,20 @@ def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = No
             color=colour,
             linewidth=12,
             alpha=0.3,
-            gid=f"interval:{row['scenario']}",
+            gid=f"interval:{name}",
         )
-        ax.plot(cost, row["value_gain"] / divisor, "o", color=colour, label=row["scenario"])
+        chosen = bool(recommended) and name == recommended
+        ax.plot(
+            cost,
+            row["value_gain"] / divisor,
+            "o",
+            color=colour,
+            markersize=11 if chosen else 6,
+            markeredgecolor="black" if chosen else colour,
+            markeredgewidth=2 if chosen else 1,
+            label=_text(f"{name} (recommended)" if chosen else name),
+            gid=f"recommended:{name}" if chosen else f"mean:{name}",
+        )
     ax.axline(
         (0, 0),
         slope=1,
@@ -229,10 +253,17 @@ def economics_plot(money: pd.DataFrame, currency: str, colours: dict | None = No
     )
     ax.axhline(0, color=NEUTRAL, linewidth=0.8)
     ax.margins(x=0.1, y=0.1)
-    ax.set_xlabel(f"cost of the scenario over the run ({word}{currency}, discounted)")
-    ax.set_ylabel(f"value gained over the run ({word}{currency}, discounted)")
+    if measure == "run":
+        ax.set_xlabel(f"cost of the plan over the run ({word}{currency}, discounted)")
+        ax.set_ylabel(f"value gained over the run ({word}{currency}, discounted)")
+    else:
+        ax.set_xlabel(
+            f"cost of the plan ({word}{currency}, discounted; its monthly cost after the run "
+            "included; negative: a saving)"
+        )
+        ax.set_ylabel(f"lifetime value gained ({word}{currency}, discounted)")
     ax.set_title(
-        "What each scenario returns: value gained, mean (dot) and 90% interval "
+        "What each plan returns: value gained, mean (dot) and 90% interval "
         "(shaded),\nagainst cost; above the dashed line it gains more than it costs",
         fontsize=10,
     )
@@ -253,7 +284,7 @@ def _forest(
     """A forest plot of comparison ``rows`` (one outcome), labelled and titled."""
     fig, ax = _axes(ax, (8, 0.55 * len(rows) + 1.8))
     unit = _intervals(ax, rows, labels, colours, currency)
-    ax.set_xlabel(f"{rows['outcome'].iloc[0].replace('_', ' ')}: scenario less baseline ({unit})")
+    ax.set_xlabel(f"{_name(rows['outcome'].iloc[0])}: scenario less baseline ({unit})")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -298,7 +329,7 @@ def _intervals(ax, rows: pd.DataFrame, labels: list[str], colours: list[str], cu
     ax.barh(y, high - low, left=low, height=0.5, color=colours, alpha=0.35, gid="intervals")
     ax.scatter(mean, y, color=colours, zorder=3, gid="means")
     ax.axvline(0, color=NEUTRAL, linewidth=1, linestyle="--")
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, [_text(label) for label in labels])
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.margins(x=0.08)
     return text
@@ -310,8 +341,9 @@ def _unit(unit: str, currency: str, values: np.ndarray, outcome: str) -> tuple[f
         return 100.0, "percentage points"
     if unit == "currency":
         divisor, word = _money_scale(values)
-        per = " per customer, discounted" if outcome == "lifetime_value" else ", discounted"
-        return 1 / divisor, f"{word}{currency}{per}"
+        if outcome in PER:
+            return 1 / divisor, f"{word}{currency}{PER[outcome]}, discounted"
+        return 1 / divisor, f"{word}{currency}, company scale, undiscounted"
     if unit == "points":
         return 1.0, "NPS points"
     return 1.0, unit
@@ -325,6 +357,16 @@ def _money_scale(values: np.ndarray) -> tuple[float, str]:
     if largest >= 1e4:
         return 1e3, "thousand "
     return 1.0, ""
+
+
+def _name(outcome: str) -> str:
+    """An outcome as a reader names it (:data:`notebooks.recommend.OUTCOME_NAMES`)."""
+    return OUTCOME_NAMES.get(outcome, outcome.replace("_", " "))
+
+
+def _text(text: str) -> str:
+    """A user's string as matplotlib draws it literally (a ``$`` would start mathtext)."""
+    return str(text).replace("$", r"\$")
 
 
 def _sentence(text: str) -> str:
@@ -373,7 +415,7 @@ def gantt(schedule: pd.DataFrame, months: int, colours: dict[str, str] | None = 
         )
         ax.plot([row.own_start_month] * 2, [y - 0.4, y + 0.4], color="black", linewidth=1.5)
     ax.axvline(months, color="grey", linestyle="--", linewidth=1)
-    ax.set_yticks(range(len(schedule)), schedule["scenario"])
+    ax.set_yticks(range(len(schedule)), [_text(name) for name in schedule["scenario"]])
     ax.invert_yaxis()
     ax.set_xlim(
         0, max(months, int(schedule["finish_month"].max()), int(schedule["start_month"].max())) + 1

@@ -5,7 +5,14 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from rich import box
 from rich.table import Table
+
+from scenarios.compare import MEASURES
+from scenarios.quickwins import APART, TOP
+
+COMPACT = {"box": box.SIMPLE_HEAD, "collapse_padding": True, "show_edge": False}
+"""Table style that fits a terminal of 100 columns: no outer edge, one space between columns."""
 
 
 def number(value: float, unit: str, signed: bool = False) -> str:
@@ -21,34 +28,59 @@ def number(value: float, unit: str, signed: bool = False) -> str:
     return f"{value:{sign},.2f}"
 
 
+OUTCOME_NAMES = {
+    "value_run": "value over the run",
+    "acquired_lifetime_value": "LTV per acquired",
+    "lifetime_value": "LTV per customer",
+    "nps": "NPS",
+}
+"""Short names of outcomes for terminal tables (the others: their name without underscores)."""
+
+
+def compact(value: float, unit: str, signed: bool = False) -> str:
+    """A figure in few characters: money and large counts in three significant figures
+    (1.23M), customers below 100,000 whole, shares in percent, differences of shares in
+    points (+0.88pt)."""
+    if value is None or pd.isna(value):
+        return "-"
+    if unit == "share":
+        return f"{100 * value:+.2f}pt" if signed else f"{value:.1%}"
+    if unit == "customers" and abs(value) < 100_000:
+        return f"{value:+,.0f}" if signed else f"{value:,.0f}"
+    if abs(value) >= 1_000:
+        return short(value, signed)
+    return f"{value:+,.1f}" if signed else f"{value:,.1f}"
+
+
 def comparison_table(comparison: pd.DataFrame, currency: str, segment: str = "all") -> Table:
     """One row per scenario and outcome for one segment: baseline, scenario, difference with
     its 90% interval, and P(better)."""
     table = Table(
-        title=f"Scenarios against the baseline ({segment}; money in {currency}; "
-        "90% intervals over posterior draws)"
+        title=f"Scenarios against the baseline ({segment}; money in {currency}; 90% intervals "
+        "over draws)",
+        **COMPACT,
     )
     for name, justify in (
         ("scenario", "left"),
         ("outcome", "left"),
         ("baseline", "right"),
-        ("scenario value", "right"),
+        ("scenario", "right"),
         ("difference", "right"),
         ("90% interval", "right"),
         ("P(better)", "right"),
     ):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=True)
     rows = comparison[comparison["segment"] == segment]
     for scenario, group in rows.groupby("scenario", sort=False):
         for _, row in group.iterrows():
             unit = row["unit"]
             table.add_row(
                 str(scenario),
-                row["outcome"].replace("_", " "),
-                number(row["baseline_mean"], unit),
-                number(row["scenario_mean"], unit),
-                number(row["difference"], unit, signed=True),
-                f"{number(row['low'], unit, True)} to {number(row['high'], unit, True)}",
+                OUTCOME_NAMES.get(row["outcome"], row["outcome"].replace("_", " ")),
+                compact(row["baseline_mean"], unit),
+                compact(row["scenario_mean"], unit),
+                compact(row["difference"], unit, signed=True),
+                f"{compact(row['low'], unit, True)}..{compact(row['high'], unit, True)}",
                 "-" if pd.isna(row["p_better"]) else f"{row['p_better']:.0%}",
             )
         table.add_section()
@@ -56,76 +88,110 @@ def comparison_table(comparison: pd.DataFrame, currency: str, segment: str = "al
 
 
 def economics_table(money: pd.DataFrame, currency: str) -> Table:
-    """Per scenario: value gained (90% interval), cost, return and payback month."""
-    table = Table(title=f"What each scenario returns ({currency}, discounted over the run)")
-    for name in (
-        "scenario",
-        "value gained",
-        "90% interval",
-        "cost",
-        "return",
-        "P(gain > cost)",
-        "payback month",
-        "effort (person-weeks)",
-    ):
-        table.add_column(name, justify="left" if name == "scenario" else "right")
+    """Per scenario: value gained (90% interval), cost, P(gain > cost), when it pays back and
+    the effort, in 100 columns; the measure of value in the title."""
+    measure = MEASURES[money["measure"].iloc[0]] if len(money) else ""
+    table = Table(
+        title=f"What each scenario returns ({currency}, discounted; {measure})",
+        caption="P(>cost): share of draws in which the value gained exceeds the cost.",
+        **COMPACT,
+    )
+    for name in ("scenario", "gained", "90% interval", "cost", "P(>cost)", "pays back", "weeks"):
+        table.add_column(
+            name,
+            justify="left" if name in ("scenario", "pays back") else "right",
+            no_wrap=name != "pays back",
+        )
     for _, row in money.iterrows():
         table.add_row(
             row["scenario"],
-            number(row["value_gain"], currency, True),
-            f"{number(row['value_gain_low'], currency, True)} to "
-            f"{number(row['value_gain_high'], currency, True)}",
-            number(row["cost"], currency),
-            "-" if pd.isna(row["return"]) else f"{row['return']:.0%}",
+            short(row["value_gain"], True),
+            f"{short(row['value_gain_low'], True)}..{short(row['value_gain_high'], True)}",
+            short(row["cost"]),
             f"{row['p_gain_exceeds_cost']:.0%}",
-            "never" if pd.isna(row["payback_month"]) else str(int(row["payback_month"])),
+            payback(row),
             f"{row['effort_weeks']:g}",
         )
     return table
 
 
-def quickwins_table(table: pd.DataFrame, currency: str, rule: str) -> Table:
-    """Quick wins, best value per cost first: value gained (90% interval), cost, effort,
-    value per cost and per person-week, and the quadrant (or why a candidate was skipped)."""
-    out = Table(
-        title=f"Quick wins: every touchpoint fixed or removed ({currency}, discounted "
-        "over the run; 90% intervals over posterior draws)",
-        caption="fix: bad experiences halved (a queued touchpoint: one more agent on "
-        f"duty); remove: traffic on to its successors. Quadrants: {rule}",
-    )
-    for name in (
-        "rank",
-        "scenario",
-        "value gained",
-        "90% interval",
-        "cost",
-        "value / cost",
-        "effort (weeks)",
-        "value / week",
-        "quadrant",
+def payback(row: pd.Series) -> str:
+    """When a scenario's gain covers its cost, in a few words."""
+    if pd.notna(row["payback_month"]) and row["pays_back"] == "in the run":
+        return f"month {int(row['payback_month'])}"
+    return str(row["pays_back"])
+
+
+def short(value: float, signed: bool = False) -> str:
+    """An amount of money in three significant figures: 1.23M, 456k, 789."""
+    if value is None or pd.isna(value):
+        return "-"
+    sign = "+" if signed and value > 0 else "-" if value < 0 else ""
+    size = abs(value)
+    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if size >= limit:
+            scaled = size / limit
+            digits = 0 if scaled >= 100 else 1 if scaled >= 10 else 2
+            return f"{sign}{scaled:.{digits}f}{suffix}"
+    return f"{sign}{size:.0f}"
+
+
+def quickwins_table(table: pd.DataFrame, currency: str, value: str = "lifetime") -> Table:
+    """Quick wins, best value per cost first, in 100 columns: value gained (90% interval),
+    value per cost, P(in the top), effort, a removal's break-even share and the quadrant. A
+    P(top) marked ``~``: the candidate cannot be told apart from the next; skipped candidates
+    and the notes follow the table (:func:`quickwins_notes`)."""
+    out = Table(title=f"Quick wins ({currency}, discounted; {MEASURES[value]})", **COMPACT)
+    for name, justify in (
+        ("scenario", "left"),
+        ("gained", "right"),
+        ("90% interval", "right"),
+        ("/cost", "right"),
+        (f"P(top{TOP})", "right"),
+        ("weeks", "right"),
+        ("b-even", "right"),
+        ("quadrant", "left"),
     ):
-        out.add_column(
-            name,
-            justify="left" if name in ("scenario", "quadrant") else "right",
-            no_wrap=name in ("scenario", "90% interval"),
-        )
-    for row in table.itertuples():
-        if row.skipped:
-            out.add_row("-", row.scenario, *["-"] * 6, f"skipped: {row.skipped}")
-            continue
+        out.add_column(name, justify=justify, no_wrap=True)
+    for row in table[table["skipped"] == ""].itertuples():
+        tied = "~" if pd.notna(row.apart) and row.apart < APART else " "
         out.add_row(
-            "-" if pd.isna(row.rank_cost) else f"{row.rank_cost:.0f}",
             row.scenario,
-            number(row.value_gain, currency, True),
-            f"{number(row.value_gain_low, currency, True)} to "
-            f"{number(row.value_gain_high, currency, True)}",
-            number(row.cost, currency),
-            number(row.value_per_cost, "ratio"),
+            short(row.value_gain, True),
+            f"{short(row.value_gain_low, True)}..{short(row.value_gain_high, True)}",
+            "-" if pd.isna(row.value_per_cost) else f"{row.value_per_cost:.1f}",
+            "-" if pd.isna(row.p_top) else f"{row.p_top:.0%}{tied}",
             f"{row.effort_weeks:g}",
-            number(row.value_per_effort, currency),
+            "-" if pd.isna(row.break_even_share) else f"{row.break_even_share:.0%}",
             row.quadrant,
         )
     return out
+
+
+def quickwins_notes(wins, currency: str, settings) -> str:
+    """What the quick-win table rests on, below it: the candidates, the removals'
+    assumption, how sure the ranking is, the quadrant rule, the run and the skipped."""
+    table = wins.table
+    run = table[table["skipped"] == ""]
+    draws = wins.study.results.sizes["draw"]
+    lines = [
+        "fix: bad experiences halved (a queued touchpoint: one more agent on duty). remove: "
+        "nobody meets it; ranked at the share of its traffic the costs file or world states "
+        "goes on to its successors, else at none (the conservative end: no substitute is "
+        "free). b-even (break-even): the share that must go on for the removal to pay its cost.",
+        f"/cost: value gained per {currency} of cost. P(top{TOP}): share of the {draws} "
+        f"draws in which it is among the {TOP} best by value per cost; ~: it beats the next "
+        f"in fewer than {APART:.0%} of draws, so the two cannot be told apart.",
+        f"Quadrants: {wins.thresholds.describe(currency)}.",
+        f"The run: {draws} draws x {settings.customers:,} customers x {settings.months} "
+        f"months each (seed {settings.seed}), every draw with its own random numbers.",
+    ]
+    for reason, group in table[table["skipped"] != ""].groupby("skipped", sort=False):
+        lines.append(f"Skipped ({reason}): {', '.join(group['scenario'])}.")
+    refused = run[run["end_refused"].fillna("") != ""] if "end_refused" in run else run[:0]
+    for row in refused.itertuples():
+        lines.append(f"{row.scenario}: no break-even share, one end refused ({row.end_refused})")
+    return "\n".join(lines)
 
 
 def journey_table(journeys: pd.DataFrame) -> Table:
@@ -195,27 +261,40 @@ def churn_table(churn: pd.DataFrame) -> Table:
     return out
 
 
-def summary_table(table, currency: str, months: int) -> Table:
-    """The run's headline figures as a rich table."""
+def summary_table(table: pd.DataFrame, currency: str, months: int) -> Table:
+    """The run's headline figures (:func:`sim.engine.results.summary`): one row per figure,
+    one column per segment and ``all``, so any number of segments and figures fits."""
     out = Table(
-        title=f"Simulated {months} months (lifetime value: installed-base cohort, "
-        f"{currency}, discounted)"
+        title=f"Simulated {months} months (the sample's figures; money in {currency}, "
+        "discounted; LTV: lifetime value per customer)",
+        **COMPACT,
     )
-    out.add_column("segment")
-    for column in table.columns:
-        out.add_column(column.replace("_", " "), justify="right")
-    percent = {"conversion", "monthly_churn"}
-    for segment, row in table.iterrows():
-        cells = [
-            f"{value:.1%}"
-            if name in percent or name.startswith("retention")
-            else f"{value:,.0f}"
-            if abs(value) >= 100 or float(value).is_integer()
-            else f"{value:,.1f}"
-            for name, value in row.items()
-        ]
-        out.add_row(str(segment), *cells)
+    out.add_column("")
+    for segment in table.index:
+        out.add_column(str(segment), justify="right")
+    units = {
+        "conversion": "share",
+        "monthly_churn": "share",
+        "acquired": "customers",
+        "active_end": "customers",
+    }
+    for name in table.columns:
+        unit = "share" if name.startswith("retention") else units.get(name, "")
+        label = SUMMARY_NAMES.get(name, name.replace("_", " "))
+        out.add_row(label, *[compact(value, unit) for value in table[name]])
     return out
+
+
+SUMMARY_NAMES = {
+    "active_end": "active at the end",
+    "retention_12": "retention after 12 months",
+    "retention_24": "retention after 24 months",
+    "value_run": "value over the run per customer",
+    "lifetime_value": "LTV per customer",
+    "acquired_lifetime_value": "LTV per acquired, net of acquisition",
+    "nps": "NPS at the end",
+}
+"""Row names of :func:`summary_table` (the others: their name without underscores)."""
 
 
 def fitted_table(fitted: dict) -> Table:

@@ -39,6 +39,9 @@ from sim.inputs.files import atomic_file
 from sim.inputs.parameters import Parameters
 
 BASELINE = "baseline"
+STORE_FORMAT = "pieces-2: npz; the counts of sim.engine.results.END"
+"""What a stored piece holds; part of the store's fingerprint, so that pieces written by
+another version of the code are never read."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ def _store(
     if store is None:
         return None
     digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    digest.update(STORE_FORMAT.encode())
     for params in draws:
         for field in fields(params):
             value = getattr(params, field.name)
@@ -206,7 +210,7 @@ def _store(
 
 def _path(folder: Path, piece: Piece) -> Path:
     safe = hashlib.sha256(piece.scenario.encode()).hexdigest()[:12]
-    return folder / f"{safe}-d{piece.draw}-r{piece.replication}.nc"
+    return folder / f"{safe}-d{piece.draw}-r{piece.replication}.npz"
 
 
 def _saved(folder: Path | None, piece: Piece) -> bool:
@@ -214,10 +218,24 @@ def _saved(folder: Path | None, piece: Piece) -> bool:
 
 
 def _save(folder: Path, piece: Piece, result: xr.Dataset) -> None:
-    with atomic_file(_path(folder, piece)) as partial:  # a piece file is whole or absent
-        result.to_netcdf(partial, engine="h5netcdf")
+    """A piece's arrays and attributes as one ``.npz`` (written whole or not at all): a few
+    milliseconds, where netCDF took fifty, which a sweep of hundreds of pieces felt."""
+    arrays = {f"var.{name}": v.values for name, v in result.data_vars.items()}
+    arrays |= {f"dims.{name}": np.array(v.dims) for name, v in result.data_vars.items()}
+    arrays |= {f"coord.{name}": c.values for name, c in result.coords.items()}
+    arrays |= {f"attr.{name}": np.array(value) for name, value in result.attrs.items()}
+    with atomic_file(_path(folder, piece)) as partial:
+        with partial.open("wb") as file:
+            np.savez(file, **arrays)
 
 
 def _load(folder: Path, piece: Piece) -> xr.Dataset:
-    with xr.open_dataset(_path(folder, piece), engine="h5netcdf") as ds:
-        return ds.load()
+    with np.load(_path(folder, piece), allow_pickle=False) as saved:
+        parts = {key: saved[key] for key in saved.files}
+    field = {kind: {} for kind in ("var", "dims", "coord", "attr")}
+    for key, value in parts.items():
+        kind, name = key.split(".", 1)
+        field[kind][name] = value
+    data = {name: (tuple(field["dims"][name]), v) for name, v in field["var"].items()}
+    attrs = {name: v.item() for name, v in field["attr"].items()}
+    return xr.Dataset(data, coords=field["coord"], attrs=attrs)

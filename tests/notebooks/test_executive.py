@@ -82,7 +82,8 @@ def test_the_recommendation_names_the_best_scenario_by_the_rule(executed):
     money["net"] = money["value_gain"] - money["cost"]
     likely = money[money["p_gain_exceeds_cost"] >= 0.5]
     texts = outputs(notebook, "text/markdown")
-    (text,) = [t for t in texts if "Recommendation:" in t or "No scenario is more likely" in t]
+    (text,) = [t for t in texts if "Recommendation:" in t or "No plan is more likely" in t]
+    assert texts[0] == text  # the review opens with the decision
     if len(likely):
         best = likely.sort_values("net", ascending=False, kind="stable")["scenario"].iloc[0]
         assert text.startswith(f"**Recommendation:** **{best}**")
@@ -92,3 +93,34 @@ def test_the_recommendation_names_the_best_scenario_by_the_rule(executed):
         ].iloc[0]
         assert f"The closest is **{closest}**" in text
     assert any("did not pass" in t or "passed its convergence" in t for t in texts)
+
+
+def test_the_decision_states_its_figures_and_what_they_rest_on(executed):
+    """The recommended (or closest) plan's value gained with its interval, cost, P(gain >
+    cost) and payback come from the economics; every plan that removes a touchpoint states its
+    assumption against its break-even figures; the measure of value and the run's size are
+    said once, before the detailed tables."""
+    notebook, tables, _ = executed
+    money = pd.read_csv(tables / "economics.csv")
+    removals = pd.read_csv(tables / "removals.csv")
+    texts = outputs(notebook, "text/markdown")
+    decision = texts[0]
+    best = money.set_index("scenario").loc[decision.split("**")[3]]
+    assert f"Lifetime value gained: {best['value_gain']:+,.0f} EUR (90% interval " in decision
+    assert f"P(gain > cost): {best['p_gain_exceeds_cost']:.0%}" in decision
+    assert "Payback: " in decision
+    assert set(removals["scenario"]) == {"Close the stores", PLAN}
+    for name in removals["scenario"]:  # the recommended plan's, or among the others
+        (line,) = [ln for ln in decision.splitlines() if f"**{name}**" in ln and "assumes" in ln]
+        assert "the plan assumes 50% go on and 50% are lost (stated in the scenario)" in line
+    (measure,) = [t for t in texts if t.startswith("**How value is counted: lifetime value.**")]
+    assert "customers acquired after the run" in measure
+    (sources,) = [t for t in texts if t.startswith("**Where the numbers come from.**")]
+    assert "3 posterior draws x 1 simulation of each x 300 simulated customers x 12 months" in (
+        sources
+    )
+    assert (
+        texts.index(measure)
+        < texts.index(sources)
+        < [i for i, t in enumerate(texts) if t.startswith("Without any change")][0]
+    )

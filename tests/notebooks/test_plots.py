@@ -208,3 +208,45 @@ def test_economics_plot_shades_the_value_interval_against_cost():
         )
         assert tuple(lines.get_color()[0][:3]) == to_rgb(colours[row.scenario])
     assert "thousand SEK" in ax.get_xlabel() and "thousand SEK" in ax.get_ylabel()
+
+
+def test_economics_plot_marks_the_recommended_plan_and_names_the_measure():
+    money = pd.DataFrame(
+        {
+            "scenario": ["A", "B $2"],
+            "value_gain": [3e5, -1e5],
+            "value_gain_low": [1e5, -4e5],
+            "value_gain_high": [6e5, 2e5],
+            "cost": [2e5, -5e4],
+            "measure": "lifetime",
+        }
+    )
+    ax = plots.economics_plot(money, "SEK", recommended="A").axes[0]
+    (marked,) = [line for line in ax.lines if line.get_gid() == "recommended:A"]
+    assert marked.get_markersize() > 6 and marked.get_xdata()[0] == pytest.approx(2e2)
+    assert not [line for line in ax.lines if line.get_gid() == "recommended:B $2"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "A (recommended)" in legend and r"B \$2" in legend  # a $ is not mathtext
+    assert "lifetime value gained" in ax.get_ylabel()
+    assert "monthly cost after the run included" in ax.get_xlabel()
+    run = plots.economics_plot(money.assign(measure="run"), "SEK").axes[0]
+    assert "over the run" in run.get_ylabel() and "over the run" in run.get_xlabel()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "per", "name"),
+    [
+        ("lifetime_value", "SEK per customer, discounted", "lifetime value per customer"),
+        ("value_run", "SEK per customer, discounted", "value over the run per customer"),
+        (
+            "acquired_lifetime_value",
+            "SEK per acquired customer, discounted",
+            "lifetime value per acquired customer, net of acquisition",
+        ),
+        ("margin", "SEK, company scale, undiscounted", "margin over the run"),
+    ],
+)
+def test_forest_plot_names_every_value_outcome_and_its_unit(outcome, per, name):
+    table = comparison_rows(outcome, "currency", ["A"], ["all"], np.random.default_rng(5))
+    ax = plots.forest_plot(table, outcome=outcome, currency="SEK").axes[0]
+    assert ax.get_xlabel() == f"{name}: scenario less baseline ({per})"

@@ -85,6 +85,22 @@ def test_the_page_loads_nothing_from_the_network(report):
 
 
 @pytest.mark.slow
+def test_the_page_opens_with_the_decision(report):
+    """The first words after the title are the recommendation (or that none is made), then
+    its chart, before the headline and the detailed tables."""
+    html = report[0].read_text()
+    body = re.sub(r"<style.*?</style>", "", html, flags=re.S)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+    decision = min(
+        i for i in (text.find("Recommendation:"), text.find("No plan is more likely")) if i >= 0
+    )
+    assert decision < text.find("How value is counted") < text.find("Where the numbers come from")
+    assert text.find("Where the numbers come from") < text.find("Headline: the business")
+    first_image = html.find("<img")
+    assert html.find("Recommendation:") < first_image < html.find("How value is counted")
+
+
+@pytest.mark.slow
 def test_every_figure_is_a_non_empty_png(report):
     sources = re.findall(r'<img[^>]+src="data:image/png;base64,([^"]+)"', report[0].read_text())
     assert len(sources) >= 4  # retention, forest, economics and at least one more

@@ -122,7 +122,7 @@ def test_an_interrupted_run_resumes_to_the_same_results(draws, plans, serial, tm
 
     with pytest.raises(KeyboardInterrupt):
         run(draws, plans, SMALL, executor="serial", store=tmp_path, progress=interrupt)
-    saved = list(tmp_path.glob("pieces-*/*.nc"))
+    saved = list(tmp_path.glob("pieces-*/*.npz"))
     assert len(saved) == 5 and not list(tmp_path.glob("pieces-*/*.partial"))
     seen = []
     resumed = run(
