@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sim.inputs.errors import InputError
 
-console = Console(width=None if sys.stdout.isatty() else 100)
+console = Console(width=None if sys.stdout.isatty() else 100, soft_wrap=True)
 errors = Console(stderr=True)
 
 WorldArg = Annotated[str, typer.Argument(help="World file (YAML), or 'demo' for the bundled demo.")]
