@@ -84,21 +84,22 @@ def study_inputs(
     InputError
         If the posterior holds fewer draws than asked.
     """
-    from scenarios.runner import Settings
-    from scenarios.study import draws_of
+    from scenarios.study import samples
     from sim.inputs.load import load_world
 
     loaded = load_world(world)
     try:
-        sets = draws_of(loaded, posterior, draws)
+        sets, settings = samples(
+            loaded,
+            posterior,
+            draws,
+            customers=customers,
+            months=months or loaded.economics.horizon_months,
+            seed=seed,
+            replications=replications,
+        )
     except ValueError as error:
         raise InputError(str(posterior), [("", f"{error}; ask for at most that many")]) from None
-    settings = Settings(
-        customers=customers,
-        months=months or loaded.economics.horizon_months,
-        seed=seed,
-        replications=replications * (draws if posterior is None else 1),
-    )
     return loaded, sets, settings
 
 

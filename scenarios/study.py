@@ -104,6 +104,31 @@ def read_plans(world: World, files: list[Path], plan: str | None = None) -> dict
     return plans
 
 
+def samples(
+    world: World,
+    posterior: Path | None,
+    draws: int,
+    *,
+    customers: int,
+    months: int,
+    seed: int,
+    replications: int = 1,
+) -> tuple[list[Parameters], Settings]:
+    """The parameter sets and run settings of a study: ``draws`` posterior draws with
+    ``replications`` simulations each, or without a posterior the world's parameters
+    simulated ``draws`` x ``replications`` times with other random numbers, so that every
+    figure carries the simulation's noise. Never fewer simulations than asked.
+
+    Raises
+    ------
+    ValueError
+        If the posterior holds fewer draws than asked.
+    """
+    sets = draws_of(world, posterior, draws)
+    runs = replications * (draws if posterior is None else 1)
+    return sets, Settings(customers=customers, months=months, seed=seed, replications=runs)
+
+
 def draws_of(world: World, posterior: Path | None, count: int) -> list[Parameters]:
     """``count`` parameter sets from the posterior, or the world's defaults once."""
     params = from_world(world)

@@ -55,3 +55,18 @@ def test_a_bad_scenario_file_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "fax_machine" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_more_draws_than_the_posterior_holds_is_one_line_and_exit_2(tmp_path, demo_world):
+    from tests.helpers import posterior_file
+
+    posterior = posterior_file(tmp_path / "post.nc", demo_world, draws=4)  # 2 chains x 4
+    done = ctm(
+        "compare", "demo", f"{EXAMPLES}/fix_invoice.yaml", "--posterior", str(posterior),
+        "--draws", "9", "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"{posterior}: asked for 9 draws, the posterior holds 8; ask for at most that many\n"
+    )
+    assert not (tmp_path / "out").exists()

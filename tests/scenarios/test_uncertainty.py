@@ -68,3 +68,18 @@ def test_a_real_effect_has_an_interval_of_nonzero_width(results):
     ].iloc[0]
     assert row["high"] - row["low"] > 0
     assert row["p_better"] > 0.5  # fewer bad invoices: less churn in most replications
+
+
+def test_without_a_posterior_draws_are_simulations_and_never_fewer_than_asked(demo_world, tmp_path):
+    """Without a posterior, 7 draws x 2 replications are 14 simulations of the world's
+    parameters; a posterior of 2 chains x 4 draws cannot give 9 draws, and says so."""
+    from scenarios.study import samples
+    from tests.helpers import posterior_file
+
+    sets, settings = samples(demo_world, None, 7, customers=100, months=3, seed=1, replications=2)
+    assert len(sets) == 1 and settings.replications == 14
+    posterior = posterior_file(tmp_path / "post.nc", demo_world, draws=4)
+    sets, settings = samples(demo_world, posterior, 8, customers=100, months=3, seed=1)
+    assert len(sets) == 8 and settings.replications == 1
+    with pytest.raises(ValueError, match="asked for 9 draws, the posterior holds 8"):
+        samples(demo_world, posterior, 9, customers=100, months=3, seed=1)
