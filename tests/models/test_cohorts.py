@@ -77,11 +77,15 @@ def test_missing_column(tmp_path, demo_world):
 
 @pytest.fixture(scope="module")
 def counts(demo_params, tmp_path_factory) -> str:
-    """Households' cohort simulated with an sBG baseline (alpha 0.8, beta 12), 24 months."""
+    """Households' cohort simulated with an sBG baseline (alpha 0.8, beta 12), 24 months:
+    the installed base all at tenure 0 (``tenure_mix: new``), so that it is one cohort from
+    its start, as the counts say."""
     params = constant_hazard(demo_params, hazard=0.05, discount_rate=0.01)
     sbg = np.full((len(params.segments), 2), np.nan)
     sbg[0] = A, B
-    ds = simulate(params.replace(sbg=sbg, queues={}), customers=8_000, months=24, seed=5)
+    new = np.ones((len(params.segments), 1))  # every customer of the base at tenure 0
+    params = params.replace(sbg=sbg, queues={}, base_tenure=new)
+    ds = simulate(params, customers=8_000, months=24, seed=5)
     cohort = ds.sel(cohort=0).isel(segment=0)
     alive = np.concatenate([[cohort["cohort_size"].item()], cohort["survivors"].values])
     path = tmp_path_factory.mktemp("cohorts") / "cohorts.csv"

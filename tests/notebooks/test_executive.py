@@ -114,7 +114,7 @@ def test_the_decision_states_its_figures_and_what_they_rest_on(executed):
         (line,) = [ln for ln in decision.splitlines() if f"**{name}**" in ln and "assumes" in ln]
         assert "the plan assumes 50% go on and 50% are lost (stated in the scenario)" in line
     (measure,) = [t for t in texts if t.startswith("**How value is counted: lifetime value.**")]
-    assert "customers acquired after the run" in measure
+    assert "customers the company goes on winning after the run" in measure
     (sources,) = [t for t in texts if t.startswith("**Where the numbers come from.**")]
     assert "3 posterior draws x 1 simulation of each x 300 simulated customers x 12 months" in (
         sources
