@@ -60,6 +60,17 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
+def output_file(path: Path) -> None:
+    """Make sure ``path`` can take an output file before any long work: its folder is created
+    if missing; a path that is a folder, or whose parent is a file, is refused (InputError)."""
+    if path.is_dir():
+        raise InputError(str(path), [("", "is a folder, expected the name of a file to write")])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(str(path), [("", "its folder is a file, expected a folder")]) from None
+
+
 def executor(scheduler: str | None, serial: bool) -> str:
     """The runner's executor: a dask scheduler if given, else one process or local ones."""
     return scheduler or ("serial" if serial else "processes")

@@ -17,6 +17,8 @@ from cli.common import (
     console,
     errors,
     executor,
+    output_file,
+    study_inputs,
     user_errors,
 )
 
@@ -56,6 +58,8 @@ def report(
         load_posterior(posterior, loaded)
     read_plans(loaded, files, plan)
     months = months or loaded.economics.horizon_months
+    study_inputs(world, posterior, draws, customers, months, seed)  # enough draws?
+    output_file(out)
 
     from papermill import PapermillExecutionError
 

@@ -27,6 +27,7 @@ def check_world(world: World) -> Problems:
     return [
         *_duplicates("touchpoints", world.touchpoint_ids),
         *_duplicates("segments", world.segment_ids),
+        *_reserved(world.segment_ids),
         *_ratings(world),
         *_segments(world),
         *_churn(world),
@@ -41,6 +42,23 @@ def _duplicates(field: str, ids: list[str]) -> Problems:
         for i, name in enumerate(ids)
         if counts[name] > 1 and ids.index(name) != i
     ]
+
+
+RESERVED_SEGMENTS = ("all", "default")
+"""Words the tool uses beside segment ids: ``all`` for the company total, ``default`` for
+what every segment shares in ratings and cutpoints."""
+
+
+def _reserved(ids: list[str]) -> Problems:
+    return [
+        (f"segments[{i}].id", f"{name!r} is a word the tool uses ({_RESERVED[name]}), expected "
+                              "another id")
+        for i, name in enumerate(ids)
+        if name in RESERVED_SEGMENTS
+    ]  # fmt: skip
+
+
+_RESERVED = {"all": "the company total", "default": "what every segment shares"}
 
 
 def unknown(where: str, names: Iterable[str], known: list[str], kind: str) -> Problems:

@@ -173,3 +173,29 @@ def test_bad_input_is_one_line_with_exit_2_and_no_page(tmp_path, args, line):
     assert done.returncode == 2
     assert done.stderr.strip() == line.format(tmp=tmp_path)
     assert not out.exists()
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, demo_world):
+    """A folder as the page, a file as its folder, more draws than the posterior holds: one
+    line and exit code 2, before the notebook runs, and no page."""
+    from tests.helpers import posterior_file
+
+    (tmp_path / "taken").write_text("a file")
+    cases = [
+        (
+            ["--out", str(tmp_path)],
+            f"{tmp_path}: is a folder, expected the name of a file to write",
+        ),
+        (
+            ["--out", str(tmp_path / "taken" / "report.html")],
+            f"{tmp_path / 'taken' / 'report.html'}: its folder is a file, expected a folder",
+        ),
+    ]
+    for args, line in cases:
+        done = ctm("report", *args)
+        assert done.returncode == 2 and done.stderr.strip() == line, done.stderr
+    posterior = posterior_file(tmp_path / "post.nc", demo_world, draws=4)
+    out = tmp_path / "new" / "report.html"
+    done = ctm("report", "--posterior", str(posterior), "--draws", "9", "--out", str(out))
+    assert done.returncode == 2 and "asked for 9 draws, the posterior holds 8" in done.stderr
+    assert not out.exists()

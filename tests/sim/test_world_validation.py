@@ -46,6 +46,11 @@ ONE_LINE_CASES = [
         "duplicate id 'business', expected each id once",
     ),
     (
+        "segment_id_all.yaml",
+        "segments[1].id",
+        "'all' is a word the tool uses (the company total), expected another id",
+    ),
+    (
         "journey_unknown_touchpoint.yaml",
         "segments[0].journey.ad.shop",
         "unknown state 'shop', expected one of ad, website, installer, call_centre, purchase, lost",
