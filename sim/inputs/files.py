@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import os
+import reprlib
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,9 +58,31 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+LARGEST_FILE = 1_000_000
+"""Bytes: a hand-written YAML file (a world, a scenario, costs) is far smaller."""
+DEEPEST = 64
+"""Levels of nesting a YAML file may have (a world file needs about 6)."""
+MOST_VALUES = 200_000
+"""Values a YAML file may hold once its aliases are expanded: the demo world holds about
+1,000; an alias bomb (aliases of aliases) expands to billions and is refused unexpanded."""
+
+
 def read_yaml(path: Path) -> dict:
-    """A YAML mapping from ``path`` (safe_load), or InputError naming what is wrong."""
+    """A YAML mapping from ``path`` (a safe loader that refuses duplicate keys), or
+    InputError naming what is wrong. Before anything is built, the file's size, its nesting
+    and the number of values its aliases expand to are checked against :data:`LARGEST_FILE`,
+    :data:`DEEPEST` and :data:`MOST_VALUES` (:func:`_measure`), so that a hostile file is
+    refused in a line, never expanded."""
     try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):  # a pipe or a device would block the read
+            raise InputError(str(path), [("", "is not a regular file, expected a YAML file")])
+        if info.st_size > LARGEST_FILE:
+            raise InputError(
+                str(path), [("", f"is larger than {LARGEST_FILE:,} bytes, expected a YAML file")]
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(str(path), [("", "no such file")]) from None
@@ -69,6 +93,9 @@ def read_yaml(path: Path) -> dict:
     except OSError as error:
         raise InputError(str(path), [("", f"cannot be read ({error.strerror})")]) from None
     try:
+        problem = _measure(text)
+        if problem:
+            raise InputError(str(path), [problem])
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
@@ -81,6 +108,41 @@ def read_yaml(path: Path) -> dict:
         kind = type(data).__name__
         raise InputError(str(path), [("", f"got a YAML {kind}, expected a mapping of fields")])
     return data
+
+
+def _measure(text: str) -> tuple[str, str] | None:
+    """The first limit a YAML text passes, as a problem, read from its event stream (which
+    builds nothing): nesting beyond :data:`DEEPEST`, or more than :data:`MOST_VALUES` values
+    once every alias is expanded (an alias counts the values of its anchor's node)."""
+    sizes: dict[str, int] = {}  # anchor -> values in its node
+    stack: list[list] = [[None, 0]]  # open collections: [anchor, values so far]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 0])
+            if len(stack) - 1 > DEEPEST:
+                line = event.start_mark.line + 1
+                return f"line {line}", f"nested more than {DEEPEST} levels deep"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, count = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = count + 1
+            stack[-1][1] += count + 1
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            stack[-1][1] += 1
+        elif isinstance(event, yaml.AliasEvent):
+            stack[-1][1] += sizes.get(event.anchor, 1)
+        else:
+            continue
+        if sum(count for _, count in stack) > MOST_VALUES:
+            line = event.start_mark.line + 1
+            return (
+                f"line {line}",
+                f"holds more than {MOST_VALUES:,} values once its aliases are expanded, "
+                "expected a hand-written file",
+            )
+    return None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -123,7 +185,8 @@ def describe_all(errors: list[dict]) -> list[tuple[str, str]]:
 def _describe(error: dict) -> tuple[str, str]:
     """A pydantic error as (path, message), the message naming what is expected."""
     where = _path(error["loc"])
-    kind, context, given = error["type"], error.get("ctx", {}), error.get("input")
+    kind, context = error["type"], error.get("ctx", {})
+    given = _Excerpt(error.get("input"))
     if kind == "missing":
         return where, "missing, expected a value"
     if kind == "extra_forbidden":
@@ -143,6 +206,21 @@ def _describe(error: dict) -> tuple[str, str]:
     if kind == "value_error":
         return where, str(context.get("error", error["msg"]))
     return where, f"{error['msg'][0].lower()}{error['msg'][1:]} (got {given!r})"
+
+
+class _Excerpt:
+    """A value as an error message quotes it: its repr, cut to :data:`EXCERPT` characters."""
+
+    def __init__(self, value: object):
+        self.value = value
+
+    def __repr__(self) -> str:
+        text = reprlib.repr(self.value)
+        return text if len(text) <= EXCERPT else f"{text[: EXCERPT - 3]}..."
+
+
+EXCERPT = 60
+"""Characters of a bad value an error message quotes, at most."""
 
 
 def _path(loc: tuple) -> str:
