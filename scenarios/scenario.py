@@ -36,15 +36,37 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    PrivateAttr,
+    model_validator,
+)
 from pydantic_core import core_schema
 
 from sim.inputs.checks import TOLERANCE
 from sim.inputs.queues import PositiveDuration
-from sim.inputs.schema import NonNegative, Probability, StrictModel
+from sim.inputs.schema import Name, NonNegative, Probability, StrictModel, Text
 from sim.inputs.world import LOST, PerSegment, RatingDistribution, Touchpoint, World
 
 KINDS = ("add", "fix", "remove", "reroute", "prospects", "shift")
+RESERVED_NAMES = ("baseline",)
+"""Scenario names the tool uses itself: ``baseline`` is the run without edits."""
+
+
+def _scenario_name(value: str) -> str:
+    if not value:
+        raise ValueError("is empty, expected a name such as 'Clearer invoice'")
+    if value.strip().lower() in RESERVED_NAMES:
+        raise ValueError(f"{value!r} is the name of the run without edits, expected another name")
+    return value
+
+
+ScenarioName = Annotated[Name, AfterValidator(_scenario_name)]
+"""A scenario's (or plan's) name: a :data:`sim.inputs.schema.Name`, not empty, not
+``baseline``."""
 SUCCESSORS = "successors"
 """The end of a removal's traffic that goes on as if the prospect had met the touchpoint."""
 Month = Annotated[int, Field(ge=0)]
@@ -356,8 +378,8 @@ Edit = Annotated[
 class Scenario(StrictModel):
     """A scenario file: edits to a world, their costs, effort and start month."""
 
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: ScenarioName
+    description: Text = ""
     one_off_cost: NonNegative
     monthly_cost: float
     """Spent every month from start_month on; negative for a saving (closed stores)."""

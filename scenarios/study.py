@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import xarray as xr
+from pydantic import TypeAdapter, ValidationError
 
 from models.draws import parameter_sets
 from models.posterior import load_posterior
@@ -32,9 +33,9 @@ from scenarios.compare import Value, compare, economics
 from scenarios.edits import with_substitution
 from scenarios.load import combine, load_scenario, recheck
 from scenarios.runner import BASELINE, Settings, run
-from scenarios.scenario import Plan, RemoveTouchpoint, as_plan
+from scenarios.scenario import Plan, RemoveTouchpoint, ScenarioName, as_plan
 from sim.inputs.errors import InputError
-from sim.inputs.files import atomic_directory
+from sim.inputs.files import atomic_directory, describe_all
 from sim.inputs.parameters import Parameters, from_world
 from sim.inputs.world import World
 
@@ -100,6 +101,14 @@ def read_plans(world: World, files: list[Path], plan: str | None = None) -> dict
             )
         plans[scenario.name] = as_plan(scenario)
     if plan is not None:
+        try:
+            plan = TypeAdapter(ScenarioName).validate_python(plan)
+        except ValidationError as error:
+            raise InputError("--plan", [("", describe_all(error.errors())[0][1])]) from None
+        if plan in plans:
+            raise InputError(
+                "--plan", [("", f"{plan!r} is the name of a scenario given, expected another")]
+            )
         plans[plan] = combine(scenarios, plan)
     return plans
 

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field, PlainValidator
 
 from sim.inputs.queues import QueueSettings
-from sim.inputs.schema import NonNegative, Probability, StrictModel
+from sim.inputs.schema import Id, Name, NonNegative, Probability, StrictModel
 from sim.inputs.units import MONTH, Duration, parse_duration
 
 STAGES = (
@@ -58,8 +58,8 @@ TenureMix = Annotated[str | dict[str, float], PlainValidator(_tenure_mix)]
 class Touchpoint(StrictModel):
     """One interaction between the company and a customer."""
 
-    id: str = Field(min_length=1)
-    label: str = ""
+    id: Id
+    label: Name = ""
     stage: Stage
     channel: str
     department: str
@@ -91,8 +91,8 @@ class Touchpoint(StrictModel):
 class Segment(StrictModel):
     """A group of customers with its own journey, contacts and economics."""
 
-    id: str = Field(min_length=1)
-    label: str = ""
+    id: Id
+    label: Name = ""
     customers: NonNegative
     """Installed base at the start of the run."""
     prospects_per_month: NonNegative
@@ -195,7 +195,7 @@ class Loyalty(StrictModel):
 class World(StrictModel):
     """A complete world file."""
 
-    name: str
+    name: Name
     economics: Economics
     touchpoints: Annotated[list[Touchpoint], Field(min_length=1)]
     segments: Annotated[list[Segment], Field(min_length=1)]
