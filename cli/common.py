@@ -45,8 +45,14 @@ SchedulerOpt = Annotated[
 SerialOpt = Annotated[bool, typer.Option(help="One process (default: local processes).")]
 
 
+INTERRUPTED = 130
+"""The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect."""
+
+
 def user_errors(command: Callable) -> Callable:
-    """Turn InputError into one line per problem on stderr and exit code 2."""
+    """Turn InputError into one line per problem on stderr and exit code 2, and Ctrl-C into
+    one line and exit code 130 (work finished before it, such as a sweep's pieces, is kept
+    for a rerun to resume)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -56,6 +62,13 @@ def user_errors(command: Callable) -> Callable:
             for line in error.lines():
                 errors.print(line, markup=False, highlight=False, soft_wrap=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            errors.print(
+                "Interrupted: nothing was written; finished simulations are kept, and the same "
+                "command resumes them.",
+                soft_wrap=True,
+            )
+            sys.exit(INTERRUPTED)
 
     return wrapper
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
@@ -52,19 +53,35 @@ def execute(
             yield key, function(*args)
     elif executor == "processes":
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures: dict[Future, Hashable] = {
-                pool.submit(function, *args): key for key, args in jobs.items()
-            }
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+        futures: dict[Future, Hashable] = {
+            pool.submit(function, *args): key for key, args in jobs.items()
+        }
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:  # Ctrl-C, or a failed job: stop every worker now
+            _stop(pool)
+            raise
+        pool.shutdown()
     else:
         yield from _execute_dask(function, jobs, executor, workers)
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C to the main process, which stops the workers itself (a
+    worker interrupted in the middle of a job would print its own traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the jobs not started and end the workers at once, not after their jobs."""
+    processes = list(getattr(pool, "_processes", {}).values())  # the workers, to end them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=2)
 
 
 def _execute_dask(
@@ -80,12 +97,16 @@ def _execute_dask(
         if address == "local"
         else None
     )
-    with Client(cluster if cluster is not None else address) as client:
-        futures = {client.submit(function, *args, pure=False): key for key, args in jobs.items()}
-        try:
-            for future in dask_completed(futures):
-                yield futures[future], future.result()
-        finally:
-            client.cancel(list(futures))
-    if cluster is not None:
-        cluster.close()
+    try:
+        with Client(cluster if cluster is not None else address) as client:
+            futures = {
+                client.submit(function, *args, pure=False): key for key, args in jobs.items()
+            }
+            try:
+                for future in dask_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                client.cancel(list(futures))
+    finally:
+        if cluster is not None:
+            cluster.close()
