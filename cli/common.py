@@ -131,10 +131,19 @@ def study_inputs(
 def simulating(out: Path) -> Iterator[tuple[Path, Callable[[int, int], None]]]:
     """A folder for finished pieces (a rerun resumes there; removed once the block completes)
     and a progress callback drawing a bar."""
+    from scenarios.runner import StoreBusy
+    from sim.inputs.files import check_folder
+
+    check_folder(out)  # before the work, not after it
     store = out.with_name(f".{out.name}.pieces")
-    with progress_bar() as bar:
-        task = bar.add_task("simulating scenarios x draws", total=None)
-        yield store, lambda done, total: bar.update(task, completed=done, total=total)
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task("simulating scenarios x draws", total=None)
+            yield store, lambda done, total: bar.update(task, completed=done, total=total)
+    except StoreBusy as error:
+        raise InputError(
+            str(out), [("", f"{error}; wait for it, or choose another --out")]
+        ) from None
     shutil.rmtree(store, ignore_errors=True)
 
 

@@ -43,12 +43,13 @@ def simulate(
     from notebooks.tables import summary_table
     from sim.engine.results import summary, write_results
     from sim.engine.simulation import simulate as run
-    from sim.inputs.files import atomic_directory
+    from sim.inputs.files import atomic_directory, check_folder
     from sim.inputs.load import load_world
     from sim.inputs.parameters import from_world
 
     loaded = load_world(world)
     months = months or loaded.economics.horizon_months
+    check_folder(out)  # before the work, not after it
     with progress_bar() as bar:
         task = bar.add_task("simulating months", total=months)
         results = run(

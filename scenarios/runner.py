@@ -22,9 +22,12 @@ them again: an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+import os
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -35,7 +38,7 @@ from scenarios.edits import schedule
 from scenarios.pool import execute
 from scenarios.scenario import Plan
 from sim.engine.simulation import Simulation
-from sim.inputs.files import atomic_file
+from sim.inputs.files import atomic_file, process_alive
 from sim.inputs.parameters import Parameters
 
 BASELINE = "baseline"
@@ -113,8 +116,26 @@ def run(
     names = [BASELINE, *plans]
     pieces = [Piece(name, d, r) for d in range(len(draws)) for name in names
               for r in range(settings.replications)]  # fmt: skip
+    with _locked(store):
+        return _run(draws, plans, settings, executor, store, progress, names, pieces)
+
+
+def _run(
+    draws: list[Parameters],
+    plans: Mapping[str, Plan],
+    settings: Settings,
+    executor: str,
+    store: Path | None,
+    progress: Callable[[int, int], None] | None,
+    names: list[str],
+    pieces: list[Piece],
+) -> xr.Dataset:
     folder = _store(store, draws, plans, settings)
-    done: dict[Piece, xr.Dataset] = {p: _load(folder, p) for p in pieces if _saved(folder, p)}
+    done: dict[Piece, xr.Dataset] = {}
+    for piece in pieces:
+        found = _load(folder, piece, draws[0].segments, settings.months)
+        if found is not None:
+            done[piece] = found
     total = len(pieces)
     if progress:
         progress(len(done), total)
@@ -213,10 +234,6 @@ def _path(folder: Path, piece: Piece) -> Path:
     return folder / f"{safe}-d{piece.draw}-r{piece.replication}.npz"
 
 
-def _saved(folder: Path | None, piece: Piece) -> bool:
-    return folder is not None and _path(folder, piece).exists()
-
-
 def _save(folder: Path, piece: Piece, result: xr.Dataset) -> None:
     """A piece's arrays and attributes as one ``.npz`` (written whole or not at all): a few
     milliseconds, where netCDF took fifty, which a sweep of hundreds of pieces felt."""
@@ -229,7 +246,60 @@ def _save(folder: Path, piece: Piece, result: xr.Dataset) -> None:
             np.savez(file, **arrays)
 
 
-def _load(folder: Path, piece: Piece) -> xr.Dataset:
+class StoreBusy(RuntimeError):
+    """Another run is writing to the same store of pieces."""
+
+
+@contextlib.contextmanager
+def _locked(store: Path | None) -> Iterator[None]:
+    """Hold the store's lock for the block: two runs writing one store would mix and delete
+    each other's pieces, so the second is refused (:class:`StoreBusy`). A lock left by a run
+    that died (its process is gone) is taken over."""
+    if store is None:
+        yield
+        return
+    store.mkdir(parents=True, exist_ok=True)
+    lock = store / "lock"
+    for _ in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and process_alive(owner):
+                raise StoreBusy(f"another run (process {owner}) is writing there") from None
+            lock.unlink(missing_ok=True)  # left by a run that died
+            continue
+        with os.fdopen(handle, "w") as file:
+            file.write(str(os.getpid()))
+        break
+    else:
+        raise StoreBusy("another run is writing there")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _load(folder: Path | None, piece: Piece, segments, months: int) -> xr.Dataset | None:
+    """A finished piece saved by an earlier run, or None when there is none or it is damaged
+    (cut short, unreadable, or not the shape of this run's pieces): a damaged piece is
+    deleted and simulated again."""
+    if folder is None or not _path(folder, piece).exists():
+        return None
+    try:
+        found = _read(folder, piece)
+        if list(found["segment"].values) != list(segments) or found.sizes["month"] != months:
+            raise ValueError("another shape")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        _path(folder, piece).unlink(missing_ok=True)
+        return None
+    return found
+
+
+def _read(folder: Path, piece: Piece) -> xr.Dataset:
     with np.load(_path(folder, piece), allow_pickle=False) as saved:
         parts = {key: saved[key] for key in saved.files}
     field = {kind: {} for kind in ("var", "dims", "coord", "attr")}

@@ -42,9 +42,21 @@ def atomic_directory(target: Path) -> Iterator[Path]:
     """A fresh folder to write into, which replaces ``target`` only if the block succeeds.
 
     On any error, Ctrl-C included, the partial folder is removed and ``target`` is as before.
+    Staging folders that a killed run left beside ``target`` (their process is gone) are
+    removed first.
+
+    Raises
+    ------
+    InputError
+        If ``target`` cannot be a folder of results (:func:`check_folder`).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    check_folder(target)
+    for left in target.parent.glob(f".{target.name}.staging-*"):
+        pid = left.name.removeprefix(f".{target.name}.staging-").split("-")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+    prefix = f".{target.name}.staging-{os.getpid()}-"
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; results are for sharing
     try:
         yield staging
@@ -56,6 +68,31 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         target.rename(previous)
     staging.rename(target)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def check_folder(target: Path) -> None:
+    """Make sure ``target`` can become a folder of results, before any work: its parent is
+    created if missing; an empty name, ``.`` or ``..``, an existing file, and a parent that
+    is a file are refused (InputError)."""
+    if target.name in ("", ".", ".."):
+        raise InputError(str(target), [("", "is not a folder's name, expected e.g. out/run")])
+    if target.exists() and not target.is_dir():
+        raise InputError(str(target), [("", "is a file, expected a folder for the results")])
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise InputError(str(target), [("", "its folder is a file, expected a folder")]) from None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 LARGEST_FILE = 1_000_000

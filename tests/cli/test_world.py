@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import xarray as xr
@@ -100,3 +102,24 @@ def test_staffing_bad_option_is_one_line(option, value, message):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1
     assert lines[0].startswith(f"ctm staffing: {message}")
+
+
+def test_an_output_folder_that_cannot_be_is_refused_before_the_run(tmp_path):
+    """--out naming a file, ., or a folder inside a file: one line, exit 2, the file as it
+    was; a killed run's staging folder beside the output is cleaned up."""
+    taken = tmp_path / "taken.txt"
+    taken.write_text("keep me")
+    for out, phrase in (
+        (taken, "is a file, expected a folder for the results"),
+        (Path("."), "is not a folder's name"),
+        (taken / "run", "its folder is a file"),
+    ):
+        done = ctm("simulate", "demo", "--customers", "100", "--months", "2", "--out", str(out))
+        assert done.returncode == 2 and phrase in done.stderr and done.stderr.count("\n") == 1
+    assert taken.read_text() == "keep me"
+    stale = tmp_path / ".run.staging-999999999-abc"
+    stale.mkdir()
+    done = ctm(
+        "simulate", "demo", "--customers", "100", "--months", "2", "--out", str(tmp_path / "run")
+    )
+    assert done.returncode == 0 and not stale.exists()

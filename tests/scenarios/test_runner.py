@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -168,3 +170,33 @@ def test_common_random_numbers_cut_the_variance_of_differences(demo_world, demo_
     independent = np.array([churned(changes, s + 1) for s in seeds])
     ratio = np.var(independent - base, ddof=1) / np.var(common - base, ddof=1)
     assert ratio >= 4, ratio
+
+
+def test_a_damaged_piece_is_simulated_again(draws, plans, serial, tmp_path):
+    """A piece file cut short (a crash mid-write) or of another shape: deleted and simulated
+    again, and the results are those of a run straight through."""
+    run(draws, plans, SMALL, executor="serial", store=tmp_path)
+    saved = sorted(tmp_path.glob("pieces-*/*.npz"))
+    saved[0].write_bytes(saved[0].read_bytes()[:100])  # cut short
+    saved[1].write_bytes(b"not a piece")
+    seen = []
+    again = run(
+        draws, plans, SMALL, executor="serial", store=tmp_path,
+        progress=lambda done, total: seen.append(done),
+    )  # fmt: skip
+    assert seen[0] == len(saved) - 2  # the two damaged ones were not taken
+    xr.testing.assert_identical(serial, again)
+
+
+def test_a_store_another_live_run_holds_is_refused(draws, plans, tmp_path):
+    """Two runs writing one store would mix and delete each other's pieces: the second is
+    refused while the first's process lives; a lock left by a dead process is taken over."""
+    from scenarios.runner import StoreBusy
+
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "lock").write_text(str(os.getpid()))  # this process: alive
+    with pytest.raises(StoreBusy, match=f"process {os.getpid()}"):
+        run(draws, plans, SMALL, executor="serial", store=tmp_path)
+    (tmp_path / "lock").write_text("999999999")  # no such process
+    run(draws[:1], plans, SMALL, executor="serial", store=tmp_path)
+    assert not (tmp_path / "lock").exists()
