@@ -15,12 +15,23 @@ from pathlib import Path
 from sim.inputs.files import atomic_file
 
 NOTEBOOKS = ("executive_review", "analyst_quickwins", "strategist_plan")
-OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+"""The page's Content-Security-Policy: no script runs, none is fetched, whatever the page
+holds; its figures (PNG data) and its own styles show. A user's string that got through as
+markup could not run."""
+OFFLINE_TEMPLATE = (
+    """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head -%}
+<meta http-equiv="Content-Security-Policy" content="POLICY">
+{{ super() }}
+{%- endblock html_head -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
-"""nbconvert's lab template without the scripts it would load from a CDN."""
+).replace("POLICY", POLICY)
+"""nbconvert's lab template without the scripts it would load from a CDN, and with the
+:data:`POLICY` first in the page's head."""
 
 
 def notebook_path(name: str) -> Path:

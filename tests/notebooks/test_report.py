@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from notebooks.report import notebook_path
+from notebooks.report import POLICY, notebook_path
 from scenarios.load import scenario_files as bundled_scenarios
 from tests.helpers import ctm, posterior_file
 
@@ -134,7 +134,11 @@ def test_recommendation_names_the_best_scenario(report):
 @pytest.mark.slow
 def test_chromium_draws_every_figure(report, tmp_path):
     page = tmp_path / "checked.html"
-    page.write_text(report[0].read_text().replace("</body>", CHECK + "</body>"))
+    own = report[0].read_text()
+    assert f'content="{POLICY}"' in own  # the page runs no script: this copy's check may
+    page.write_text(
+        own.replace(f'content="{POLICY}"', 'content=""').replace("</body>", CHECK + "</body>")
+    )
     browser = [
         shutil.which("chromium") or "chromium",
         "--headless",
@@ -199,3 +203,30 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_run(tmp_path, de
     done = ctm("report", "--posterior", str(posterior), "--draws", "9", "--out", str(out))
     assert done.returncode == 2 and "asked for 9 draws, the posterior holds 8" in done.stderr
     assert not out.exists()
+
+
+HOSTILE = "<script>document.title='pwned'</script> [x](javascript:alert(1))"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("chromium") is None and not os.environ.get("CI"),
+    reason="Debian's chromium is not installed (.ci/run installs it)",
+)
+def test_hostile_names_run_no_script_in_the_report(tmp_path):
+    """A scenario named with a script and a javascript: link, through ctm report, opened in
+    headless Chromium: the title is the report's own and no javascript: link exists."""
+    text = (Path(__file__).parents[2] / "scenarios" / "examples" / "fix_invoice.yaml").read_text()
+    scenario = tmp_path / "hostile.yaml"
+    scenario.write_text(text.replace("name: Clearer invoice", f"name: {json.dumps(HOSTILE)}"))
+    html = tmp_path / "report.html"
+    made = ctm("report", "--scenarios", str(scenario), *SMALL, "--out", str(html))
+    assert made.returncode == 0, made.stderr
+    browser = [shutil.which("chromium") or "chromium", "--headless", "--no-sandbox",
+               "--disable-gpu", "--virtual-time-budget=5000"]  # fmt: skip
+    dom = subprocess.run(
+        [*browser, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "<title>Executive review</title>" in dom and "pwned" not in dom.split("</title>")[0]
+    assert not re.search(r'href="\s*javascript:', dom, re.IGNORECASE)
+    assert "<script>document.title" not in html.read_text()  # escaped, not markup
