@@ -124,9 +124,35 @@ def quickwins(
 
 @user_errors
 def attribution(
-    world: WorldArg,
+    world: Annotated[
+        str | None,
+        typer.Argument(
+            help="World file (YAML), or 'demo' for the bundled demo; not with --paths.",
+            show_default=False,
+        ),
+    ] = None,
+    paths: Annotated[
+        Path | None,
+        typer.Option(
+            help="Journeys data instead of a world: aggregated paths (CSV or Parquet: path "
+            "with steps joined by ' > ', total_conversions, total_null; comma or semicolon "
+            "separated) or an event log (case:concept:name, concept:name, time:timestamp, or "
+            "customer_id, touchpoint, timestamp; a case converts with an activity named "
+            "conversion or purchase). Fits the first-order chain and its Dirichlet "
+            "posterior; no world, survey or churn fit.",
+        ),
+    ] = None,
     posterior: PosteriorOpt = None,
-    draws: DrawsOpt = 100,
+    draws: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Posterior draws to simulate (default 100); without a posterior, simulations "
+            "of the world's parameters with other random numbers. With --paths: draws of the "
+            "chain's posterior (default 1000).",
+            show_default=False,
+        ),
+    ] = None,
     customers: CustomersOpt = 10_000,
     months: MonthsOpt = None,
     seed: SeedOpt = 1,
@@ -136,15 +162,40 @@ def attribution(
     ] = 20_000,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
-    out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/attribution"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the results (default out/attribution; with --paths, nothing is "
+            "written unless given).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Which touchpoint loses customers: removal effects in journeys, churn from bad ones."""
+    """Which touchpoint loses customers: removal effects in journeys, churn from bad ones.
+
+    With --paths: removal effects from journeys data alone, no world.
+    """
+    from sim.inputs.errors import InputError
+
+    if (world is None) == (paths is None):
+        given = "both" if world else "neither"
+        raise InputError(
+            "ctm attribution",
+            [("", f"got {given}, expected a world file (or demo) or --paths FILE, one of them")],
+        )
+    if paths is not None:
+        if posterior is not None:
+            raise InputError(
+                str(posterior), [("", "a posterior is for a world, expected no --posterior")]
+            )
+        return _path_attribution(paths, draws, seed, out)
     from notebooks.tables import churn_table, journey_table
     from notebooks.touchpoint_plots import bar_plot
     from scenarios.attribution import attribution as attribute
     from scenarios.attribution import write_attribution
 
-    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    out = out or Path("out/attribution")
+    loaded, sets, settings = study_inputs(world, posterior, draws or 100, customers, months, seed)
     with simulating(out) as (store, progress):
         found = attribute(
             loaded, sets, settings, prospects, executor(scheduler, serial), store, progress
@@ -153,3 +204,46 @@ def attribution(
     console.print(journey_table(found.journeys))
     console.print(churn_table(found.churn))
     console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+def _path_attribution(paths: Path, draws: int | None, seed: int, out: Path | None) -> None:
+    """``ctm attribution --paths``: the chain of the journeys in ``paths``, its removal
+    effects over the posterior, printed, and written to ``out`` if given."""
+    from models.paths import read_chain
+    from notebooks.tables import path_map_table, removal_table
+    from scenarios.attribution import PATH_DRAWS, path_attribution, write_path_attribution
+
+    chain = read_chain(paths)
+    found = path_attribution(chain, draws or PATH_DRAWS, seed)
+    journeys = chain.journeys
+    console.print(
+        f"{paths}: {journeys.attrs['format']}, {_count(len(journeys), 'distinct path')}, "
+        f"{_count(chain.total, 'journey')}, {_count(chain.conversions, 'conversion')}; "
+        f"first-order chain over {_count(len(chain.channels), 'touchpoint')}, Dirichlet "
+        f"posterior ({found.draws:,} draws, seed {seed})."
+    )
+    for note in journeys.attrs.get("notes", []):
+        console.print(note)
+    console.print(removal_table(found))
+    if not found.defined:
+        console.print(
+            "Removal effects are not defined: no journey converts, so there is no conversion "
+            "to lose."
+        )
+    console.print(path_map_table(chain.moves()))
+    if out is not None:
+        from notebooks.touchpoint_plots import journey_map, removal_plot
+
+        _, figure = journey_map(chain.map())
+        files = write_path_attribution(
+            found,
+            out,
+            {"journey_map.png": figure, "removal_effects.png": removal_plot(found)},
+        )
+        console.print(f"Results: {out}/ ({', '.join(files)})")
+
+
+def _count(n: float, noun: str) -> str:
+    """``1 journey``, ``2 journeys``, ``1,234.5 journeys``."""
+    shown = f"{n:,.0f}" if float(n).is_integer() else f"{n:,.1f}"
+    return f"{shown} {noun}" if n == 1 else f"{shown} {noun}s"

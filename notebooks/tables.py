@@ -194,8 +194,19 @@ def quickwins_notes(wins, currency: str, settings) -> str:
     return "\n".join(lines)
 
 
+UNDEFINED = "not defined"
+"""What a table shows for a removal effect that is not defined (no sale to lose, or a
+removal the journey refuses)."""
+
+
+def share_or_undefined(value: float, digits: int = 1) -> str:
+    """A share in percent, or :data:`UNDEFINED` where it is NaN."""
+    return UNDEFINED if pd.isna(value) else f"{value:.{digits}%}"
+
+
 def journey_table(journeys: pd.DataFrame) -> Table:
-    """Removal effects of the touchpoints each segment visits: exact and simulated (95%)."""
+    """Removal effects of the touchpoints each segment visits: exact and simulated (95%);
+    ``not defined`` where a removal is refused or nobody buys."""
     out = Table(
         title="Sales lost without each touchpoint (removal effect: share of sales; "
         "exact and simulated, with the simulation's 95% interval)"
@@ -210,16 +221,26 @@ def journey_table(journeys: pd.DataFrame) -> Table:
         "simulated ",
     ):
         out.add_column(name, justify="left" if name in ("segment", "touchpoint") else "right")
-    wide = journeys[journeys["visits"] > 0].pivot_table(
-        index=["segment", "touchpoint"],
-        columns="traffic",
-        sort=False,
-        values=["visits", "exact", "simulated", "low", "high"],
+    # Every (value, traffic) column is kept, even one that is NaN for every touchpoint (a
+    # removal undefined everywhere), which pivot_table(dropna=True) would drop; rows stay
+    # the visited (segment, touchpoint) pairs in their order (dropna=False would add every
+    # segment x touchpoint pair).
+    visited = journeys[journeys["visits"] > 0]
+    values = ["visits", "exact", "simulated", "low", "high"]
+    wide = (
+        visited.set_index(["segment", "touchpoint", "traffic"])[values]
+        .unstack("traffic")
+        .reindex(
+            index=pd.MultiIndex.from_frame(visited[["segment", "touchpoint"]].drop_duplicates()),
+            columns=pd.MultiIndex.from_product([values, ["lost", "successors"]]),
+        )
     )
     for (segment, touchpoint), row in wide.iterrows():
-        cells = [f"{row[('exact', t)]:.1%}" for t in ("lost", "successors")]
+        cells = [share_or_undefined(row[("exact", t)]) for t in ("lost", "successors")]
         sims = [
-            f"{row[('simulated', t)]:.1%} ({100 * row[('low', t)]:.1f} to "
+            UNDEFINED
+            if pd.isna(row[("simulated", t)])
+            else f"{row[('simulated', t)]:.1%} ({100 * row[('low', t)]:.1f} to "
             f"{100 * row[('high', t)]:.1f})"
             for t in ("lost", "successors")
         ]
@@ -232,6 +253,63 @@ def journey_table(journeys: pd.DataFrame) -> Table:
             cells[1],
             sims[1],
         )
+    return out
+
+
+def removal_table(found) -> Table:
+    """Removal effects of a chain fitted to journeys
+    (:func:`scenarios.attribution.path_attribution`), largest first: posterior mean, 90%
+    interval, the standard effect at the observed frequencies, conversions attributed and
+    journeys meeting the touchpoint; ``not defined`` where no journey converts."""
+    conversion = found.conversion
+    out = Table(
+        title="Conversions lost without each touchpoint (removal effect: share of "
+        f"conversions; posterior mean and 90% interval over {found.draws:,} draws)",
+        caption=f"P(conversion) per journey: {conversion['mean']:.2%} (90% interval "
+        f"{conversion['low']:.2%} to {conversion['high']:.2%}; observed "
+        f"{conversion['observed']:.2%}). at frequencies: the standard first-order removal "
+        "effect of the chain at the observed frequencies. attributed: conversions shared in "
+        "proportion to the removal effects.",
+        **COMPACT,
+    )
+    for name in (
+        "touchpoint",
+        "removal effect",
+        "90% interval",
+        "at frequencies",
+        "attributed",
+        "journeys",
+    ):
+        out.add_column(name, justify="left" if name == "touchpoint" else "right")
+    for row in found.effects.itertuples():
+        defined = pd.notna(row.removal_effect)
+        out.add_row(
+            str(row.touchpoint),
+            share_or_undefined(row.removal_effect),
+            f"{row.low:.1%} to {row.high:.1%}" if defined else "-",
+            share_or_undefined(row.standard),
+            f"{row.attributed:,.1f}" if defined else "-",
+            f"{row.journeys:,.0f}",
+        )
+    return out
+
+
+def path_map_table(moves: pd.DataFrame, top: int = 5) -> Table:
+    """The journey map (:meth:`models.paths.PathChain.moves`) in 100 columns: per state, the
+    journeys leaving it and its ``top`` most common next states with their shares."""
+    out = Table(
+        title="Journey map: where the journeys go from each state (share of those leaving it)",
+        **COMPACT,
+    )
+    out.add_column("from")
+    out.add_column("journeys", justify="right")
+    out.add_column("next (share)", overflow="fold")
+    for state, group in moves.groupby("from", sort=False):
+        group = group.sort_values(["journeys", "next"], ascending=[False, True])
+        shown = [f"{row.next} {row.share:.0%}" for row in group.head(top).itertuples()]
+        if len(group) > top:
+            shown.append(f"{len(group) - top} more {group['share'].iloc[top:].sum():.0%}")
+        out.add_row(str(state), f"{group['journeys'].sum():,.0f}", ", ".join(shown))
     return out
 
 
@@ -251,12 +329,12 @@ def churn_table(churn: pd.DataFrame) -> Table:
         if every["skipped"]:
             out.add_row(touchpoint, f"skipped: {every['skipped']}", *["-"] * (2 + len(segments)))
             continue
-        out.add_row(
+        out.add_row(  # a share is NaN where the baseline lost no one: "-"
             touchpoint,
-            f"{every['share']:.1%}",
-            f"{every['low']:.1%} to {every['high']:.1%}",
+            number(every["share"], "share"),
+            "-" if pd.isna(every["low"]) else f"{every['low']:.1%} to {every['high']:.1%}",
             f"{every['churned_baseline'] - every['churned_never_bad']:,.0f}",
-            *[f"{rows.loc[s, 'share']:.1%}" for s in segments],
+            *[number(rows.loc[s, "share"], "share") for s in segments],
         )
     return out
 

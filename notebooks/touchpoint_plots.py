@@ -3,9 +3,10 @@
 Each function takes the table or result its analysis returns and draws one figure:
 :func:`plot_value_drivers` (:func:`models.drivers.value_drivers`), :func:`matrix_plot`
 (:func:`scenarios.quickwins.quick_wins`), :func:`bar_plot`
-(:func:`scenarios.attribution.attribution`) and :func:`journey_map`
-(:class:`models.journeys.JourneyModel`). Save a figure with ``savefig`` or show it in a
-notebook with ``IPython.display.display``.
+(:func:`scenarios.attribution.attribution`), :func:`removal_plot`
+(:func:`scenarios.attribution.path_attribution`) and :func:`journey_map`
+(:class:`models.journeys.JourneyModel`, :meth:`models.paths.PathChain.map`). Save a figure
+with ``savefig`` or show it in a notebook with ``IPython.display.display``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from models.drivers import PROBABILITY
-from scenarios.attribution import Attribution
+from scenarios.attribution import Attribution, PathAttribution
 from scenarios.quickwins import COLOURS, QUADRANTS, Thresholds
 
 
@@ -186,14 +187,60 @@ def bar_plot(found: Attribution) -> Figure:
     return fig
 
 
+def removal_plot(found: PathAttribution) -> Figure:
+    """Removal effects of a chain fitted to journeys, largest on top: posterior mean bars
+    with the 90% interval, the standard effect at the observed frequencies as a tick; a
+    touchpoint whose effect is not defined (no journey converts) has no bar.
+
+    The figure is made without pyplot (no backend, nothing to close).
+    """
+    table = found.effects
+    y = np.arange(len(table))
+    fig = Figure(figsize=(8, 0.35 * len(table) + 1.8))
+    ax = fig.subplots()
+    mean = 100 * table["removal_effect"]
+    spread = [mean - 100 * table["low"], 100 * table["high"] - mean]
+    ax.barh(
+        y,
+        mean,
+        0.6,
+        xerr=np.clip(np.nan_to_num(spread), 0, None),
+        capsize=3,
+        color="tab:blue",
+        label=f"posterior mean, 90% interval ({found.draws:,} draws)",
+    )
+    ax.plot(
+        100 * table["standard"],
+        y,
+        "|",
+        ms=14,
+        mew=2,
+        color="tab:orange",
+        label="at the frequencies",
+    )
+    ax.set_yticks(y, table["touchpoint"])
+    ax.invert_yaxis()
+    ax.set_xlabel("removal effect (% of conversions lost without the touchpoint)")
+    c = found.conversion
+    ax.set_title(
+        f"Conversions that need each touchpoint\nP(conversion) {c['mean']:.1%} "
+        f"({c['low']:.1%} to {c['high']:.1%}); {found.chain.total:,.0f} journeys",
+        fontsize=10,
+    )
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def journey_map(
     counts: xr.DataArray, labels: dict[str, str] | None = None
 ) -> tuple[pd.DataFrame, plt.Figure]:
     """Moves between states per segment as a table and a figure of one heatmap per segment.
 
-    ``counts`` is :attr:`models.journeys.JourneyModel.counts_`. The table lists segment,
-    from, next, cases and share (of the cases leaving ``from``), nonzero moves only. Each
-    panel colours the share and writes the count; only states met in some segment are drawn.
+    ``counts`` is :attr:`models.journeys.JourneyModel.counts_` or
+    :meth:`models.paths.PathChain.map`. The table lists segment, from, next, cases and share
+    (of the cases leaving ``from``), nonzero moves only. Each panel colours the share and
+    writes the count; only states met in some segment are drawn.
     """
     share = counts / counts.sum("next").where(counts.sum("next") > 0)
     table = xr.Dataset({"cases": counts, "share": share}).to_dataframe().reset_index()

@@ -21,6 +21,21 @@ parameter sets the effects are averaged; sets with the same journey, ratings and
 (every draw of a posterior of churn parameters) are computed once and weighted, each with its
 own seed, and the interval is Monte-Carlo error only: sqrt(sum_j w_j^2 se_j^2) / D.
 
+Journeys from data (:func:`path_attribution`, ``ctm attribution --paths``). A path file or
+event log gives a first-order chain and a Dirichlet posterior over its rows
+(:mod:`models.paths`), with no world, survey or churn fit. The removal effect is the same
+1 - kept c_k / c with traffic ``lost`` (:func:`scenarios.chains.chains_removal_effects`:
+:func:`scenarios.edits.remove_from_journey` on each posterior draw), on the chain as the
+data give it: no bad-experience dropout is known, so none is added, and the effect is the
+standard first-order removal effect (Anderl et al. 2016), the share of conversions lost
+without k. (The world-based effects above apply the world's dropout odds after the
+surgery, as the engine walks; that puts them above the standard effect wherever a
+touchpoint's predecessors have bad experiences: :mod:`scenarios.chains`.) Reported per
+touchpoint: the posterior mean and 90% equal-tailed interval over draws, the effect at the
+observed frequencies, and the conversions attributed (effects normalised to sum to the
+observed conversions, per draw, then averaged). Where no journey converts, c = 0 and every
+effect is undefined (NaN: ``not defined`` in the tables, empty cells in the files).
+
 Churn (:func:`churn_shares`). For each touchpoint k a counterfactual where its experiences are
 never bad: ratings 1 and 2 get probability 0, the rest rescaled in proportion
 (:func:`scenarios.edits.shift_bad_ratings` with f = 0), run with the baseline in one go
@@ -37,6 +52,7 @@ unresolved contacts still bring bad experiences (the desks' rules).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +62,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from scenarios.chains import TRAFFIC, journey_chain, removal_effects
+from models.paths import PathChain
+from scenarios.chains import (
+    TRAFFIC,
+    chain_removal_effects,
+    chains_removal_effects,
+    journey_chain,
+    removal_effects,
+)
 from scenarios.compare import INTERVAL
 from scenarios.edits import remove_from_journey
 from scenarios.quickwins import one_edit_plan, refusal
@@ -69,6 +92,10 @@ PROSPECTS = 20_000
 """Prospects walking each journey of the simulated removal effects."""
 NEVER_BAD = "never bad "
 """Prefix of the counterfactual scenarios' names: ``never bad invoice``."""
+PATH_DRAWS = 1_000
+"""Posterior draws of a chain fitted to journeys (:func:`path_attribution`)."""
+EFFECT_COLUMNS = ["touchpoint", "removal_effect", "low", "high"]
+"""The columns of ``removal_effects.csv`` (:func:`write_path_attribution`)."""
 
 
 @dataclass
@@ -231,7 +258,9 @@ def churn_shares(results: xr.Dataset) -> pd.DataFrame:
     draws, with the installed base's leavers over the run in the baseline and never bad
     (means over draws, company scale)."""
     share = churn_avoided(results)
-    low, high = share.quantile(list(INTERVAL), dim="draw").drop_vars("quantile")
+    with warnings.catch_warnings():  # NaN in every draw where the baseline lost no one
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = share.quantile(list(INTERVAL), dim="draw").drop_vars("quantile")
     left = leavers(results).mean("draw") * results.attrs["scale"]
     table = (
         xr.Dataset(
@@ -271,6 +300,85 @@ def write_attribution(
             **{name: json.loads(t.to_json(orient="records")) for name, t in tables.items()},
         }
         (folder / "attribution.json").write_text(json.dumps(summary, indent=1))
+        for name, figure in (figures or {}).items():
+            figure.savefig(folder / name, dpi=120)
+    return sorted(p.name for p in out.iterdir())
+
+
+@dataclass
+class PathAttribution:
+    """Removal effects of a chain fitted to journeys (:func:`path_attribution`).
+
+    ``effects``: per touchpoint, ``removal_effect`` (posterior mean), ``low``, ``high``
+    (90% interval), ``standard`` (at the observed frequencies: the standard first-order
+    removal effect), ``attributed`` (conversions attributed: the effects normalised to sum
+    to the observed conversions, posterior mean) and ``journeys`` (journeys meeting it),
+    largest effect first. ``conversion``: P(conversion) per journey, posterior ``mean``,
+    ``low``, ``high``, and ``observed`` (the share of journeys converting, which is the
+    chain's at the frequencies).
+    """
+
+    chain: PathChain
+    effects: pd.DataFrame
+    conversion: dict[str, float]
+    draws: int
+    seed: int
+
+    @property
+    def defined(self) -> bool:
+        """Whether the removal effects are defined (some journey converts)."""
+        return bool(self.effects["removal_effect"].notna().any())
+
+
+def path_attribution(chain: PathChain, draws: int = PATH_DRAWS, seed: int = 1) -> PathAttribution:
+    """Removal effects of a fitted first-order chain over its Dirichlet posterior.
+
+    The removal effect of touchpoint k is the scenarios' (:mod:`scenarios.chains`):
+    1 - kept c_k / c, c_k after :func:`scenarios.edits.remove_from_journey` with traffic
+    ``lost``, here on the chain as the data give it, with no bad-experience dropout added
+    (none is known): the standard first-order removal effect (Anderl et al. 2016), the share
+    of conversions lost without k. It is computed for each of ``draws`` posterior draws of
+    the chain (:meth:`models.paths.PathChain.sample`, ``seed``); reported are the mean and
+    the 90% equal-tailed interval over draws. Undefined (NaN) where no journey converts.
+    """
+    conversion, effects = chains_removal_effects(*chain.sample(draws, seed))
+    _, standard = chain_removal_effects(*chain.frequencies())
+    defined = conversion > 0
+    table = pd.DataFrame({"touchpoint": list(chain.channels)})
+    if defined.any():
+        found = effects[defined]
+        table["removal_effect"] = found.mean(axis=0)
+        table["low"], table["high"] = np.quantile(found, INTERVAL, axis=0)
+        sums = found.sum(axis=1, keepdims=True)
+        table["attributed"] = (found / sums).mean(axis=0) * chain.conversions
+    else:
+        table["removal_effect"] = table["low"] = table["high"] = np.nan
+        table["attributed"] = np.nan
+    table["standard"] = standard
+    table["journeys"] = chain.meeting()
+    table = table.sort_values(
+        ["removal_effect", "touchpoint"], ascending=[False, True], na_position="last"
+    )
+    low, high = np.quantile(conversion, INTERVAL)
+    summary = {
+        "mean": float(conversion.mean()),
+        "low": float(low),
+        "high": float(high),
+        "observed": chain.conversions / chain.total,
+    }
+    return PathAttribution(chain, table.reset_index(drop=True), summary, draws, seed)
+
+
+def write_path_attribution(
+    found: PathAttribution, out: Path, figures: Mapping[str, Figure] | None = None
+) -> list[str]:
+    """``removal_effects.csv`` (:data:`EFFECT_COLUMNS`: posterior mean and 90% interval of
+    the share of conversions lost without each touchpoint; empty cells where not defined),
+    ``journey_map.csv`` (:meth:`models.paths.PathChain.moves`) and each of ``figures`` (file
+    name: figure), into ``out`` atomically; returns the file names."""
+    with atomic_directory(out) as folder:
+        found.effects[EFFECT_COLUMNS].to_csv(folder / "removal_effects.csv", index=False)
+        found.chain.moves().to_csv(folder / "journey_map.csv", index=False)
         for name, figure in (figures or {}).items():
             figure.savefig(folder / name, dpi=120)
     return sorted(p.name for p in out.iterdir())

@@ -25,6 +25,14 @@ per arriving prospect and c_k the same once k is removed by
   experience at k disappears with k (k is never met), which the effect includes. So the
   effect is small and often negative: the friction k adds.
 
+Chains fitted to journeys (:mod:`models.paths`) know no bad experiences: their rows are the
+moves the data show. :func:`chain_removal_effect` and :func:`chain_removal_effects` take one
+journey's start and rows with or without ratings and dropout odds (without: the rows as they
+are, so the ``lost`` end is Anderl's effect exactly); :func:`chains_removal_effects` takes
+many chains at once (a posterior's draws), the same surgery chain by chain and one batched
+solve for the conversions. The world-based :func:`removal_effect` is
+:func:`chain_removal_effect` with the segment's ratings and odds: one definition for both.
+
 Between the ends. A removal's value (any outcome's difference from the baseline) at
 substitution share s (share s on to the successors, 1 - s lost) is close to linear in s,
 so the two ends bound it and :func:`break_even` gives the share where it changes sign;
@@ -53,6 +61,7 @@ expected value is linear too. What is approximate:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
@@ -82,33 +91,157 @@ def journey_chain(params: Parameters) -> xr.Dataset:
     )
 
 
+def conversion(
+    start: np.ndarray, transitions: np.ndarray, ratings: np.ndarray | None = None, odds: float = 1.0
+) -> float:
+    """Conversion per prospect entering one segment's journey, exact: the rows averaged over
+    ``ratings`` with the dropout ``odds`` (:func:`sim.formulas.chains.averaged_rows`), or as
+    they are without ``ratings`` (no bad experience known: a chain fitted to journeys)."""
+    rows = transitions if ratings is None else averaged_rows(transitions, ratings, odds)
+    return absorb(start, rows)[0]
+
+
+def conversion_after_removal(
+    start: np.ndarray,
+    transitions: np.ndarray,
+    k: int,
+    traffic: Traffic | str = LOST_END,
+    ratings: np.ndarray | None = None,
+    odds: float = 1.0,
+    touchpoints: Sequence[str] = (),
+) -> float:
+    """Conversion per arriving prospect once k is removed by
+    :func:`scenarios.edits.remove_from_journey`: kept c_k (the share of arrivals still
+    walking times their :func:`conversion`), exact. The surgery acts on the rows before they
+    are averaged over ratings, as the engine walks them (module notes).
+
+    Raises
+    ------
+    ValueError, KeyError
+        If :func:`scenarios.edits.remove_from_journey` refuses the removal.
+    """
+    new_start, rows, kept = remove_from_journey(start, transitions, k, traffic, touchpoints)
+    return kept * conversion(new_start, rows, ratings, odds)
+
+
+def chain_removal_effect(
+    start: np.ndarray,
+    transitions: np.ndarray,
+    k: int,
+    traffic: Traffic | str = LOST_END,
+    ratings: np.ndarray | None = None,
+    odds: float = 1.0,
+    touchpoints: Sequence[str] = (),
+    base: float | None = None,
+) -> float:
+    """The removal effect 1 - kept c_k / c of k in one journey (module notes; ``base``: c if
+    known); NaN if c = 0 or the removal is refused. Without ``ratings``, at the ``lost`` end,
+    the standard first-order removal effect."""
+    if base is None:
+        base = conversion(start, transitions, ratings, odds)
+    try:
+        without = conversion_after_removal(
+            start, transitions, k, traffic, ratings, odds, touchpoints
+        )
+    except (ValueError, KeyError):
+        return np.nan
+    return 1.0 - without / base if base > 0 else np.nan
+
+
+def chain_removal_effects(
+    start: np.ndarray, transitions: np.ndarray, traffic: Traffic | str = LOST_END
+) -> tuple[float, np.ndarray]:
+    """A chain with no bad experiences known (one fitted to journeys): its conversion c and
+    the removal effect of every touchpoint (:func:`chain_removal_effect`; all NaN if c = 0).
+    At the ``lost`` end these are the standard first-order removal effects (Anderl et al.
+    2016)."""
+    traffic = Traffic.of(traffic)
+    base = conversion(start, transitions)
+    effects = [
+        chain_removal_effect(start, transitions, k, traffic, base=base) for k in range(len(start))
+    ]
+    return base, np.array(effects)
+
+
+def chains_removal_effects(
+    starts: np.ndarray, transitions: np.ndarray, traffic: Traffic | str = LOST_END
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`chain_removal_effects` of D chains at once (the draws of a posterior): their
+    conversions (D,) and removal effects (D, K).
+
+    The surgery is :func:`scenarios.edits.remove_from_journey`'s, chain by chain; the
+    conversions are solved for all chains together, v (I - Q) = a per chain with one batched
+    solve, instead of :func:`sim.formulas.chains.absorb`'s (which first finds the reachable
+    states). So every state must be able to finish, as in a chain fitted to journeys (every
+    journey ends in conversion or null, and a posterior draw keeps the moves seen): I - Q is
+    then invertible, before and after a removal (k then leads to null).
+
+    Parameters
+    ----------
+    starts, transitions
+        (D, K) and (D, K, K + 2): start vectors and rows over the touchpoints, conversion
+        (purchase) and null (lost).
+    """
+    traffic = Traffic.of(traffic)
+    D, K = starts.shape
+    base = _conversions(starts, transitions)
+    effects = np.full((D, K), np.nan)
+    for k in range(K):
+        new_starts, rows, kept = starts.copy(), transitions.copy(), np.zeros(D)
+        for d in range(D):
+            try:
+                new_starts[d], rows[d], kept[d] = remove_from_journey(
+                    starts[d], transitions[d], k, traffic
+                )
+            except ValueError:
+                kept[d] = np.nan
+        without = kept * _conversions(new_starts, rows)
+        effects[:, k] = 1.0 - np.divide(without, base, out=np.full(D, np.nan), where=base > 0)
+    return base, effects
+
+
+def _conversions(starts: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """a N R[:, purchase] of each chain, with v = a N from (I - Q)^T v = a (batched)."""
+    K = starts.shape[-1]
+    A = np.eye(K) - transitions[..., :K]
+    visits = np.linalg.solve(np.swapaxes(A, -1, -2), starts[..., None])[..., 0]
+    return np.einsum("dk,dk->d", visits, transitions[..., K])
+
+
 def conversion_without(params: Parameters, s: int, k: int, traffic: Traffic | str) -> float:
     """Segment s's conversion per arriving prospect once k is removed: kept c_k (the share
-    of arrivals still walking times their conversion), exact.
+    of arrivals still walking times their conversion), exact
+    (:func:`conversion_after_removal` with the segment's ratings and dropout odds).
 
     Raises
     ------
     ValueError
         If :func:`scenarios.edits.remove_from_journey` refuses the removal.
     """
-    odds, ratings = params.dropout_odds[s], params.ratings[s]
-    start, T, kept = remove_from_journey(
-        params.start[s], params.transitions[s], k, traffic, params.touchpoints
+    return conversion_after_removal(
+        params.start[s],
+        params.transitions[s],
+        k,
+        traffic,
+        params.ratings[s],
+        params.dropout_odds[s],
+        params.touchpoints,
     )
-    without, _ = absorb(start, averaged_rows(T, ratings, odds))
-    return kept * without
 
 
 def removal_effect(params: Parameters, s: int, k: int, traffic: Traffic | str) -> float:
-    """1 - kept c_k / c for segment s without touchpoint k (:func:`conversion_without`);
-    NaN if c = 0 or k cannot be removed that way (:func:`remove_from_journey` refuses)."""
-    odds, ratings = params.dropout_odds[s], params.ratings[s]
-    base, _ = absorb(params.start[s], averaged_rows(params.transitions[s], ratings, odds))
-    try:
-        without = conversion_without(params, s, k, traffic)
-    except (ValueError, KeyError):
-        return np.nan
-    return 1.0 - without / base if base > 0 else np.nan
+    """1 - kept c_k / c for segment s without touchpoint k (:func:`chain_removal_effect`
+    with the segment's ratings and dropout odds); NaN if c = 0 or k cannot be removed that
+    way (:func:`remove_from_journey` refuses)."""
+    return chain_removal_effect(
+        params.start[s],
+        params.transitions[s],
+        k,
+        traffic,
+        params.ratings[s],
+        params.dropout_odds[s],
+        params.touchpoints,
+    )
 
 
 def removal_effects(params: Parameters) -> xr.DataArray:

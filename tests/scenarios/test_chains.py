@@ -14,6 +14,9 @@ import pytest
 
 from scenarios.chains import (
     break_even,
+    chain_removal_effect,
+    chain_removal_effects,
+    chains_removal_effects,
     conversion_without,
     interpolated,
     journey_chain,
@@ -217,6 +220,34 @@ def test_with_bad_experiences_the_lost_end_is_no_smaller(demo_params):
     assert gaps.min() >= -1e-12 and 0.01 < gaps.max() < 0.02
     only_from_start = [demo_params.touchpoints.index(t) for t in ("tv_ad", "online_ad")]
     np.testing.assert_allclose(gaps[:, only_from_start], 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("traffic", ["lost", "successors"])
+def test_many_chains_at_once_equal_one_at_a_time(demo_params, traffic):
+    """The batched removal effects of many chains (posterior draws of a chain fitted to
+    journeys: :func:`chains_removal_effects`) against :func:`chain_removal_effect`, which
+    solves each chain on its reachable states (``absorb``), within 1e-12; NaN in the same
+    places (a first touchpoint that leads to purchase cannot send prospects on to its
+    successors). At the lost end, also Anderl's effects."""
+    chains = [random_chain(demo_params, seed) for seed in range(4)]
+    starts = np.concatenate([p.start for p in chains])
+    rows = np.concatenate([p.transitions for p in chains])
+    rows[0, 2, len(demo_params.touchpoints)] = 0.3  # a first step that may convert at once
+    rows[0, 2] /= rows[0, 2].sum()
+    starts[0, 2] = max(starts[0, 2], 0.2)
+    starts[0] /= starts[0].sum()
+    base, batched = chains_removal_effects(starts, rows, traffic)
+    K = starts.shape[1]
+    for d in range(len(starts)):
+        c, each = chain_removal_effects(starts[d], rows[d], traffic)
+        assert base[d] == pytest.approx(c, abs=1e-12)
+        expected = [chain_removal_effect(starts[d], rows[d], k, traffic) for k in range(K)]
+        np.testing.assert_allclose(each, expected, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(batched[d], expected, atol=1e-12, rtol=0)
+        if traffic == "lost":
+            standard = [standard_removal_effect(starts[d], rows[d], k) for k in range(K)]
+            np.testing.assert_allclose(batched[d], standard, atol=1e-12, rtol=0)
+    assert np.isnan(batched[0, 2]) == (traffic == "successors")
 
 
 ENDS = [  # (segment, touchpoint): prospects never come back / come back to it
