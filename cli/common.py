@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -73,6 +74,44 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
+LIMITS = {
+    # option: (lowest, highest, why the highest)
+    "customers": (1, 100_000_000, "a sample beyond 10^8 customers adds nothing but memory"),
+    "months": (1, 600, "50 years; a run's memory grows with its months squared"),
+    "draws": (1, 100_000, "intervals settle long before 10^5 draws"),
+    "replications": (1, 10_000, "intervals settle long before 10^4 simulations a draw"),
+    "seed": (0, 2**63 - 1, "seeds are stored as 64-bit integers"),
+}
+"""The plausible range of each numeric option, with the reason for its upper bound."""
+
+
+def check_options(**values: int | None) -> None:
+    """Refuse, in one line and before any work, an option outside its :data:`LIMITS`."""
+    for name, value in values.items():
+        low, high, why = LIMITS[name]
+        if value is not None and not low <= value <= high:
+            raise InputError(
+                f"--{name}", [("", f"got {value:,}, expected {low:,} to {high:,} ({why})")]
+            )
+
+
+def check_memory(params, customers: int, months: int, workers: int = 1) -> None:
+    """Refuse a run whose estimated peak memory (:func:`sim.engine.simulation.memory_needed`,
+    times the simulations that run at once) passes 80% of this machine's memory."""
+    from sim.engine.simulation import memory_needed
+
+    need = memory_needed(params, customers, months) * workers
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > 0.8 * have:
+        at_once = f" ({workers} at once)" if workers > 1 else ""
+        raise InputError(
+            "--customers",
+            [("", f"{customers:,} customers x {months} months{at_once} need about "
+                  f"{need / 2**30:,.1f} GiB, more than 80% of this machine's "
+                  f"{have / 2**30:,.0f} GiB; ask for fewer customers or months")],
+        )  # fmt: skip
+
+
 def output_file(path: Path) -> None:
     """Make sure ``path`` can take an output file before any long work: its folder is created
     if missing; a path that is a folder, or whose parent is a file, is refused (InputError)."""
@@ -111,6 +150,8 @@ def study_inputs(
     from scenarios.study import samples
     from sim.inputs.load import load_world
 
+    check_options(customers=customers, months=months, draws=draws, replications=replications,
+                  seed=seed)  # fmt: skip
     loaded = load_world(world)
     try:
         sets, settings = samples(
@@ -124,6 +165,7 @@ def study_inputs(
         )
     except ValueError as error:
         raise InputError(str(posterior), [("", f"{error}; ask for at most that many")]) from None
+    check_memory(sets[0], settings.customers, settings.months, workers=os.cpu_count() or 1)
     return loaded, sets, settings
 
 

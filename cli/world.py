@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import WorldArg, console, progress_bar, user_errors
+from cli.common import (
+    WorldArg,
+    check_memory,
+    check_options,
+    console,
+    progress_bar,
+    user_errors,
+)
 from sim.inputs.errors import InputError
 
 
@@ -47,8 +54,10 @@ def simulate(
     from sim.inputs.load import load_world
     from sim.inputs.parameters import from_world
 
+    check_options(customers=customers, months=months, seed=seed)
     loaded = load_world(world)
     months = months or loaded.economics.horizon_months
+    check_memory(from_world(loaded), customers, months)
     check_folder(out)  # before the work, not after it
     with progress_bar() as bar:
         task = bar.add_task("simulating months", total=months)

@@ -246,6 +246,36 @@ class Simulation:
         self.recorder.onboarding(segment, month, cohort, len(ids), contacts if charged else None)
 
 
+BASE_MEMORY = 350 * 2**20
+"""Bytes a run takes before its first customer: Python, numpy, numba, xarray and pandas."""
+
+
+def memory_needed(params: Parameters, customers: int, months: int) -> int:
+    """An upper estimate of the bytes a run of ``customers`` over ``months`` takes at its
+    peak, so that a run that would not fit is refused before it starts.
+
+    Customers ever in service: the base and, each month, the prospects the journeys convert
+    (exact from the absorbing chain); customer-months: as if nobody left. Per customer ever
+    about 1,000 bytes (views, streams, the growing arrays' spare room), per queued contact
+    (the queued touchpoints' monthly rates times customer-months, times 1.5 for retries) 100
+    bytes of records, per customer-month 4 bytes; 1.5 times that, beyond :data:`BASE_MEMORY`.
+    Measured on the demo (peak resident memory of ``ctm simulate``): 20,000 x 24 months 0.32
+    GiB (estimated 0.43), 100,000 x 24 0.42 (0.78), 100,000 x 120 0.85 (2.7), 300,000 x 60
+    1.16 (3.4): an upper bound, within 3.5 times (tests/sim/test_memory.py)."""
+    fraction = customers / params.customers.sum() if params.customers.sum() > 0 else 1.0
+    chains = effective_transitions(params)
+    acquired = sum(
+        params.prospects[s] * fraction * absorb(params.start[s], chains[s])[0]
+        for s in range(len(params.segments))
+    )
+    ever = customers + months * acquired
+    customer_months = months * customers + acquired * months**2 / 2
+    queued = sum(params.contacts[:, k].max(initial=0) for k in params.queues)
+    contacts = 1.5 * queued * customer_months
+    total = 1_000 * ever + 100 * contacts + 4 * customer_months
+    return int(BASE_MEMORY + 1.5 * total)
+
+
 def _check_changes(
     params: Parameters, changes: Sequence[tuple[int, Parameters]]
 ) -> dict[int, Parameters]:

@@ -242,7 +242,23 @@ def _describe(error: dict) -> tuple[str, str]:
         return where, f"has {context.get('actual_length')} items, expected {size}"
     if kind == "value_error":
         return where, str(context.get("error", error["msg"]))
+    if kind in ("float_type", "int_type") and _looks_numeric(error.get("input")):
+        return where, (
+            f"got {given!r} as text, expected a number (YAML reads 1e9 as text: write "
+            "1.0e+9 or 1000000000)"
+        )
     return where, f"{error['msg'][0].lower()}{error['msg'][1:]} (got {given!r})"
+
+
+def _looks_numeric(value: object) -> bool:
+    """Whether ``value`` is text a person meant as a number (``1e9``, ``2.5E3``)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 class _Excerpt:

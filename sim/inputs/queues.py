@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from sim.inputs.schema import Probability, StrictModel
-from sim.inputs.units import Duration
+from sim.inputs.units import MONTH, Duration
 
 
 def _share(value: float) -> float:
@@ -35,7 +35,8 @@ def patience_rate(share: float, within: float) -> float:
     return -math.log1p(-share) / within
 
 
-PositiveDuration = Annotated[Duration, Field(gt=0)]
+PositiveDuration = Annotated[Duration, Field(gt=0, le=MONTH)]
+"""A queue's duration (handling, patience, delay, target): above 0, at most a month."""
 Share = Annotated[float, AfterValidator(_share)]
 Rating = Annotated[int, Field(ge=1, le=5)]
 
@@ -126,7 +127,8 @@ class QueueSettings(StrictModel):
                 service_level: {share: 0.8, within: 20 s}, resolution: 0.85}
     """
 
-    agents: Annotated[int, Field(ge=1)]
+    agents: Annotated[int, Field(ge=1, le=100_000)]
+    """Agents on duty: 100,000 is more than the largest call centres seat."""
     handling: Handling
     patience: Patience | None = None
     """None: nobody hangs up (Erlang C)."""

@@ -15,6 +15,20 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 Probability = Annotated[float, Field(ge=0, le=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 
+# Plausible ranges of the numbers a user writes, with the reason for each bound: a value
+# outside is a typo or a unit mistake, refused before any work (one line naming the field).
+Customers = Annotated[float, Field(ge=0, le=1e9)]
+"""Customers of a segment: the largest companies serve about a billion."""
+PerMonth = Annotated[float, Field(ge=0, le=1e8)]
+"""Prospects a month: 10^8 is more than a large country's adults."""
+Money = Annotated[float, Field(ge=0, le=1e8)]
+"""An amount per customer, contact or month in the world's currency (a contact, a margin,
+an acquisition): above 10^8 is a typo."""
+Contacts = Annotated[float, Field(ge=0, le=1_000)]
+"""Contacts a customer has with a touchpoint a month: 1,000 is one every 45 minutes."""
+Effect = Annotated[float, Field(ge=-20, le=20)]
+"""A log-odds effect or cutpoint: 20 is an odds ratio of 5 x 10^8, far beyond any data."""
+
 LONGEST_ID, LONGEST_NAME, LONGEST_TEXT = 64, 120, 2_000
 """Characters an id (a touchpoint, a segment), a name or label, and a description may have."""
 

@@ -10,10 +10,20 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, PlainValidator
+from pydantic import AfterValidator, Field, PlainValidator
 
 from sim.inputs.queues import QueueSettings
-from sim.inputs.schema import Id, Name, NonNegative, Probability, StrictModel
+from sim.inputs.schema import (
+    Contacts,
+    Customers,
+    Effect,
+    Id,
+    Money,
+    Name,
+    PerMonth,
+    Probability,
+    StrictModel,
+)
 from sim.inputs.units import MONTH, Duration, parse_duration
 
 STAGES = (
@@ -25,6 +35,8 @@ Stage = Literal[
     "usage", "billing", "support", "renewal",
 ]  # fmt: skip
 PURCHASE, LOST, START = "purchase", "lost", "start"
+LONGEST_RUN = 600 * MONTH
+"""50 years: the longest horizon and tenure band start a world may state."""
 """The journey's end states (purchase, lost) and where it begins."""
 RATINGS = np.arange(1, 6)
 """The rating scale of an experience: 1 (very bad) to 5 (very good)."""
@@ -35,6 +47,17 @@ RatingDistribution = Annotated[list[Probability], Field(min_length=5, max_length
 """P(rating = 1), ..., P(rating = 5)."""
 PerSegment = float | dict[str, float]
 """One value for every segment, or a value per segment id."""
+
+
+def _effects_in_range(value: float | dict[str, float]) -> float | dict[str, float]:
+    for effect in value.values() if isinstance(value, dict) else [value]:
+        if not -20 <= effect <= 20:
+            raise ValueError(f"got {effect!r}, expected -20 to 20 (log-odds)")
+    return value
+
+
+PerSegmentEffect = Annotated[PerSegment, AfterValidator(_effects_in_range)]
+"""A churn effect for every segment or per segment, each within :data:`Effect`'s range."""
 STEADY, NEW = "steady", "new"
 """The words a segment's ``tenure_mix`` may be instead of a table of shares."""
 TENURE_EXAMPLE = "{0 months: 0.2, 1 year: 0.5, 3 years: 0.3, 6 years: 0}"
@@ -63,7 +86,7 @@ class Touchpoint(StrictModel):
     stage: Stage
     channel: str
     department: str
-    cost_per_contact: NonNegative
+    cost_per_contact: Money
     emotional_weight: Annotated[float, Field(gt=0, le=1)]
     """w in p <- p + w (r - p): how far one experience moves the customer's view."""
     ratings: dict[str, RatingDistribution]
@@ -93,20 +116,21 @@ class Segment(StrictModel):
 
     id: Id
     label: Name = ""
-    customers: NonNegative
+    customers: Customers
     """Installed base at the start of the run."""
-    prospects_per_month: NonNegative
-    revenue_per_month: NonNegative
-    margin_per_month: NonNegative
-    acquisition_cost: NonNegative
-    referral_rate: NonNegative
-    """Referred prospects per advocate per month."""
-    dropout_odds_after_bad_experience: Annotated[float, Field(ge=1)] = 3.0
+    prospects_per_month: PerMonth
+    revenue_per_month: Money
+    margin_per_month: Money
+    acquisition_cost: Money
+    referral_rate: Annotated[float, Field(ge=0, le=10)]
+    """Referred prospects per advocate per month (10: an advocate bringing a prospect every
+    three days is already far out)."""
+    dropout_odds_after_bad_experience: Annotated[float, Field(ge=1, le=1_000)] = 3.0
     """A rating of 1 or 2 multiplies the odds of leaving the journey at that step by this."""
     journey: dict[str, dict[str, Probability]]
     """Markov chain: ``start`` and each touchpoint map to next touchpoint, purchase or lost."""
     onboarding: list[str] = []
-    contacts_per_month: dict[str, NonNegative] = {}
+    contacts_per_month: dict[str, Contacts] = {}
     tenure_mix: TenureMix = STEADY
     """How long the installed base has been in service when the run starts: each of its
     customers gets a tenure (whole months of service completed) drawn from this mix, and its
@@ -144,8 +168,9 @@ class Segment(StrictModel):
 class Economics(StrictModel):
     """Money and time."""
 
-    horizon: Duration = Field(gt=0)
-    discount_rate: Annotated[float, Field(ge=0, lt=1)]
+    horizon: Annotated[Duration, Field(gt=0, le=LONGEST_RUN)]
+    """At most 600 months (50 years): a run's memory grows with its months squared."""
+    discount_rate: Annotated[float, Field(ge=0, le=0.5)]
     """Monthly discount rate d: a margin t months ahead is worth (1 + d)^-t today."""
     currency: str = Field(min_length=3, max_length=3)
 
@@ -170,11 +195,11 @@ class Churn(StrictModel):
     logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k with x_k = (3 - p_k) / 2.
     """
 
-    tenure_bands: Annotated[list[Duration], Field(min_length=1)]
+    tenure_bands: Annotated[list[Annotated[Duration, Field(le=LONGEST_RUN)]], Field(min_length=1)]
     """Tenure at which each band starts; the first is 0."""
     baseline: dict[str, list[Annotated[float, Field(gt=0, lt=1)]]]
     """Monthly churn probability per segment and band when every view is neutral (3 of 5)."""
-    effects: dict[str, PerSegment] = {}
+    effects: dict[str, PerSegmentEffect] = {}
     """beta: log-odds of churn per unit of x_k (x_k = 1 is a view of 1 of 5)."""
     sbg: dict[str, ShiftedBetaGeometric] = {}
     """Segments whose baseline is heterogeneous (sBG) instead of banded: logit h =
@@ -188,8 +213,8 @@ class Loyalty(StrictModel):
     customers towards the dissatisfied end when gamma > 0.
     """
 
-    cutpoints: dict[str, Annotated[list[float], Field(min_length=3, max_length=3)]]
-    effects: dict[str, float] = {}
+    cutpoints: dict[str, Annotated[list[Effect], Field(min_length=3, max_length=3)]]
+    effects: dict[str, Effect] = {}
 
 
 class World(StrictModel):
