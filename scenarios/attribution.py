@@ -79,7 +79,7 @@ from sim.engine.journey import walk
 from sim.engine.results import with_total
 from sim.engine.streams import Streams
 from sim.inputs.errors import InputError
-from sim.inputs.files import atomic_directory
+from sim.inputs.files import atomic_directory, csv_safe
 from sim.inputs.parameters import Parameters
 from sim.inputs.world import World
 
@@ -290,7 +290,7 @@ def write_attribution(
         found.results.to_netcdf(folder / "results.nc", engine="h5netcdf")
         tables = {"journeys": found.journeys, "churn": found.churn}
         for name, table in tables.items():
-            table.to_csv(folder / f"{name}.csv", index=False)
+            csv_safe(table).to_csv(folder / f"{name}.csv", index=False)
             table.to_parquet(folder / f"{name}.parquet", index=False)
         settings = {
             k: v.item() if hasattr(v, "item") else v for k, v in found.results.attrs.items()

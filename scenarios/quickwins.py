@@ -60,7 +60,7 @@ from scenarios.scenario import Plan, Traffic, as_plan
 from scenarios.study import Study, run_study, write_study
 from sim.inputs.checks import unknown
 from sim.inputs.errors import InputError
-from sim.inputs.files import atomic_directory, describe_all, read_yaml
+from sim.inputs.files import atomic_directory, csv_safe, describe_all, read_yaml
 from sim.inputs.parameters import Parameters
 from sim.inputs.schema import NonNegative, Probability, StrictModel
 from sim.inputs.world import Touchpoint, World
@@ -377,7 +377,7 @@ def write_quickwins(
     currency = wins.study.results.attrs["currency"]
     with atomic_directory(out) as folder:
         write_study(wins.study, folder / "study")
-        wins.table.to_csv(folder / "quickwins.csv", index=False)
+        csv_safe(wins.table).to_csv(folder / "quickwins.csv", index=False)
         wins.table.to_parquet(folder / "quickwins.parquet", index=False)
         settings = {
             k: v.item() if hasattr(v, "item") else v for k, v in wins.study.results.attrs.items()

@@ -35,7 +35,7 @@ from scenarios.load import combine, load_scenario, recheck
 from scenarios.runner import BASELINE, Settings, run
 from scenarios.scenario import Plan, RemoveTouchpoint, ScenarioName, as_plan
 from sim.inputs.errors import InputError
-from sim.inputs.files import atomic_directory, describe_all
+from sim.inputs.files import atomic_directory, csv_safe, describe_all
 from sim.inputs.parameters import Parameters, from_world
 from sim.inputs.world import World
 
@@ -222,7 +222,7 @@ def write_study(study: Study, out: Path) -> list[str]:
         for name, table in tables:
             if name == "removals" and table.empty:
                 continue
-            table.to_csv(folder / f"{name}.csv", index=False)
+            csv_safe(table).to_csv(folder / f"{name}.csv", index=False)
             table.to_parquet(folder / f"{name}.parquet", index=False)
         summary = {
             "settings": {k: _plain(v) for k, v in study.results.attrs.items()},

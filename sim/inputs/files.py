@@ -18,10 +18,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from sim.inputs.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @contextmanager
@@ -68,6 +72,25 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         target.rename(previous)
     staging.rename(target)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula in a text cell."""
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every text cell a spreadsheet would run as a formula (one starting
+    with =, +, -, @, a tab or a return: a scenario named "=HYPERLINK(...)") quoted by a
+    leading apostrophe, the OWASP remedy for CSV injection; numbers are left as they are.
+    For the tables a person opens, not for data the tool reads back."""
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype.kind in "OSUT":  # text: object, numpy or pandas strings
+            safe[column] = [
+                f"'{value}" if isinstance(value, str) and value.startswith(FORMULA) else value
+                for value in safe[column]
+            ]
+    return safe
 
 
 def check_folder(target: Path) -> None:

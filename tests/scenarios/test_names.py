@@ -55,3 +55,20 @@ def test_a_scenario_named_baseline_and_a_plan_named_like_a_scenario_are_refused(
         line = one_line(ctm(*args))
         assert line.startswith("--plan: ") and phrase in line, line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_name_a_spreadsheet_would_run_is_quoted_in_the_csv(tmp_path):
+    """A scenario named like a formula reaches comparison.csv with a leading apostrophe (the
+    spreadsheet shows it as text); the Parquet and JSON keep the name as written."""
+    import pandas as pd
+
+    text = (EXAMPLES / "fix_invoice.yaml").read_text()
+    path = tmp_path / "formula.yaml"
+    path.write_text(text.replace("name: Clearer invoice", 'name: "=HYPERLINK(\\"x\\")"'))
+    out = tmp_path / "out"
+    args = ("compare", "demo", str(path), "--draws", "2", "--customers", "300", "--months", "3")
+    done = ctm(*args, "--serial", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    csv = pd.read_csv(out / "economics.csv")
+    assert csv["scenario"].tolist() == ['\'=HYPERLINK("x")']
+    assert pd.read_parquet(out / "economics.parquet")["scenario"].tolist() == ['=HYPERLINK("x")']
