@@ -18,14 +18,46 @@ The mean ``(a_ij + n_ij) / (A_i + N_i)`` differs from the frequency
 
 Segments. A purchaser's segment is in the customers table; a lost prospect's comes from an
 optional ``segment`` column of the log (a lead's segment). Where it is missing (the demo log,
-like most web logs) it is latent, and the segments and the chains are sampled together by
-data augmentation (Tanner and Wong 1987), a Gibbs sampler:
+like most web logs) it is summed out. Each case belongs to segment s with probability
+``pi_s`` (the segments' shares of prospects, ``pi ~ Dirichlet(1)``), so a case of segment s
+adds ``log pi_s + sum_ij m[i, j] log P[s, i, j]`` and a case of unknown segment the mixture
 
-    z_c | P, pi ~ Categorical(pi_s prod_ij P[s, i, j] ** m_c[i, j]),   pi | z ~ Dirichlet(1 + N_s)
+    log sum_s pi_s prod_ij P[s, i, j] ** m[i, j]
 
-and ``P | z`` as above (``m_c`` the moves of case c, ``N_s`` the cases of segment s). Segments
-are missing only for lost cases, an observed outcome, so the gaps are ignorable (missing at
-random). ``counts_`` then holds the expected counts over the sampled segments.
+over the segments whose chain allows its path (``m`` its moves). Such a case is lost, and
+``pi_s P_s(path)`` is the segment's share of lost prospects times the path's probability
+among its lost prospects, so this is the mixture over segments weighted by their shares of
+the lost. Segments are missing only for lost cases, an observed outcome, so the gaps are
+ignorable (missing at random). Cases are many and distinct paths few
+(:func:`models.eventlog.unique_paths`): the likelihood is a sum over distinct paths, each
+times its cases (the demo log: 6,125 cases of unknown segment on 54 paths).
+
+Sampling. NUTS (nutpie) on this marginal posterior of the rows and the shares. Each simplex
+is sampled in additive log-ratio coordinates ``x_j = log(p_j / p_last)`` (the last allowed
+move, lost where allowed, is the reference), where the Jacobian ``prod_j p_j`` turns the
+Dirichlet's ``a - 1`` into ``a``: the log density is ``sum_e (a_e + n_e) log p_e`` plus the
+mixture terms, and its gradient is the expected counts less each row's total times its
+probabilities. Both are compiled with numba (:func:`_log_density`) and handed to nutpie.
+The posterior is not Gaussian in any coordinates tried: where two segments' lost prospects
+look alike (the demo's households and small businesses lost after the online ad), the log
+pins their sum but not their split, so one segment's lost probability trades against the
+other's along a curved ridge, and a long one: the draws' ESS stays near a tenth of their
+number. On the demo data (2 x 5,000 draws) other coordinates did no better than these with a
+diagonal mass matrix (bulk ESS 930 at ``TARGET_ACCEPT``): centred log-ratios 450 to 720, lost
+as a coordinate of its own 500 to 600, the shares and start rows as one joint simplex 1,050
+(and divergences at 0.8), nutpie's low-rank mass matrix 810 with 4 divergences; a dense
+mass matrix from a pilot run made it worse. So NUTS takes smaller steps (``TARGET_ACCEPT``)
+and longer chains (``DRAWS``), and :meth:`JourneyModel.sample` thins them to the draws
+asked. The fit passes the churn model's gate (:func:`models.churn.diagnostics`, over every
+probability and share sampled): on the demo data as ``ctm fit`` fits it (seed 0, the last
+month's cases left open) R-hat 1.002, bulk ESS 652 (612 in the 2,000 draws kept), no
+divergence, 5 to 9 s of sampling. The Gibbs sampler by data augmentation (Tanner and Wong
+1987) it replaces, which drew the segment of every case, gave an ESS of 7 to 31 of 2,000
+draws there (R-hat up to 1.27).
+
+``counts_`` then holds the known moves plus each path's moves times its cases times the
+posterior mean of P(segment | path) (Rao-Blackwellised over the draws). When every case has
+its segment the rows are conjugate and drawn exactly from their Dirichlet posteriors.
 
 Simulation rows. The simulation multiplies the odds of lost by ``o`` after a bad experience
 (rating <= 2, probability ``b``; :mod:`sim.engine.journey`), so the log shows the averaged row
@@ -35,29 +67,48 @@ Simulation rows. The simulation multiplies the odds of lost by ``o`` after a bad
 
 from __future__ import annotations
 
+import math
+import time
 import warnings
 
+import arviz as az
 import numpy as np
+import nutpie
 import pandas as pd
 import xarray as xr
+from numba import njit
+from nutpie.compiled_pyfunc import from_pyfunc
 
+from models.churn import ESS_MIN, check_int, diagnostics, quiet
 from models.eventlog import case_table, check_event_log, isin, move_counts, unique_paths
 from sim.inputs.parameters import from_world
 from sim.inputs.world import LOST, PURCHASE, START, World
 
-BURN, THIN = 1000, 10
-"""Gibbs sweeps discarded before the first kept draw, and sweeps between kept draws."""
+CHAINS, TUNE, DRAWS = 2, 1000, 4000
+"""NUTS chains, tuning steps and kept draws per chain when cases lack a segment. On the demo
+data 2 x 4,000 draws give a bulk ESS of 650 to 830 (seeds 0 to 2; the gate asks 400)."""
+TARGET_ACCEPT = 0.9
+"""nutpie's target acceptance rate. At 0.8 (its default) the demo fit left 0 to 4 divergences
+in 10,000 to 20,000 draws, at the ends of the ridges; at 0.9 none in the runs tried, with
+ESS per draw a little higher (35 leapfrog steps a draw against 25)."""
 
 
 class JourneyModel:
-    """Per-segment journey chains with a Dirichlet posterior per row.
+    """Per-segment journey chains: a Dirichlet posterior per row, the segments of cases
+    without one summed out (see the module notes).
 
     Parameters
     ----------
     prior
         Pseudo-count on each allowed move of a row (1: uniform over the allowed moves).
     seed
-        Seed of the numpy Generator for the Gibbs sampler and the Dirichlet draws.
+        Seed of nutpie (cases of unknown segment) or of the numpy Generator of the exact
+        Dirichlet draws (every segment known); the same seed gives the same draws.
+    draws, tune, chains
+        Kept draws and tuning steps per chain, and chains, of NUTS; unused when every case
+        has its segment.
+    target_accept
+        nutpie's target acceptance rate, in (0, 1).
 
     Attributes (after fit)
     ----------------------
@@ -70,13 +121,32 @@ class JourneyModel:
         Cases counted, those of unknown segment, those left out by ``open_after``.
     customers_without_events_, missing_journeys_
         Customers with no events, and the ids of those who started after the log began.
+    diagnostics_, sampling_seconds_
+        The churn model's gate over every probability and share sampled (``rhat``,
+        ``ess_bulk``, ``divergences``, ``ok``) and nutpie's wall time; None and 0 when every
+        case has its segment (exact draws).
     """
 
-    def __init__(self, prior: float = 1.0, seed: int | None = None):
+    def __init__(
+        self,
+        prior: float = 1.0,
+        seed: int | None = None,
+        draws: int = DRAWS,
+        tune: int = TUNE,
+        chains: int = CHAINS,
+        target_accept: float = TARGET_ACCEPT,
+    ):
         if prior <= 0:
             raise ValueError(f"need prior > 0, got {prior}")
+        check_int("draws", draws, 1)
+        check_int("tune", tune, 1)
+        check_int("chains", chains, 2)
+        if not 0 < target_accept < 1:
+            raise ValueError(f"target_accept is {target_accept}, expected a number in (0, 1)")
         self.prior = prior
         self.seed = seed
+        self.draws, self.tune, self.chains = draws, tune, chains
+        self.target_accept = float(target_accept)
 
     def fit(
         self,
@@ -86,7 +156,8 @@ class JourneyModel:
         ratings: np.ndarray | None = None,
         open_after: object = None,
     ) -> JourneyModel:
-        """Count the moves of every case and form the posterior.
+        """Count the moves of every case and form the posterior (sampled with NUTS when some
+        cases have no segment).
 
         ``ratings`` (segment, touchpoint, rating, in the world's order) gives the share of bad
         experiences :func:`simulation_rows` needs (default: the world's; a fitted
@@ -128,8 +199,16 @@ class JourneyModel:
             > 0
         )
         self.prior_ = self.prior * _support(allowed | (self._moves["known"] > 0), self._moves)
-        self._gibbs = _Gibbs(self, np.random.default_rng(self.seed))
-        counts = self._moves["known"] + self._gibbs.expected_counts(BURN)
+        self._rng = np.random.default_rng(self.seed)
+        counts = self._moves["known"].copy()
+        self.diagnostics_, self.sampling_seconds_, self._marginal = None, 0.0, None
+        marginal = _Marginal(self.prior_, self._moves) if self.unassigned_cases_ else None
+        if marginal is not None and marginal.certain:
+            counts += marginal.split(np.ones(len(marginal.segment)))
+        elif marginal is not None:
+            self._marginal = marginal
+            self._draws = self._run(self.draws)
+            counts += marginal.expected_counts(self._draws.reshape(-1, marginal.size))
         self.counts_ = self._label(counts, "counts")
         self.concentration_ = self._label(self.prior_ + counts, "concentration")
         ratings = params.ratings if ratings is None else np.asarray(ratings, dtype=float)
@@ -137,8 +216,22 @@ class JourneyModel:
         self.dropout_odds_ = params.dropout_odds
         return self
 
+    def _run(self, draws: int) -> np.ndarray:
+        """NUTS draws (chain, draw, entry) of the marginal posterior; sets the diagnostics."""
+        posterior, self.sampling_seconds_ = self._marginal.sample(
+            draws, self.tune, self.chains, self.seed, self.target_accept
+        )
+        self.diagnostics_ = diagnostics(posterior)
+        return posterior["posterior"]["p"].values
+
     def mean(self, observed: bool = False) -> xr.Dataset:
-        """Rows ``c / C`` of the posterior concentration, as :meth:`sample` returns them."""
+        """The posterior mean rows, as :meth:`sample` returns them: ``c / C`` of the
+        concentration, or with cases of unknown segment the mean of the fit's draws (not
+        ``c / C``: where the split of lost prospects is uncertain, the mean of a ratio is not
+        the ratio of the mean counts; on the demo data they differ by up to 0.16)."""
+        if self._marginal is not None:
+            p = self._draws.reshape(-1, self._marginal.size).mean(axis=0)
+            return self._dataset(self._marginal.rows(p[None]), observed).isel(draw=0)
         c = self.concentration_.values
         return self._dataset((c / c.sum(axis=-1, keepdims=True))[None], observed).isel(draw=0)
 
@@ -147,25 +240,29 @@ class JourneyModel:
         ``transitions`` (draw, segment, touchpoint, next), shaped like the Parameters fields:
         rows for the simulation, or the chain the log shows if ``observed``.
 
-        With cases of unknown segment the draws come from the Gibbs sampler, ``THIN`` sweeps
-        apart; ``ess_`` is their smallest effective sample size, and a warning says when it
-        is below a tenth of ``draws`` (rows the log cannot tell apart by segment).
+        With cases of unknown segment the draws are the fit's NUTS draws, evenly spaced in
+        each chain, chain after chain (sampled again, longer, if more are asked than it
+        kept); ``ess_`` is their smallest bulk effective sample size, and a warning says when
+        it is below both a tenth of ``draws`` and the gate's 400. Otherwise they are exact
+        Dirichlet draws.
         """
-        if not self.unassigned_cases_:
+        check_int("draws", draws, 1)
+        if self._marginal is None:
             self.ess_ = float(draws)
-            return self._dataset(
-                _dirichlet(self.concentration_.values, self._gibbs.rng, draws), observed
-            )
-        rows = self._gibbs.draws(draws, THIN)
-        self.ess_ = effective_size(rows)
-        if self.ess_ < draws / 10:
+            return self._dataset(_dirichlet(self.concentration_.values, self._rng, draws), observed)
+        if draws > self._draws.shape[0] * self._draws.shape[1]:
+            self._draws = self._run(math.ceil(draws / self.chains))
+        kept = _spaced(self._draws, draws)
+        self.ess_ = _smallest_ess(kept, self.chains)
+        if self.ess_ < min(draws / 10, ESS_MIN):
             warnings.warn(
                 f"journey draws: effective sample size {self.ess_:.0f} of {draws}; "
                 f"{self.unassigned_cases_} lost cases have no segment, so some rows are "
-                "barely identified: add the lead's segment to the event log",
+                "barely identified: sample longer chains (draws) or add the lead's segment "
+                "to the event log",
                 stacklevel=2,
             )
-        return self._dataset(rows, observed)
+        return self._dataset(self._marginal.rows(kept), observed)
 
     def _dataset(self, rows: np.ndarray, observed: bool) -> xr.Dataset:
         K = len(self.touchpoints)
@@ -210,68 +307,259 @@ class JourneyModel:
             )
 
 
-class _Gibbs:
-    """Data augmentation over the segments of unassigned cases (see the module notes)."""
+class _Marginal:
+    """The marginal posterior of the rows and shares (module notes), laid out for the kernels.
 
-    def __init__(self, model: JourneyModel, rng: np.random.Generator):
-        self.rng, self.prior, moves = rng, model.prior_, model._moves
-        self.known, self.cases = moves["known"], moves["unassigned"]
-        self.path, self.move = moves["path"], moves["move"]
-        self.weight, self.known_cases = moves["weight"], moves["known_cases"]
-        self.rows = self.prior + self.known
-        self.rows = self.rows / self.rows.sum(axis=-1, keepdims=True)
-        self.share = np.full(len(self.known), 1.0 / len(self.known))
+    The free probabilities are the entries of one vector ``p``: first the segments' shares,
+    then every row with two or more allowed moves, each a block of consecutive entries
+    (``block`` holds the blocks' bounds, ``first`` where each block's log-ratios begin in
+    ``x``); a row with one allowed move is 1 and not sampled. ``entry[s, f]`` is the entry of
+    move ``f = from * (K + 2) + next`` of segment s (-1: not sampled). Each distinct path of
+    unknown segment has one *pair* per segment whose chain allows it (``path_ptr``: a path's
+    pairs), and each pair its *terms* (``term_ptr``): the share's entry with weight 1, then
+    the entries of the path's moves with their counts in the path.
+    """
 
-    def probabilities(self) -> np.ndarray:
-        """P(segment | path): (path, segment)."""
-        with np.errstate(divide="ignore"):
-            log_rows = np.log(self.rows.reshape(len(self.share), -1))
-        log_p = np.stack(
-            [
-                np.bincount(self.path, self.weight * log_s[self.move], minlength=len(self.cases))
-                for log_s in log_rows
-            ],
-            axis=1,
+    def __init__(self, prior: np.ndarray, moves: dict[str, np.ndarray]):
+        S, R, J = self.shape = prior.shape
+        self.moves = moves
+        support = prior > 0
+        self.entry = np.full((S, R * J), -1)
+        self.single = (support & (support.sum(axis=-1, keepdims=True) == 1)).reshape(S, -1)
+        bounds, coef = [0, S], [1.0 + moves["known_cases"]]
+        for s, i in zip(*np.nonzero(support.sum(axis=-1) >= 2), strict=True):
+            j = np.flatnonzero(support[s, i])
+            self.entry[s, i * J + j] = bounds[-1] + np.arange(len(j))
+            bounds.append(bounds[-1] + len(j))
+            coef.append(prior[s, i, j] + moves["known"][s, i, j])
+        block = np.array(bounds)
+        first = block - np.arange(len(block))
+        self.dim, self.size = int(first[-1]), int(block[-1])
+        term_ptr, terms, weights, path_ptr, segment = [0], [], [], [0], []
+        for u in range(len(moves["unassigned"])):
+            mine = moves["path"] == u
+            move, weight = moves["move"][mine], moves["weight"][mine]
+            for s in np.flatnonzero(support.reshape(S, -1)[:, move].all(axis=1)):
+                sampled = self.entry[s, move] >= 0
+                terms += [s, *self.entry[s, move[sampled]]]
+                weights += [1.0, *weight[sampled]]
+                term_ptr.append(len(terms))
+                segment.append(s)
+            path_ptr.append(len(segment))
+        self.segment = np.array(segment, dtype=np.int64)
+        self.pair_path = np.repeat(np.arange(len(path_ptr) - 1), np.diff(path_ptr))
+        self.mixture = {
+            "cases": moves["unassigned"].astype(float),
+            "path_ptr": np.array(path_ptr, dtype=np.int64),
+            "term_ptr": np.array(term_ptr, dtype=np.int64),
+            "term_entry": np.array(terms, dtype=np.int64),
+            "term_weight": np.array(weights, dtype=float),
+        }
+        self.data = {"block": block, "first": first, "coef": np.concatenate(coef), **self.mixture}
+
+    def log_density(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log posterior density at log-ratios ``x`` (up to a constant), and its gradient."""
+        return _log_density(np.asarray(x, dtype=float), **self.data)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """The entries ``p`` at log-ratios ``x``."""
+        return np.exp(_log_probabilities(np.asarray(x, dtype=float), **self._blocks))
+
+    @property
+    def _blocks(self) -> dict[str, np.ndarray]:
+        return {"block": self.data["block"], "first": self.data["first"]}
+
+    def initial_point(self, seed: int) -> np.ndarray:
+        """Log-ratios of the posterior means given the known cases and the unknown ones spread
+        over the segments allowing their paths in proportion to 1 + their known cases,
+        jittered by U(-0.5, 0.5) so that chains start apart."""
+        weight = 1.0 + self.moves["known_cases"][self.segment]
+        weight = weight / np.bincount(self.pair_path, weight)[self.pair_path]
+        ptr = self.mixture["term_ptr"]
+        spread = self.mixture["term_weight"] * np.repeat(
+            weight * self.mixture["cases"][self.pair_path], np.diff(ptr)
         )
-        log_p = log_p + np.log(self.share)
-        p = np.exp(log_p - log_p.max(axis=1, keepdims=True))
-        return p / p.sum(axis=1, keepdims=True)
+        p = self.data["coef"] + np.bincount(self.mixture["term_entry"], spread, self.size)
+        block = self.data["block"]
+        x = np.concatenate(
+            [np.log(p[a : b - 1] / p[b - 1]) for a, b in zip(block[:-1], block[1:], strict=True)]
+        )
+        return x + np.random.default_rng(seed).uniform(-0.5, 0.5, len(x))
 
-    def scatter(self, per_path: np.ndarray) -> np.ndarray:
-        """Move counts (segment, from, next) of paths weighted by ``per_path`` (path, segment)."""
+    def sample(
+        self, draws: int, tune: int, chains: int, seed: int | None, target_accept: float
+    ) -> tuple[xr.DataTree, float]:
+        """NUTS draws of the entries ``p`` (chain, draw, entry) with the divergences, and the
+        seconds of sampling."""
+        blocks = self._blocks
+
+        def expand(x: np.ndarray, **_) -> dict[str, np.ndarray]:
+            return {"p": np.exp(_log_probabilities(x, **blocks))}
+
+        compiled = from_pyfunc(
+            self.dim,
+            lambda: _log_density,
+            lambda *_: expand,
+            [np.dtype("float64")],
+            [(self.size,)],
+            ["p"],
+            shared_data=self.data,
+            make_initial_point_fn=self.initial_point,
+        )
+        start = time.perf_counter()
+        with quiet():
+            found = nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=chains,
+                seed=seed,
+                progress_bar=False,
+                target_accept=target_accept,
+            )
+        elapsed = time.perf_counter() - start
+        tree = xr.DataTree.from_dict(
+            {
+                "posterior": xr.Dataset({"p": found["posterior"]["p"].variable}),
+                "sample_stats": xr.Dataset(
+                    {"diverging": found["sample_stats"]["diverging"].variable}
+                ),
+            }
+        )
+        return tree, elapsed
+
+    def rows(self, p: np.ndarray) -> np.ndarray:
+        """Chains (draw, segment, from, next) from entries ``p`` (draw, entry)."""
+        out = np.zeros((len(p), *self.entry.shape))
+        out[:, self.single] = 1.0
+        sampled = self.entry >= 0
+        out[:, sampled] = p[:, self.entry[sampled]]
+        return out.reshape(len(p), *self.shape)
+
+    @property
+    def certain(self) -> bool:
+        """Whether every path of unknown segment is allowed by one segment only: then its
+        cases are that segment's, and the rows are conjugate."""
+        return bool(np.all(np.diff(self.mixture["path_ptr"]) == 1))
+
+    def expected_counts(self, p: np.ndarray) -> np.ndarray:
+        """Moves of the cases of unknown segment (segment, from, next), each path's cases split
+        by the mean of P(segment | path) over the draws ``p`` (draw, entry)."""
+        return self.split(_mean_responsibility(np.log(p), **self.mixture))
+
+    def split(self, share: np.ndarray) -> np.ndarray:
+        """Moves of the cases of unknown segment (segment, from, next), each path's cases
+        split over the segments by ``share`` (pair,)."""
+        per_path = np.zeros((len(self.mixture["cases"]), self.shape[0]))
+        per_path[self.pair_path, self.segment] = share * self.mixture["cases"][self.pair_path]
+        moves, size = self.moves, self.entry.shape[1]
         flat = [
-            np.bincount(self.move, self.weight * w[self.path], minlength=self.known[0].size)
+            np.bincount(moves["move"], moves["weight"] * w[moves["path"]], minlength=size)
             for w in per_path.T
         ]
-        return np.stack(flat).reshape(self.known.shape)
+        return np.stack(flat).reshape(self.shape)
 
-    def sweep(self) -> None:
-        """Segments given the chains, then the chains and the segment shares given segments."""
-        assigned = self.rng.multinomial(self.cases, self.probabilities())
-        self.rows = _dirichlet(self.prior + self.known + self.scatter(assigned), self.rng, 1)[0]
-        share = self.rng.gamma(1.0 + self.known_cases + assigned.sum(axis=0))
-        self.share = share / share.sum()
 
-    def expected_counts(self, sweeps: int) -> np.ndarray:
-        """Counts of the unassigned cases averaged over ``sweeps`` sweeps after as many burn-in
-        sweeps (Rao-Blackwellised: expected, not sampled, segments); zero if there are none."""
-        if len(self.cases) == 0:
-            return np.zeros_like(self.known)
-        total = np.zeros_like(self.known)
-        for i in range(2 * sweeps):
-            self.sweep()
-            if i >= sweeps:
-                total += self.scatter(self.cases[:, None] * self.probabilities())
-        return total / sweeps
+def _spaced(draws: np.ndarray, count: int) -> np.ndarray:
+    """``count`` of the draws (chain, draw, ...), evenly spaced in each chain, chain after
+    chain; the first ``count % chains`` chains give one more."""
+    chains, length = draws.shape[:2]
+    each = count // chains + (np.arange(chains) < count % chains)
+    return np.concatenate(
+        [draws[c, ((np.arange(n) + 0.5) * length / n).astype(int)] for c, n in enumerate(each) if n]
+    )
 
-    def draws(self, count: int, thin: int) -> np.ndarray:
-        """``count`` chains (draw, segment, from, next), ``thin`` sweeps apart."""
-        out = np.empty((count, *self.known.shape))
-        for d in range(count):
-            for _ in range(thin):
-                self.sweep()
-            out[d] = self.rows
-        return out
+
+def _smallest_ess(draws: np.ndarray, chains: int) -> float:
+    """Smallest bulk ESS over the entries of ``draws`` (sample, entry), chain after chain (as
+    one chain when they do not split evenly)."""
+    if len(draws) % chains:
+        chains = 1
+    values = draws.reshape(chains, len(draws) // chains, -1)
+    ess = az.ess(xr.Dataset({"p": (("chain", "draw", "entry"), values)}), method="bulk")
+    return float(ess["p"].min())
+
+
+@njit(cache=True)
+def _log_probabilities(x, block, first):
+    """Log probabilities of every block's entries from their additive log-ratios (the last
+    entry of a block is the reference, ``x`` = 0)."""
+    out = np.empty(block[-1])
+    for b in range(len(block) - 1):
+        low, high, at = block[b], block[b + 1], first[b]
+        top = 0.0
+        for j in range(high - low - 1):
+            top = max(top, x[at + j])
+        total = np.exp(-top)
+        for j in range(high - low - 1):
+            total += np.exp(x[at + j] - top)
+        norm = top + np.log(total)
+        for j in range(high - low - 1):
+            out[low + j] = x[at + j] - norm
+        out[high - 1] = -norm
+    return out
+
+
+@njit(cache=True)
+def _mixture(log_p, cases, path_ptr, term_ptr, term_entry, term_weight, given):
+    """The cases of unknown segment: their log-likelihood, and ``given[pair]`` set to
+    P(segment | path) of every pair."""
+    total = 0.0
+    for u in range(len(cases)):
+        top = -np.inf
+        for q in range(path_ptr[u], path_ptr[u + 1]):
+            value = 0.0
+            for t in range(term_ptr[q], term_ptr[q + 1]):
+                value += term_weight[t] * log_p[term_entry[t]]
+            given[q] = value
+            top = max(top, value)
+        mass = 0.0
+        for q in range(path_ptr[u], path_ptr[u + 1]):
+            mass += np.exp(given[q] - top)
+        norm = top + np.log(mass)
+        total += cases[u] * norm
+        for q in range(path_ptr[u], path_ptr[u + 1]):
+            given[q] = np.exp(given[q] - norm)
+    return total
+
+
+@njit(cache=True)
+def _log_density(x, block, first, coef, cases, path_ptr, term_ptr, term_entry, term_weight):
+    """Log posterior density at log-ratios ``x`` (up to a constant) and its gradient:
+    ``sum_e coef_e log p_e`` (prior, Jacobian and known moves) plus the mixture of the cases
+    of unknown segment. With ``g_e`` its derivative in ``log p_e`` (``coef_e`` plus the
+    expected counts), the gradient in a block's log-ratio j is ``g_j - p_j sum_e g_e``."""
+    log_p = _log_probabilities(x, block, first)
+    given = np.empty(len(term_ptr) - 1)
+    total = _mixture(log_p, cases, path_ptr, term_ptr, term_entry, term_weight, given)
+    g = coef.copy()
+    for e in range(len(coef)):
+        total += coef[e] * log_p[e]
+    for u in range(len(cases)):
+        for q in range(path_ptr[u], path_ptr[u + 1]):
+            for t in range(term_ptr[q], term_ptr[q + 1]):
+                g[term_entry[t]] += cases[u] * given[q] * term_weight[t]
+    grad = np.empty(len(x))
+    for b in range(len(block) - 1):
+        low, high, at = block[b], block[b + 1], first[b]
+        mass = 0.0
+        for e in range(low, high):
+            mass += g[e]
+        for j in range(high - low - 1):
+            grad[at + j] = g[low + j] - np.exp(log_p[low + j]) * mass
+    return total, grad
+
+
+@njit(cache=True)
+def _mean_responsibility(log_p, cases, path_ptr, term_ptr, term_entry, term_weight):
+    """P(segment | path) of every pair averaged over draws ``log_p`` (draw, entry)."""
+    given = np.empty(len(term_ptr) - 1)
+    mean = np.zeros(len(term_ptr) - 1)
+    for d in range(len(log_p)):
+        _mixture(log_p[d], cases, path_ptr, term_ptr, term_entry, term_weight, given)
+        mean += given
+    return mean / len(log_p)
 
 
 def _support(allowed: np.ndarray, moves: dict[str, np.ndarray]) -> np.ndarray:
@@ -294,27 +582,6 @@ def _dirichlet(concentration: np.ndarray, rng: np.random.Generator, draws: int) 
     """Dirichlet draws of every row (last axis) as normalised Gamma variates (0 stays 0)."""
     gamma = rng.gamma(concentration, size=(draws, *concentration.shape))
     return gamma / gamma.sum(axis=-1, keepdims=True)
-
-
-def effective_size(draws: np.ndarray) -> float:
-    """Smallest effective sample size over the entries of ``draws`` (draw, ...).
-
-    ``n / (1 + 2 sum_t rho_t)``, summing autocorrelations up to the first lag whose pair sum
-    ``rho_t + rho_(t+1)`` is negative (Geyer's initial positive sequence); constant entries
-    are skipped.
-    """
-    x = draws.reshape(len(draws), -1)
-    x = x[:, x.std(axis=0) > 1e-12]
-    x = x - x.mean(axis=0)
-    if x.shape[1] == 0:
-        return float(len(draws))
-    f = np.fft.rfft(x, 2 * len(x), axis=0)
-    rho = np.fft.irfft(f * np.conj(f), axis=0)[: len(x)]
-    rho = rho / rho[0]
-    pairs = rho[1:-1:2] + rho[2::2]
-    stop = np.argmax(np.vstack([pairs, -np.ones(x.shape[1])]) < 0, axis=0)
-    tau = 1 + 2 * np.array([pairs[:n, j].sum() for j, n in enumerate(stop)])
-    return float(len(x) / tau.max())
 
 
 def simulation_rows(observed: np.ndarray, bad: np.ndarray, odds: np.ndarray) -> np.ndarray:
