@@ -11,6 +11,9 @@ installed base's tenure mix (``base_tenure``, dims ``segment`` and ``tenure``, t
 the customers in service by months of service at the fitted table's end,
 :func:`models.submodels.tenure`). Its ``tenure`` axis is its own (0, 1, ..., the longest
 tenure in the table), not the world's.
+
+``prospects`` is NaN for a segment the arrivals could not fit (too few new customers to tell
+referrals from conversions): that segment keeps the world's prospects in every draw.
 """
 
 from __future__ import annotations
@@ -86,5 +89,8 @@ def parameter_sets(
             arrays[name] = chosen.transpose("sample", *dims).values
         else:
             constant[name] = chosen.transpose(*dims).values
+    if "prospects" in arrays:  # a segment the arrivals could not fit keeps the world's
+        values = arrays["prospects"]
+        arrays["prospects"] = np.where(np.isnan(values), params.prospects, values)
     for i in sample_indices(posterior, count):
         yield params.replace(**constant, **{name: values[i] for name, values in arrays.items()})

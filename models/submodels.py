@@ -328,7 +328,9 @@ def arrivals(
         * advocates
     )
     prospects = (new / conversion.sel(segment=new.segment) - referred) / fraction
-    if not (prospects > 0).all():
+    prospects = prospects.transpose("sample", "segment").sel(segment=world.segment_ids)
+    kept = [s for s in world.segment_ids if not (prospects.sel(segment=s) > 0).all()]
+    if len(kept) == len(world.segment_ids):
         return Submodel(
             "arrivals",
             False,
@@ -336,7 +338,9 @@ def arrivals(
             note="more referred prospects than "
             "prospects in some draws; the world's prospects are kept",
         ), xr.Dataset()
-    prospects = prospects.transpose("sample", "segment").sel(segment=world.segment_ids)
+    # A segment with too few new customers to tell referrals from conversions keeps the
+    # world's prospects (NaN here; models.draws.parameter_sets fills it from the world).
+    prospects = prospects.where(~prospects.segment.isin(kept))
     low, high = prospects.quantile([0.05, 0.95], "sample").values
     report = {
         segment: {
@@ -346,15 +350,16 @@ def arrivals(
             "prospects_90": [round(float(low[s]), 1), round(float(high[s]), 1)],
         }
         for s, segment in enumerate(world.segment_ids)
+        if segment not in kept
     }
+    note = "new customers over journey conversion, less referrals, over the sample fraction"
+    if kept:
+        note += (
+            f"; {', '.join(kept)}: more referred prospects than prospects in some draws "
+            "(too few new customers), the world's prospects are kept"
+        )
     found = Submodel(
-        "arrivals",
-        True,
-        source,
-        int(model.counts_.sum()),
-        ["prospects"],
-        note="new customers over journey conversion, less referrals, over the sample fraction",
-        report=report,
+        "arrivals", True, source, int(model.counts_.sum()), ["prospects"], note=note, report=report
     )
     return found, _on_grid({"prospects": prospects}, grid)
 

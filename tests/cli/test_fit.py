@@ -91,7 +91,12 @@ def test_unconverged_fit_is_refused_then_kept_when_allowed(tmp_path, demo_world)
     assert posterior["transitions"].dims == ("chain", "draw", "segment", "touchpoint", "next")
     assert "Fitted: sub-models" in kept.stdout and "Loyalty diagnostics" in kept.stdout
     assert "Arrivals household:" in kept.stdout and "prospects a month in the world" in kept.stdout
-    assert (posterior["prospects"] > 0).all()
+    # A segment with too few new customers (the enterprise, about 2 in these 12 months) may
+    # keep the world's prospects: NaN in the file, named in the note; the others are fitted.
+    prospects = posterior["prospects"]
+    kept = [s for s in demo_world.segment_ids if prospects.sel(segment=s).isnull().all()]
+    assert (prospects.drop_sel(segment=kept) > 0).all() and "household" not in kept
+    assert all(f"{s}" in fitted["arrivals"]["note"] for s in kept)
 
 
 def test_bad_data_is_one_line_with_exit_2(tmp_path):

@@ -118,3 +118,18 @@ def test_a_point_estimate_of_the_tenure_mix_is_every_draws(demo_params):
     bad = posterior.assign_coords(tenure=np.arange(1, 41))
     with pytest.raises(ValueError, match="tenure other than 0, 1, 2"):
         list(parameter_sets(bad, demo_params))
+
+
+def test_a_segment_without_fitted_prospects_keeps_the_worlds(demo_params):
+    """Prospects NaN for one segment (the arrivals could not fit it): that segment keeps the
+    world's prospects in every draw, the others take the draw's."""
+    posterior = fake_posterior(demo_params)
+    segments = list(demo_params.segments)
+    values = np.full((2, 5, len(segments)), 1234.0)
+    values[..., segments.index("enterprise")] = np.nan
+    posterior["prospects"] = (("chain", "draw", "segment"), values)
+    for drawn in parameter_sets(posterior, demo_params):
+        enterprise = segments.index("enterprise")
+        assert drawn.prospects[enterprise] == demo_params.prospects[enterprise]
+        others = np.delete(drawn.prospects, enterprise)
+        assert (others == 1234.0).all() and not np.isnan(drawn.prospects).any()
