@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.interrupts import deferred_interrupts
 from sim.inputs.errors import InputError
 
 console = Console(width=None if sys.stdout.isatty() else 100, soft_wrap=True)
@@ -58,7 +59,8 @@ def user_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            with deferred_interrupts():
+                return command(*args, **kwargs)
         except InputError as error:
             for line in error.lines():
                 errors.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 CTM = str(Path(sys.executable).parent / "ctm")
-SWEEP = ["quickwins", "demo", "--customers", "3000", "--months", "12", "--draws", "6"]
+SWEEP = ["quickwins", "demo", "--customers", "10000", "--months", "12", "--draws", "12"]
+"""About 30 s of simulations on one core of the CI machine (its 210 at 3,000 customers took 4 s),
+so that the interrupt at 6 s falls within them, not at the command's end."""
 
 
 def interrupt(args: list[str], after: float) -> tuple[int, str, float]:
@@ -44,7 +47,7 @@ def interrupt(args: list[str], after: float) -> tuple[int, str, float]:
 @pytest.mark.parametrize("executor", [[], ["--serial"]])
 def test_an_interrupted_sweep_stops_at_once_and_resumes(tmp_path, executor):
     out = tmp_path / "quickwins"
-    code, stderr, stopped = interrupt([*SWEEP, *executor, "--out", str(out)], after=8)
+    code, stderr, stopped = interrupt([*SWEEP, *executor, "--out", str(out)], after=6)
     assert code == 130, stderr
     assert "Traceback" not in stderr and stderr.strip().endswith("the same command resumes them.")
     assert stopped < 2.0, stopped
@@ -55,6 +58,78 @@ def test_an_interrupted_sweep_stops_at_once_and_resumes(tmp_path, executor):
 
 @pytest.mark.slow
 def test_an_interrupted_simulation_stops_at_once(tmp_path):
-    args = ["simulate", "demo", "--customers", "50000", "--months", "60", "--out", str(tmp_path)]
+    # about 40 s on the CI machine (50,000 customers took under 4 s)
+    args = ["simulate", "demo", "--customers", "500000", "--months", "60", "--out", str(tmp_path)]
     code, stderr, stopped = interrupt(args, after=4)
     assert code == 130 and "Traceback" not in stderr and stopped < 2.0, stderr
+
+
+HANDOVER = """
+import os, signal, threading
+from typing import NamedTuple
+import numpy as np
+from numba import njit
+from cli.interrupts import deferred_interrupts
+
+class Opened(NamedTuple):
+    contacts: np.ndarray
+    experiences: np.ndarray
+
+@njit
+def open_month(n):
+    return Opened(np.zeros(n), np.ones(n))
+
+open_month(3)
+clean = 0
+with deferred_interrupts():
+    for attempt in range({tries}):
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            while True:
+                open_month(3)
+        except KeyboardInterrupt:
+            clean += 1
+print(clean)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_waits_for_compiled_code_to_hand_over_its_result(tmp_path):
+    """A numba function returning a NamedTuple, called in a loop and interrupted 40 times: each
+    interrupt is a clean KeyboardInterrupt. Under Python's own handler the same loop died of a
+    segmentation fault in 2 of 6 single tries (numba 0.68), the crash seen in a serial sweep."""
+    tries = 40
+    script = tmp_path / "handover.py"
+    script.write_text(HANDOVER.format(tries=tries))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.split()[-1] == str(tries), done.stderr[-2000:]
+
+
+def test_handover_frames_are_numbas_or_a_named_tuples():
+    from cli.interrupts import inside_compiled_handover
+
+    seen = []
+
+    def tracer(frame, event, arg):
+        if event == "call":
+            seen.append(frame)
+
+    sys.setprofile(tracer)
+    try:
+        Pair(1, 2)  # the frame of its __new__, as numba's boxing runs it
+    finally:
+        sys.setprofile(None)
+    assert any(inside_compiled_handover(frame) for frame in seen)
+    namespace: dict = {}
+    exec("import sys\ndef here():\n    return sys._getframe()", namespace)  # not namedtuple's
+    assert not inside_compiled_handover(namespace["here"]())
+    assert not inside_compiled_handover(sys._getframe())
+    assert not inside_compiled_handover(None)
+
+
+class Pair(NamedTuple):
+    first: int
+    second: int

@@ -21,6 +21,7 @@ def test_align_reshapes_equal_counts_and_thins_or_repeats_others():
     assert align(values[:3], 2, 3)[:, :, 0].ravel().tolist() == [0, 0, 1, 1, 2, 2]
 
 
+@pytest.mark.slow  # samples the journeys with NUTS
 def test_journeys_and_arrivals_from_the_demo_data(demo_world):
     customers = load_customers(BUNDLED / "customers.csv", demo_world)
     found, draws, conversion = journeys(
@@ -34,6 +35,7 @@ def test_journeys_and_arrivals_from_the_demo_data(demo_world):
     assert ((conversion > 0) & (conversion < 1)).all()
 
 
+@pytest.mark.slow  # samples the journeys with NUTS
 def test_arrivals_recover_the_worlds_prospects(demo_world, demo_params):
     """The demo data (5,000 of the world's 232,000 customers, 24 months) give prospects a
     month at the world's scale whose 94% intervals hold the world's 12,000, 1,500 and 80: new

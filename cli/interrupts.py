@@ -1,0 +1,63 @@
+"""Ctrl-C that never lands inside compiled code.
+
+Picture a clerk told to stop while handing over a form: the stop should wait until the form
+has left their hand. A numba function hands its result to Python by running a little Python
+(a ``NamedTuple``'s ``__new__``, numba's ``_numba_unpickle`` for an array's type). Python's own
+Ctrl-C handler raises ``KeyboardInterrupt`` at the next line of Python it runs, and if that line
+is one of those, numba is left holding a half-made result: the process dies of a segmentation
+fault (2 of 6 tries of a loop returning a NamedTuple, numba 0.68) or stops with a
+``SystemError`` traceback. Both were seen in ``ctm quickwins --serial``.
+
+:func:`deferred_interrupts` installs a handler that raises ``KeyboardInterrupt`` as Python
+does, except when the line running is numba's or a NamedTuple's: then it sends Ctrl-C
+again a moment later, when the result has been handed over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+NUMBA = str(Path(importlib.util.find_spec("numba").origin).parent)
+"""numba's folder, found without importing it (a command that needs no numba loads none)."""
+RETRY = 0.01
+"""Seconds after which a deferred Ctrl-C is sent again."""
+
+
+def inside_compiled_handover(frame: FrameType | None) -> bool:
+    """Whether ``frame`` is Python run on compiled code's behalf: numba's own modules, or a
+    NamedTuple's ``__new__`` (made by ``collections.namedtuple`` in a namespace it names
+    ``namedtuple_<type>``)."""
+    if frame is None:
+        return False
+    return frame.f_code.co_filename.startswith(NUMBA) or str(
+        frame.f_globals.get("__name__", "")
+    ).startswith("namedtuple_")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    if inside_compiled_handover(frame):
+        threading.Timer(RETRY, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Within the block, Ctrl-C raises ``KeyboardInterrupt`` only outside compiled code's
+    handover (the previous handler is restored after). Only in the main thread, where Python
+    runs signal handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
