@@ -1,4 +1,5 @@
-"""``ctm demo-data`` and ``ctm fit``: feedback data made from a world, and the fitted models."""
+"""``ctm demo-data``, ``ctm fit`` and ``ctm cohorts``: feedback data made from a world, the
+fitted models, and cohort counts from a customers table."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import WorldArg, console, errors, user_errors
+from cli.common import WorldArg, console, errors, output_file, user_errors
 from sim.inputs.errors import InputError
 
 
@@ -53,13 +54,45 @@ def demo_data(
     console.print(f"Written: {out}/ ({', '.join(f.name for f in files)})")
 
 
+Baseline = Annotated[
+    str | None,
+    typer.Option(
+        help="The baseline hazard fitted from a customers table or cohort counts alone: 'walk' "
+        "(a random walk over tenure months, may rise and fall; the default for a customers "
+        "table) or 'sbg' (shifted-beta-geometric, falls with tenure; the default for cohort "
+        "counts)."
+    ),
+]
+Snapshot = Annotated[
+    str | None,
+    typer.Option(
+        help="The date the customers table was taken (YYYY-MM-DD): customers still in service "
+        "then are censored there. Default: the latest date in the table."
+    ),
+]
+ObservedFrom = Annotated[
+    str | None,
+    typer.Option(
+        help="The table holds only customers in service on or after this date (YYYY-MM-DD): "
+        "each is at risk from its tenure then, not from its start (left truncation)."
+    ),
+]
+
+
 @user_errors
 def fit(
-    world: Annotated[str, typer.Option(help="World file, or 'demo'.")] = "demo",
+    world: Annotated[
+        str | None,
+        typer.Option(
+            help="World file, or 'demo' (the default; with --customers alone: the segments come "
+            "from the table, and a minimal world is written beside the posterior)."
+        ),
+    ] = None,
     customers: Annotated[
         Path | None,
         typer.Option(
-            help="Customers table (CSV or Parquet); with --world demo alone, the demo data."
+            help="Customers table (CSV or Parquet); alone, the baseline hazard over tenure is "
+            "fitted from it; with --world demo alone, the demo data."
         ),
     ] = None,
     responses: Annotated[Path | None, typer.Option(help="Survey responses table.")] = None,
@@ -80,15 +113,35 @@ def fit(
     cohorts: Annotated[
         Path | None,
         typer.Option(
-            help="Cohort counts (segment, month, alive): the segments' sBG baseline is fitted "
-            "from them; alone, without --customers and --responses, only that."
+            help="Cohort counts (segment, cohort, month, alive, at_risk; see 'ctm cohorts'): "
+            "the segments' sBG baseline is fitted from them; alone, only that."
+        ),
+    ] = None,
+    baseline: Baseline = None,
+    snapshot: Snapshot = None,
+    observed_from: ObservedFrom = None,
+    tenure_months: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=600,
+            help="Walk baseline: months of service with a hazard of their own; later months "
+            "share one (default: while 100 customers are at risk, at most 120).",
         ),
     ] = None,
     out: Annotated[Path, typer.Option(help="Posterior file (netCDF).")] = Path("posterior.nc"),
-    draws: Annotated[int, typer.Option(min=100, help="Draws per chain.")] = 1000,
-    tune: Annotated[int, typer.Option(min=100, help="Tuning steps per chain.")] = 1000,
-    chains: Annotated[int, typer.Option(min=2, help="Chains (at least 2, for R-hat).")] = 2,
-    seed: Annotated[int, typer.Option(min=0, help="Sampler seed.")] = 0,
+    draws: Annotated[
+        int | None,
+        typer.Option(
+            min=100,
+            max=100_000,
+            help="Draws per chain (default 1,000; 2,000 for a walk baseline, whose smoothness "
+            "mixes slowly).",
+        ),
+    ] = None,
+    tune: Annotated[int, typer.Option(min=100, max=100_000, help="Tuning steps per chain.")] = 1000,
+    chains: Annotated[int, typer.Option(min=2, max=64, help="Chains (at least 2, for R-hat).")] = 2,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Sampler seed.")] = 0,
     allow_unconverged: Annotated[
         bool,
         typer.Option(
@@ -97,11 +150,64 @@ def fit(
     ] = False,
 ) -> None:
     """Fit every sub-model whose data is present into one posterior; print what came from
-    which data, the diagnostics and the value drivers."""
-    from models.churn import ESS_MIN, RHAT_MAX, ChurnModel
+    which data, the diagnostics, the retention check and the value drivers."""
+    from models.fitting import Window
+
+    output_file(out)  # before the work, not after it
+    window = Window(_date("--snapshot", snapshot), _date("--observed-from", observed_from))
+    settings = {"draws": draws, "tune": tune, "chains": chains, "seed": seed}
+    if baseline is not None and baseline not in ("walk", "sbg"):
+        raise InputError("--baseline", [("", f"got {baseline!r}, expected walk or sbg")])
+    if customers is None and responses is None and cohorts is not None:
+        if events is not None or ratings is not None:
+            _refuse("--events and --ratings need --customers")
+        _cohorts_only(world or "demo", cohorts, out, baseline or "sbg", tenure_months,
+                      settings, allow_unconverged)  # fmt: skip
+        return
+    if customers is not None and responses is None:
+        if cohorts is not None:
+            _refuse(
+                "--cohorts with --customers alone: give one of them (a cohort table is a "
+                "customers table's counts; 'ctm cohorts' makes one from the other)"
+            )
+        if world is None and (events is not None or ratings is not None):
+            _refuse("--events and --ratings need a --world whose touchpoints they name")
+        _customers_only(world, customers, events, ratings, out, window, baseline or "walk",
+                        tenure_months, settings, allow_unconverged)  # fmt: skip
+        return
+    if baseline is not None or tenure_months is not None:
+        _refuse(
+            "--baseline and --tenure-months are for a customers table or cohort counts alone; "
+            "with --responses the survey model fits the baseline with the touchpoint effects"
+        )
+    _survey(world or "demo", customers, responses, events, ratings, cohorts, out, window,
+            settings, allow_unconverged)  # fmt: skip
+
+
+def _survey(
+    world: str,
+    customers: Path | None,
+    responses: Path | None,
+    events: Path | None,
+    ratings: Path | None,
+    cohorts: Path | None,
+    out: Path,
+    window,
+    settings: dict,
+    allow_unconverged: bool,
+) -> None:
+    """The survey fit: the churn model with touchpoint effects, then every other sub-model."""
+    from models.churn import ChurnModel
     from models.data import BUNDLED
     from models.drivers import sentence
-    from models.fitting import fit_churn, fit_others, read_feedback, write_fit
+    from models.fitting import (
+        fit_churn,
+        fit_others,
+        read_customers,
+        read_feedback,
+        survey_retention,
+        write_fit,
+    )
     from models.loyalty import LoyaltyModel
     from notebooks.tables import drivers_table, fitted_table
     from notebooks.touchpoint_plots import plot_value_drivers
@@ -109,53 +215,53 @@ def fit(
     from sim.inputs.load import load_world
 
     loaded = load_world(world)
-    if cohorts is not None and customers is None and responses is None:
-        _cohorts_only(loaded, cohorts, out, chains, draws, tune, seed, allow_unconverged)
-        return
     if customers is None and responses is None and world == "demo":
         bundled = BUNDLED
         customers, responses, events, ratings = (
             bundled / f"{n}.csv" for n in ("customers", "responses", "events", "ratings")
         )
+        if window.observed_from is None and window.snapshot is None:
+            window = _bundled_window()
     if customers is None or responses is None:
-        raise InputError(
-            "ctm fit",
-            [
-                (
-                    "",
-                    "--customers and --responses are needed (or "
-                    "--world demo alone, for the demo data)",
-                )
-            ],
+        _refuse(
+            "--customers and --responses are needed (or --customers alone for the baseline, "
+            "or --world demo alone, for the demo data)"
         )
     with errors.status("reading feedback data"):
         customer_table, response_table, summary = read_feedback(
             loaded, customers, responses, events
         )
-    model = ChurnModel(draws=draws, tune=tune, chains=chains, seed=seed, progress=True)
+        _, lifetimes, _ = read_customers(loaded, customers, window)
+    _hint(customer_table, window)
+    draws = settings["draws"] or 1000
+    model = ChurnModel(
+        draws=draws, tune=settings["tune"], chains=settings["chains"], seed=settings["seed"],
+        progress=True,
+    )  # fmt: skip
     errors.print(
-        f"Building person-months, compiling the model, then sampling {chains} chains "
-        f"x ({tune} tuning + {draws} draws) with nutpie"
+        f"Building person-months, compiling the model, then sampling {settings['chains']} chains "
+        f"x ({settings['tune']} tuning + {draws} draws) with nutpie"
     )
-    result = fit_churn(loaded, customer_table, response_table, summary, model)
+    result = fit_churn(loaded, customer_table, response_table, summary, model, window.snapshot)
     console.print(
-        f"Churn diagnostics: {_diagnostics(model.diagnostics_, RHAT_MAX, ESS_MIN)}; sampling "
+        f"Churn diagnostics: {_diagnostics(model.diagnostics_)}; sampling "
         f"{model.sampling_seconds_:.1f} s on {result.data['likelihood_rows']:,} rows "
         f"({result.data['person_months']:,} person-months)"
     )
-    loyalty = LoyaltyModel(draws=draws, tune=tune, chains=chains, seed=seed)
+    survey_retention(result, loaded, lifetimes)
+    loyalty = LoyaltyModel(
+        draws=draws, tune=settings["tune"], chains=settings["chains"], seed=settings["seed"]
+    )
     with errors.status(
         "fitting loyalty, journeys, ratings, cohorts and arrivals where their data are given"
     ):
         fit_others(
-            result, loaded, customer_table, response_table, events, loyalty, seed, cohorts, ratings
-        )
+            result, loaded, customer_table, response_table, events, loyalty, settings["seed"],
+            cohorts, ratings, window.snapshot,
+        )  # fmt: skip
     for sub in result.submodels[1:]:
         if sub.diagnostics and "ok" in sub.diagnostics:
-            console.print(
-                f"{sub.name.capitalize()} diagnostics: "
-                f"{_diagnostics(sub.diagnostics, RHAT_MAX, ESS_MIN)}"
-            )
+            console.print(f"{sub.name.capitalize()} diagnostics: {_diagnostics(sub.diagnostics)}")
     _may_write(result.ok, allow_unconverged)
     files = write_fit(result, loaded, out, allow_unconverged)
     figure = out.with_name(f"{out.stem}_drivers.png")
@@ -163,6 +269,7 @@ def fit(
         labels = {t.id: t.label or t.id for t in loaded.touchpoints}
         plot_value_drivers(result.drivers, labels).savefig(partial, dpi=120, format="png")
     files.append(figure)
+    files.append(_retention(result, out))
     console.print(fitted_table(result.fitted()))
     for segment, row in (result.submodels[-1].report or {}).items():
         console.print(
@@ -176,41 +283,246 @@ def fit(
     labels = {t.id: (t.label or t.id).lower() for t in loaded.touchpoints}
     for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():
         console.print(sentence(row, labels))
+    _warn_retention(result.check)
+    console.print(f"Written: {', '.join(str(f) for f in files)}")
+
+
+def _customers_only(
+    world: str | None,
+    customers: Path,
+    events: Path | None,
+    ratings: Path | None,
+    out: Path,
+    window,
+    kind: str,
+    months: int | None,
+    settings: dict,
+    allow_unconverged: bool,
+) -> None:
+    """``ctm fit --customers FILE`` without responses: the baseline hazard over tenure, with
+    censoring at the snapshot and truncation at --observed-from; the world's touchpoint effects
+    stay. Without --world, the segments come from the table and a minimal world is written."""
+    import pandas as pd
+
+    from models.baseline import BaselineModel
+    from models.fitting import fit_baseline, fit_others, read_customers, write_fit
+    from models.minimal_world import minimal_world, parse_world
+    from notebooks.tables import fitted_table
+    from sim.inputs.files import atomic_file
+    from sim.inputs.load import load_world
+
+    loaded = None if world is None else load_world(world)
+    with errors.status("reading the customers table"):
+        table, lifetimes, summary = read_customers(loaded, customers, window)
+    _hint(table, window)
+    snapshot = pd.Timestamp(summary["snapshot"])
+    if loaded is None:  # the segments are the table's; bands and hazards follow the fit
+        segments = {s: [0.02] for s in table["segment"].cat.categories}
+        text = minimal_world(_world_name(customers), str(customers), table, snapshot, [0], segments)
+        loaded = parse_world(text, str(customers))
+    model = BaselineModel(kind, progress=True, **settings)
+    errors.print(
+        f"Counting customers at risk by segment and month of service ({summary['customers']:,} "
+        f"customers, snapshot {summary['snapshot']}), then sampling the {kind} baseline: "
+        f"{model.chains} chains x ({model.tune} tuning + {model.draws} draws) with nutpie"
+    )
+    result = fit_baseline(loaded, lifetimes, str(customers), model, months)
+    result.data = {**summary, **result.data}
+    fit_others(result, loaded, table, None, events, None, settings["seed"],
+               experiences=ratings, snapshot=window.snapshot)  # fmt: skip
+    _baseline_report(result, model)
+    _may_write(result.ok, allow_unconverged)
+    result.note = (
+        "customers table only: touchpoint effects, loyalty and the rest come from the world file"
+    )
+    if world is None:
+        world_file = out.with_name(f"{out.stem}_world.yaml")
+        text = minimal_world(
+            _world_name(customers), str(customers), table, snapshot, *_fitted_baseline(result)
+        )
+        final = parse_world(text, str(world_file))
+        with atomic_file(world_file) as partial:
+            partial.write_text(text, encoding="utf-8")
+            files = write_fit(result, final, out, allow_unconverged)
+        files.append(world_file)
+        note_world = (
+            f"The segments came from the table; {world_file} is a minimal world for them "
+            "(its comments say what is a placeholder): ctm validate and ctm simulate take it, "
+            f"and ctm compare with --posterior {out}"
+        )
+    else:
+        files = write_fit(result, loaded, out, allow_unconverged)
+        note_world = ""
+    files.append(_retention(result, out))
+    console.print(fitted_table(result.fitted()))
+    if note_world:
+        console.print(note_world)
+    _warn_retention(result.check)
     console.print(f"Written: {', '.join(str(f) for f in files)}")
 
 
 def _cohorts_only(
-    world,
+    world: str,
     cohorts: Path,
     out: Path,
-    chains: int,
-    draws: int,
-    tune: int,
-    seed: int,
+    kind: str,
+    months: int | None,
+    settings: dict,
     allow_unconverged: bool,
 ) -> None:
-    """``ctm fit --cohorts FILE`` alone: the sBG baseline of the segments in the file."""
-    from models.churn import ESS_MIN, RHAT_MAX
-    from models.cohorts import load_cohorts
-    from models.fitting import write_cohorts_only
-    from models.submodels import cohorts as fit_cohorts
+    """``ctm fit --cohorts FILE`` alone: the baseline of the segments in the file (the sBG by
+    default)."""
+    from models.baseline import BaselineModel
+    from models.fitting import fit_baseline, read_cohorts, write_fit
+    from sim.inputs.load import load_world
 
-    alive = load_cohorts(cohorts, world)
-    with errors.status(f"sampling the sBG model of {', '.join(alive.columns)}"):
-        found, posterior = fit_cohorts(world, alive, str(cohorts), chains, draws, tune, seed)
-    console.print(f"Cohorts diagnostics: {_diagnostics(found.diagnostics, RHAT_MAX, ESS_MIN)}")
-    _may_write(found.diagnostics["ok"], allow_unconverged)
-    files = write_cohorts_only(found, posterior, world, out, allow_unconverged)
-    for segment in alive.columns:
-        a, b = (
-            float(posterior["sbg"].sel(segment=segment, sbg_parameter=p).mean())
-            for p in ("alpha", "beta")
-        )
-        console.print(
-            f"{segment}: alpha {a:.3f}, beta {b:.3f}: churn in month 1 "
-            f"{a / (a + b):.1%}, in month 12 {a / (a + b + 11):.1%} (posterior means)"
-        )
+    loaded = load_world(world)
+    lifetimes, summary = read_cohorts(loaded, cohorts)
+    model = BaselineModel(kind, progress=False, **settings)
+    with errors.status(f"sampling the {kind} baseline of the cohorts"):
+        result = fit_baseline(loaded, lifetimes, str(cohorts), model, months)
+    result.submodels[0].name = "cohorts"
+    result.data = {**summary, **result.data}
+    _baseline_report(result, model)
+    _may_write(result.ok, allow_unconverged)
+    result.note = "cohort counts only: touchpoint effects come from the world file"
+    files = write_fit(result, loaded, out, allow_unconverged)
+    files.append(_retention(result, out))
+    if kind == "sbg":
+        sbg = result.draws["sbg"]
+        for segment in result.data["segments_fitted"]:
+            a, b = (
+                float(sbg.sel(segment=segment, sbg_parameter=p).mean()) for p in ("alpha", "beta")
+            )
+            console.print(
+                f"{segment}: alpha {a:.3f}, beta {b:.3f}: churn in month 1 "
+                f"{a / (a + b):.1%}, in month 12 {a / (a + b + 11):.1%} (posterior means)"
+            )
+    _warn_retention(result.check)
     console.print(f"Written: {', '.join(str(f) for f in files)}")
+
+
+@user_errors
+def cohorts(
+    customers: Annotated[Path, typer.Argument(help="Customers table (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option(help="Cohort table to write (CSV).")] = Path("cohorts.csv"),
+    world: Annotated[
+        str | None,
+        typer.Option(help="World file, or 'demo', for the segment ids (default: the table's)."),
+    ] = None,
+    snapshot: Snapshot = None,
+    observed_from: ObservedFrom = None,
+) -> None:
+    """Cohort counts from a customers table: one cohort per segment and start month, its
+    customers alive after each month of service to the snapshot, and those at risk."""
+    from models.cohorts import cohort_table
+    from models.data import load_customers
+    from sim.inputs.files import atomic_file
+    from sim.inputs.load import load_world
+
+    output_file(out)
+    when = (_date("--snapshot", snapshot), _date("--observed-from", observed_from))
+    table = load_customers(customers, None if world is None else load_world(world))
+    counts = cohort_table(table, str(customers), *when)
+    with atomic_file(out) as partial:
+        counts.to_csv(partial, index=False)
+    cohorts_made = counts.groupby(["segment", "cohort"]).ngroups
+    console.print(
+        f"{cohorts_made:,} cohorts of {len(table):,} customers, {len(counts):,} rows "
+        f"(segment, cohort, month, alive, at_risk). Written: {out}"
+    )
+
+
+def _baseline_report(result, model) -> None:
+    """The baseline's diagnostics and what it was fitted on."""
+    bands = (
+        f"{len(model.band_starts_) - 1} monthly values and a plateau"
+        if model.kind == "walk"
+        else "sBG"
+    )
+    console.print(
+        f"Baseline diagnostics: {_diagnostics(model.diagnostics_)}; sampling "
+        f"{model.sampling_seconds_:.1f} s on {result.data['at_risk_months']:,} customer-months "
+        f"at risk ({result.data['churns_at_risk']:,} churns; {bands})"
+    )
+    for sub in result.submodels[1:]:
+        if sub.diagnostics and "ok" in sub.diagnostics:
+            console.print(f"{sub.name.capitalize()} diagnostics: {_diagnostics(sub.diagnostics)}")
+
+
+def _retention(result, out: Path) -> Path:
+    """The retention check's figure beside the posterior; its table on the terminal."""
+    from notebooks.retention_plots import plot_retention, retention_summary
+    from sim.inputs.files import atomic_file
+
+    console.print(retention_summary(result.retention, result.check))
+    figure = out.with_name(f"{out.stem}_retention.png")
+    with atomic_file(figure) as partial:
+        plot_retention(result.retention, result.check).savefig(partial, dpi=110, format="png")
+    return figure
+
+
+def _warn_retention(check: dict | None) -> None:
+    """One line per segment whose observed retention left the fitted band too often."""
+    from models.retention import warnings_of
+
+    for line in warnings_of(check or {}):
+        errors.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _hint(table, window) -> None:
+    from models.fitting import truncation_hint
+
+    if window.observed_from is None:
+        hint = truncation_hint(table)
+        if hint:
+            errors.print(f"Note: {hint}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _fitted_baseline(result) -> tuple:
+    """The minimal world's band starts, hazards per band and sBG of a baseline fit (posterior
+    means)."""
+    from models.fitting import baseline_hazards
+
+    model = result.model
+    if model.kind == "walk":
+        return model.band_starts_, baseline_hazards(result), None
+    sbg = result.draws["sbg"].mean(("chain", "draw"))
+    pairs = {
+        s: tuple(float(sbg.sel(segment=s, sbg_parameter=p)) for p in ("alpha", "beta"))
+        for s in result.data["segments_fitted"]
+    }
+    return [0], {s: [a / (a + b)] for s, (a, b) in pairs.items()}, pairs
+
+
+def _bundled_window():
+    """The bundled demo data's window: they hold the customers in service since the run's
+    first day (the installed base started before it), to its last."""
+    from models.fitting import Window
+    from scenarios.predictive import demo_settings
+
+    found = demo_settings()
+    return Window(found["observed_until"], found["observed_from"])
+
+
+def _date(option: str, text: str | None):
+    """An option's date, or InputError naming the option."""
+    if text is None:
+        return None
+    import pandas as pd
+
+    try:
+        return pd.Timestamp(text).normalize()
+    except ValueError:
+        raise InputError(option, [("", f"got {text!r}, expected a date YYYY-MM-DD")]) from None
+
+
+def _world_name(customers: Path) -> str:
+    return f"Minimal world of {customers.name}"
+
+
+def _refuse(message: str):
+    raise InputError("ctm fit", [("", message)])
 
 
 def _may_write(ok: bool, allow_unconverged: bool) -> None:
@@ -225,9 +537,11 @@ def _may_write(ok: bool, allow_unconverged: bool) -> None:
         errors.print("Warning: the posterior failed the diagnostics; kept as asked.")
 
 
-def _diagnostics(d: dict, rhat_max: float, ess_min: float) -> str:
+def _diagnostics(d: dict) -> str:
     """One sampler's R-hat, bulk ESS and divergences against their limits."""
+    from models.churn import ESS_MIN, RHAT_MAX
+
     return (
-        f"max R-hat {d['rhat']:.3f} (<= {rhat_max}), min bulk ESS {d['ess_bulk']:.0f} "
-        f"(>= {ess_min}), divergences {d['divergences']} (0)"
+        f"max R-hat {d['rhat']:.3f} (<= {RHAT_MAX}), min bulk ESS {d['ess_bulk']:.0f} "
+        f"(>= {ESS_MIN}), divergences {d['divergences']} (0)"
     )

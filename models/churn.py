@@ -230,26 +230,14 @@ class ChurnModel:
     ) -> ChurnModel:
         """Sample the posterior given person-months (see :meth:`build_model`); returns self."""
         model = self.build_model(person_months, segments, touchpoints, n_bands)
-        # One BLAS thread: threaded reductions in the mass-matrix adaptation change the last
-        # bits from run to run, and NUTS trajectories amplify them; same seed, same draws.
-        with model, quiet(), threadpool_limits(limits=1):
-            start = time.perf_counter()
-            posterior = pm.sample(
-                draws=self.draws,
-                tune=self.tune,
-                chains=self.chains,
-                cores=self.chains,
-                random_seed=self.seed,
-                nuts_sampler="nutpie",
-                nuts={"target_accept": self.target_accept, "adaptation": NUTS_ADAPTATION},
-                progressbar=self.progress,
-                quiet=True,
-            )
-            elapsed = time.perf_counter() - start
+        options = {"target_accept": self.target_accept, "adaptation": NUTS_ADAPTATION}
+        posterior, seconds = sample_nuts(
+            model, self.draws, self.tune, self.chains, self.seed, options, self.progress
+        )
         self.model_ = model
         self.n_rows_ = len(model.coords["row"])
         self.posterior_ = posterior
-        self.sampling_seconds_ = float(posterior.posterior.attrs.get("sampling_time", elapsed))
+        self.sampling_seconds_ = seconds
         self.diagnostics_ = diagnostics(posterior)
         self.summary_ = summarise(posterior)
         return self
@@ -287,10 +275,12 @@ class ChurnModel:
         return f"ChurnModel({', '.join(f'{p}={getattr(self, p)!r}' for p in params)})"
 
 
-def diagnostics(posterior: xr.DataTree) -> dict:
-    """Largest R-hat, smallest bulk ESS and divergences of a fit, and whether all pass."""
-    rhat = _extreme(az.rhat(posterior), max)
-    ess = _extreme(az.ess(posterior, method="bulk"), min)
+def diagnostics(posterior: xr.DataTree, var_names: Sequence[str] | None = None) -> dict:
+    """Largest R-hat, smallest bulk ESS and divergences of a fit, and whether all pass;
+    R-hat and ESS over ``var_names`` (default: every variable of the posterior)."""
+    names = None if var_names is None else list(var_names)
+    rhat = _extreme(az.rhat(posterior, var_names=names), max)
+    ess = _extreme(az.ess(posterior, method="bulk", var_names=names), min)
     divergences = int(posterior["sample_stats"]["diverging"].sum())
     ok = rhat <= RHAT_MAX and ess >= ESS_MIN and divergences == 0
     return {"rhat": rhat, "ess_bulk": ess, "divergences": divergences, "ok": bool(ok)}
@@ -411,6 +401,40 @@ def check_int(name: str, value: object, low: int) -> None:
         raise TypeError(f"{name} is {value!r}, expected an integer of at least {low}")
     if value < low:
         raise ValueError(f"{name} is {value}, expected an integer of at least {low}")
+
+
+def sample_nuts(
+    model: pm.Model,
+    draws: int,
+    tune: int,
+    chains: int,
+    seed: int,
+    nuts: dict | None = None,
+    progress: bool = False,
+) -> tuple[xr.DataTree, float]:
+    """The posterior of ``model`` from nutpie, every model of this package sampled alike, and
+    the seconds it took (nutpie's own sampling time where it reports one, else wall time).
+
+    One BLAS thread: threaded reductions in the mass-matrix adaptation change the last bits
+    from run to run, and NUTS trajectories amplify them; same seed, same draws. PyMC's and
+    nutpie's logging and warnings are silenced (:class:`quiet`). ``nuts``: nutpie's options
+    (``adaptation``, ``target_accept``).
+    """
+    with model, quiet(), threadpool_limits(limits=1):
+        start = time.perf_counter()
+        posterior = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=chains,
+            random_seed=seed,
+            nuts_sampler="nutpie",
+            nuts=nuts or {},
+            progressbar=progress,
+            quiet=True,
+        )
+        elapsed = time.perf_counter() - start
+    return posterior, float(posterior["posterior"].attrs.get("sampling_time", elapsed))
 
 
 class quiet:

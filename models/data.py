@@ -19,6 +19,7 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
+from sim.inputs.checks import RESERVED_SEGMENTS
 from sim.inputs.errors import InputError
 from sim.inputs.world import LOYALTY_CLASSES, World
 
@@ -74,7 +75,7 @@ class Problems:
             raise InputError(self.source, listed)
 
 
-def load_customers(path: str | Path, world: World) -> pd.DataFrame:
+def load_customers(path: str | Path, world: World | None) -> pd.DataFrame:
     """Read and check the customers table.
 
     Parameters
@@ -83,13 +84,14 @@ def load_customers(path: str | Path, world: World) -> pd.DataFrame:
         CSV or Parquet file with columns ``customer_id, segment, start, end`` (``end`` empty
         while the customer is active); other columns are kept as text.
     world
-        Supplies the segment ids.
+        Supplies the segment ids; None takes them from the table, in order of first
+        appearance (any id but the words the tool uses, ``all`` and ``default``).
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id`` (``str``), ``segment`` (categorical of ``world.segment_ids``),
-        ``start`` and ``end`` (datetime64, ``end`` NaT while active), then the other columns.
+        ``customer_id`` (``str``), ``segment`` (categorical of the segment ids), ``start``
+        and ``end`` (datetime64, ``end`` NaT while active), then the other columns.
 
     Raises
     ------
@@ -100,7 +102,18 @@ def load_customers(path: str | Path, world: World) -> pd.DataFrame:
     problems.check()
     out = frame.copy()
     out["customer_id"] = parse_ids(frame["customer_id"], problems, unique=True)
-    out["segment"] = parse_choices(frame["segment"], problems, world.segment_ids, "segment")
+    if world is None:
+        named = frame["segment"]
+        reserved = named.isin(RESERVED_SEGMENTS)
+        problems.cells(named, named == "", "empty, expected a segment id")
+        problems.cells(
+            named, reserved, "segment {value} is a word the tool uses, expected another id"
+        )
+        good = (named != "") & ~reserved
+        ids = list(dict.fromkeys(named[good]))
+        out["segment"] = named.where(good).astype(pd.CategoricalDtype(ids))
+    else:
+        out["segment"] = parse_choices(frame["segment"], problems, world.segment_ids, "segment")
     out["start"] = parse_dates(frame["start"], problems)
     out["end"] = parse_dates(frame["end"], problems, required=False)
     message = "end {value} is before start {other}, expected an end on or after the start"

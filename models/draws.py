@@ -14,6 +14,11 @@ tenure in the table), not the world's.
 
 ``prospects`` is NaN for a segment the arrivals could not fit (too few new customers to tell
 referrals from conversions): that segment keeps the world's prospects in every draw.
+
+A posterior may bring its own tenure bands: ``band_starts`` (dim ``band``, no chain or draw),
+as a baseline fitted month by month has (:mod:`models.baseline`: band starts 0, 1, ..., M,
+the last band the plateau). Its ``alpha`` is then over those bands, for every segment, and
+both replace the world's: the engine takes ``Parameters.band_starts`` with ``alpha``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ REPLACEABLE = {
     "ratings": ("segment", "touchpoint", "rating"),
     "prospects": ("segment",),
     "base_tenure": ("segment", "tenure"),
+    "band_starts": ("band",),
 }
 """Posterior variables the simulation takes, with the dims of the Parameters field; those
 present replace the world's values, the others keep them."""
@@ -68,6 +74,12 @@ def parameter_sets(
         If a posterior variable lacks a label of ``params`` (a segment, band, touchpoint,
         cutpoint or next state; labels as in :func:`sim.inputs.parameters.to_dataset`).
     """
+    if "band_starts" in posterior:
+        if "alpha" not in posterior:
+            raise ValueError("posterior band_starts without alpha over those bands")
+        starts = np.asarray(posterior["band_starts"].values, dtype=float)
+        alpha = np.full((len(params.segments), len(starts)), np.nan)  # every draw replaces it
+        params = params.replace(band_starts=starts, alpha=alpha)
     labels = {name: coords.values.tolist() for name, coords in to_dataset(params).coords.items()}
     stacked = posterior.stack(sample=("chain", "draw"))
     present = [name for name in REPLACEABLE if name in posterior]

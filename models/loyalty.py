@@ -41,7 +41,6 @@ Example::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,9 +49,8 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 from scipy.special import expit, logit
-from threadpoolctl import threadpool_limits
 
-from models.churn import check_int, diagnostics, quiet
+from models.churn import check_int, diagnostics, sample_nuts
 from sim.formulas.perception import poor_view
 from sim.inputs.world import LOYALTY_CLASSES
 
@@ -223,23 +221,11 @@ class LoyaltyModel:
     ) -> LoyaltyModel:
         """Sample the posterior given survey rows; compute the NPS; returns self."""
         model = self.build_model(rows, segments, touchpoints)
-        with model, quiet(), threadpool_limits(limits=1):  # one thread: same seed, same draws
-            start = time.perf_counter()
-            posterior = pm.sample(
-                draws=self.draws,
-                tune=self.tune,
-                chains=self.chains,
-                cores=self.chains,
-                random_seed=self.seed,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                quiet=True,
-            )
-            elapsed = time.perf_counter() - start
+        posterior, seconds = sample_nuts(model, self.draws, self.tune, self.chains, self.seed)
         self.model_, self.posterior_ = model, posterior
         self.n_rows_ = len(model.coords["row"])
         self.n_responses_ = int(posterior["observed_data"]["classes"].sum())
-        self.sampling_seconds_ = float(posterior["posterior"].attrs.get("sampling_time", elapsed))
+        self.sampling_seconds_ = seconds
         self.diagnostics_ = diagnostics(posterior)
         self.nps_ = self.nps_samples_ = None
         if "nps" in rows and rows["nps"].notna().any():

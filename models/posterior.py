@@ -11,7 +11,14 @@ saved as netCDF with these attributes on the root, each a JSON text:
   tenure) with its data source, rows, the variables it put in the ``posterior`` group, its
   diagnostics and notes, and ``from_world``: the Parameters fields that still come from the
   world file (absent in files written before sub-models were added);
+- ``ctm_retention``: the retention check (:mod:`models.retention`): per segment the months
+  compared, how many of them the observed curve spent outside the fitted band, and the
+  warning when that share exceeds 10% (absent in files written before the check);
 - ``ctm_versions``: the versions of the libraries that made it.
+
+A posterior fitted month by month carries its own tenure bands (a ``band_starts`` variable
+of the ``posterior`` group, :mod:`models.draws`); ``ctm_band_starts`` then lists those, and
+loading does not hold them against the world's, since its ``alpha`` comes with them.
 
 Every variable of the ``posterior`` group has dims ``chain`` and ``draw`` but one: the
 installed base's tenure mix ``base_tenure`` (``segment``, ``tenure``), a point estimate
@@ -47,19 +54,27 @@ def save_posterior(
     diagnostics: dict,
     allow_unconverged: bool = False,
     fitted: dict | None = None,
+    retention: dict | None = None,
 ) -> None:
     """Write ``tree`` with the ctm attributes to ``path`` (atomically: all or nothing).
 
-    ``fitted`` becomes ``ctm_fitted`` when given (the sub-models' summary, module notes).
+    ``fitted`` becomes ``ctm_fitted`` when given (the sub-models' summary, module notes),
+    ``retention`` ``ctm_retention``. The band starts are the posterior's own
+    (``band_starts`` in its ``posterior`` group) or else the world's.
     """
     tree = tree.copy()
     if fitted is not None:
         tree.attrs["ctm_fitted"] = json.dumps(fitted, default=_plain)
+    if retention is not None:
+        tree.attrs["ctm_retention"] = json.dumps(retention, default=_plain)
+    posterior = tree["posterior"] if "posterior" in tree.children else None
+    own = posterior is not None and "band_starts" in posterior.data_vars
+    starts = np.asarray(posterior["band_starts"]) if own else band_starts(world)
     tree.attrs.update(
         {
             "ctm_segments": json.dumps(world.segment_ids),
             "ctm_touchpoints": json.dumps(world.touchpoint_ids),
-            "ctm_band_starts": json.dumps(band_starts(world).tolist()),
+            "ctm_band_starts": json.dumps(starts.tolist()),
             "ctm_data": json.dumps(data, default=str),
             "ctm_diagnostics": json.dumps(diagnostics, default=float),
             "ctm_allow_unconverged": json.dumps(bool(allow_unconverged)),
@@ -91,13 +106,13 @@ def load_posterior(path: Path, world: World) -> xr.DataTree:
         raise InputError(
             source, [("", "a netCDF file without ctm attributes, expected the output of 'ctm fit'")]
         )
+    checked = [("segments", world.segment_ids), ("touchpoints", world.touchpoint_ids)]
+    own = "posterior" in tree.children and "band_starts" in tree["posterior"].data_vars
+    if not own:  # a posterior with its own bands brings alpha over them
+        checked.append(("band_starts", band_starts(world).tolist()))
     problems = [
         _compare(f"ctm_{name}", json.loads(tree.attrs[f"ctm_{name}"]), expected)
-        for name, expected in (
-            ("segments", world.segment_ids),
-            ("touchpoints", world.touchpoint_ids),
-            ("band_starts", band_starts(world).tolist()),
-        )
+        for name, expected in checked
     ]
     problems = [p for p in problems if p]
     if problems:

@@ -34,7 +34,6 @@ Example::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 import numpy as np
@@ -45,9 +44,8 @@ import xarray as xr
 from pytensor.tensor.special import betaln as pt_betaln
 from scipy.optimize import minimize
 from scipy.special import betaln, polygamma, psi
-from threadpoolctl import threadpool_limits
 
-from models.churn import check_int, diagnostics
+from models.churn import check_int, diagnostics, sample_nuts
 
 LOG_ALPHA_PRIOR = (0.0, 1.5)
 """Mean and standard deviation of the Normal prior on ln alpha (MCMC only)."""
@@ -226,20 +224,10 @@ class CohortRetention:
 
     def _sample(self) -> None:
         """Posterior draws with nutpie; one BLAS thread, so a seed gives the same draws."""
-        with self.build_model(self.alive_), threadpool_limits(limits=1):
-            start = time.perf_counter()
-            self.posterior_ = pm.sample(
-                draws=self.draws,
-                tune=self.tune,
-                chains=self.chains,
-                cores=self.chains,
-                random_seed=self.seed,
-                nuts_sampler="nutpie",
-                progressbar=False,
-                quiet=True,
-                nuts={"adaptation": NUTS_ADAPTATION},
-            )
-            self.sampling_seconds_ = time.perf_counter() - start
+        self.posterior_, self.sampling_seconds_ = sample_nuts(
+            self.build_model(self.alive_), self.draws, self.tune, self.chains, self.seed,
+            {"adaptation": NUTS_ADAPTATION},
+        )  # fmt: skip
         alpha, beta = self._draws()
         self.alpha_, self.beta_ = float(alpha.mean()), float(beta.mean())
         self.covariance_ = np.cov(np.stack([alpha.values, beta.values]))

@@ -28,12 +28,13 @@ import pandas as pd
 import xarray as xr
 
 from models.arrivals import ArrivalModel, installed_base
+from models.baseline import BaselineModel
 from models.draws import REPLACEABLE
 from models.eventlog import read_event_log
 from models.experience import RatingModel
 from models.journeys import JourneyModel, simulation_rows
+from models.lifetimes import hazard_counts
 from models.loyalty import LoyaltyModel, survey_rows
-from models.sbg import CohortRetention
 from sim.formulas.chains import absorb
 from sim.inputs.parameters import Parameters, from_world
 from sim.inputs.world import World
@@ -210,7 +211,7 @@ def journeys(
         len(log),
         ["start", "transitions"],
         note="; ".join([note, *(str(w.message) for w in caught)]),
-        diagnostics={"ess": model.ess_},
+        diagnostics={"ess": model.ess_, **(model.diagnostics_ or {})},
     )
     per_draw = xr.DataArray(
         conversion,
@@ -222,24 +223,38 @@ def journeys(
 
 
 def cohorts(
-    world: World, alive: pd.DataFrame, source: str, chains: int, draws: int, tune: int, seed: int
+    world: World,
+    lifetimes: pd.DataFrame,
+    source: str,
+    chains: int,
+    draws: int,
+    tune: int,
+    seed: int,
+    rows: int | None = None,
 ) -> tuple[Submodel, xr.Dataset]:
-    """The sBG baseline (alpha, beta) of each segment in the cohort table, sampled.
+    """The sBG baseline (alpha, beta) of each segment in a cohort table, sampled.
 
-    ``alive`` is :func:`models.cohorts.load_cohorts`' table; segments absent from it get NaN
-    (their banded baseline holds). Draws come as ``chains x draws``, the grid of the file.
+    ``lifetimes`` are the table's (:func:`models.cohorts.cohort_lifetimes`: every cohort of a
+    segment, censored where its counts stop or its at-risk counts fall short, truncated where
+    it was first observed late); the sBG is fitted to their counts by month of service
+    (:class:`models.baseline.BaselineModel`). Segments absent from the table keep the world's
+    sBG, or NaN (their banded baseline holds). Draws come as ``chains x draws``, the grid of
+    the file. ``rows``: the table's rows, for the record (default: its customers).
     """
-    sbg = np.full((chains * draws, len(world.segment_ids), 2), np.nan)
-    checks = []
-    for name, column in alive.items():
-        fit = CohortRetention(draws=draws, tune=tune, chains=chains, seed=seed).fit(
-            column.dropna().to_numpy(), method="mcmc"
-        )
-        alpha, beta = (fit.posterior_["posterior"][v].values.reshape(-1) for v in ("alpha", "beta"))
-        sbg[:, world.segment_ids.index(name)] = np.column_stack([alpha, beta])
-        checks.append(fit.diagnostics_)
+    present = set(lifetimes["segment"].astype(str))
+    segments = [s for s in world.segment_ids if s in present]
+    at_risk, churned = hazard_counts(lifetimes, segments)
+    model = BaselineModel("sbg", draws=draws, tune=tune, chains=chains, seed=seed)
+    model.fit(at_risk, churned, segments)
+    given = from_world(world).sbg
+    sbg = np.full((chains, draws, len(world.segment_ids), 2), np.nan)
+    if given is not None:
+        sbg[:] = given
+    fitted = model.posterior_["posterior"]["sbg"].transpose("chain", "draw", ...).values
+    for i, segment in enumerate(segments):
+        sbg[:, :, world.segment_ids.index(segment)] = fitted[:, :, i]
     values = xr.DataArray(
-        align(sbg, chains, draws),
+        sbg,
         dims=("chain", "draw", "segment", "sbg_parameter"),
         coords={
             "chain": range(chains),
@@ -252,10 +267,10 @@ def cohorts(
         "cohorts",
         True,
         source,
-        int(alive.notna().sum().sum()),
+        int(lifetimes["weight"].sum()) if rows is None else rows,
         ["sbg"],
-        note=f"shifted-beta-geometric baseline of {', '.join(alive.columns)}",
-        diagnostics=combined(checks),
+        note=f"shifted-beta-geometric baseline of {', '.join(segments)}",
+        diagnostics=model.diagnostics_,
     )
     return found, xr.Dataset({"sbg": values})
 
@@ -341,13 +356,17 @@ def arrivals(
     # A segment with too few new customers to tell referrals from conversions keeps the
     # world's prospects (NaN here; models.draws.parameter_sets fills it from the world).
     prospects = prospects.where(~prospects.segment.isin(kept))
-    low, high = prospects.quantile([0.05, 0.95], "sample").values
+    fitted = prospects.drop_sel(segment=kept)
+    low, high = fitted.quantile([0.05, 0.95], "sample")
     report = {
         segment: {
             "new_customers_per_month": round(float(model.mean_[s]), 2),
             "sample_fraction": round(float(fraction[s]), 5),
-            "prospects_per_month": round(float(prospects[:, s].mean()), 1),
-            "prospects_90": [round(float(low[s]), 1), round(float(high[s]), 1)],
+            "prospects_per_month": round(float(fitted.sel(segment=segment).mean()), 1),
+            "prospects_90": [
+                round(float(low.sel(segment=segment)), 1),
+                round(float(high.sel(segment=segment)), 1),
+            ],
         }
         for s, segment in enumerate(world.segment_ids)
         if segment not in kept

@@ -133,3 +133,38 @@ def test_a_segment_without_fitted_prospects_keeps_the_worlds(demo_params):
         assert drawn.prospects[enterprise] == demo_params.prospects[enterprise]
         others = np.delete(drawn.prospects, enterprise)
         assert (others == 1234.0).all() and not np.isnan(drawn.prospects).any()
+
+
+def test_a_posterior_with_its_own_tenure_bands_brings_them_to_the_simulation(
+    tmp_path, demo_world, demo_params
+):
+    """A baseline fitted month by month (band starts 0, 1, ..., 6, the last the plateau) over
+    a world of 4 bands: the file keeps its band starts, loading does not refuse them, and
+    every parameter set gets them with alpha over them (Parameters.band_starts, which the
+    engine reads)."""
+    from models.posterior import attribute, load_posterior, save_posterior
+    from sim.engine.simulation import simulate
+
+    starts = np.arange(7.0)
+    S = len(demo_params.segments)
+    alpha = np.random.default_rng(1).normal(-4, 0.3, (2, 3, S, len(starts)))
+    posterior = xr.Dataset(
+        {
+            "alpha": (("chain", "draw", "segment", "band"), alpha),
+            "band_starts": ("band", starts),
+        },
+        coords={"segment": list(demo_params.segments), "band": range(len(starts))},
+    )
+    path = tmp_path / "posterior.nc"
+    tree = xr.DataTree.from_dict({"posterior": posterior})
+    save_posterior(tree, path, world=demo_world, data={}, diagnostics={})
+    loaded = load_posterior(path, demo_world)  # not refused: its alpha comes with its bands
+    assert attribute(loaded, "band_starts") == starts.tolist()
+    sets = list(parameter_sets(loaded["posterior"].to_dataset(), demo_params))
+    assert len(sets) == 6
+    np.testing.assert_array_equal(sets[4].band_starts, starts)
+    np.testing.assert_array_equal(sets[4].alpha, alpha[1, 1])
+    ds = simulate(sets[0], customers=200, months=2, seed=1)  # the engine runs on them
+    assert ds.sizes["month"] == 2
+    with pytest.raises(ValueError, match="band_starts without alpha"):
+        list(parameter_sets(posterior.drop_vars("alpha"), demo_params))
