@@ -14,7 +14,8 @@ saved as netCDF with these attributes on the root, each a JSON text:
 - ``ctm_retention``: the retention check (:mod:`models.retention`): per segment the months
   compared, how many of them the observed curve spent outside the fitted band, and the
   warning when that share exceeds 10% (absent in files written before the check);
-- ``ctm_versions``: the versions of the libraries that made it.
+- ``ctm_versions``: the versions of the libraries that made it;
+- ``ctm_checksum``: the SHA-256 of the draws (:func:`checksum`).
 
 A posterior fitted month by month carries its own tenure bands (a ``band_starts`` variable
 of the ``posterior`` group, :mod:`models.draws`); ``ctm_band_starts`` then lists those, and
@@ -25,11 +26,16 @@ installed base's tenure mix ``base_tenure`` (``segment``, ``tenure``), a point e
 (:func:`models.submodels.tenure`).
 
 Loading checks the ids against the world the simulation will run, so draws are never applied
-to the wrong touchpoint.
+to the wrong touchpoint; checks the draws against their checksum, so a file changed or damaged
+after ``ctm fit`` wrote it (2 MB of zeroed bytes once loaded and changed a comparison) is
+refused; and checks the values the simulation takes (:func:`check_values`): finite, positive
+where they must be, probabilities in [0, 1] summing to 1. A file without a checksum (written
+before it was added) is loaded with the values checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib.metadata import version
 from pathlib import Path
@@ -81,6 +87,8 @@ def save_posterior(
             "ctm_versions": json.dumps({name: version(name) for name in LIBRARIES}),
         }
     )
+    if posterior is not None:
+        tree.attrs["ctm_checksum"] = checksum(posterior.to_dataset())
     with atomic_file(path) as partial:
         tree.to_netcdf(partial, engine="h5netcdf")
 
@@ -117,7 +125,74 @@ def load_posterior(path: Path, world: World) -> xr.DataTree:
     problems = [p for p in problems if p]
     if problems:
         raise InputError(source, problems)
+    if "posterior" in tree.children:
+        draws = tree["posterior"].to_dataset()
+        stored = tree.attrs.get("ctm_checksum")
+        if stored is not None and stored != checksum(draws):
+            raise InputError(
+                source,
+                [("ctm_checksum", "the draws differ from those 'ctm fit' wrote: the file was "
+                  "changed or damaged since; expected the file as written (fit again)")],
+            )  # fmt: skip
+        problems = check_values(draws)
+        if problems:
+            raise InputError(source, problems)
     return tree
+
+
+def checksum(draws: xr.Dataset) -> str:
+    """SHA-256 of every variable of a posterior group: its name, dims, dtype, shape and values
+    (C order), variables by name. netCDF keeps values bit for bit, so a file as written gives
+    the checksum it was saved with."""
+    digest = hashlib.sha256()
+    for name in sorted(map(str, draws.data_vars)):
+        values = np.ascontiguousarray(draws[name].values)
+        header = [name, list(draws[name].dims), str(values.dtype), list(values.shape)]
+        digest.update(json.dumps(header).encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+PROBABILITIES = {
+    "ratings": ("rating", False),
+    "start": ("touchpoint", True),
+    "transitions": ("next", True),
+    "base_tenure": ("tenure", False),
+}
+"""Probability variables: the dim they sum to 1 over, and whether a row may be all 0 (a
+segment without a journey, a touchpoint no journey reaches)."""
+POSITIVE = ("sbg", "prospects")
+"""Variables that must be above 0; NaN is allowed there for a segment the fit left to the
+world (no cohorts for its sBG, too few new customers for its prospects)."""
+
+
+def check_values(draws: xr.Dataset) -> list[tuple[str, str]]:
+    """Problems with the values the simulation takes, one (variable, message) each: NaN or
+    infinite values, probabilities outside [0, 1] or not summing to 1 (within 1e-6), values
+    at or below 0 where they must be above."""
+    problems = []
+    for name in map(str, draws.data_vars):
+        values = np.asarray(draws[name].values)
+        if not np.issubdtype(values.dtype, np.number):
+            continue
+        finite = np.isfinite(values)
+        if name in POSITIVE:
+            if np.isinf(values).any() or (values[finite] <= 0).any():
+                problems.append((name, "values at or below 0 or infinite, expected above 0"))
+            continue
+        if not finite.all():
+            problems.append((name, f"{(~finite).sum():,} values NaN or infinite, expected finite"))
+            continue
+        if name in PROBABILITIES:
+            dim, empty_allowed = PROBABILITIES[name]
+            totals = draws[name].sum(dim).values
+            ok = np.isclose(totals, 1, atol=1e-6) | (empty_allowed & np.isclose(totals, 0))
+            outside = (values < -1e-9).any() or (values > 1 + 1e-9).any()  # rounding: 1 + 2e-16
+            if outside or not ok.all():
+                problems.append(
+                    (name, f"probabilities outside [0, 1] or not summing to 1 over {dim}")
+                )
+    return problems
 
 
 def attribute(tree: xr.DataTree, name: str) -> object:
