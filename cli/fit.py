@@ -211,7 +211,7 @@ def _survey(
     from models.loyalty import LoyaltyModel
     from notebooks.tables import drivers_table, fitted_table
     from notebooks.touchpoint_plots import plot_value_drivers
-    from sim.inputs.files import atomic_file
+    from sim.inputs.files import atomic_file, files_together
     from sim.inputs.load import load_world
 
     loaded = load_world(world)
@@ -263,13 +263,14 @@ def _survey(
         if sub.diagnostics and "ok" in sub.diagnostics:
             console.print(f"{sub.name.capitalize()} diagnostics: {_diagnostics(sub.diagnostics)}")
     _may_write(result.ok, allow_unconverged)
-    files = write_fit(result, loaded, out, allow_unconverged)
-    figure = out.with_name(f"{out.stem}_drivers.png")
-    with atomic_file(figure) as partial:
-        labels = {t.id: t.label or t.id for t in loaded.touchpoints}
-        plot_value_drivers(result.drivers, labels).savefig(partial, dpi=120, format="png")
-    files.append(figure)
-    files.append(_retention(result, out))
+    with files_together():  # the posterior with its tables and plots, or nothing
+        files = write_fit(result, loaded, out, allow_unconverged)
+        figure = out.with_name(f"{out.stem}_drivers.png")
+        with atomic_file(figure) as partial:
+            labels = {t.id: t.label or t.id for t in loaded.touchpoints}
+            plot_value_drivers(result.drivers, labels).savefig(partial, dpi=120, format="png")
+        files.append(figure)
+        files.append(_retention(result, out))
     console.print(fitted_table(result.fitted()))
     for segment, row in (result.submodels[-1].report or {}).items():
         console.print(
@@ -308,7 +309,7 @@ def _customers_only(
     from models.fitting import fit_baseline, fit_others, read_customers, write_fit
     from models.minimal_world import minimal_world, parse_world
     from notebooks.tables import fitted_table
-    from sim.inputs.files import atomic_file
+    from sim.inputs.files import atomic_file, files_together
     from sim.inputs.load import load_world
 
     loaded = None if world is None else load_world(world)
@@ -335,25 +336,25 @@ def _customers_only(
     result.note = (
         "customers table only: touchpoint effects, loyalty and the rest come from the world file"
     )
-    if world is None:
-        world_file = out.with_name(f"{out.stem}_world.yaml")
-        text = minimal_world(
-            _world_name(customers), str(customers), table, snapshot, *_fitted_baseline(result)
-        )
-        final = parse_world(text, str(world_file))
-        with atomic_file(world_file) as partial:
-            partial.write_text(text, encoding="utf-8")
-            files = write_fit(result, final, out, allow_unconverged)
-        files.append(world_file)
-        note_world = (
-            f"The segments came from the table; {world_file} is a minimal world for them "
-            "(its comments say what is a placeholder): ctm validate and ctm simulate take it, "
-            f"and ctm compare with --posterior {out}"
-        )
-    else:
-        files = write_fit(result, loaded, out, allow_unconverged)
-        note_world = ""
-    files.append(_retention(result, out))
+    with files_together():  # the posterior with its retention check and world, or nothing
+        if world is None:
+            world_file = out.with_name(f"{out.stem}_world.yaml")
+            text = minimal_world(
+                _world_name(customers), str(customers), table, snapshot, *_fitted_baseline(result)
+            )
+            final = parse_world(text, str(world_file))
+            with atomic_file(world_file) as partial:
+                partial.write_text(text, encoding="utf-8")
+            files = [*write_fit(result, final, out, allow_unconverged), world_file]
+            note_world = (
+                f"The segments came from the table; {world_file} is a minimal world for them "
+                "(its comments say what is a placeholder): ctm validate and ctm simulate take "
+                f"it, and ctm compare with --posterior {out}"
+            )
+        else:
+            files = write_fit(result, loaded, out, allow_unconverged)
+            note_world = ""
+        files.append(_retention(result, out))
     console.print(fitted_table(result.fitted()))
     if note_world:
         console.print(note_world)
@@ -374,6 +375,7 @@ def _cohorts_only(
     default)."""
     from models.baseline import BaselineModel
     from models.fitting import fit_baseline, read_cohorts, write_fit
+    from sim.inputs.files import files_together
     from sim.inputs.load import load_world
 
     loaded = load_world(world)
@@ -386,8 +388,8 @@ def _cohorts_only(
     _baseline_report(result, model)
     _may_write(result.ok, allow_unconverged)
     result.note = "cohort counts only: touchpoint effects come from the world file"
-    files = write_fit(result, loaded, out, allow_unconverged)
-    files.append(_retention(result, out))
+    with files_together():
+        files = [*write_fit(result, loaded, out, allow_unconverged), _retention(result, out)]
     if kind == "sbg":
         sbg = result.draws["sbg"]
         for segment in result.data["segments_fitted"]:

@@ -43,6 +43,7 @@ from models.persons import person_months
 from models.posterior import band_starts, save_posterior
 from models.retention import check, months_compared, population_hazard, retention_table
 from models.submodels import Submodel
+from sim.inputs.files import atomic_file, csv_safe
 from sim.inputs.parameters import from_world as world_parameters
 from sim.inputs.world import World
 
@@ -453,13 +454,16 @@ def write_fit(fit: Fit, world: World, out: Path, allow_unconverged: bool) -> lis
         files.append(write_retention(fit.retention, out))
     if fit.drivers is not None:
         table = out.with_name(f"{out.stem}_drivers.csv")
-        fit.drivers.to_csv(table, index=False)
+        with atomic_file(table) as partial:
+            csv_safe(fit.drivers).to_csv(partial, index=False)
         files.append(table)
     return files
 
 
 def write_retention(table: pd.DataFrame, out: Path) -> Path:
-    """``<stem>_retention.csv`` beside the posterior."""
+    """``<stem>_retention.csv`` beside the posterior (written whole; text cells made safe for
+    a spreadsheet, :func:`sim.inputs.files.csv_safe`)."""
     path = out.with_name(f"{out.stem}_retention.csv")
-    table.to_csv(path, index=False, float_format="%.6g")
+    with atomic_file(path) as partial:
+        csv_safe(table).to_csv(partial, index=False, float_format="%.6g")
     return path

@@ -4,7 +4,8 @@ A user's YAML is read with a safe loader that refuses duplicate keys (:func:`rea
 pydantic's validation errors become ``(path, message)`` problems naming what is expected
 (:func:`describe_all`). Outputs are written to a hidden place first and renamed into place
 only when complete (:func:`atomic_file`, :func:`atomic_directory`), so an interrupted or
-failed run never leaves half a file or folder.
+failed run never leaves half a file or folder; several files appear together or not at all
+within :func:`files_together`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import difflib
 import os
 import reprlib
 import shutil
+import signal
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,17 +32,60 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+_TOGETHER: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("together", default=None)
+"""The files written whole within :func:`files_together`, waiting to be put in place."""
+
+
 @contextmanager
 def atomic_file(target: Path) -> Iterator[Path]:
     """A hidden path beside ``target`` to write to; it replaces ``target`` only if the block
-    succeeds. On any error, Ctrl-C included, it is removed and ``target`` is as before."""
+    succeeds (within :func:`files_together`: only when that block succeeds). On any error,
+    Ctrl-C included, it is removed and ``target`` is as before."""
     target = Path(target)
     partial = target.with_name(f".{target.stem}.partial{target.suffix}")
+    pending = _TOGETHER.get()
     try:
         yield partial
-        os.replace(partial, target)
-    finally:
+        if pending is None:
+            os.replace(partial, target)
+        else:
+            pending.append((partial, target))
+    except BaseException:
         partial.unlink(missing_ok=True)
+        raise
+    finally:
+        if pending is None:
+            partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def files_together() -> Iterator[None]:
+    """Outputs that appear together or not at all: every :func:`atomic_file` of the block is
+    written whole beside its target, and all are put in place when the block succeeds (a fit's
+    posterior with its tables, plots and world file). On any error, Ctrl-C included, none is.
+
+    Putting them in place is one rename each, microseconds; a Ctrl-C in that moment is held
+    until all are in place (in the main thread, where Python takes signals), and then
+    ignored: the work is done and its outputs are whole.
+    """
+    pending: list[tuple[Path, Path]] = []
+    token = _TOGETHER.set(pending)
+    try:
+        yield
+    except BaseException:
+        for partial, _ in pending:
+            partial.unlink(missing_ok=True)
+        raise
+    finally:
+        _TOGETHER.reset(token)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        for partial, target in pending:
+            os.replace(partial, target)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
