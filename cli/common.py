@@ -51,6 +51,10 @@ INTERRUPTED = 130
 """The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect."""
 
 
+class PiecesKept(KeyboardInterrupt):
+    """Ctrl-C during a sweep (:func:`simulating`): its finished pieces stay for a rerun."""
+
+
 def user_errors(command: Callable) -> Callable:
     """Turn InputError into one line per problem on stderr and exit code 2, and Ctrl-C into
     one line and exit code 130 (work finished before it, such as a sweep's pieces, is kept
@@ -65,12 +69,13 @@ def user_errors(command: Callable) -> Callable:
             for line in error.lines():
                 errors.print(line, markup=False, highlight=False, soft_wrap=True)
             sys.exit(2)
-        except KeyboardInterrupt:
-            errors.print(
-                "Interrupted: nothing was written; finished simulations are kept, and the same "
-                "command resumes them.",
-                soft_wrap=True,
+        except KeyboardInterrupt as stop:
+            kept = (
+                "; finished simulations are kept, and the same command resumes them"
+                if isinstance(stop, PiecesKept)
+                else ""
             )
+            errors.print(f"Interrupted: nothing was written{kept}.", soft_wrap=True)
             sys.exit(INTERRUPTED)
 
     return wrapper
@@ -188,6 +193,8 @@ def simulating(out: Path) -> Iterator[tuple[Path, Callable[[int, int], None]]]:
         raise InputError(
             str(out), [("", f"{error}; wait for it, or choose another --out")]
         ) from None
+    except KeyboardInterrupt:
+        raise PiecesKept from None
     shutil.rmtree(store, ignore_errors=True)
 
 

@@ -10,12 +10,15 @@ fault (2 of 6 tries of a loop returning a NamedTuple, numba 0.68) or stops with 
 
 :func:`deferred_interrupts` installs a handler that raises ``KeyboardInterrupt`` as Python
 does, except when the line running is numba's or a NamedTuple's: then it sends Ctrl-C
-again a moment later, when the result has been handed over.
+again a moment later, when the result has been handed over. So too where the exception
+would be swallowed: a garbage-collector callback or a ``__del__`` prints "Exception ignored"
+and carries on (dask's did, and the sweep then ran to its end).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import os
 import signal
@@ -41,8 +44,20 @@ def inside_compiled_handover(frame: FrameType | None) -> bool:
     ).startswith("namedtuple_")
 
 
+def swallowing(frame: FrameType | None) -> bool:
+    """Whether an exception raised in ``frame`` would be printed as "Exception ignored" and
+    dropped: ``frame`` or a caller of it is a garbage collector callback (dask's
+    ``GCDiagnosis`` took a Ctrl-C so, and the sweep ran to its end) or a ``__del__`` method."""
+    callbacks = {getattr(getattr(c, "__func__", c), "__code__", None) for c in gc.callbacks}
+    while frame is not None:
+        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    if inside_compiled_handover(frame):
+    if inside_compiled_handover(frame) or swallowing(frame):
         threading.Timer(RETRY, os.kill, (os.getpid(), signal.SIGINT)).start()
         return
     raise KeyboardInterrupt
@@ -50,9 +65,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Within the block, Ctrl-C raises ``KeyboardInterrupt`` only outside compiled code's
-    handover (the previous handler is restored after). Only in the main thread, where Python
-    runs signal handlers; elsewhere the block runs as it is."""
+    """Within the block, Ctrl-C raises ``KeyboardInterrupt`` only where it stops the command:
+    not in compiled code's handover, not where it would be swallowed (the previous handler
+    is restored after). Only in the main thread, where Python runs signal handlers;
+    elsewhere the block runs as it is."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

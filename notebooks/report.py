@@ -9,6 +9,8 @@ files as they were.
 
 from __future__ import annotations
 
+import logging
+import subprocess
 from importlib.resources import files
 from pathlib import Path
 
@@ -49,6 +51,10 @@ def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> P
     """
     import papermill
 
+    # After a Ctrl-C, the task of the interrupted cell ends with an error nobody reads, and
+    # asyncio logs it with its traceback on the terminal ("Task exception was never
+    # retrieved"); the command has said in one line that it was interrupted.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(out) as partial:
@@ -61,8 +67,29 @@ def execute(name: str, parameters: dict, out: Path, progress: bool = False) -> P
             kernel_name="python3",
             # the local kernel's warning about unencrypted loopback TCP is noise here
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_quiet_kernel_manager(),
         )
     return out
+
+
+def _quiet_kernel_manager() -> type:
+    """jupyter_client's kernel manager with the kernel's own output streams discarded.
+
+    A cell's output and errors reach the notebook through the kernel's messages, and a failing
+    cell raises ``PapermillExecutionError``; what the kernel process itself writes to the
+    terminal is its log. On Ctrl-C the manager interrupts the kernel as it shuts it down, and
+    the kernel then printed the interrupted cell's traceback (and "KeyboardInterrupt caught in
+    kernel") under the command's one line.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            kw.setdefault("stdout", subprocess.DEVNULL)
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
 
 
 def to_html(executed: Path, out: Path, title: str = "Executive review") -> Path:

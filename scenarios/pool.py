@@ -12,9 +12,12 @@ only, so the executor changes the speed and never the results. Executors:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
@@ -74,6 +77,24 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Ctrl-C ignored while dask's worker processes start, so that they inherit it ignored:
+    the terminal sends Ctrl-C to the whole process group, and each worker printed a
+    traceback; the main process stops them itself (closing the cluster). Python and asyncio in
+    a worker leave a signal they find ignored ignored. Blocking it instead would not do: a
+    process spawned by multiprocessing starts with no signal blocked. The cost: a Ctrl-C in
+    the second or two the cluster takes to start is lost (the next one stops the command)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel the jobs not started and end the workers at once, not after their jobs."""
     processes = list(getattr(pool, "_processes", {}).values())  # the workers, to end them
@@ -90,13 +111,13 @@ def _execute_dask(
     from dask.distributed import Client, LocalCluster  # here: dask is needed for dask alone
     from dask.distributed import as_completed as dask_completed
 
-    cluster = (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        if address == "local"
-        else None
-    )
+    cluster = None
+    if address == "local":
+        with _workers_ignore_interrupts():
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR,  # a cancelled piece is not news after a Ctrl-C
+            )  # fmt: skip
     try:
         with Client(cluster if cluster is not None else address) as client:
             futures = {

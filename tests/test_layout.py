@@ -32,7 +32,10 @@ LAYERS = {  # layer: the layers it may import (itself included)
     "notebooks": {"sim.inputs", "sim.formulas", "sim.engine", "models", "scenarios", "notebooks"},
     "cli": {"sim.inputs", "sim.formulas", "sim.engine", "models", "scenarios", "notebooks", "cli"},
 }
-LATE_ALLOWED = {"dask", "papermill", "nbformat", "nbconvert", "jinja2", "pandas", "matplotlib"}
+LATE_ALLOWED = {
+    "dask", "papermill", "nbformat", "nbconvert", "jinja2", "jupyter_client", "pandas",
+    "matplotlib",
+}  # fmt: skip
 """Third-party libraries a module outside the command line may import inside a function: heavy
 ones that only some of its calls need."""
 
