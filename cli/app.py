@@ -1,16 +1,17 @@
 """The ``ctm`` command line: one Typer application, its commands registered here.
 
 Each group of commands lives in its own module (:mod:`cli.world`, :mod:`cli.fit`,
-:mod:`cli.whatif`, :mod:`cli.report`) and imports the layers below (sim, models, scenarios,
-notebooks) inside each command, so that starting ``ctm`` loads only what the command run
-needs: ``ctm validate`` reads a world file without loading numba, PyMC or xarray.
+:mod:`cli.whatif`, :mod:`cli.report`, :mod:`cli.maturity`) and imports the layers below (sim,
+models, scenarios, notebooks) inside each command, so that starting ``ctm`` loads only what
+the command run needs: ``ctm validate`` reads a world file without loading numba, PyMC or
+xarray.
 """
 
 from __future__ import annotations
 
 import typer
 
-from cli import fit, report, whatif, world
+from cli import fit, maturity, report, whatif, world
 
 app = typer.Typer(
     help="Simulate customer touchpoints and what-if scenarios.",
@@ -29,3 +30,4 @@ app.command()(world.staffing)
 app.command("demo-data")(fit.demo_data)
 app.command()(fit.fit)
 app.command()(fit.cohorts)
+app.command()(maturity.maturity)

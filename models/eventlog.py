@@ -113,7 +113,7 @@ def case_table(
     written = events["segment"] if "segment" in events else pd.Series("", events.index)
     written = written.fillna("").astype(str).rename(column)
     first = written.where(written != "").groupby(events["customer_id"]).transform("first")
-    known = events["customer_id"].map(of_customer)
+    known = events["customer_id"].map(of_customer).astype(object)  # all NaN: not float
     if segments is not None:
         problems = Problems(source)
         given = written != ""

@@ -1,0 +1,146 @@
+"""ctm maturity: the demo's answers and level, each table taken away, a touchpoint the world
+lacks, and bad input as one line with exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+from models.data import BUNDLED
+from models.maturity import LEVELS
+from models.posterior import save_posterior
+from tests.helpers import ctm
+
+TABLES = {name: BUNDLED / f"{name}.csv" for name in ("customers", "responses", "events", "ratings")}
+RANK = {name: i for i, (_, name) in enumerate(reversed(LEVELS))}  # Observer 0 ... Visionary 3
+
+
+def run(tmp_path, **tables) -> tuple[dict, pd.DataFrame]:
+    """``ctm maturity demo`` with the tables given (name: file); the JSON and CSV written."""
+    options = [x for name, path in tables.items() for x in (f"--{name}", str(path))]
+    out = tmp_path / "out"
+    done = ctm("maturity", "demo", *options, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    found = json.loads((out / "maturity.json").read_text())
+    assert found["note"] in done.stdout.replace("\n", " ")
+    return found, pd.read_csv(out / "maturity.csv")
+
+
+def answers(found: dict) -> dict[int, str]:
+    return {a["number"]: a["answer"] for a in found["answers"]}
+
+
+def test_the_demo_files_make_a_visionary_without_knowing_what_customers_value(tmp_path):
+    """The demo holds every table (an event log with lost prospects, thousands of survey
+    answers with self_class, post-contact ratings at every stage after purchase) but no
+    posterior: only question 2 needs a fit, so 5 yes, a Visionary by the quiz."""
+    found, table = run(tmp_path, **TABLES)
+    assert answers(found) == {1: "yes", 2: "no", 3: "yes", 4: "yes", 5: "yes", 6: "yes"}
+    assert (found["yes"], found["partly"], found["level"]) == (5, 0, "Visionary")
+    assert list(table.columns) == ["number", "question", "answer", "evidence"]
+    assert table["answer"].tolist() == [a["answer"] for a in found["answers"]]
+    evidence = dict(zip(table["number"], table["evidence"], strict=True))
+    events = pd.read_csv(TABLES["events"])
+    assert f"event log of {len(events):,} events" in evidence[5]
+    assert f"{events['customer_id'].nunique():,} cases" in evidence[5]
+    responses = pd.read_csv(TABLES["responses"], parse_dates=["date"])
+    recent = responses[responses["date"] > responses["date"].max() - pd.DateOffset(months=12)]
+    classified = recent.dropna(subset=["self_class"])["customer_id"].nunique()
+    assert evidence[6].startswith(f"{classified:,} customers classified themselves")
+    assert "no posterior" in evidence[2] and "ctm fit" in evidence[2]
+
+
+def test_the_bundled_demo_is_read_when_no_table_is_given(tmp_path):
+    given, _ = run(tmp_path / "a", **TABLES)
+    bundled, _ = run(tmp_path / "b")
+    assert bundled == given
+
+
+@pytest.mark.parametrize(
+    ("left_out", "became_no", "became_partly"),
+    [
+        ("events", [5], [1, 4]),  # the log alone shows sequences; it checks the inventory and
+        # shows acquisition needs (5 of 8 stages stay measured by ratings: more than half)
+        ("self_class", [6], []),
+        ("ratings", [4], []),  # without them only the 3 acquisition stages are measured
+    ],
+)
+def test_taking_a_table_away_turns_its_questions_to_no_and_lowers_the_level(
+    tmp_path, left_out, became_no, became_partly
+):
+    full, _ = run(tmp_path / "full", **TABLES)
+    tables = {k: v for k, v in TABLES.items() if k != left_out}
+    if left_out == "self_class":
+        responses = pd.read_csv(TABLES["responses"], dtype=str, keep_default_na=False)
+        tables["responses"] = tmp_path / "responses.csv"
+        responses.drop(columns="self_class").to_csv(tables["responses"], index=False)
+    less, _ = run(tmp_path / "less", **tables)
+    before, after = answers(full), answers(less)
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == set(became_no) | set(became_partly)
+    assert all(after[n] == "no" for n in became_no)
+    assert all(after[n] == "partly" for n in became_partly)
+    assert less["yes"] == full["yes"] - len(changed)
+    assert RANK[less["level"]] < RANK[full["level"]]
+
+
+def test_a_touchpoint_in_the_events_but_not_the_world_makes_question_1_partly(tmp_path):
+    """A web chat the world file does not list: its contacts in the log are named."""
+    events = pd.read_csv(TABLES["events"], dtype=str)
+    chat = events.index[events["touchpoint"] == "website"][::10]
+    events.loc[chat, "touchpoint"] = "web_chat"
+    log = tmp_path / "events.csv"
+    events.to_csv(log, index=False)
+    found, _ = run(tmp_path, **{**TABLES, "events": log})
+    q1 = found["answers"][0]
+    assert q1["answer"] == "partly"
+    assert f"web_chat ({len(chat):,} events)" in q1["evidence"]
+    assert found["level"] == "Leader"  # 4 yes
+
+
+def _one_line(done, *phrases: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert all(p in lines[0] for p in phrases), lines[0]
+
+
+def test_a_customers_table_with_an_unknown_segment_is_one_line(tmp_path):
+    customers = pd.read_csv(TABLES["customers"], dtype=str, keep_default_na=False)
+    customers.loc[3, "segment"] = "martians"
+    path = tmp_path / "customers.csv"
+    customers.to_csv(path, index=False)
+    done = ctm("maturity", "demo", "--customers", str(path), "--out", str(tmp_path / "out"))
+    _one_line(done, f"{path}: row 4, column segment", "unknown segment 'martians'")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_posterior_of_another_world_is_one_line(tmp_path, demo_world):
+    other = demo_world.model_copy(
+        update={"touchpoints": [t for t in demo_world.touchpoints if t.id != "welcome"]}
+    )
+    S, K = len(other.segment_ids), len(other.touchpoint_ids)
+    posterior = xr.Dataset(
+        {"beta": (("chain", "draw", "segment", "touchpoint"), np.zeros((2, 3, S, K)))},
+        coords={"segment": other.segment_ids, "touchpoint": other.touchpoint_ids},
+    )
+    path = tmp_path / "posterior.nc"
+    save_posterior(
+        xr.DataTree.from_dict({"posterior": posterior}),
+        path,
+        world=other,
+        data={},
+        diagnostics={"ok": True},
+    )
+    done = ctm("maturity", "demo", "--posterior", str(path))
+    _one_line(done, f"{path}: ctm_touchpoints", "welcome missing")
+
+
+def test_a_missing_file_is_one_line(tmp_path):
+    missing = tmp_path / "events.csv"
+    done = ctm("maturity", "demo", "--events", str(missing))
+    _one_line(done, f"{missing}", "no such file")
