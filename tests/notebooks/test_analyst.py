@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.data import BUNDLED, load_customers
+from models.data import BUNDLED, load_customers, load_responses
 from models.drivers import value_drivers
 from models.eventlog import read_event_log
 from models.journeys import JourneyModel
+from models.maturity import assess
 from models.posterior import load_posterior
 from notebooks.report import execute
 from notebooks.touchpoint_plots import journey_map
@@ -118,6 +119,25 @@ def test_journey_map_counts_the_demo_log(analyst, demo_world):
     pd.testing.assert_frame_equal(shown, expected, check_exact=False, rtol=1e-9)
     sequences = pd.read_csv(tables / "common_sequences.csv")
     assert (sequences["rank"] <= 5).all() and len(sequences) > 0
+
+
+def test_maturity_is_the_librarys_on_the_demo_tables_and_the_posterior(analyst, demo_world):
+    """No table given for the demo world: the bundled tables, as ``ctm maturity demo``."""
+    posterior, tables, notebook = analyst
+    customers = load_customers(BUNDLED / "customers.csv", demo_world)
+    expected = assess(
+        demo_world,
+        customers=customers,
+        responses=load_responses(BUNDLED / "responses.csv", demo_world, customers),
+        events=read_event_log(BUNDLED / "events.csv"),
+        ratings=load_responses(BUNDLED / "ratings.csv", demo_world, customers),
+        posterior=load_posterior(posterior, demo_world),
+    )
+    shown = read(tables / "maturity.csv")
+    pd.testing.assert_frame_equal(shown, expected.table())
+    assert "the posterior's 8 draws rank" in shown["evidence"][1]  # 2 chains x 4 draws
+    text = "\n".join(outputs(notebook, "text/markdown"))
+    assert expected.note() in text.replace("\\", "")
 
 
 def test_without_a_posterior_the_worlds_assumed_effects_are_shown(tmp_path, demo_world):
