@@ -58,7 +58,7 @@ def maturity(
     """Answer the six-question maturity quiz from the world file and the tables given: each
     question yes, partly or no with its evidence, then the level (yes answers only count).
 
-    WORLD 'demo' with no table given reads the bundled demo data (no posterior).
+    WORLD 'demo' with no table given reads the bundled demo tables.
     """  # fmt: skip
     from models.data import BUNDLED, load_customers, load_responses
     from models.eventlog import read_event_log
@@ -66,7 +66,7 @@ def maturity(
     from sim.inputs.load import load_world
 
     loaded = load_world(world)
-    if world == "demo" and not any((customers, responses, events, ratings, posterior)):
+    if world == "demo" and not any((customers, responses, events, ratings)):
         customers, responses, events, ratings = (
             BUNDLED / f"{name}.csv" for name in ("customers", "responses", "events", "ratings")
         )

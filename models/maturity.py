@@ -53,7 +53,8 @@ its processes, not from month to month.
    contact that falls short (a transactional rating of 1 or 2, given right after the
    experience: the ratings table) or, at the acquisition stages (awareness, consideration,
    purchase), a prospect who leaves after the contact (the event log's cases that end there
-   without a purchase; needs the customers table to tell buyers). A stage is measured when
+   without a purchase, those begun in its last month left out as in question 5; needs the
+   customers table to tell buyers). A stage is measured when
    either share is known. Survey ratings do not count here: they are views formed over many
    contacts, and do not say at which contact a need went unmet. Yes when every stage is
    measured; partly when more than half are (the needs along most of the lifecycle); no
@@ -61,7 +62,9 @@ its processes, not from month to month.
    enterprise customers, would never reach 5 points, and its needs are known account by
    account).
 5. **The most common sequence prospects meet.** From the event log (a case's touchpoints in
-   time order, :func:`models.eventlog.case_table`). Yes when the log holds prospects who did
+   time order, :func:`models.eventlog.case_table`; cases begun in the log's last calendar
+   month are left out, as ``ctm fit`` leaves them out of the journeys: their purchase may not
+   be recorded yet, and they would count as lost). Yes when the log holds prospects who did
    not buy as well as buyers (so the customers table is needed), its most common sequence
    is clearly the most common (the 90% interval of its share less the runner-up's is above
    0) and every move along it (from the start, between its touchpoints and to its end) is
@@ -311,7 +314,8 @@ def valued(
         )
         evidence = (
             f"{why}: the world file assumes {', '.join(top)} matter most (weighted by reach), "
-            f"an assumption, not a measure; {data} would rank them, with P(in the top 3)"
+            f"an assumption, not a measure; {data} would rank them from data, each with its "
+            "P(in the top 3)"
         )
         return top, Answer(2, name, NO, evidence)
     beta = posterior["posterior"]["beta"].transpose("chain", "draw", "segment", "touchpoint")
@@ -368,7 +372,7 @@ def views(world: World, responses: pd.DataFrame | None, top: list[str], assumed:
         if known(k, n):
             good += 1
         low, high = interval(k, n)
-        share = f"{k / n:.0%} poor ({low:.0%} to {high:.0%})" if n else "not rated"
+        share = f"{k / n:.0%} with a poor view ({low:.0%} to {high:.0%})" if n else "not rated"
         parts.append(f"{t} {n:,} customers, {share}")
     answer = YES if good == len(top) else PARTLY if good else NO
     evidence = (
@@ -404,6 +408,7 @@ def needs(
             given = pd.concat([ratings[t].dropna() for t in columns]) if columns else pd.Series()
             offer(stage, int((given <= 2).sum()), len(given), "ratings")
     if events is not None and customers is not None:
+        events, _ = closed(events)
         inside = events[events["touchpoint"].astype(str).isin(world.touchpoint_ids)]
         last = ~inside["customer_id"].duplicated(keep="last")
         bought = inside["customer_id"].isin(customers["customer_id"])
@@ -439,12 +444,26 @@ def needs(
     return Answer(4, QUESTIONS[3], answer, "; ".join(parts))
 
 
+def closed(events: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The log without the cases begun in its last calendar month, whose purchase may not be
+    recorded yet (as ``ctm fit`` leaves them out of the journeys), and how many cases that is.
+    A log within one month is kept whole."""
+    last_month = events["timestamp"].max().to_period("M").start_time
+    if events["timestamp"].min() >= last_month:
+        return events, 0
+    began = events.groupby("customer_id")["timestamp"].transform("min")
+    open_case = began >= last_month
+    return events[~open_case], int(events.loc[open_case, "customer_id"].nunique())
+
+
 def sequence(world: World, events: pd.DataFrame | None, customers: pd.DataFrame | None) -> Answer:
     """Question 5: the log's most common sequence, clearly first, and its moves known."""
     name = QUESTIONS[4]
     if events is None:
         return Answer(5, name, NO, "no event log of prospects' contacts")
     given = customers if customers is not None else pd.DataFrame(columns=["customer_id", "segment"])
+    whole = len(events)
+    events, left_open = closed(events)
     cases = case_table(events, given, world.segment_ids)
     paths, bought = list(cases["path"]), cases["purchased"].to_numpy()
     ends = np.where(bought, PURCHASE, LOST)
@@ -452,6 +471,7 @@ def sequence(world: World, events: pd.DataFrame | None, customers: pd.DataFrame 
     n = len(paths)
     first, count = cases.index[0], int(cases.iloc[0])
     second = int(cases.iloc[1]) if len(cases) > 1 else 0
+    runner_up = cases.index[1] if len(cases) > 1 else "none"
     rng = np.random.default_rng(_DRAWS_SEED)
     shares = rng.dirichlet([1 + count, 1 + second, 1 + n - count - second], size=4000)
     clear = np.quantile(shares[:, 0] - shares[:, 1], (1 - PROBABILITY) / 2) > 0
@@ -472,10 +492,11 @@ def sequence(world: World, events: pd.DataFrame | None, customers: pd.DataFrame 
     moves_known = max(widths) < WIDTH
     lost_seen = customers is not None and not bought.all()
     parts = [
-        f"event log of {len(events):,} events, {n:,} cases ({bought.mean():.0%} bought)",
+        f"event log of {whole:,} events, {n:,} cases ({bought.mean():.0%} bought; "
+        f"{left_open:,} begun in its last month left out, their purchase may be to come)",
         f"most common sequence {first} (then {common_end}), {count / n:.0%} of cases, "
-        + (f"clearly ahead of the next ({second / n:.0%})" if clear else
-           f"not clearly ahead of the next ({second / n:.0%})"),
+        + ("clearly ahead of" if clear else "not clearly ahead of")
+        + f" the next, {runner_up} ({second / n:.0%})",
         f"moves along it known within 5 points (widest 90% interval {max(widths):.3f})"
         if moves_known
         else f"a move along it not known within 5 points (90% interval {max(widths):.2f} wide)",
