@@ -282,7 +282,8 @@ def inventory(world: World, events: pd.DataFrame | None) -> Answer:
 
 def reach(world: World) -> np.ndarray:
     """(segment, touchpoint): the segment's share of the installed base where it meets the
-    touchpoint (journey, onboarding or recurring contacts in the world), else 0."""
+    touchpoint (journey, onboarding or recurring contacts in the world), else 0; segments
+    count alike in a world with no installed base (a start-up's)."""
     params = from_world(world)
     K = len(params.touchpoints)
     meets = (
@@ -291,7 +292,9 @@ def reach(world: World) -> np.ndarray:
         | (params.onboarding > 0)
         | (params.contacts > 0)
     )
-    share = params.customers / params.customers.sum()
+    total = params.customers.sum()
+    count = len(params.customers)
+    share = params.customers / total if total > 0 else np.full(count, 1 / count)
     return share[:, None] * meets
 
 

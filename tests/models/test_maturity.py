@@ -4,6 +4,8 @@ each way a question falls short."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,8 @@ from models.eventlog import read_event_log
 from models.maturity import (
     STAGES,
     WIDTH,
+    Answer,
+    Maturity,
     assess,
     classes,
     closed,
@@ -22,9 +26,11 @@ from models.maturity import (
     inventory,
     level,
     needs,
+    reach,
     sequence,
     valued,
     views,
+    write_maturity,
 )
 from models.posterior import load_posterior, save_posterior
 
@@ -246,3 +252,29 @@ def test_cases_begun_in_the_logs_last_month_are_left_out(demo_world):
     assert left_open == 1 and kept["customer_id"].tolist() == ["a", "a"]
     within = log.assign(timestamp=pd.to_datetime(["2025-03-01", "2025-03-02", "2025-03-20"]))
     assert closed(within)[1] == 0  # a log of one month is kept whole
+
+
+def test_written_tables_quote_what_a_spreadsheet_would_run(tmp_path):
+    """maturity.csv is opened by people: a cell starting with = is quoted; the JSON keeps it."""
+    found = Maturity((Answer(1, "all its touchpoints", "partly", "=HYPERLINK(1)"),))
+    assert write_maturity(found, tmp_path / "out") == ["maturity.csv", "maturity.json"]
+    assert pd.read_csv(tmp_path / "out" / "maturity.csv")["evidence"][0] == "'=HYPERLINK(1)"
+    written = json.loads((tmp_path / "out" / "maturity.json").read_text())
+    assert written["answers"][0]["evidence"] == "=HYPERLINK(1)"
+    assert (written["yes"], written["partly"], written["level"]) == (0, 1, "Observer")
+    assert "as yes they would make Follower" in written["note"]
+
+
+def test_reach_is_each_segments_share_of_the_base_where_it_meets_the_touchpoint(demo_world):
+    """Households (200,000 of 232,000) meet the store in their journey, enterprises
+    (2,000) the account manager in onboarding; nobody but enterprises meets the account
+    manager. A world with no installed base counts its segments alike."""
+    weights = reach(demo_world)
+    s, k = demo_world.segment_ids.index, demo_world.touchpoint_ids.index
+    assert weights[s("household"), k("store")] == pytest.approx(200 / 232)
+    assert weights[s("enterprise"), k("account_manager")] == pytest.approx(2 / 232)
+    assert weights[:, k("account_manager")].sum() == pytest.approx(2 / 232)
+    empty = demo_world.model_copy(
+        update={"segments": [x.model_copy(update={"customers": 0}) for x in demo_world.segments]}
+    )
+    assert reach(empty)[:, k("invoice")] == pytest.approx([1 / 3] * 3)
