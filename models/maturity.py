@@ -37,13 +37,13 @@ its processes, not from month to month.
    the touchpoint: the sum over segments of the segment's share of the installed base (the
    world's ``customers``) times its effect, for the segments that meet it (its journey,
    onboarding or recurring contacts in the world). An account manager whom 1% of customers
-   meet is not what "customers" value, however much those few do. Yes when a posterior
-   ranks three touchpoints in the top 3 in more than 80% of its draws each (:data:`SURE`:
-   four chances in five, the odds on which a budget is committed) and it passed its
-   convergence diagnostics. Partly when one or two are that sure, or all three but the
-   posterior failed its diagnostics. No without a posterior (the world file's effects are
-   assumptions: they are named, with what ``ctm fit`` would add), without churn effects in
-   it, or when no touchpoint is that sure.
+   meet (the demo's enterprises, 2,000 of 232,000) is not what "customers" value, however
+   much those few do. Yes when a posterior ranks three touchpoints in the top 3 in more than
+   80% of its draws each (:data:`SURE`: four chances in five, the odds on which a budget is
+   committed) and it passed its convergence diagnostics. Partly when one or two are that
+   sure, or all three but the posterior failed its diagnostics. No without a posterior (the
+   world file's effects are assumptions: they are named, with what ``ctm fit`` would add),
+   without churn effects in it, or when no touchpoint is that sure.
 3. **Customers' views of those touchpoints.** The three of question 2 (the posterior's, else
    the world file's assumed top three, named as such). A view is a survey rating (the
    responses table; a customer's latest in the last 12 months); it is known when the share
@@ -54,9 +54,9 @@ its processes, not from month to month.
    experience: the ratings table) or, at the acquisition stages (awareness, consideration,
    purchase), a prospect who leaves after the contact (the event log's cases that end there
    without a purchase, those begun in its last month left out as in question 5; needs the
-   customers table to tell buyers). A stage is measured when
-   either share is known. Survey ratings do not count here: they are views formed over many
-   contacts, and do not say at which contact a need went unmet. Yes when every stage is
+   customers table to tell buyers). A stage is measured when either share is known. Survey
+   ratings do not count here: they are views formed over many contacts, and do not say at
+   which contact a need went unmet. Yes when every stage is
    measured; partly when more than half are (the needs along most of the lifecycle); no
    otherwise. Shares are pooled over segments (a thin segment, such as the demo's 54
    enterprise customers, would never reach 5 points, and its needs are known account by
