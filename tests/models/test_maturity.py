@@ -278,3 +278,12 @@ def test_reach_is_each_segments_share_of_the_base_where_it_meets_the_touchpoint(
         update={"segments": [x.model_copy(update={"customers": 0}) for x in demo_world.segments]}
     )
     assert reach(empty)[:, k("invoice")] == pytest.approx([1 / 3] * 3)
+
+
+def test_unanswered_self_classes_are_no_and_a_one_sequence_log_has_no_runner_up(demo_world):
+    empty = pd.Categorical([None] * 10, categories=["dissatisfied", "satisfied"])
+    found = classes(_responses(10, {"self_class": empty}))
+    assert found.answer == "no" and "no self_class answered" in found.evidence
+    customers = pd.DataFrame({"customer_id": ["b0"], "segment": ["household"]})
+    lone = sequence(demo_world, _log([("b0", "website"), ("b0", "order")]), customers)
+    assert lone.answer == "partly" and "the next, none (0%)" in lone.evidence
