@@ -229,7 +229,7 @@ def _survey(
         )
     with errors.status("reading feedback data"):
         customer_table, response_table, summary = read_feedback(
-            loaded, customers, responses, events
+            loaded, customers, responses, events, ratings, cohorts
         )
         _, lifetimes, _ = read_customers(loaded, customers, window)
     _hint(customer_table, window)

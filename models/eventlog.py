@@ -91,8 +91,9 @@ def check_event_log(events: pd.DataFrame, *, sort: bool = False) -> pd.DataFrame
         problems.cells(
             text,
             earlier,
-            "time {value} is earlier than row {other} of the same "
-            "customer, expected each customer's events in time order (or sort=True)",
+            "time {value} is earlier than row {other} of the same customer, expected each "
+            "customer's events in time order (sort the file by customer and time; if it is "
+            "sorted, check the dates: day and month read the wrong way round give such rows)",
             before,
         )
     problems.check()

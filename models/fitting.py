@@ -37,6 +37,7 @@ from models.churn import ChurnModel
 from models.cohorts import cohort_lifetimes, load_cohorts
 from models.data import load_customers, load_events, load_responses
 from models.drivers import value_drivers
+from models.eventlog import read_event_log
 from models.lifetimes import customer_lifetimes, hazard_counts
 from models.loyalty import LoyaltyModel
 from models.persons import person_months
@@ -107,11 +108,24 @@ class Fit:
 
 
 def read_feedback(
-    world: World, customers: Path, responses: Path, events: Path | None = None
+    world: World,
+    customers: Path,
+    responses: Path,
+    events: Path | None = None,
+    ratings: Path | None = None,
+    cohorts: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """The customers and responses tables, checked (events too, when given), and a summary."""
+    """The customers and responses tables, checked, and a summary; the event log, ratings and
+    cohort counts, when given, are checked in full too, as their sub-models will read them,
+    so that a bad one is refused before any sampling, not after the churn model's."""
     customer_table = load_customers(customers, world)
     response_table = load_responses(responses, world, customer_table)
+    if events is not None:
+        read_event_log(events)  # the journeys' reading: each case's times in order
+    if ratings is not None:
+        load_responses(ratings, world, customer_table)
+    if cohorts is not None:
+        read_cohorts(world, cohorts)
     summary = {
         "customers_file": str(customers),
         "responses_file": str(responses),

@@ -267,3 +267,34 @@ def test_customers_alone_with_a_world_keep_its_effects_and_bring_monthly_bands(
     done = ctm("fit", "--cohorts", str(cohorts), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert "household: alpha" in done.stdout and out.with_name("sbg_retention.csv").exists()
+
+
+@pytest.mark.slow  # 3 s each: the demo's customers and responses are read first
+@pytest.mark.parametrize(
+    ("option", "text", "message"),
+    [
+        ("--ratings", "customer_id,date,nonexistent\nC1,2025-03-01,3\n", "unknown touchpoint"),
+        ("--cohorts", "segment,month,alive\nhousehold,0,100\nhousehold,1,120\n", "never rise"),
+        (
+            "--events",
+            "customer_id,touchpoint,timestamp\nA,order,2025-01-02 10:00\n"
+            "A,website,2025-01-01 10:00\n",
+            "in time order",
+        ),
+    ],
+)
+def test_every_table_is_checked_before_the_churn_model_samples(tmp_path, option, text, message):
+    """A bad ratings, cohorts or events table beside good customers and responses: refused in
+    one line before any sampling (before, after a minute of it)."""
+    from models.data import BUNDLED
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(text)
+    done = ctm(
+        "fit", "--world", "demo", "--customers", str(BUNDLED / "customers.csv"),
+        "--responses", str(BUNDLED / "responses.csv"), option, str(bad),
+        "--out", str(tmp_path / "posterior.nc"),
+    )  # fmt: skip
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert done.stderr.strip().startswith(str(bad)) and len(done.stderr.strip().splitlines()) == 1
+    assert "diagnostics" not in done.stdout and not (tmp_path / "posterior.nc").exists()

@@ -415,7 +415,9 @@ def write(tmp_path: Path, text: str, name: str = "events.csv") -> Path:
             "customer_id,touchpoint,timestamp\nA,order,2025-01-02 10:00\n"
             "A,website,2025-01-01 10:00\n",
             "row 2, column timestamp: time '2025-01-01 10:00:00' is earlier than row 1 of the same "
-            "customer, expected each customer's events in time order (or sort=True)",
+            "customer, expected each customer's events in time order (sort the file by "
+            "customer and time; if it is sorted, check the dates: day and month read the wrong "
+            "way round give such rows)",
         ),
     ],
 )
