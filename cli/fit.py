@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import WorldArg, console, errors, output_file, user_errors
+from cli.common import (
+    WorldArg,
+    check_memory,
+    check_options,
+    console,
+    errors,
+    output_file,
+    user_errors,
+)
 from sim.inputs.errors import InputError
 
 
@@ -29,11 +37,14 @@ def demo_data(
     """Feedback data simulated from a world's parameters (customers, responses, events)."""
     from sim.engine.feedback import demo_data as make
     from sim.engine.feedback import write_demo_data
-    from sim.inputs.files import atomic_directory
+    from sim.inputs.files import atomic_directory, check_folder
     from sim.inputs.load import load_world
     from sim.inputs.parameters import from_world
 
+    check_options(customers=customers, months=months, seed=seed)  # before the work
+    check_folder(out)
     params = from_world(load_world(world))
+    check_memory(params, customers, months)
     with errors.status(f"simulating {customers:,} customers over {months} months"):
         tables = make(
             params, customers=customers, months=months, seed=seed, response_rate=response_rate

@@ -63,8 +63,11 @@ def maturity(
     from models.data import BUNDLED, load_customers, load_responses
     from models.eventlog import read_event_log
     from models.maturity import assess, write_maturity
+    from sim.inputs.files import check_folder
     from sim.inputs.load import load_world
 
+    if out is not None:
+        check_folder(out)  # before the work, not after it
     loaded = load_world(world)
     if world == "demo" and not any((customers, responses, events, ratings)):
         customers, responses, events, ratings = (

@@ -20,6 +20,7 @@ from cli.common import (
     SeedOpt,
     SerialOpt,
     WorldArg,
+    check_options,
     console,
     executor,
     simulating,
@@ -212,7 +213,11 @@ def _path_attribution(paths: Path, draws: int | None, seed: int, out: Path | Non
     from models.paths import read_chain
     from notebooks.tables import path_map_table, removal_table
     from scenarios.attribution import PATH_DRAWS, path_attribution, write_path_attribution
+    from sim.inputs.files import check_folder
 
+    check_options(draws=draws, seed=seed)  # before the work
+    if out is not None:
+        check_folder(out)
     chain = read_chain(paths)
     found = path_attribution(chain, draws or PATH_DRAWS, seed)
     journeys = chain.journeys
