@@ -350,24 +350,16 @@ class Population:
         abandoned ones, which cost nothing in the run, and retries, which cost again, are
         ignored). R is :func:`sim.formulas.value.residual_value`, valued at the run's end.
         """
-        p = self.params
         rows = np.flatnonzero(self._alive.values)
-        segment, cohort = self._segment.values[rows], self._cohort.values[rows]
-        tenure = months - cohort + self._tenure.values[rows]
-        own = self._own.values[rows]
-        shift = np.einsum("ik,ik->i", p.beta[segment], poor_view(self._views.values[rows]))
-        baseline = np.where(np.isnan(own)[:, None], p.alpha[segment], own[:, None])
-        hazard = expit(baseline + shift[:, None])
-        cost = p.contacts @ p.cost_per_contact  # (segment,) a month
-        residual = residual_value(
-            tenure,
-            hazard,
-            p.band_starts,
-            p.margin[segment],
-            cost[segment],
-            p.discount_rate,
+        return in_service(
+            self.params,
+            months,
+            self._segment.values[rows],
+            self._cohort.values[rows],
+            self._tenure.values[rows],
+            self._own.values[rows],
+            self._views.values[rows],
         )
-        return InService(segment, cohort, residual)
 
     def _queued_experiences(self, month: int, rows: np.ndarray, contacts: np.ndarray) -> None:
         """Apply the desks' finished contacts in the order they finished; count the answered.
@@ -393,6 +385,36 @@ class Population:
         return np.array(
             [_self_class(cutpoints[i], eta[i], u[i]) for i in range(len(ids))], dtype=np.int64
         )
+
+
+def in_service(
+    params: Parameters,
+    months: int,
+    segment: np.ndarray,
+    cohort: np.ndarray,
+    joined_tenure: np.ndarray,
+    own: np.ndarray,
+    views: np.ndarray,
+) -> InService:
+    """The residual value of customers in service at the end of a run of ``months`` months
+    (:meth:`Population.in_service`), given per customer its ``segment``, ``cohort``, the
+    tenure it joined with (``joined_tenure``), its ``own`` sBG baseline (NaN: none) and its
+    ``views`` (customer, touchpoint)."""
+    p = params
+    tenure = months - cohort + joined_tenure
+    shift = np.einsum("ik,ik->i", p.beta[segment], poor_view(views))
+    baseline = np.where(np.isnan(own)[:, None], p.alpha[segment], own[:, None])
+    hazard = expit(baseline + shift[:, None])
+    cost = p.contacts @ p.cost_per_contact  # (segment,) a month
+    residual = residual_value(
+        tenure,
+        hazard,
+        p.band_starts,
+        p.margin[segment],
+        cost[segment],
+        p.discount_rate,
+    )
+    return InService(segment, cohort, residual)
 
 
 def base_tenure(streams: Streams, ids: np.ndarray, mix: np.ndarray | None) -> np.ndarray:

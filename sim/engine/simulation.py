@@ -116,7 +116,7 @@ class Simulation:
         if customers < 0 or months < 1:
             raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
         self.params, self.months, self.observer = params, months, observer
-        self.changes = _check_changes(params, changes)
+        self.changes = check_changes(params, changes)
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         base = params.customers.sum()
@@ -129,7 +129,7 @@ class Simulation:
         self.population = Population(params, self.streams, self.desks)
         self.population.experienced = getattr(observer, "experienced", None)
         self.recorder = Recorder(params, months)
-        self.base = _apportion(customers, params.customers)
+        self.base = apportion(customers, params.customers)
         self.attrs = {
             "seed": seed,
             "customers": customers,
@@ -180,23 +180,9 @@ class Simulation:
         self.recorder.after_the_run(*self.after_the_run(advocates))
 
     def after_the_run(self, advocates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A month after the run, per segment, with the parameters in force at its end: the
-        customers it is expected to acquire and their acquisition spend. Its prospects are the
-        sample's arrivals and the referrals of the last month's ``advocates``; each converts
-        with the exact probability of the journey's absorbing chain and meets each touchpoint
-        its expected number of times (:func:`sim.formulas.chains.absorb`), so no simulation
-        noise enters what every month after the run is worth."""
-        p = self.params
-        chains = effective_transitions(p)
-        acquired, spend = np.zeros(len(p.segments)), np.zeros(len(p.segments))
-        for s in range(len(p.segments)):
-            prospects = p.prospects[s] * self.fraction + p.referral_rate[s] * advocates[s]
-            conversion, visits = absorb(p.start[s], chains[s])
-            acquired[s] = prospects * conversion
-            spend[s] = (
-                prospects * (visits @ p.cost_per_contact) + acquired[s] * p.acquisition_cost[s]
-            )
-        return acquired, spend
+        """A month after the run, per segment (:func:`after_the_run`), with the parameters in
+        force at its end and last month's ``advocates``."""
+        return after_the_run(self.params, self.fraction, advocates)
 
     def _use(self, params: Parameters, month: int) -> None:
         """Run on with another parameter set from the start of ``month``."""
@@ -246,6 +232,26 @@ class Simulation:
         self.recorder.onboarding(segment, month, cohort, len(ids), contacts if charged else None)
 
 
+def after_the_run(
+    params: Parameters, fraction: float, advocates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A month after the run, per segment: the customers it is expected to acquire and their
+    acquisition spend. Its prospects are the sample's arrivals (``fraction`` of the world's)
+    and the referrals of the last month's ``advocates``; each converts with the exact
+    probability of the journey's absorbing chain and meets each touchpoint its expected
+    number of times (:func:`sim.formulas.chains.absorb`), so no simulation noise enters what
+    every month after the run is worth."""
+    p = params
+    chains = effective_transitions(p)
+    acquired, spend = np.zeros(len(p.segments)), np.zeros(len(p.segments))
+    for s in range(len(p.segments)):
+        prospects = p.prospects[s] * fraction + p.referral_rate[s] * advocates[s]
+        conversion, visits = absorb(p.start[s], chains[s])
+        acquired[s] = prospects * conversion
+        spend[s] = prospects * (visits @ p.cost_per_contact) + acquired[s] * p.acquisition_cost[s]
+    return acquired, spend
+
+
 BASE_MEMORY = 350 * 2**20
 """Bytes a run takes before its first customer: Python, numpy, numba, xarray and pandas."""
 
@@ -276,7 +282,7 @@ def memory_needed(params: Parameters, customers: int, months: int) -> int:
     return int(BASE_MEMORY + 1.5 * total)
 
 
-def _check_changes(
+def check_changes(
     params: Parameters, changes: Sequence[tuple[int, Parameters]]
 ) -> dict[int, Parameters]:
     """The changes by month, checked against the run's first parameter set."""
@@ -298,7 +304,7 @@ def _check_changes(
     return by_month
 
 
-def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
+def apportion(total: int, weights: np.ndarray) -> np.ndarray:
     """Whole numbers in proportion to ``weights`` that add up to ``total`` (largest remainder)."""
     if weights.sum() <= 0:
         return np.zeros(len(weights), dtype=np.int64)

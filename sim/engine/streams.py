@@ -93,6 +93,11 @@ class Streams:
             for i, purpose in enumerate(PURPOSES)
         }
 
+    def purpose_key(self, purpose: str) -> int:
+        """The 64-bit key of ``purpose``, from which each entity's stream of that purpose is
+        keyed (:meth:`keys`): ``mix(purpose_key ^ mix(id))``."""
+        return int(self._keys[purpose])
+
     def keys(self, purpose: str | tuple[str, ...], ids: np.ndarray) -> np.ndarray:
         """Per-entity stream keys for ``purpose``: one uint64 per id in ``ids``; for a tuple of
         purposes, one column per purpose."""
