@@ -3,9 +3,9 @@
 Every ``import`` and ``from ... import`` of the packages is read with :mod:`ast` (those
 inside functions and ``if TYPE_CHECKING:`` blocks too) and held against the rules:
 
-1. Layers import downwards only: sim.inputs <- sim.formulas <- sim.engine <- scenarios,
-   models <- scenarios <- notebooks <- cli; models read world inputs and formulas but never
-   run an engine.
+1. Layers import downwards only: sim.inputs <- sim.formulas <- sim.engine <- sim.agents <-
+   scenarios, models <- scenarios <- notebooks <- cli; models read world inputs and formulas
+   but never run an engine; the compiled engine (sim.engine) knows nothing of the agents.
 2. No import cycle between modules, late imports included.
 3. Only the command line imports project modules inside functions (so that ``ctm validate``
    loads no more than it needs); elsewhere a late import is of a heavy third-party library
@@ -27,11 +27,12 @@ LAYERS = {  # layer: the layers it may import (itself included)
     "sim.inputs": {"sim.inputs"},
     "sim.formulas": {"sim.inputs", "sim.formulas"},
     "sim.engine": {"sim.inputs", "sim.formulas", "sim.engine"},
+    "sim.agents": {"sim.inputs", "sim.formulas", "sim.engine", "sim.agents"},
     "models": {"sim.inputs", "sim.formulas", "models"},
-    "scenarios": {"sim.inputs", "sim.formulas", "sim.engine", "models", "scenarios"},
-    "notebooks": {"sim.inputs", "sim.formulas", "sim.engine", "models", "scenarios", "notebooks"},
-    "cli": {"sim.inputs", "sim.formulas", "sim.engine", "models", "scenarios", "notebooks", "cli"},
 }
+LAYERS["scenarios"] = LAYERS["sim.agents"] | {"models", "scenarios"}
+LAYERS["notebooks"] = LAYERS["scenarios"] | {"notebooks"}
+LAYERS["cli"] = LAYERS["notebooks"] | {"cli"}
 LATE_ALLOWED = {
     "dask", "papermill", "nbformat", "nbconvert", "jinja2", "jupyter_client", "pandas",
     "matplotlib",
@@ -173,6 +174,20 @@ def test_the_rules_catch_a_violation(tmp_path):
     assert broken_layers(tmp_path) == ["models/fit.py:1: models imports sim.engine.loop"]
     assert cycles(graph(tmp_path)) == [["sim.inputs.a", "sim.inputs.b"]]
     assert late_project_imports(tmp_path) == ["scenarios/run.py:2: late import of models.fit"]
+
+
+def test_the_compiled_engine_may_not_import_the_agents(tmp_path):
+    """The agents read the compiled engine's streams and recorder; never the other way."""
+    for package in ("sim", "sim/engine", "sim/agents"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "sim" / "agents" / "customer.py").write_text("from sim.engine.loop import X\n")
+    (tmp_path / "sim" / "engine" / "loop.py").write_text(
+        "from sim.agents.customer import Y\nX = 1\n"
+    )
+    assert broken_layers(tmp_path) == [
+        "sim/engine/loop.py:1: sim.engine imports sim.agents.customer"
+    ]
 
 
 @pytest.mark.parametrize("command", [["validate", "demo"]])

@@ -1,0 +1,167 @@
+"""A customer: onboarded once, then served month after month until it leaves.
+
+A household that has just bought broadband is welcomed: the installer comes, the welcome
+call follows, each an experience that forms its view of that touchpoint. Then every month it
+meets its recurring touchpoints (the invoice every month, the app a few times, now and then
+the call centre), and each contact moves its view: p <- p + w (r - p). At the month's bill it
+weighs its views and decides whether to leave: its monthly hazard is
+
+    logit h = alpha[segment, tenure band] + sum_k beta[segment, k] x_k,   x_k = (3 - p_k) / 2,
+
+its own logit theta in place of alpha if its segment has an sBG baseline (theta drawn once,
+when it joins). If it stays it earns the company its margin and puts itself in a class,
+dissatisfied to advocate (an ordered logistic of its views); advocates bring referred
+prospects next month (:meth:`sim.agents.simulation.Simulation.calendar`).
+
+Every number it draws has its address in one of its own streams (:mod:`sim.agents.draws`),
+the same as in the compiled engine (:mod:`sim.engine.population`): the chance of an extra
+contact with touchpoint k in month m at ``address(0, 0, m, k)`` of its contacts stream, the
+rating of its n-th contact with k in month m at ``address(0, m, k, n)`` of its experience
+stream, the onboarding rating at k of its onboarding stream, its churn and class at m of
+its churn and loyalty streams, its own theta at 0 of its frailty stream.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+from scipy.special import betaincinv, logit
+
+from sim.agents.company import Company
+from sim.agents.draws import address, perceive, pick, poor_view, uniform
+
+
+class Customer:
+    """One customer of a segment, in service from its cohort month on.
+
+    Parameters
+    ----------
+    company
+        The company that serves it.
+    segment
+        Its segment.
+    cohort
+        The month its service begins (the installed base: 0).
+    id
+        Its id (its prospect's, or the installed base's), which keys its streams.
+    views
+        Its views of the touchpoints when it joins (NaN: never met), from its journey.
+    tenure
+        Months of service it had completed before its cohort month (the installed base's
+        tenure at the run's start; 0 for a new customer).
+    charged
+        Whether its onboarding is paid in the run (not the installed base's: before it).
+    """
+
+    def __init__(
+        self,
+        company: Company,
+        segment: int,
+        cohort: int,
+        id: int,
+        views: list[float],
+        tenure: int = 0,
+        charged: bool = True,
+    ):
+        self.company, self.segment, self.cohort, self.id = company, segment, cohort, id
+        self.tenure = tenure
+        self.views = list(views)
+        dice = company.dice
+        self.contacts = dice.stream("contacts", id)
+        self.experiences = dice.stream("experience", id)
+        self.churn = dice.stream("churn", id)
+        self.loyalty = dice.stream("loyalty", id)
+        self.own = self.own_baseline()
+        self.onboard(charged)
+        company.customers[id] = self
+        company.env.process(self.life())
+
+    def life(self):
+        """Month after month: the contacts, then the bill, until it leaves."""
+        company = self.company
+        while True:
+            month = yield company.month_starts
+            contacts = self.have_contacts(month)
+            yield company.bill_day
+            if self.pay_bill(month, contacts):
+                del company.customers[self.id]
+                return
+
+    def own_baseline(self) -> float | None:
+        """logit theta, its own churn baseline, in a segment with an sBG baseline: theta ~
+        Beta(a, b + tau) by inversion, tau the months of service it has already survived
+        (among customers who joined with theta ~ Beta(a, b), those left after tau months)."""
+        sbg = self.company.rules.segments[self.segment].sbg
+        if sbg is None:
+            return None
+        a, b = sbg
+        u = uniform(self.company.dice.stream("frailty", self.id), 0)
+        return float(logit(betaincinv(a, b + self.tenure, u)))
+
+    def onboard(self, charged: bool) -> None:
+        """Each onboarding touchpoint once, in order, each an experience."""
+        company = self.company
+        rules, segment = company.rules, company.rules.segments[self.segment]
+        onboarding = company.dice.stream("onboarding", self.id)
+        for k in segment.onboarding:
+            rating = 1 + pick(segment.ratings[k], uniform(onboarding, k))
+            self.views[k] = perceive(self.views[k], float(rating), rules.weight[k])
+        if charged:
+            company.books.onboarded(self.segment, segment.onboarding)
+
+    def have_contacts(self, month: int) -> list[int]:
+        """The month's contacts with each recurring touchpoint, each an experience: the whole
+        part of its rate, and one more with the chance of the rest."""
+        segment = self.company.rules.segments[self.segment]
+        contacts = [0] * self.company.rules.touchpoints
+        for k, whole, chance in segment.recurring:
+            extra = chance > 0 and uniform(self.contacts, address(0, 0, month, k)) < chance
+            contacts[k] = whole + extra
+            for visit in range(contacts[k]):
+                self.experience(month, k, visit)
+        return contacts
+
+    def experience(self, month: int, touchpoint: int, visit: int) -> None:
+        """One contact with a touchpoint: a rating, and the view moves towards it."""
+        rules = self.company.rules
+        cdf = rules.segments[self.segment].ratings[touchpoint]
+        rating = 1 + pick(cdf, uniform(self.experiences, address(0, month, touchpoint, visit)))
+        self.views[touchpoint] = perceive(
+            self.views[touchpoint], float(rating), rules.weight[touchpoint]
+        )
+
+    def pay_bill(self, month: int, contacts: list[int]) -> bool:
+        """The monthly bill: weigh the views, leave or stay, classify; True if it leaves."""
+        hazard = self.hazard(month)
+        leaves = uniform(self.churn, month) < hazard
+        loyalty = self.classify(month)
+        self.company.books.bill(
+            self.cohort, self.id, self.segment, contacts, hazard, leaves, loyalty
+        )
+        return leaves
+
+    def hazard(self, month: int) -> float:
+        """The chance of leaving this month, from its tenure band (or own baseline) and the
+        poor views of the touchpoints whose views matter."""
+        rules = self.company.rules
+        segment = rules.segments[self.segment]
+        if self.own is None:
+            band = bisect_right(rules.band_starts, month - self.cohort + self.tenure) - 1
+            churn = segment.alpha[band]
+        else:
+            churn = self.own
+        for k, beta in segment.beta:
+            churn += beta * poor_view(self.views[k])
+        return 1.0 / (1.0 + math.exp(-churn))
+
+    def classify(self, month: int) -> int:
+        """Its class 0 (dissatisfied) .. 3 (advocate): an ordered logistic by inversion, the
+        number of cutpoints c with logistic(c + sum_k gamma_k x_k) at most its uniform."""
+        rules = self.company.rules
+        eta = 0.0
+        for k, gamma in rules.gamma:
+            eta += gamma * poor_view(self.views[k])
+        u = uniform(self.loyalty, month)
+        cutpoints = rules.segments[self.segment].cutpoints
+        return sum(1.0 / (1.0 + math.exp(-(c + eta))) <= u for c in cutpoints)

@@ -1,0 +1,130 @@
+"""Small random worlds, from a seed: many shapes of what the engines must agree on.
+
+A world here is a :class:`sim.inputs.parameters.Parameters` drawn at random, with a run's
+size and, for some, changes during the run: one to three segments, two to six touchpoints,
+journeys that end (every touchpoint leads to purchase or lost with probability 0.2 or more),
+contact rates that are zero, whole or fractional, onboarding at up to two touchpoints, one to
+three tenure bands, touchpoint effects on churn and loyalty (some zero), an sBG baseline in
+some segments, an installed base with a mix of tenures in some worlds, and changes of ratings,
+contact rates, churn and arrivals from a month of the run on. No queued touchpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import logit
+
+from sim.inputs.parameters import Parameters
+
+
+@dataclass
+class RandomWorld:
+    """A world, how long and how large a run of it is, and its changes."""
+
+    params: Parameters
+    customers: int
+    months: int
+    seed: int
+    changes: list[tuple[int, Parameters]]
+
+    @property
+    def run(self) -> dict:
+        """The keyword arguments of ``simulate``."""
+        return {
+            "customers": self.customers,
+            "months": self.months,
+            "seed": self.seed,
+            "changes": self.changes,
+        }
+
+
+def random_world(seed: int) -> RandomWorld:
+    """The world of ``seed`` (module notes)."""
+    rng = np.random.default_rng(seed)
+    S, K = int(rng.integers(1, 4)), int(rng.integers(2, 7))
+
+    def some_zero(values: np.ndarray, share: float = 0.3) -> np.ndarray:
+        return np.where(rng.uniform(size=values.shape) < share, 0.0, values)
+
+    start = some_zero(rng.uniform(size=(S, K)))
+    start[np.arange(S), rng.integers(0, K, S)] += 1.0  # every segment starts somewhere
+    start /= start.sum(axis=1, keepdims=True)
+    leaving = rng.uniform(0.2, 0.9, size=(S, K, 1))
+    onward = some_zero(rng.uniform(size=(S, K, K)))
+    onward /= np.maximum(onward.sum(axis=2, keepdims=True), 1e-12)
+    ends = rng.dirichlet([1.0, 1.0], size=(S, K))
+    transitions = np.concatenate([(1 - leaving) * onward, leaving * ends], axis=2)
+    transitions /= transitions.sum(axis=2, keepdims=True)
+    onboarding = np.zeros((S, K))
+    for s in range(S):
+        steps = rng.choice(K, size=int(rng.integers(0, 3)), replace=False)
+        onboarding[s, steps] = np.arange(1, len(steps) + 1)
+    bands = int(rng.integers(1, 4))
+    band_starts = np.concatenate([[0.0], np.sort(rng.choice(np.arange(1, 13), bands - 1, False))])
+    sbg = None
+    if rng.uniform() < 0.5:
+        sbg = rng.uniform(0.5, 3.0, size=(S, 2)) * [1.0, 15.0]
+        sbg[rng.uniform(size=S) < 0.4] = np.nan
+    base_tenure = None
+    if rng.uniform() < 0.5:
+        base_tenure = some_zero(rng.uniform(size=(S, int(rng.integers(2, 40)))))
+        base_tenure[:, 0] += 0.1
+        base_tenure /= base_tenure.sum(axis=1, keepdims=True)
+    params = Parameters(
+        segments=tuple(f"segment_{s}" for s in range(S)),
+        touchpoints=tuple(f"touchpoint_{k}" for k in range(K)),
+        ratings=rng.dirichlet(np.ones(5), size=(S, K)),
+        emotional_weight=rng.uniform(0.05, 1.0, K),
+        cost_per_contact=some_zero(rng.uniform(0.1, 30.0, K)),
+        start=start,
+        transitions=transitions,
+        dropout_odds=rng.uniform(1.0, 5.0, S),
+        onboarding=onboarding,
+        contacts=_contact_rates(rng, (S, K)),
+        customers=rng.integers(200, 20_000, S).astype(float),
+        prospects=some_zero(rng.uniform(10.0, 3_000.0, S), 0.2),
+        referral_rate=some_zero(rng.uniform(0.0, 0.3, S)),
+        revenue=rng.uniform(10.0, 200.0, S),
+        margin=rng.uniform(1.0, 80.0, S),
+        acquisition_cost=rng.uniform(0.0, 300.0, S),
+        band_starts=band_starts,
+        alpha=logit(rng.uniform(0.005, 0.15, size=(S, bands))),
+        beta=some_zero(rng.normal(0.0, 0.8, size=(S, K))),
+        cutpoints=np.sort(rng.normal(0.0, 1.5, size=(S, 3)), axis=1),
+        gamma=some_zero(rng.normal(0.0, 0.8, K)),
+        discount_rate=float(rng.uniform(0.0, 0.02)),
+        sbg=sbg,
+        base_tenure=base_tenure,
+    )
+    months = int(rng.integers(1, 16))
+    changes = []
+    if months > 1 and rng.uniform() < 0.6:
+        for month in sorted(rng.choice(np.arange(1, months), min(2, months - 1), False)):
+            changes.append((int(month), _changed(rng, params)))
+    return RandomWorld(
+        params, int(rng.integers(20, 400)), months, int(rng.integers(0, 2**31)), changes
+    )
+
+
+def _contact_rates(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Recurring contacts per month: none, whole (1 or 2) or fractional (below 3)."""
+    kind = rng.integers(0, 4, size=shape)
+    whole = rng.integers(1, 3, size=shape).astype(float)
+    return np.choose(kind, [np.zeros(shape), np.zeros(shape), whole, rng.uniform(0, 3, shape)])
+
+
+def _changed(rng: np.random.Generator, params: Parameters) -> Parameters:
+    """The same world with new ratings of one touchpoint, new contact rates, a shifted churn
+    baseline and other arrivals."""
+    S, K = params.contacts.shape
+    ratings = params.ratings.copy()
+    ratings[:, rng.integers(0, K)] = rng.dirichlet(np.ones(5), size=S)
+    return params.replace(
+        ratings=ratings,
+        contacts=_contact_rates(rng, (S, K)),
+        alpha=params.alpha + rng.normal(0.0, 0.5),
+        prospects=params.prospects * rng.uniform(0.5, 2.0),
+        margin=params.margin * rng.uniform(0.8, 1.2),
+    )
