@@ -10,6 +10,8 @@ arrives at the same sums, to the last bit.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 import numpy as np
 
 from sim.engine.population import Month
@@ -77,7 +79,7 @@ class Books:
         for s in range(self.segments):
             visits = np.array(self.journeys[s], np.int64).reshape(-1, K)
             recorder.prospects(s, month, visits, self.purchases[s])
-        bills = sorted(self.bills, key=lambda bill: bill[:2])  # by cohort, then id
+        bills = sorted(self.bills, key=itemgetter(0, 1))  # by cohort, then id
         served = Month(
             ids=np.array([bill[1] for bill in bills], np.uint64),
             segment=np.array([bill[2] for bill in bills], np.int64),

@@ -67,6 +67,8 @@ class Customer:
         self.company, self.segment, self.cohort, self.id = company, segment, cohort, id
         self.tenure = tenure
         self.views = list(views)
+        self.poor = [poor_view(view) for view in self.views]
+        """x_k = (3 - p_k) / 2 of each view p_k (0: never met), kept as the views move."""
         dice = company.dice
         self.contacts = dice.stream("contacts", id)
         self.experiences = dice.stream("experience", id)
@@ -107,6 +109,7 @@ class Customer:
         for k in segment.onboarding:
             rating = 1 + pick(segment.ratings[k], uniform(onboarding, k))
             self.views[k] = perceive(self.views[k], float(rating), rules.weight[k])
+            self.poor[k] = poor_view(self.views[k])
         if charged:
             company.books.onboarded(self.segment, segment.onboarding)
 
@@ -127,9 +130,10 @@ class Customer:
         rules = self.company.rules
         cdf = rules.segments[self.segment].ratings[touchpoint]
         rating = 1 + pick(cdf, uniform(self.experiences, address(0, month, touchpoint, visit)))
-        self.views[touchpoint] = perceive(
+        self.views[touchpoint] = view = perceive(
             self.views[touchpoint], float(rating), rules.weight[touchpoint]
         )
+        self.poor[touchpoint] = (3.0 - view) / 2.0
 
     def pay_bill(self, month: int, contacts: list[int]) -> bool:
         """The monthly bill: weigh the views, leave or stay, classify; True if it leaves."""
@@ -152,7 +156,7 @@ class Customer:
         else:
             churn = self.own
         for k, beta in segment.beta:
-            churn += beta * poor_view(self.views[k])
+            churn += beta * self.poor[k]
         return 1.0 / (1.0 + math.exp(-churn))
 
     def classify(self, month: int) -> int:
@@ -161,7 +165,10 @@ class Customer:
         rules = self.company.rules
         eta = 0.0
         for k, gamma in rules.gamma:
-            eta += gamma * poor_view(self.views[k])
+            eta += gamma * self.poor[k]
         u = uniform(self.loyalty, month)
-        cutpoints = rules.segments[self.segment].cutpoints
-        return sum(1.0 / (1.0 + math.exp(-(c + eta))) <= u for c in cutpoints)
+        below = 0
+        for c in rules.segments[self.segment].cutpoints:
+            if 1.0 / (1.0 + math.exp(-(c + eta))) <= u:
+                below += 1
+        return below

@@ -34,7 +34,10 @@ def mix(z: int) -> int:
 def uniform(key: int, counter: int) -> float:
     """The uniform in [0, 1) at position ``counter`` of the stream ``key``
     (:func:`sim.engine.streams.counter_uniform`)."""
-    return (mix((key + counter * _GOLDEN) & _MASK) >> 11) * _53_BITS
+    z = (key + counter * _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * _M1) & _MASK  # mix(z), written out: the call costs a tenth
+    z = ((z ^ (z >> 27)) * _M2) & _MASK
+    return ((z ^ (z >> 31)) >> 11) * _53_BITS
 
 
 def address(a: int = 0, b: int = 0, c: int = 0, d: int = 0) -> int:
