@@ -15,6 +15,7 @@ agents cannot do yet, they refuse (:func:`refusal`).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -97,9 +98,22 @@ class Simulation:
         return self.company.rules.params
 
     def play(self, progress: Callable[[int], None] | None = None) -> None:
-        """Run every month; ``progress`` is called with the months done after each."""
+        """Run every month; ``progress`` is called with the months done after each.
+
+        Python's cycle collector is paused during the run: every customer is an object, a
+        generator and a few lists, freed by reference counting when it leaves (none of them
+        is held in a cycle after its month), and the collector would otherwise walk all the
+        customers in service again and again (a run of 50,000 customers over 24 months
+        spent 43% of its time so: 29.9 CPU-seconds against 16.9).
+        """
         env = self.company.env
-        env.run(until=env.process(self.calendar(progress)))
+        collecting = gc.isenabled()
+        gc.disable()  # see the note below
+        try:
+            env.run(until=env.process(self.calendar(progress)))
+        finally:
+            if collecting:
+                gc.enable()
 
     def results(self) -> xr.Dataset:
         """The recorded results with derived rates."""
