@@ -8,6 +8,7 @@ becomes one line per problem and exit code 2, never a traceback (:func:`user_err
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import os
 import shutil
@@ -45,6 +46,23 @@ SchedulerOpt = Annotated[
     str | None, typer.Option(help="dask scheduler address, or 'local' for a LocalCluster.")
 ]
 SerialOpt = Annotated[bool, typer.Option(help="One process (default: local processes).")]
+
+
+class Engine(enum.StrEnum):
+    """Which engine runs a world: the compiled, month-stepped one, or the agents (every
+    prospect and customer a SimPy process), which give the same results more slowly."""
+
+    compiled = "compiled"
+    agents = "agents"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        help="compiled (fast) or agents (every customer a SimPy process; same results, no "
+        "queued touchpoints yet)."
+    ),
+]
 
 
 INTERRUPTED = 130

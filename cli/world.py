@@ -11,6 +11,8 @@ import typer
 from rich.table import Table
 
 from cli.common import (
+    Engine,
+    EngineOpt,
     WorldArg,
     check_memory,
     check_options,
@@ -45,11 +47,14 @@ def simulate(
     out: Annotated[Path, typer.Option(help="Folder for results.nc and Parquet tables.")] = Path(
         "out/simulation"
     ),
+    engine: EngineOpt = Engine.compiled,
 ) -> None:
     """Simulate a world with its default parameters and write the results."""
     from notebooks.tables import summary_table
+    from sim.agents.simulation import refusal
+    from sim.agents.simulation import simulate as agents
     from sim.engine.results import summary, write_results
-    from sim.engine.simulation import simulate as run
+    from sim.engine.simulation import simulate as compiled
     from sim.inputs.files import atomic_directory, check_folder
     from sim.inputs.load import load_world
     from sim.inputs.parameters import from_world
@@ -57,6 +62,9 @@ def simulate(
     check_options(customers=customers, months=months, seed=seed)
     loaded = load_world(world)
     months = months or loaded.economics.horizon_months
+    if engine == Engine.agents and (why := refusal(from_world(loaded))) is not None:
+        raise InputError("--engine", [("", why)])
+    run = agents if engine == Engine.agents else compiled
     check_memory(from_world(loaded), customers, months)
     check_folder(out)  # before the work, not after it
     with progress_bar() as bar:
@@ -68,7 +76,7 @@ def simulate(
             seed=seed,
             progress=lambda done: bar.update(task, completed=done),
         )
-    results.attrs.update(world=loaded.name, currency=loaded.economics.currency)
+    results.attrs.update(world=loaded.name, currency=loaded.economics.currency, engine=engine.value)
     with atomic_directory(out) as folder:
         files = write_results(results, folder)
     console.print(summary_table(summary(results), loaded.economics.currency, months))
