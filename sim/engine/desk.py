@@ -134,12 +134,10 @@ class QueueDesk:
         self.now = 0.0  # contacts arriving before now are served
         self.free = np.zeros(settings.agents)  # each agent's free time
         self._keys = Growing((), np.uint64)  # per contact offered
-        self._records = Growing((), RECORD)  # sim.engine.fcfs.advance's records, as decided
-        self._duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
+        self.log = DeskLog(settings, time_scale)
         self._handling = Growing((settings.retry.max_attempts,))  # per contact, attempt
         self._pending = np.zeros(0, PENDING)  # arrivals not yet served
         self._sequence = 0
-        self._cached: tuple[int, tuple] = (-1, ())  # (records, what _sorted made of them)
 
     def offer(self, keys: np.ndarray, times: np.ndarray) -> None:
         """Contacts (attempt 0) of the stream ``keys`` arriving at ``times`` (>= now)."""
@@ -165,7 +163,7 @@ class QueueDesk:
         :data:`sim.engine.fcfs.RECORD` array."""
         advanced = advance(self._pending, self.free, until, self._contacts, self._policy)
         self._pending = advanced.pending
-        self._records.extend(advanced.records)
+        self.log.add(advanced.records)
         self.now = max(self.now, until)
         return advanced.records
 
@@ -194,12 +192,12 @@ class QueueDesk:
         change = settings.agents - self.settings.agents
         if change > 0:
             self.free = np.concatenate([self.free, np.full(change, float(at))])
-            self._duty.append((at, change))
+            self.log.duty.append((at, change))
         elif change < 0:  # the first agents to be free leave
             leaving = np.argsort(self.free, kind="stable")[:-change]
-            self._duty += [(max(float(self.free[i]), at), -1) for i in leaving]
+            self.log.duty += [(max(float(self.free[i]), at), -1) for i in leaving]
             self.free = np.delete(self.free, leaving)
-        self.settings = settings
+        self.settings = self.log.settings = settings
         # as wide as before at least: retries already waiting may have later attempts
         width = max(settings.retry.max_attempts, self._handling.values.shape[1])
         self._handling.replace(self._handle(self.keys, width))
@@ -226,13 +224,50 @@ class QueueDesk:
     @property
     def records(self) -> np.ndarray:
         """Every record so far, a :data:`sim.engine.fcfs.RECORD` array, in the order decided."""
+        return self.log.records
+
+    @property
+    def staffing(self) -> list[tuple[float, int]]:
+        """(from time, agents on duty), one entry per change."""
+        return self.log.staffing
+
+    def metrics(self, start: float, end: float, target: float | None = None) -> DeskMetrics:
+        """Summary of finished contacts that arrived in [start, end) (:meth:`DeskLog.metrics`)."""
+        return self.log.metrics(start, end, target)
+
+
+class DeskLog:
+    """What a queued touchpoint did: a record of every contact's outcome and the agents on
+    duty over time, from which its metrics are read (:class:`QueueDesk`, and the agent
+    engine's desks).
+
+    Parameters
+    ----------
+    settings : the touchpoint's queue settings (the latest: their service-level target is
+        the metrics' default).
+    time_scale : as :class:`QueueDesk`'s: recorded waits are divided by it.
+    """
+
+    def __init__(self, settings: QueueSettings, time_scale: float = 1.0):
+        self.settings, self.time_scale = settings, time_scale
+        self._records = Growing((), RECORD)  # sim.engine.fcfs.advance's records, as decided
+        self.duty: list[tuple[float, int]] = [(0.0, settings.agents)]  # (time, change)
+        self._cached: tuple[int, tuple] = (-1, ())  # (records, what _sorted made of them)
+
+    def add(self, records: np.ndarray) -> None:
+        """Records (a :data:`sim.engine.fcfs.RECORD` array) of contacts with an outcome."""
+        self._records.extend(records)
+
+    @property
+    def records(self) -> np.ndarray:
+        """Every record so far, a :data:`sim.engine.fcfs.RECORD` array, in the order decided."""
         return self._records.values
 
     @property
     def staffing(self) -> list[tuple[float, int]]:
         """(from time, agents on duty), one entry per change."""
         times, agents, on_duty = [], [], 0
-        for time, change in sorted(self._duty):
+        for time, change in sorted(self.duty):
             on_duty += change
             if times and times[-1] == time:
                 agents[-1] = on_duty

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from sim.engine.desk import OUTCOMES, QueueDesk, experience
+from sim.engine.desk import OUTCOMES, DeskLog, QueueDesk, experience
 from sim.engine.fcfs import ABANDONED, RECORD
 from sim.engine.growing import Growing
 from sim.engine.streams import Streams, categorical, pack
@@ -144,17 +144,23 @@ class Desks:
             desk.advance(np.inf)
 
     def metrics(self, months: int) -> xr.Dataset:
-        """Per queued touchpoint and month: offered, answered, abandoned, P(wait), service
-        level (share of offered answered within the target), average speed of answer
-        (minutes), occupancy and repeat contacts. Contacts count in their arrival month."""
+        """Per queued touchpoint and month, the desks' metrics (:func:`queue_metrics`)."""
         names = [self.params.touchpoints[k] for k in self.touchpoints]
-        values = np.full((len(METRICS), len(names), months), np.nan)
-        for i, k in enumerate(self.touchpoints):
-            for m in range(months):
-                summary = self.desks[k].metrics(m * MONTH, (m + 1) * MONTH)
-                values[:, i, m] = [getattr(summary, name) for name in METRICS]  # None: NaN
-        dims = ("queue", "month")
-        return xr.Dataset(
-            {f"queue_{name}": (dims, values[j]) for j, name in enumerate(METRICS)},
-            coords={"queue": names, "month": np.arange(months)},
-        )
+        return queue_metrics(names, [self.desks[k].log for k in self.touchpoints], months)
+
+
+def queue_metrics(names: list[str], logs: list[DeskLog], months: int) -> xr.Dataset:
+    """Per queued touchpoint (``names``, their desks' ``logs``) and month: offered,
+    answered, abandoned, P(wait), service level (share of offered answered within the
+    target), average speed of answer (minutes), occupancy and repeat contacts. Contacts count
+    in their arrival month."""
+    values = np.full((len(METRICS), len(names), months), np.nan)
+    for i, log in enumerate(logs):
+        for m in range(months):
+            summary = log.metrics(m * MONTH, (m + 1) * MONTH)
+            values[:, i, m] = [getattr(summary, name) for name in METRICS]  # None: NaN
+    dims = ("queue", "month")
+    return xr.Dataset(
+        {f"queue_{name}": (dims, values[j]) for j, name in enumerate(METRICS)},
+        coords={"queue": names, "month": np.arange(months)},
+    )
