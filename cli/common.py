@@ -59,8 +59,8 @@ class Engine(enum.StrEnum):
 EngineOpt = Annotated[
     Engine,
     typer.Option(
-        help="compiled (fast) or agents (every customer a SimPy process; same results, no "
-        "queued touchpoints yet)."
+        help="compiled (fast) or agents (every prospect and customer a SimPy process: the "
+        "same results, some 50 times slower)."
     ),
 ]
 

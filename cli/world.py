@@ -51,7 +51,6 @@ def simulate(
 ) -> None:
     """Simulate a world with its default parameters and write the results."""
     from notebooks.tables import summary_table
-    from sim.agents.simulation import refusal
     from sim.agents.simulation import simulate as agents
     from sim.engine.results import summary, write_results
     from sim.engine.simulation import simulate as compiled
@@ -62,8 +61,6 @@ def simulate(
     check_options(customers=customers, months=months, seed=seed)
     loaded = load_world(world)
     months = months or loaded.economics.horizon_months
-    if engine == Engine.agents and (why := refusal(from_world(loaded))) is not None:
-        raise InputError("--engine", [("", why)])
     run = agents if engine == Engine.agents else compiled
     check_memory(from_world(loaded), customers, months)
     check_folder(out)  # before the work, not after it

@@ -9,6 +9,8 @@ that, the month ends (prospects who purchased join). The calendar that sets them
 
 from __future__ import annotations
 
+import math
+
 import simpy
 
 from sim.agents.books import Books
@@ -39,6 +41,19 @@ class Company:
         self.books = Books(recorder, len(params.segments), len(params.touchpoints))
         self.customers: dict[int, object] = {}
         """The customers in service, by id."""
+        self.desks: dict = {}
+        """The staffed touchpoints (:class:`sim.agents.desk.Desk`) by touchpoint number."""
         self.month_starts = self.env.event()
         self.bill_day = self.env.event()
         self.month_ends = self.env.event()
+
+    def at(self, time: float) -> simpy.Timeout:
+        """A timeout that ends at ``time`` exactly (``now + (time - now)`` may round to a
+        neighbour of ``time``; the delay is nudged until it does not)."""
+        now = self.env.now
+        delay = time - now
+        while now + delay < time:
+            delay = math.nextafter(delay, math.inf)
+        while now + delay > time:
+            delay = math.nextafter(delay, -math.inf)
+        return self.env.timeout(delay)

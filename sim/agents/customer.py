@@ -13,12 +13,19 @@ when it joins). If it stays it earns the company its margin and puts itself in a
 dissatisfied to advocate (an ordered logistic of its views); advocates bring referred
 prospects next month (:meth:`sim.agents.simulation.Simulation.calendar`).
 
+A contact with a staffed touchpoint (the call centre) is a call of its own
+(:meth:`Customer.call`): at its own time in the month the customer asks for one of the
+desk's agents and waits until one picks up or its patience runs out; a call that was not
+answered, or not resolved, may be made again later. Each attempt is an experience when it
+ends, its rating lowered by the wait; an answered attempt is a contact that costs.
+
 Every number it draws has its address in one of its own streams (:mod:`sim.agents.draws`),
 the same as in the compiled engine (:mod:`sim.engine.population`): the chance of an extra
 contact with touchpoint k in month m at ``address(0, 0, m, k)`` of its contacts stream, the
 rating of its n-th contact with k in month m at ``address(0, m, k, n)`` of its experience
 stream, the onboarding rating at k of its onboarding stream, its churn and class at m of
-its churn and loyalty streams, its own theta at 0 of its frailty stream.
+its churn and loyalty streams, its own theta at 0 of its frailty stream; a call's stream
+is the child at ``address(0, m, k, n)`` of its queue stream (:mod:`sim.agents.desk`).
 """
 
 from __future__ import annotations
@@ -29,7 +36,12 @@ from bisect import bisect_right
 from scipy.special import betaincinv, logit
 
 from sim.agents.company import Company
-from sim.agents.draws import address, perceive, pick, poor_view, uniform
+from sim.agents.desk import Desk
+from sim.agents.draws import address, child, perceive, pick, poor_view, uniform
+from sim.engine.desks import ARRIVAL, RATING
+from sim.engine.fcfs import ABANDONED, RESOLUTION, RESOLVED, RETRY, UNRESOLVED
+from sim.inputs.queues import QueueSettings
+from sim.inputs.units import MONTH
 
 
 class Customer:
@@ -74,6 +86,10 @@ class Customer:
         self.experiences = dice.stream("experience", id)
         self.churn = dice.stream("churn", id)
         self.loyalty = dice.stream("loyalty", id)
+        self.queue = dice.stream("queue", id)
+        self.left = False
+        self.this_month: list[int] = []
+        """The month's contacts per touchpoint (a staffed one's counted when answered)."""
         self.own = self.own_baseline()
         self.onboard(charged)
         company.customers[id] = self
@@ -84,9 +100,10 @@ class Customer:
         company = self.company
         while True:
             month = yield company.month_starts
-            contacts = self.have_contacts(month)
+            self.this_month = self.have_contacts(month)
             yield company.bill_day
-            if self.pay_bill(month, contacts):
+            if self.pay_bill(month, self.this_month):
+                self.left = True
                 del company.customers[self.id]
                 return
 
@@ -116,24 +133,84 @@ class Customer:
     def have_contacts(self, month: int) -> list[int]:
         """The month's contacts with each recurring touchpoint, each an experience: the whole
         part of its rate, and one more with the chance of the rest."""
-        segment = self.company.rules.segments[self.segment]
-        contacts = [0] * self.company.rules.touchpoints
+        company = self.company
+        segment = company.rules.segments[self.segment]
+        contacts = [0] * company.rules.touchpoints
         for k, whole, chance in segment.recurring:
             extra = chance > 0 and uniform(self.contacts, address(0, 0, month, k)) < chance
-            contacts[k] = whole + extra
-            for visit in range(contacts[k]):
-                self.experience(month, k, visit)
+            desk = company.desks.get(k)
+            for visit in range(whole + extra):
+                if desk is None:
+                    contacts[k] += 1
+                    self.experience(month, k, visit)
+                else:
+                    company.env.process(self.call(desk, k, month, visit))
         return contacts
 
     def experience(self, month: int, touchpoint: int, visit: int) -> None:
         """One contact with a touchpoint: a rating, and the view moves towards it."""
         rules = self.company.rules
         cdf = rules.segments[self.segment].ratings[touchpoint]
-        rating = 1 + pick(cdf, uniform(self.experiences, address(0, month, touchpoint, visit)))
+        here = (month << 32) | (touchpoint << 16) | visit  # address(0, month, touchpoint, visit)
+        rating = 1 + pick(cdf, uniform(self.experiences, here))
         self.views[touchpoint] = view = perceive(
             self.views[touchpoint], float(rating), rules.weight[touchpoint]
         )
         self.poor[touchpoint] = (3.0 - view) / 2.0
+
+    def call(self, desk: Desk, touchpoint: int, month: int, visit: int):
+        """A contact with a staffed touchpoint, at its own time in the month: ask for an
+        agent and wait, until one picks up or patience runs out; an agent who picks up
+        resolves it or not; a caller who hung up or was not helped may call back later. Each
+        attempt is an experience when it ends (:meth:`queued_experience`)."""
+        company, env = self.company, self.company.env
+        contact = child(self.queue, address(0, month, touchpoint, visit))
+        number, desk.offered = desk.offered, desk.offered + 1
+        yield company.at((month + uniform(contact, address(0, 0, 0, ARRIVAL))) * MONTH)
+        patience = desk.patience(contact, 0)
+        for attempt in range(desk.attempts):
+            arrival = env.now
+            with desk.agents.request() as agent:
+                if patience < math.inf:
+                    yield agent | env.timeout(patience)
+                else:
+                    yield agent
+                start = env.now
+                if agent.triggered:  # an agent picked up
+                    yield env.timeout(desk.handling(contact, attempt))
+                    resolved = uniform(contact, address(0, 0, attempt, RESOLUTION))
+                    outcome = RESOLVED if resolved < desk.settings.resolution else UNRESOLVED
+                else:
+                    outcome = ABANDONED
+            desk.record(number, attempt, arrival, start, env.now, outcome)
+            wait = (start - arrival) / desk.time_scale
+            self.queued_experience(touchpoint, contact, attempt, wait, outcome)
+            retry = desk.settings.retry
+            chance = retry.after_abandon if outcome == ABANDONED else retry.after_unresolved
+            calls_back = uniform(contact, address(0, 0, attempt, RETRY)) < chance
+            if outcome == RESOLVED or attempt + 1 == desk.attempts or not calls_back:
+                return
+            patience = desk.patience(contact, attempt + 1)
+            yield env.timeout(desk.call_back_after)
+
+    def queued_experience(
+        self, touchpoint: int, contact: int, attempt: int, wait: float, outcome: int
+    ) -> None:
+        """The experience of an attempt at a staffed touchpoint, if still a customer: the
+        touchpoint's rating, lowered by the wait, capped when unresolved, the lowest when it
+        hung up (:func:`queued_rating`); an answered attempt is a contact."""
+        if self.left:
+            return
+        rules = self.company.rules
+        cdf = rules.segments[self.segment].ratings[touchpoint]
+        rating = 1 + pick(cdf, uniform(contact, address(0, 0, attempt, RATING)))
+        rating = queued_rating(rating, wait, outcome, rules.params.queues[touchpoint])
+        self.views[touchpoint] = view = perceive(
+            self.views[touchpoint], float(rating), rules.weight[touchpoint]
+        )
+        self.poor[touchpoint] = (3.0 - view) / 2.0
+        if outcome != ABANDONED:
+            self.this_month[touchpoint] += 1
 
     def pay_bill(self, month: int, contacts: list[int]) -> bool:
         """The monthly bill: weigh the views, leave or stay, classify; True if it leaves."""
@@ -172,3 +249,15 @@ class Customer:
             if 1.0 / (1.0 + math.exp(-(c + eta))) <= u:
                 below += 1
         return below
+
+
+def queued_rating(rating: int, wait: float, outcome: int, settings: QueueSettings) -> int:
+    """The rating of an attempt at a staffed touchpoint (:func:`sim.engine.desk.experience`,
+    one number at a time): one point lost per ``wait_per_point`` of waiting (1e-9 of slack
+    keeps a wait of exactly k points at k), at least 1; at most ``unresolved_max`` when
+    unresolved; ``abandoned`` when the caller hung up."""
+    e = settings.experience
+    if outcome == ABANDONED:
+        return e.abandoned
+    kept = max(1, rating - math.floor(wait / e.wait_per_point + 1e-9))
+    return min(kept, e.unresolved_max) if outcome == UNRESOLVED else kept

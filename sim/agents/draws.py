@@ -40,6 +40,13 @@ def uniform(key: int, counter: int) -> float:
     return ((z ^ (z >> 31)) >> 11) * _53_BITS
 
 
+def child(key: int, counter: int) -> int:
+    """The key of a child stream: the 64 random bits at ``counter`` of the stream ``key``
+    (:meth:`sim.engine.streams.Streams.derive`), e.g. one contact of a customer."""
+    z = (key + counter * _GOLDEN) & _MASK
+    return mix(z)
+
+
 def address(a: int = 0, b: int = 0, c: int = 0, d: int = 0) -> int:
     """A draw's place in a stream: four small parts of 16 bits, ``a`` highest
     (:func:`sim.engine.streams.pack`)."""

@@ -23,8 +23,10 @@ import xarray as xr
 
 from sim.agents.company import Company
 from sim.agents.customer import Customer
+from sim.agents.desk import Desk
 from sim.agents.prospect import Prospect
 from sim.agents.rules import Rules
+from sim.engine.desks import queue_metrics
 from sim.engine.population import base_tenure, in_service
 from sim.engine.results import Recorder
 from sim.engine.simulation import BASE, NEW, REFERRED, after_the_run, apportion, check_changes
@@ -35,12 +37,17 @@ from sim.inputs.units import MONTH
 
 def refusal(params: Parameters, changes: Sequence[tuple[int, Parameters]] = ()) -> str | None:
     """Why the agent engine cannot run these parameters yet, in one line; None if it can."""
-    queued = [params.touchpoints[k] for k in sorted(params.queues)]
-    if queued or any(changed.queues for _, changed in changes):
-        return (
-            "the agent engine has no queued touchpoints yet "
-            f"({', '.join(queued)}): use the compiled engine"
-        )
+    for month, changed in changes:
+        restaffed = [
+            params.touchpoints[k]
+            for k in sorted(params.queues)
+            if changed.queues.get(k) != params.queues[k]
+        ]
+        if restaffed:
+            return (
+                "the agent engine cannot change a queued touchpoint's settings during a run "
+                f"yet ({', '.join(restaffed)} in month {month}): use the compiled engine"
+            )
     return None
 
 
@@ -84,6 +91,11 @@ class Simulation:
         self.company = Company(params, self.streams, self.recorder)
         base = params.customers.sum()
         self.fraction = customers / base if base > 0 else 1.0
+        if self.fraction > 0:
+            self.company.desks = {
+                k: Desk(self.company.env, settings, time_scale=1 / self.fraction)
+                for k, settings in sorted(params.queues.items())
+            }
         self.base = apportion(customers, params.customers)
         self.attrs = {
             "seed": seed,
@@ -116,8 +128,15 @@ class Simulation:
                 gc.enable()
 
     def results(self) -> xr.Dataset:
-        """The recorded results with derived rates."""
-        return self.recorder.dataset(**self.attrs)
+        """The recorded results with derived rates, and the queues' metrics if any."""
+        results = self.recorder.dataset(**self.attrs)
+        desks = self.company.desks
+        if desks:
+            self.company.env.run()  # let contacts still waiting finish, for their metrics
+            names = [self.params.touchpoints[k] for k in desks]
+            logs = [desk.close() for desk in desks.values()]
+            results = results.merge(queue_metrics(names, logs, self.months))
+        return results
 
     def calendar(self, progress: Callable[[int], None] | None = None):
         """The months of the run, in the order the story tells them (module notes)."""

@@ -7,7 +7,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import xarray as xr
-import yaml
 
 from sim.inputs.files import atomic_directory
 from tests.helpers import ctm, installed_ctm
@@ -126,34 +125,15 @@ def test_an_output_folder_that_cannot_be_is_refused_before_the_run(tmp_path):
     assert done.returncode == 0 and not stale.exists()
 
 
-def world_without_queues(folder: Path) -> Path:
-    """The demo world with its call centre answered at once, as a world file."""
-    demo = yaml.safe_load((Path(__file__).parents[2] / "sim/worlds/broadband.yaml").read_text())
-    for touchpoint in demo["touchpoints"]:
-        touchpoint.pop("queue", None)
-    path = folder / "no_queues.yaml"
-    path.write_text(yaml.safe_dump(demo, sort_keys=False))
-    return path
-
-
 def test_simulate_with_the_agents_writes_what_the_compiled_engine_writes(tmp_path):
-    world = world_without_queues(tmp_path)
     written = {}
     for engine in ("agents", "compiled"):
         out = tmp_path / engine
         args = ("--customers", "1500", "--months", "5", "--seed", "2", "--out", str(out))
-        done = ctm("simulate", str(world), "--engine", engine, *args)
+        done = ctm("simulate", "demo", "--engine", engine, *args)
         assert done.returncode == 0, done.stderr
         written[engine] = xr.load_dataset(out / "results.nc", engine="h5netcdf")
         assert written[engine].attrs.pop("engine") == engine
     xr.testing.assert_allclose(written["agents"], written["compiled"], rtol=1e-9)
     assert written["agents"]["churned"].equals(written["compiled"]["churned"])
-
-
-def test_the_agents_refuse_a_queued_touchpoint_in_one_line(tmp_path):
-    out = tmp_path / "run"
-    done = ctm("simulate", "demo", "--engine", "agents", "--months", "2", "--out", str(out))
-    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
-    (line,) = done.stderr.splitlines()
-    assert line.startswith("--engine: the agent engine has no queued touchpoints yet")
-    assert "call_centre" in line and not out.exists()
+    assert written["agents"]["queue_offered"].equals(written["compiled"]["queue_offered"])

@@ -1,12 +1,16 @@
 """Customers of the agent engine alone, against closed forms: geometric retention under a
-constant hazard, and the sBG's survival curve."""
+constant hazard, and the sBG's survival curve; and a queued contact's rating, one number at a
+time, against the compiled engine's."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import betaln
 
+from sim.agents.customer import queued_rating
 from sim.agents.simulation import simulate
+from sim.engine.desk import OUTCOMES, experience
+from sim.engine.fcfs import ABANDONED, RESOLVED, UNRESOLVED
 from tests.helpers import constant_hazard
 
 N, MONTHS = 6_000, 24
@@ -46,3 +50,16 @@ def test_retention_of_new_sbg_customers_is_the_beta_geometric_survival(demo_para
     t = np.arange(1, MONTHS + 1)
     expected = np.exp(betaln(a, b + t) - betaln(a, b))
     assert within_four_standard_errors(retention(ds), expected)
+
+
+def test_a_queued_rating_is_the_compiled_engines(demo_params):
+    """Every outcome, waits on and beside whole points of waiting, every base rating."""
+    settings = next(iter(demo_params.queues.values()))
+    step = settings.experience.wait_per_point
+    waits = np.concatenate([np.arange(0, 12) * step, np.random.default_rng(1).uniform(0, 20, 200)])
+    waits = np.concatenate([waits, np.nextafter(waits, 0), np.nextafter(waits, np.inf)])
+    for outcome in (RESOLVED, UNRESOLVED, ABANDONED):
+        for rating in range(1, 6):
+            expected = experience(np.full(len(waits), rating), waits, OUTCOMES[outcome], settings)
+            got = [queued_rating(rating, float(w), outcome, settings) for w in waits]
+            assert got == expected.tolist()

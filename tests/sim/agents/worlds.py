@@ -6,7 +6,9 @@ journeys that end (every touchpoint leads to purchase or lost with probability 0
 contact rates that are zero, whole or fractional, onboarding at up to two touchpoints, one to
 three tenure bands, touchpoint effects on churn and loyalty (some zero), an sBG baseline in
 some segments, an installed base with a mix of tenures in some worlds, and changes of ratings,
-contact rates, churn and arrivals from a month of the run on. No queued touchpoints.
+contact rates, churn and arrivals from a month of the run on. With ``queues``, one or two
+touchpoints with recurring contacts are staffed (:func:`random_queue`): a few agents for
+their load, exponential, lognormal or fixed handling, patience or none, call-backs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 from scipy.special import logit
 
 from sim.inputs.parameters import Parameters
+from sim.inputs.queues import QueueSettings
+from sim.inputs.units import MONTH
 
 
 @dataclass
@@ -40,8 +44,8 @@ class RandomWorld:
         }
 
 
-def random_world(seed: int) -> RandomWorld:
-    """The world of ``seed`` (module notes)."""
+def random_world(seed: int, queues: bool = False) -> RandomWorld:
+    """The world of ``seed`` (module notes), with staffed touchpoints if ``queues``."""
     rng = np.random.default_rng(seed)
     S, K = int(rng.integers(1, 4)), int(rng.integers(2, 7))
 
@@ -98,6 +102,12 @@ def random_world(seed: int) -> RandomWorld:
         sbg=sbg,
         base_tenure=base_tenure,
     )
+    if queues:
+        met = np.flatnonzero(params.contacts.any(axis=0))
+        staffed = rng.choice(met, size=min(len(met), int(rng.integers(1, 3))), replace=False)
+        params = params.replace(
+            queues={int(k): random_queue(rng, params, int(k)) for k in sorted(staffed)}
+        )
     months = int(rng.integers(1, 16))
     changes = []
     if months > 1 and rng.uniform() < 0.6:
@@ -105,6 +115,46 @@ def random_world(seed: int) -> RandomWorld:
             changes.append((int(month), _changed(rng, params)))
     return RandomWorld(
         params, int(rng.integers(20, 400)), months, int(rng.integers(0, 2**31)), changes
+    )
+
+
+def random_queue(rng: np.random.Generator, params: Parameters, k: int) -> QueueSettings:
+    """A staffed touchpoint k: agents for about its load (the installed base's contacts a
+    minute times the mean handling time, times 0.6 to 1.5), so that callers wait, hang up
+    and call back."""
+
+    def minutes(low: float, high: float) -> str:
+        return f"{rng.uniform(low, high):.3f} min"
+
+    mean = float(rng.uniform(2.0, 15.0))
+    handling = rng.choice(
+        [
+            {"distribution": "exponential", "mean": f"{mean} min"},
+            {"distribution": "lognormal", "mean": f"{mean} min", "sd": minutes(mean / 2, mean * 2)},
+            {"distribution": "fixed", "mean": f"{mean} min"},
+        ]
+    )
+    load = params.customers @ params.contacts[:, k] / MONTH * mean
+    patience = rng.choice([None, {"mean": minutes(0.5, 10.0)}, {"share": 0.5, "within": "2 min"}])
+    return QueueSettings.model_validate(
+        {
+            "agents": max(1, round(load * rng.uniform(0.6, 1.5))),
+            "handling": handling,
+            "patience": patience,
+            "service_level": {"share": 0.8, "within": minutes(0.2, 2.0)},
+            "resolution": float(rng.uniform(0.5, 1.0)),
+            "retry": {
+                "after_abandon": float(rng.uniform(0, 1)),
+                "after_unresolved": float(rng.uniform(0, 1)),
+                "delay": minutes(5.0, 600.0),
+                "max_attempts": int(rng.integers(1, 6)),
+            },
+            "experience": {
+                "abandoned": int(rng.integers(1, 3)),
+                "unresolved_max": int(rng.integers(1, 4)),
+                "wait_per_point": minutes(0.5, 5.0),
+            },
+        }
     )
 
 
