@@ -162,36 +162,43 @@ class Customer:
         """A contact with a staffed touchpoint, at its own time in the month: ask for an
         agent and wait, until one picks up or patience runs out; an agent who picks up
         resolves it or not; a caller who hung up or was not helped may call back later. Each
-        attempt is an experience when it ends (:meth:`queued_experience`)."""
+        attempt is an experience when it ends (:meth:`queued_experience`). What happens
+        follows the desk's settings at the moment the agent picks up or the caller hangs up
+        (a restaffed desk's new handling, resolution and call-backs from the month it
+        changes)."""
         company, env = self.company, self.company.env
         contact = child(self.queue, address(0, month, touchpoint, visit))
         number, desk.offered = desk.offered, desk.offered + 1
         yield company.at((month + uniform(contact, address(0, 0, 0, ARRIVAL))) * MONTH)
-        patience = desk.patience(contact, 0)
-        for attempt in range(desk.attempts):
+        patience = desk.patience(contact, 0, desk.settings)
+        attempt = 0
+        while True:
             arrival = env.now
             with desk.agents.request() as agent:
                 if patience < math.inf:
                     yield agent | env.timeout(patience)
                 else:
                     yield agent
-                start = env.now
+                start, settings = env.now, desk.settings  # the settings of this moment
                 if agent.triggered:  # an agent picked up
-                    yield env.timeout(desk.handling(contact, attempt))
+                    handling = desk.handling(contact, attempt, settings)
+                    desk.agents.busy_until(agent, start + handling)
+                    yield env.timeout(handling)
                     resolved = uniform(contact, address(0, 0, attempt, RESOLUTION))
-                    outcome = RESOLVED if resolved < desk.settings.resolution else UNRESOLVED
+                    outcome = RESOLVED if resolved < settings.resolution else UNRESOLVED
                 else:
                     outcome = ABANDONED
             desk.record(number, attempt, arrival, start, env.now, outcome)
             wait = (start - arrival) / desk.time_scale
             self.queued_experience(touchpoint, contact, attempt, wait, outcome)
-            retry = desk.settings.retry
+            retry = settings.retry
             chance = retry.after_abandon if outcome == ABANDONED else retry.after_unresolved
             calls_back = uniform(contact, address(0, 0, attempt, RETRY)) < chance
-            if outcome == RESOLVED or attempt + 1 == desk.attempts or not calls_back:
+            if outcome == RESOLVED or attempt + 1 >= retry.max_attempts or not calls_back:
                 return
-            patience = desk.patience(contact, attempt + 1)
-            yield env.timeout(desk.call_back_after)
+            attempt += 1
+            patience = desk.patience(contact, attempt, settings)
+            yield env.timeout(retry.delay * desk.time_scale)
 
     def queued_experience(
         self, touchpoint: int, contact: int, attempt: int, wait: float, outcome: int

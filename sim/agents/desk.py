@@ -32,6 +32,59 @@ from sim.engine.fcfs import HANDLING, PATIENCE, RECORD, draw_patience
 from sim.inputs.queues import QueueSettings
 
 
+class Staff(simpy.Resource):
+    """The agents on duty at a desk: a SimPy resource whose number can change.
+
+    More agents take waiting callers at once. Fewer: idle agents leave at once, and if too
+    few are idle, the busy agents who finish first leave when they finish
+    (:meth:`sim.engine.desk.QueueDesk.restaff`). Every arrival and departure of agents goes
+    into ``duty``, the desk log's staffing history.
+    """
+
+    def __init__(self, env: simpy.Environment, agents: int, duty: list[tuple[float, int]]):
+        super().__init__(env, agents)
+        self.on_duty, self.duty = agents, duty
+        self.ends: dict[simpy.Event, float] = {}
+        """When each agent now serving a caller finishes, by the caller's request."""
+        self.leaving: set[simpy.Event] = set()
+        """The requests whose agent leaves when it finishes."""
+
+    @property
+    def capacity(self) -> int:
+        """Agents at work: those on duty, and those who will leave once they finish."""
+        return self.on_duty + len(self.leaving)
+
+    def busy_until(self, request: simpy.Event, end: float) -> None:
+        """The agent who took ``request`` is busy until ``end``."""
+        self.ends[request] = end
+
+    def release(self, request: simpy.Event) -> simpy.Event:
+        """The agent of ``request`` is done: it takes the next caller, or leaves."""
+        self.ends.pop(request, None)
+        if request in self.leaving:
+            self.leaving.discard(request)
+            self.duty.append((self._env.now, -1))
+        return super().release(request)
+
+    def restaff(self, agents: int) -> None:
+        """``agents`` on duty from now on."""
+        now, change = self._env.now, agents - self.on_duty
+        if change > 0:
+            self.on_duty = agents
+            self.duty.append((now, change))
+            while self.put_queue and len(self.users) < self.capacity:
+                self._trigger_put(None)
+        elif change < 0:
+            busy = sorted(
+                (r for r in self.users if r not in self.leaving),
+                key=lambda r: self.ends.get(r, now),
+            )
+            idle = min(-change, self.on_duty - len(busy))
+            self.duty.extend([(now, -1)] * idle)
+            self.leaving.update(busy[: -change - idle])
+            self.on_duty = agents
+
+
 class Desk:
     """One staffed touchpoint of a run.
 
@@ -40,32 +93,34 @@ class Desk:
     env
         The run's clock.
     settings
-        The touchpoint's queue settings (the same for the whole run).
+        The touchpoint's queue settings at the run's start.
     time_scale
         1 / the simulated fraction of the company's customers.
     """
 
     def __init__(self, env: simpy.Environment, settings: QueueSettings, time_scale: float):
         self.settings, self.time_scale = settings, time_scale
-        self.agents = simpy.Resource(env, capacity=settings.agents)
         self.log = DeskLog(settings, time_scale)
+        self.agents = Staff(env, settings.agents, self.log.duty)
         self.records: list[tuple[int, int, float, float, float, int]] = []
         self.offered = 0
         """Contacts offered so far (each numbered by its place, as in the records)."""
-        theta = settings.theta
-        self.mean_patience = math.inf if theta is None else time_scale / theta
-        self.call_back_after = settings.retry.delay * time_scale
-        self.attempts = settings.retry.max_attempts
 
-    def patience(self, contact: int, attempt: int) -> float:
+    def restaff(self, settings: QueueSettings) -> None:
+        """Serve with ``settings`` from now on (a scenario that changes from a month on)."""
+        self.settings = self.log.settings = settings
+        self.agents.restaff(settings.agents)
+
+    def patience(self, contact: int, attempt: int, settings: QueueSettings) -> float:
         """How long a caller waits for an agent before hanging up (``inf``: for ever)."""
         u = uniform(contact, address(0, 0, attempt, PATIENCE))
-        return float(draw_patience(u, self.mean_patience))
+        theta = settings.theta
+        return float(draw_patience(u, math.inf if theta is None else self.time_scale / theta))
 
-    def handling(self, contact: int, attempt: int) -> float:
+    def handling(self, contact: int, attempt: int, settings: QueueSettings) -> float:
         """How long the agent takes with this attempt of a contact."""
         u = uniform(contact, address(0, 0, attempt, HANDLING))
-        return float(handling_times(self.settings.handling, np.array([u]))[0] * self.time_scale)
+        return float(handling_times(settings.handling, np.array([u]))[0] * self.time_scale)
 
     def record(
         self, contact: int, attempt: int, arrival: float, start: float, end: float, outcome: int

@@ -9,8 +9,7 @@ customer still in service is valued beyond the run, and a month after the run is
 the journey's absorbing chain, as in the compiled engine
 (:func:`sim.engine.population.in_service`, :func:`sim.engine.simulation.after_the_run`).
 
-The same arguments as :func:`sim.engine.simulation.simulate` give the same Dataset; what the
-agents cannot do yet, they refuse (:func:`refusal`).
+The same arguments as :func:`sim.engine.simulation.simulate` give the same Dataset.
 """
 
 from __future__ import annotations
@@ -33,22 +32,6 @@ from sim.engine.simulation import BASE, NEW, REFERRED, after_the_run, apportion,
 from sim.engine.streams import Streams, customer_ids
 from sim.inputs.parameters import Parameters
 from sim.inputs.units import MONTH
-
-
-def refusal(params: Parameters, changes: Sequence[tuple[int, Parameters]] = ()) -> str | None:
-    """Why the agent engine cannot run these parameters yet, in one line; None if it can."""
-    for month, changed in changes:
-        restaffed = [
-            params.touchpoints[k]
-            for k in sorted(params.queues)
-            if changed.queues.get(k) != params.queues[k]
-        ]
-        if restaffed:
-            return (
-                "the agent engine cannot change a queued touchpoint's settings during a run "
-                f"yet ({', '.join(restaffed)} in month {month}): use the compiled engine"
-            )
-    return None
 
 
 def simulate(
@@ -83,8 +66,6 @@ class Simulation:
     ):
         if customers < 0 or months < 1:
             raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
-        if (why := refusal(params, changes)) is not None:
-            raise ValueError(why)
         self.months, self.changes = months, check_changes(params, changes)
         self.streams = Streams(seed)
         self.recorder = Recorder(params, months)
@@ -192,6 +173,8 @@ class Simulation:
         """Run on with another parameter set."""
         self.company.rules = Rules(params)
         self.recorder.params = params
+        for k, desk in self.company.desks.items():
+            desk.restaff(params.queues[k])
 
     def in_service(self):
         """The customers still in service at the run's end, in the order they joined, with

@@ -31,7 +31,6 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from sim.agents.simulation import refusal
 from sim.agents.simulation import simulate as agents
 from sim.engine.simulation import simulate as compiled
 from tests.sim.agents.worlds import random_world
@@ -158,12 +157,33 @@ def test_agreement_fails_when_the_call_centre_has_one_agent_less(demo_params):
         assert_agree(compiled(demo_params, **run), agents(demo_params.replace(queues=fewer), **run))
 
 
-def test_restaffing_during_a_run_is_refused_in_one_line(demo_params):
+def test_the_demo_agrees_when_its_call_centre_is_restaffed(demo_params):
+    """Nine agents from month 3 (waiting callers taken at once), three from month 6 (idle
+    agents leave at once, busy ones when they finish), with slower handling and fewer
+    call-backs."""
     k = demo_params.touchpoints.index("call_centre")
-    queues = {k: demo_params.queues[k].model_copy(update={"agents": 9})}
-    more = [(3, demo_params.replace(queues=queues))]
-    why = refusal(demo_params, more)
-    assert why is not None and "\n" not in why and "call_centre in month 3" in why
-    with pytest.raises(ValueError, match="cannot change a queued touchpoint's settings"):
-        agents(demo_params, customers=100, months=4, seed=1, changes=more)
-    assert refusal(demo_params, [(3, demo_params.replace(margin=demo_params.margin * 2))]) is None
+    settings = demo_params.queues[k]
+    more = settings.model_copy(update={"agents": 9})
+    fewer = settings.model_copy(
+        update={
+            "agents": 3,
+            "handling": settings.handling.model_copy(update={"mean": 9.0}),
+            "retry": settings.retry.model_copy(update={"after_abandon": 0.2}),
+        }
+    )
+    changes = [
+        (3, demo_params.replace(queues={k: more})),
+        (6, demo_params.replace(queues={k: fewer})),
+    ]
+    run = {"customers": 2_000, "months": 9, "seed": 12, "changes": changes}
+    twin, agents_ = compiled(demo_params, **run), agents(demo_params, **run)
+    assert_agree(twin, agents_)
+    asa = twin["queue_asa"].sel(queue="call_centre").values
+    assert asa[3:6].max() < asa[:3].min() and asa[6:].min() > asa[:3].max()
+
+
+@pytest.mark.parametrize("seed", range(100, 112))
+def test_a_random_world_restaffed_during_the_run_agrees(seed):
+    world = random_world(seed, queues=True, changes=True)
+    assert world.changes
+    assert_agree(compiled(world.params, **world.run), agents(world.params, **world.run))

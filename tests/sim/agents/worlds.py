@@ -8,7 +8,8 @@ three tenure bands, touchpoint effects on churn and loyalty (some zero), an sBG 
 some segments, an installed base with a mix of tenures in some worlds, and changes of ratings,
 contact rates, churn and arrivals from a month of the run on. With ``queues``, one or two
 touchpoints with recurring contacts are staffed (:func:`random_queue`): a few agents for
-their load, exponential, lognormal or fixed handling, patience or none, call-backs.
+their load, exponential, lognormal or fixed handling, patience or none, call-backs; a change
+restaffs them.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class RandomWorld:
         }
 
 
-def random_world(seed: int, queues: bool = False) -> RandomWorld:
-    """The world of ``seed`` (module notes), with staffed touchpoints if ``queues``."""
+def random_world(seed: int, queues: bool = False, changes: bool = False) -> RandomWorld:
+    """The world of ``seed`` (module notes), with staffed touchpoints if ``queues``, and with
+    changes during the run if ``changes`` (else in about half the worlds)."""
     rng = np.random.default_rng(seed)
     S, K = int(rng.integers(1, 4)), int(rng.integers(2, 7))
 
@@ -108,14 +110,13 @@ def random_world(seed: int, queues: bool = False) -> RandomWorld:
         params = params.replace(
             queues={int(k): random_queue(rng, params, int(k)) for k in sorted(staffed)}
         )
-    months = int(rng.integers(1, 16))
-    changes = []
-    if months > 1 and rng.uniform() < 0.6:
+    months = int(rng.integers(2 if changes else 1, 16))
+    changed = []
+    if months > 1 and (rng.uniform() < 0.6 or changes):
         for month in sorted(rng.choice(np.arange(1, months), min(2, months - 1), False)):
-            changes.append((int(month), _changed(rng, params)))
-    return RandomWorld(
-        params, int(rng.integers(20, 400)), months, int(rng.integers(0, 2**31)), changes
-    )
+            changed.append((int(month), _changed(rng, params)))
+    customers, seed = int(rng.integers(20, 400)), int(rng.integers(0, 2**31))
+    return RandomWorld(params, customers, months, seed, changed)
 
 
 def random_queue(rng: np.random.Generator, params: Parameters, k: int) -> QueueSettings:
@@ -167,14 +168,37 @@ def _contact_rates(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarr
 
 def _changed(rng: np.random.Generator, params: Parameters) -> Parameters:
     """The same world with new ratings of one touchpoint, new contact rates, a shifted churn
-    baseline and other arrivals."""
+    baseline, other arrivals and margins, and restaffed desks (:func:`_restaffed`)."""
     S, K = params.contacts.shape
     ratings = params.ratings.copy()
     ratings[:, rng.integers(0, K)] = rng.dirichlet(np.ones(5), size=S)
+    queues = {k: _restaffed(rng, settings) for k, settings in params.queues.items()}
     return params.replace(
         ratings=ratings,
         contacts=_contact_rates(rng, (S, K)),
         alpha=params.alpha + rng.normal(0.0, 0.5),
         prospects=params.prospects * rng.uniform(0.5, 2.0),
         margin=params.margin * rng.uniform(0.8, 1.2),
+        queues=queues,
+    )
+
+
+def _restaffed(rng: np.random.Generator, settings: QueueSettings) -> QueueSettings:
+    """A staffed touchpoint with from a third to twice the agents, other handling times,
+    resolution, patience and call-backs."""
+    handling = settings.handling.model_copy(update={"mean": settings.handling.mean * 1.5})
+    patience = settings.patience
+    if patience is not None and patience.mean is not None:
+        patience = patience.model_copy(update={"mean": patience.mean * rng.uniform(0.5, 2)})
+    retry = settings.retry.model_copy(
+        update={"after_abandon": float(rng.uniform()), "max_attempts": int(rng.integers(1, 6))}
+    )
+    return settings.model_copy(
+        update={
+            "agents": max(1, round(settings.agents * rng.uniform(0.3, 2.0))),
+            "handling": handling if rng.uniform() < 0.5 else settings.handling,
+            "patience": patience,
+            "resolution": float(rng.uniform(0.5, 1.0)),
+            "retry": retry,
+        }
     )
