@@ -82,11 +82,11 @@ class Customer:
         self.poor = [poor_view(view) for view in self.views]
         """x_k = (3 - p_k) / 2 of each view p_k (0: never met), kept as the views move."""
         dice = company.dice
-        self.contacts = dice.stream("contacts", id)
-        self.experiences = dice.stream("experience", id)
-        self.churn = dice.stream("churn", id)
-        self.loyalty = dice.stream("loyalty", id)
-        self.queue = dice.stream("queue", id)
+        self.contacts_stream = dice.stream("contacts", id)
+        self.experience_stream = dice.stream("experience", id)
+        self.churn_stream = dice.stream("churn", id)
+        self.loyalty_stream = dice.stream("loyalty", id)
+        self.queue_stream = dice.stream("queue", id)
         self.left = False
         self.this_month: list[int] = []
         """The month's contacts per touchpoint (a staffed one's counted when answered)."""
@@ -137,7 +137,7 @@ class Customer:
         segment = company.rules.segments[self.segment]
         contacts = [0] * company.rules.touchpoints
         for k, whole, chance in segment.recurring:
-            extra = chance > 0 and uniform(self.contacts, address(0, 0, month, k)) < chance
+            extra = chance > 0 and uniform(self.contacts_stream, address(0, 0, month, k)) < chance
             desk = company.desks.get(k)
             for visit in range(whole + extra):
                 if desk is None:
@@ -152,7 +152,7 @@ class Customer:
         rules = self.company.rules
         cdf = rules.segments[self.segment].ratings[touchpoint]
         here = (month << 32) | (touchpoint << 16) | visit  # address(0, month, touchpoint, visit)
-        rating = 1 + pick(cdf, uniform(self.experiences, here))
+        rating = 1 + pick(cdf, uniform(self.experience_stream, here))
         self.views[touchpoint] = view = perceive(
             self.views[touchpoint], float(rating), rules.weight[touchpoint]
         )
@@ -167,7 +167,7 @@ class Customer:
         (a restaffed desk's new handling, resolution and call-backs from the month it
         changes)."""
         company, env = self.company, self.company.env
-        contact = child(self.queue, address(0, month, touchpoint, visit))
+        contact = child(self.queue_stream, address(0, month, touchpoint, visit))
         number, desk.offered = desk.offered, desk.offered + 1
         yield company.at((month + uniform(contact, address(0, 0, 0, ARRIVAL))) * MONTH)
         patience = desk.patience(contact, 0, desk.settings)
@@ -222,7 +222,7 @@ class Customer:
     def pay_bill(self, month: int, contacts: list[int]) -> bool:
         """The monthly bill: weigh the views, leave or stay, classify; True if it leaves."""
         hazard = self.hazard(month)
-        leaves = uniform(self.churn, month) < hazard
+        leaves = uniform(self.churn_stream, month) < hazard
         loyalty = self.classify(month)
         self.company.books.bill(
             self.cohort, self.id, self.segment, contacts, hazard, leaves, loyalty
@@ -250,7 +250,7 @@ class Customer:
         eta = 0.0
         for k, gamma in rules.gamma:
             eta += gamma * self.poor[k]
-        u = uniform(self.loyalty, month)
+        u = uniform(self.loyalty_stream, month)
         below = 0
         for c in rules.segments[self.segment].cutpoints:
             if 1.0 / (1.0 + math.exp(-(c + eta))) <= u:

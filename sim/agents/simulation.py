@@ -2,12 +2,14 @@
 
 The installed base is there when the run begins. Each month: the parameters change if a
 change is due; the month's prospects arrive (Poisson, plus those referred by last month's
-advocates) and walk their journeys; the month starts and every customer in service has its
-contacts; the month passes; on the bill day every customer decides whether to leave; the
-month ends and the prospects who purchased join; the books close. After the last month every
-customer still in service is valued beyond the run, and a month after the run is valued from
-the journey's absorbing chain, as in the compiled engine
-(:func:`sim.engine.population.in_service`, :func:`sim.engine.simulation.after_the_run`).
+advocates) and walk their journeys; the month starts (desks restaffed if a change says so)
+and every customer in service has its contacts, its calls to staffed touchpoints at their own
+times in the month; the month passes; on the bill day every customer decides whether to
+leave; the month ends and the prospects who purchased join; the books close. After the last
+month every customer still in service is valued beyond the run, and a month after the run is
+valued from the journey's absorbing chain, as in the compiled engine
+(:func:`sim.engine.population.in_service`, :func:`sim.engine.simulation.after_the_run`);
+calls still under way are let finish, for the desks' metrics.
 
 The same arguments as :func:`sim.engine.simulation.simulate` give the same Dataset.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.agents.draws import Dice, address, mix, perceive, pick, poor_view, uniform
+from sim.agents.draws import Dice, address, child, mix, perceive, pick, poor_view, uniform
 from sim.engine.streams import PURPOSES, Streams, counter_uniform, inverse, pack
 from sim.engine.streams import mix as compiled_mix
 from sim.formulas.perception import perceive as compiled_perceive
@@ -52,3 +52,11 @@ def test_views_move_as_the_compiled_formulas_move_them():
     ]
     assert moved == compiled_perceive(views, ratings, weights).tolist()
     assert [poor_view(float(v)) for v in views] == compiled_poor_view(views).tolist()
+
+
+def test_a_child_stream_is_derived_as_the_compiled_engine_derives_it():
+    """A call's stream: the child at (month, touchpoint, visit) of its customer's queue stream."""
+    parts = RNG.integers(0, 65536, (len(KEYS), 3))
+    counters = pack(*parts.T)
+    expected = Streams.derive(KEYS, counters).tolist()
+    assert [child(int(k), int(c)) for k, c in zip(KEYS, counters, strict=True)] == expected
