@@ -1,4 +1,9 @@
-"""The simulation engine: a SimPy environment that runs a world month by month.
+"""The compiled engine: the month-stepped twin of the agents of :mod:`sim.agents`.
+
+The agent engine tells the story one prospect, customer and call at a time, each a SimPy
+process; this engine does the same for all of them at once, a month at a time, in compiled
+loops over arrays, and must give the same results from the same parameters and seed
+(tests/sim/agents). Only the queued touchpoints' contacts run in continuous time here.
 
 The clock is in minutes (:mod:`sim.inputs.units`). Each month: the month's prospects arrive
 (Poisson, plus referrals from last month's advocates) and walk their journeys; every
