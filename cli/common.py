@@ -161,6 +161,7 @@ def study_inputs(
     months: int | None,
     seed: int,
     replications: int = 1,
+    engine: Engine = Engine.compiled,
 ):
     """The world, its parameter sets and the run's settings: ``draws`` posterior draws with
     ``replications`` simulations each, or without a posterior the world's parameters
@@ -187,6 +188,7 @@ def study_inputs(
             months=months or loaded.economics.horizon_months,
             seed=seed,
             replications=replications,
+            engine=Engine(engine).value,
         )
     except ValueError as error:
         raise InputError(str(posterior), [("", f"{error}; ask for at most that many")]) from None

@@ -14,6 +14,8 @@ import typer
 from cli.common import (
     CustomersOpt,
     DrawsOpt,
+    Engine,
+    EngineOpt,
     MonthsOpt,
     PosteriorOpt,
     SchedulerOpt,
@@ -55,6 +57,7 @@ def compare(
     ] = None,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
+    engine: EngineOpt = Engine.compiled,
     value: ValueOpt = "lifetime",
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/compare"),
 ) -> None:
@@ -64,7 +67,7 @@ def compare(
     from scenarios.study import read_plans, run_study, write_study
 
     loaded, sets, settings = study_inputs(
-        world, posterior, draws, customers, months, seed, replications
+        world, posterior, draws, customers, months, seed, replications, engine
     )
     plans = read_plans(loaded, scenarios, plan)
     with simulating(out) as (store, progress):
@@ -101,6 +104,7 @@ def quickwins(
     ] = None,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
+    engine: EngineOpt = Engine.compiled,
     value: ValueOpt = "lifetime",
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/quickwins"),
 ) -> None:
@@ -109,7 +113,9 @@ def quickwins(
     from notebooks.touchpoint_plots import matrix_plot
     from scenarios.quickwins import load_costs, quick_wins, write_quickwins
 
-    loaded, sets, settings = study_inputs(world, posterior, draws, customers, months, seed)
+    loaded, sets, settings = study_inputs(
+        world, posterior, draws, customers, months, seed, engine=engine
+    )
     given = load_costs(costs, loaded) if costs else None
     currency = loaded.economics.currency
     with simulating(out) as (store, progress):
@@ -163,6 +169,7 @@ def attribution(
     ] = 20_000,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
+    engine: EngineOpt = Engine.compiled,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -196,7 +203,9 @@ def attribution(
     from scenarios.attribution import write_attribution
 
     out = out or Path("out/attribution")
-    loaded, sets, settings = study_inputs(world, posterior, draws or 100, customers, months, seed)
+    loaded, sets, settings = study_inputs(
+        world, posterior, draws or 100, customers, months, seed, engine=engine
+    )
     with simulating(out) as (store, progress):
         found = attribute(
             loaded, sets, settings, prospects, executor(scheduler, serial), store, progress

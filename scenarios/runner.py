@@ -37,10 +37,13 @@ import xarray as xr
 from scenarios.edits import schedule
 from scenarios.pool import execute
 from scenarios.scenario import Plan
+from sim.agents.simulation import Simulation as Agents
 from sim.engine.simulation import Simulation
 from sim.inputs.files import atomic_file, process_alive
 from sim.inputs.parameters import Parameters
 
+ENGINES = {"compiled": Simulation, "agents": Agents}
+"""The engines by name: the same arguments, the same results."""
 BASELINE = "baseline"
 STORE_FORMAT = "pieces-2: npz; the counts of sim.engine.results.END"
 """What a stored piece holds; part of the store's fingerprint, so that pieces written by
@@ -55,12 +58,17 @@ class Settings:
     months: int = 24
     seed: int = 1
     replications: int = 1
+    engine: str = "compiled"
+    """Which engine simulates: ``compiled`` (:mod:`sim.engine`) or ``agents``
+    (:mod:`sim.agents`); both give the same results, so stored pieces serve either."""
 
     def __post_init__(self):
         for name, low in (("customers", 1), ("months", 1), ("seed", 0), ("replications", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} is {value!r}, expected an integer of at least {low}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine is {self.engine!r}, expected one of {', '.join(ENGINES)}")
 
     def piece_seed(self, draw: int, replication: int) -> int:
         """The seed of a (draw, replication): the same for every scenario."""
@@ -163,7 +171,8 @@ def simulate_piece(
     """One simulation, reduced to the counts the outcomes are read from
     (:meth:`sim.engine.results.Recorder.counts`)."""
     (_, first), *later = changes
-    simulation = Simulation(first, settings.customers, settings.months, seed, changes=later)
+    engine = ENGINES[settings.engine]
+    simulation = engine(first, settings.customers, settings.months, seed, changes=later)
     simulation.play()
     return simulation.recorder.counts(
         scale=float(simulation.attrs["scale"]), discount_rate=float(first.discount_rate)
@@ -208,7 +217,8 @@ def _store(
     so that a rerun with other inputs never picks up stale pieces."""
     if store is None:
         return None
-    digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    same = {k: v for k, v in asdict(settings).items() if k != "engine"}  # either engine's
+    digest = hashlib.sha256(json.dumps(same, sort_keys=True).encode())
     digest.update(STORE_FORMAT.encode())
     for params in draws:
         for field in fields(params):

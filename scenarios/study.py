@@ -122,11 +122,13 @@ def samples(
     months: int,
     seed: int,
     replications: int = 1,
+    engine: str = "compiled",
 ) -> tuple[list[Parameters], Settings]:
     """The parameter sets and run settings of a study: ``draws`` posterior draws with
     ``replications`` simulations each, or without a posterior the world's parameters
     simulated ``draws`` x ``replications`` times with other random numbers, so that every
-    figure carries the simulation's noise. Never fewer simulations than asked.
+    figure carries the simulation's noise. Never fewer simulations than asked. ``engine``:
+    which engine simulates (:class:`scenarios.runner.Settings`).
 
     Raises
     ------
@@ -135,7 +137,7 @@ def samples(
     """
     sets = draws_of(world, posterior, draws)
     runs = replications * (draws if posterior is None else 1)
-    return sets, Settings(customers=customers, months=months, seed=seed, replications=runs)
+    return sets, Settings(customers, months, seed, replications=runs, engine=engine)
 
 
 def draws_of(world: World, posterior: Path | None, count: int) -> list[Parameters]:

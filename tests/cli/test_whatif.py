@@ -70,3 +70,18 @@ def test_more_draws_than_the_posterior_holds_is_one_line_and_exit_2(tmp_path, de
         f"{posterior}: asked for 9 draws, the posterior holds 8; ask for at most that many\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_with_the_agents_writes_what_the_compiled_engine_writes(tmp_path):
+    """Two more agents from a later month and a clearer invoice, compared by each engine."""
+    written = {}
+    for engine in ("agents", "compiled"):
+        out = tmp_path / engine
+        done = ctm(
+            "compare", "demo", f"{EXAMPLES}/more_agents.yaml", f"{EXAMPLES}/fix_invoice.yaml",
+            "--customers", "600", "--months", "4", "--draws", "2", "--serial",
+            "--engine", engine, "--out", str(out),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        written[engine] = pd.read_csv(out / "comparison.csv")
+    pd.testing.assert_frame_equal(written["agents"], written["compiled"], rtol=1e-9)
