@@ -10,6 +10,8 @@ import typer
 from cli.common import (
     CustomersOpt,
     DrawsOpt,
+    Engine,
+    EngineOpt,
     MonthsOpt,
     PosteriorOpt,
     SeedOpt,
@@ -42,6 +44,7 @@ def report(
     months: MonthsOpt = None,
     seed: SeedOpt = 1,
     serial: SerialOpt = False,
+    engine: EngineOpt = Engine.compiled,
     out: Annotated[Path, typer.Option(help="The HTML page.")] = Path("out/report.html"),
 ) -> None:
     """The executive review notebook, run and exported to one HTML page without code."""
@@ -75,6 +78,7 @@ def report(
         "months": months,
         "seed": seed,
         "executor": executor(None, serial),
+        "engine": engine.value,
     }
     errors.print(
         f"Running the executive review: {len(files)} scenarios"

@@ -39,11 +39,16 @@ window.addEventListener("load", () => {
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, demo_world) -> tuple[Path, Path]:
-    """The report on small settings, and ``ctm compare``'s tables for the same study."""
+    """The report on small settings, its study simulated by the agent engine, and ``ctm
+    compare``'s tables for the same study by the compiled engine: the page's recommendation
+    must be the one the compiled tables give (test_recommendation_names_the_best_scenario)."""
     folder = tmp_path_factory.mktemp("report")
     posterior = posterior_file(folder / "posterior.nc", demo_world)
     html = folder / "report.html"
-    made = ctm("report", "--posterior", str(posterior), "--plan", PLAN, *SMALL, "--out", str(html))
+    made = ctm(
+        "report", "--posterior", str(posterior), "--plan", PLAN, *SMALL, "--engine", "agents",
+        "--out", str(html),
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     compared = ctm(
         "compare",
