@@ -136,15 +136,14 @@ class Customer:
         company = self.company
         segment = company.rules.segments[self.segment]
         contacts = [0] * company.rules.touchpoints
-        for k, whole, chance in segment.recurring:
+        for k, whole, chance, staffed in segment.recurring:
             extra = chance > 0 and uniform(self.contacts_stream, address(0, 0, month, k)) < chance
-            desk = company.desks.get(k)
             for visit in range(whole + extra):
-                if desk is None:
+                if staffed:
+                    company.env.process(self.call(company.desks[k], k, month, visit))
+                else:
                     contacts[k] += 1
                     self.experience(month, k, visit)
-                else:
-                    company.env.process(self.call(desk, k, month, visit))
         return contacts
 
     def experience(self, month: int, touchpoint: int, visit: int) -> None:
@@ -175,10 +174,10 @@ class Customer:
         while True:
             arrival = env.now
             with desk.agents.request() as agent:
-                if patience < math.inf:
-                    yield agent | env.timeout(patience)
-                else:
+                if agent.triggered or patience == math.inf:  # an agent is free, or no hurry
                     yield agent
+                else:  # wait for an agent, or until patience runs out
+                    yield agent | env.timeout(patience)
                 start, settings = env.now, desk.settings  # the settings of this moment
                 if agent.triggered:  # an agent picked up
                     handling = desk.handling(contact, attempt, settings)

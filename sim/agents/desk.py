@@ -28,7 +28,7 @@ import simpy
 
 from sim.agents.draws import address, uniform
 from sim.engine.desk import DeskLog, handling_times
-from sim.engine.fcfs import HANDLING, PATIENCE, RECORD, draw_patience
+from sim.engine.fcfs import HANDLING, PATIENCE, RECORD
 from sim.inputs.queues import QueueSettings
 
 
@@ -112,10 +112,13 @@ class Desk:
         self.agents.restaff(settings.agents)
 
     def patience(self, contact: int, attempt: int, settings: QueueSettings) -> float:
-        """How long a caller waits for an agent before hanging up (``inf``: for ever)."""
-        u = uniform(contact, address(0, 0, attempt, PATIENCE))
+        """How long a caller waits for an agent before hanging up (``inf``: for ever):
+        exponential by inversion, with the settings' mean patience on the desk's clock."""
         theta = settings.theta
-        return float(draw_patience(u, math.inf if theta is None else self.time_scale / theta))
+        if theta is None:
+            return math.inf
+        u = uniform(contact, address(0, 0, attempt, PATIENCE))
+        return -math.log1p(-u) * (self.time_scale / theta)  # sim.engine.fcfs.draw_patience
 
     def handling(self, contact: int, attempt: int, settings: QueueSettings) -> float:
         """How long the agent takes with this attempt of a contact."""

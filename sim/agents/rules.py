@@ -33,8 +33,9 @@ class SegmentRules:
     """The same after a bad experience (rating <= 2): lost is likelier."""
     onboarding: list[int]
     """The onboarding touchpoints, in order."""
-    recurring: list[tuple[int, int, float]]
-    """(touchpoint, whole contacts, chance of one more) per month, for each touchpoint met."""
+    recurring: list[tuple[int, int, float, bool]]
+    """(touchpoint, whole contacts, chance of one more, staffed) per month, for each
+    touchpoint met; staffed: a queued touchpoint, whose contacts are calls to its desk."""
     alpha: list[float]
     """Baseline logit of the churn hazard per tenure band."""
     beta: list[tuple[int, float]]
@@ -78,7 +79,7 @@ class Rules:
                     after_bad=[_dropping_last(cdf) for cdf in np.cumsum(bad, axis=-1)],
                     onboarding=sorted(np.flatnonzero(order > 0).tolist(), key=lambda k: order[k]),
                     recurring=[
-                        (int(k), math.floor(rate), rate - math.floor(rate))
+                        (int(k), math.floor(rate), rate - math.floor(rate), int(k) in params.queues)
                         for k in recurring
                         if (rate := float(params.contacts[s, k])) > 0
                     ],
