@@ -243,6 +243,8 @@ def _survey(
             loaded, customers, responses, events, ratings, cohorts
         )
         _, lifetimes, _ = read_customers(loaded, customers, window)
+    for warning in summary.get("warnings", []):
+        errors.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     _hint(customer_table, window)
     draws = settings["draws"] or 2000
     model = ChurnModel(
@@ -326,6 +328,8 @@ def _customers_only(
     loaded = None if world is None else load_world(world)
     with errors.status("reading the customers table"):
         table, lifetimes, summary = read_customers(loaded, customers, window)
+    for warning in summary.get("warnings", []):
+        errors.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     _hint(table, window)
     snapshot = pd.Timestamp(summary["snapshot"])
     if loaded is None:  # the segments are the table's; bands and hazards follow the fit

@@ -133,9 +133,59 @@ def read_feedback(
         "responses": len(response_table),
         "churned": int(customer_table["end"].notna().sum()),
     }
+    files = {"customers": customers, "responses": responses}
+    warnings = implausible(customer_table, response_table, files)
+    if warnings:
+        summary["warnings"] = warnings
     if events is not None:
         summary.update(events_file=str(events), events=len(load_events(events, world)))
     return customer_table, response_table, summary
+
+
+FUTURE_GRACE = pd.Timedelta(days=31)
+"""Dates up to a month ahead pass: a table taken at a month's end may date the bills it will
+send then. Later ones have not happened."""
+MOST_RESPONSES = 100
+"""More answers than this from one customer is not a survey (about one a month for 8 years):
+each weighs in the churn model as one of its person-months."""
+
+
+def implausible(customers: pd.DataFrame, responses: pd.DataFrame | None, source: dict) -> list:
+    """Warnings, one line each, for data that read well but cannot be what they say: dates
+    more than a month after today, one customer with more than :data:`MOST_RESPONSES`
+    answers, a survey without a single rating. ``source``: the files, by table name."""
+    found = []
+    today = pd.Timestamp.today().normalize()
+    tables = {"customers": customers, "responses": responses}
+    for name, table in tables.items():
+        if table is None:
+            continue
+        dates = pd.concat(
+            [table[c] for c in ("start", "end", "date") if c in table], ignore_index=True
+        )
+        future = dates[dates > today + FUTURE_GRACE]
+        if len(future):
+            found.append(
+                f"{source[name]}: {len(future):,} dates after today ({today:%Y-%m-%d}), the "
+                f"latest {future.max():%Y-%m-%d}: expected dates that have happened (check "
+                "the year and the date format)"
+            )
+    if responses is not None and len(responses):
+        counts = responses["customer_id"].value_counts()
+        if counts.iloc[0] > MOST_RESPONSES:
+            found.append(
+                f"{source['responses']}: customer {counts.index[0]} answered {counts.iloc[0]:,} "
+                f"times, expected at most {MOST_RESPONSES} (a duplicated export?); each answer "
+                "counts as a person-month"
+            )
+        ratings = [c for c in responses.columns if c not in ("customer_id", "date", "nps",
+                                                              "self_class")]  # fmt: skip
+        if not ratings or responses[ratings].isna().all().all():
+            found.append(
+                f"{source['responses']}: not one touchpoint rating in {len(responses):,} "
+                "answers: the churn model learns no touchpoint's effect from it"
+            )
+    return found
 
 
 def read_customers(
@@ -155,6 +205,9 @@ def read_customers(
         if window.observed_from is None
         else f"{pd.Timestamp(window.observed_from):%Y-%m-%d}",
     }
+    warnings = implausible(table, None, {"customers": customers})
+    if warnings:
+        summary["warnings"] = warnings
     return table, lifetimes, summary
 
 

@@ -152,3 +152,41 @@ def test_tenure_mix_of_the_customers_in_service_at_the_tables_end(demo_world):
     assert float(mix[:, 0].sum()) == 0
     mean = float((mix.sel(segment="household") * mix["tenure"]).sum())
     assert mean == pytest.approx(38.27, abs=0.01)
+
+
+def _tables(days_ahead: int, answers: int, rated: bool):
+    import pandas as pd
+
+    today = pd.Timestamp.today().normalize()
+    customers = pd.DataFrame(
+        {"customer_id": ["A", "B"], "start": [today - pd.Timedelta(days=400)] * 2,
+         "end": [pd.NaT, today + pd.Timedelta(days=days_ahead)]}
+    )  # fmt: skip
+    responses = pd.DataFrame(
+        {"customer_id": ["A"] * answers, "date": [today - pd.Timedelta(days=30)] * answers,
+         "invoice": pd.array([3 if rated else pd.NA] * answers, dtype="Int8")}
+    )  # fmt: skip
+    return customers, responses, {"customers": "c.csv", "responses": "r.csv"}
+
+
+def test_plausible_data_pass_quietly():
+    from models.fitting import implausible
+
+    assert implausible(*_tables(days_ahead=20, answers=100, rated=True)) == []
+
+
+@pytest.mark.parametrize(
+    ("tables", "warning"),
+    [
+        ({"days_ahead": 4000, "answers": 3, "rated": True}, "c.csv: 1 dates after today"),
+        ({"days_ahead": 0, "answers": 101, "rated": True}, "r.csv: customer A answered 101 times"),
+        ({"days_ahead": 0, "answers": 5, "rated": False}, "r.csv: not one touchpoint rating"),
+    ],
+)
+def test_implausible_data_are_named_in_one_line(tables, warning):
+    """Dates years ahead, one customer answering more than 100 times, a survey with no
+    rating: each a warning naming the file (the fit goes on, and records it)."""
+    from models.fitting import implausible
+
+    found = implausible(*_tables(**tables))
+    assert len(found) == 1 and found[0].startswith(warning), found
