@@ -9,7 +9,7 @@ fault (2 of 6 tries of a loop returning a NamedTuple, numba 0.68) or stops with 
 ``SystemError`` traceback. Both were seen in ``ctm quickwins --serial``.
 
 :func:`deferred_interrupts` installs a handler that raises ``KeyboardInterrupt`` as Python
-does, except when the line running is numba's or a NamedTuple's: then it sends Ctrl-C
+does, except when the line running is one of those: then it sends Ctrl-C
 again a moment later, when the result has been handed over. So too where the exception
 would be swallowed: a garbage-collector callback or a ``__del__`` prints "Exception ignored"
 and carries on (dask's did, and the sweep then ran to its end).
@@ -27,19 +27,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-NUMBA = str(Path(importlib.util.find_spec("numba").origin).parent)
-"""numba's folder, found without importing it (a command that needs no numba loads none)."""
+UNPICKLE = str(Path(importlib.util.find_spec("numba").origin).parent / "core" / "serialize.py")
+"""numba's module of ``_numba_unpickle``, found without importing numba (a command that needs
+no numba loads none)."""
 RETRY = 0.01
 """Seconds after which a deferred Ctrl-C is sent again."""
 
 
 def inside_compiled_handover(frame: FrameType | None) -> bool:
-    """Whether ``frame`` is Python run on compiled code's behalf: numba's own modules, or a
-    NamedTuple's ``__new__`` (made by ``collections.namedtuple`` in a namespace it names
-    ``namedtuple_<type>``)."""
+    """Whether ``frame`` is Python run by compiled code handing over a result: numba's
+    ``_numba_unpickle`` (an array's type, a constant) or a NamedTuple's ``__new__`` (made by
+    ``collections.namedtuple`` in a namespace it names ``namedtuple_<type>``). Not numba's
+    compiler, which is plain Python and stops as any: deferring there held a Ctrl-C for as
+    long as a first compilation takes (over 30 s on a fresh machine)."""
     if frame is None:
         return False
-    return frame.f_code.co_filename.startswith(NUMBA) or str(
+    return frame.f_code.co_filename == UNPICKLE or str(
         frame.f_globals.get("__name__", "")
     ).startswith("namedtuple_")
 

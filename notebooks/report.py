@@ -84,6 +84,12 @@ def _quiet_kernel_manager() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            # A kernel that has not gone 1 s after its shutdown request is ended: after a
+            # Ctrl-C it is busy in the cell it was running (the default 5 s delayed the stop).
+            self.shutdown_wait_time = 1.0
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
             kw.setdefault("stdout", subprocess.DEVNULL)
             kw.setdefault("stderr", subprocess.DEVNULL)
