@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import functools
 import os
 import shutil
@@ -74,9 +75,9 @@ class PiecesKept(KeyboardInterrupt):
 
 
 def user_errors(command: Callable) -> Callable:
-    """Turn InputError into one line per problem on stderr and exit code 2, and Ctrl-C into
-    one line and exit code 130 (work finished before it, such as a sweep's pieces, is kept
-    for a rerun to resume)."""
+    """Turn InputError into one line per problem on stderr and exit code 2, Ctrl-C into one
+    line and exit code 130 (work finished before it, such as a sweep's pieces, is kept for a
+    rerun to resume), and a full disk into one line and exit code 1."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -95,8 +96,23 @@ def user_errors(command: Callable) -> Callable:
             )
             errors.print(f"Interrupted: nothing was written{kept}.", soft_wrap=True)
             sys.exit(INTERRUPTED)
+        except OSError as error:
+            if error.errno not in FULL:
+                raise
+            where = error.filename or "ctm"
+            errors.print(
+                f"{where}: {error.strerror}: nothing was written (outputs appear whole or not "
+                "at all); expected room to write, free some space or choose another --out",
+                markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
+            sys.exit(1)
 
     return wrapper
+
+
+FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""The errors of a disk, quota or file size that is full: one line, not a traceback, since
+every output is written whole beside its place first (:mod:`sim.inputs.files`)."""
 
 
 LIMITS = {

@@ -137,3 +137,21 @@ def test_simulate_with_the_agents_writes_what_the_compiled_engine_writes(tmp_pat
     xr.testing.assert_allclose(written["agents"], written["compiled"], rtol=1e-9)
     assert written["agents"]["churned"].equals(written["compiled"]["churned"])
     assert written["agents"]["queue_offered"].equals(written["compiled"]["queue_offered"])
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    """The disk fills while the results are written: one line naming the file, exit code 1,
+    no traceback, and no results folder nor staging left (outputs appear whole or not at
+    all)."""
+    import errno
+
+    def full(self, path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", full)
+    out = tmp_path / "run"
+    done = ctm("simulate", "demo", "--customers", "500", "--months", "2", "--out", str(out))
+    lines = [ln for ln in done.stderr.strip().splitlines() if not ln.startswith("simulating")]
+    assert done.returncode == 1 and len(lines) == 1 and "Traceback" not in done.stderr, lines
+    assert "results.nc: No space left on device: nothing was written" in lines[0]
+    assert list(tmp_path.iterdir()) == []
