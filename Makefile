@@ -21,6 +21,7 @@ demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios,
 	$(BIN)/ctm demo-data --seed 1 --out $(DEMO)/data
 	$(BIN)/ctm fit --customers $(DEMO)/data/customers.csv --responses $(DEMO)/data/responses.csv \
 		--events $(DEMO)/data/events.csv --ratings $(DEMO)/data/ratings.csv --draws 1000 --tune 500 \
+		--observed-from 2025-01-01 \
 		--allow-unconverged --out $(POSTERIOR)
 	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 10 --customers 2000 --months 24 \
 		--out $(DEMO)/quickwins

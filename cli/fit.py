@@ -245,7 +245,7 @@ def _survey(
         _, lifetimes, _ = read_customers(loaded, customers, window)
     for warning in summary.get("warnings", []):
         errors.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    _hint(customer_table, window)
+    truncated = _hint(customer_table, window)
     draws = settings["draws"] or 2000
     model = ChurnModel(
         draws=draws, tune=settings["tune"], chains=settings["chains"], seed=settings["seed"],
@@ -297,7 +297,7 @@ def _survey(
     labels = {t.id: (t.label or t.id).lower() for t in loaded.touchpoints}
     for _, row in result.drivers[result.drivers["segment"] == "all"].head(3).iterrows():
         console.print(sentence(row, labels))
-    _warn_retention(result.check)
+    _warn_retention(result.check, truncated)
     console.print(f"Written: {', '.join(str(f) for f in files)}")
 
 
@@ -330,7 +330,7 @@ def _customers_only(
         table, lifetimes, summary = read_customers(loaded, customers, window)
     for warning in summary.get("warnings", []):
         errors.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-    _hint(table, window)
+    truncated = _hint(table, window)
     snapshot = pd.Timestamp(summary["snapshot"])
     if loaded is None:  # the segments are the table's; bands and hazards follow the fit
         segments = {s: [0.02] for s in table["segment"].cat.categories}
@@ -373,7 +373,7 @@ def _customers_only(
     console.print(fitted_table(result.fitted()))
     if note_world:
         console.print(note_world)
-    _warn_retention(result.check)
+    _warn_retention(result.check, truncated)
     console.print(f"Written: {', '.join(str(f) for f in files)}")
 
 
@@ -479,21 +479,32 @@ def _retention(result, out: Path) -> Path:
     return figure
 
 
-def _warn_retention(check: dict | None) -> None:
-    """One line per segment whose observed retention left the fitted band too often."""
+def _warn_retention(check: dict | None, truncated: bool = False) -> None:
+    """One line per segment whose observed retention left the fitted band too often; when
+    the table looked left-truncated and no --observed-from was given (:func:`_hint`), each
+    says that the observed curve is the suspect, not the model."""
     from models.retention import warnings_of
 
+    why = (
+        " (the table looks truncated, see the note above: without --observed-from the "
+        "observed curve counts months before the table's window as survived)"
+        if truncated
+        else ""
+    )
     for line in warnings_of(check or {}):
-        errors.print(f"Warning: {line}", markup=False, highlight=False, soft_wrap=True)
+        errors.print(f"Warning: {line}{why}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _hint(table, window) -> None:
+def _hint(table, window) -> bool:
+    """Print the truncation note when it applies; whether it did."""
     from models.fitting import truncation_hint
 
     if window.observed_from is None:
         hint = truncation_hint(table)
         if hint:
             errors.print(f"Note: {hint}", markup=False, highlight=False, soft_wrap=True)
+            return True
+    return False
 
 
 def _fitted_baseline(result) -> tuple:
