@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 
 from scenarios.compare import MEASURES
-from scenarios.quickwins import APART, TOP
+from scenarios.quickwins import APART, TOP, UNPROVEN
 
 COMPACT = {"box": box.SIMPLE_HEAD, "collapse_padding": True, "show_edge": False}
 """Table style that fits a terminal of 100 columns: no outer edge, one space between columns."""
@@ -137,8 +137,9 @@ def short(value: float, signed: bool = False) -> str:
 
 
 def quickwins_table(table: pd.DataFrame, currency: str, value: str = "lifetime") -> Table:
-    """Quick wins, best value per cost first, in 100 columns: value gained (90% interval),
-    value per cost, P(in the top), effort, a removal's break-even share and the quadrant. A
+    """Quick wins, those that pay first, each group best value per cost first
+    (:func:`scenarios.quickwins.ranked`): value gained (90% interval), value per cost,
+    P(gain > cost), P(in the top), effort, a removal's break-even share and the quadrant. A
     P(top) marked ``~``: the candidate cannot be told apart from the next; skipped candidates
     and the notes follow the table (:func:`quickwins_notes`)."""
     out = Table(title=f"Quick wins ({currency}, discounted; {MEASURES[value]})", **COMPACT)
@@ -147,8 +148,9 @@ def quickwins_table(table: pd.DataFrame, currency: str, value: str = "lifetime")
         ("gained", "right"),
         ("90% interval", "right"),
         ("/cost", "right"),
+        ("P>c", "right"),
         (f"P(top{TOP})", "right"),
-        ("weeks", "right"),
+        ("wks", "right"),
         ("b-even", "right"),
         ("quadrant", "left"),
     ):
@@ -159,13 +161,21 @@ def quickwins_table(table: pd.DataFrame, currency: str, value: str = "lifetime")
             row.scenario,
             short(row.value_gain, True),
             f"{short(row.value_gain_low, True)}..{short(row.value_gain_high, True)}",
-            "-" if pd.isna(row.value_per_cost) else f"{row.value_per_cost:.1f}",
+            per_cost(row.value_per_cost),
+            f"{row.p_gain_exceeds_cost:.0%}",
             "-" if pd.isna(row.p_top) else f"{row.p_top:.0%}{tied}",
             f"{row.effort_weeks:g}",
             "-" if pd.isna(row.break_even_share) else f"{row.break_even_share:.0%}",
             row.quadrant,
         )
     return out
+
+
+def per_cost(value: float) -> str:
+    """Value per cost in at most 6 characters: 154.7, -1.19k."""
+    if pd.isna(value):
+        return "-"
+    return f"{value:.1f}" if abs(value) < 100 else short(value)
 
 
 def quickwins_notes(wins, currency: str, settings) -> str:
@@ -179,6 +189,11 @@ def quickwins_notes(wins, currency: str, settings) -> str:
         "nobody meets it; ranked at the share of its traffic the costs file or world states "
         "goes on to its successors, else at none (the conservative end: no substitute is "
         "free). b-even (break-even): the share that must go on for the removal to pay its cost.",
+        "Ranked: first those that pay (the 90% interval above the cost), then the unsure "
+        "(the interval holds the cost), then those that lose; each group by value per cost. "
+        "P>c: the share of draws in which the value gained exceeds the cost; wks: effort in "
+        f"person-weeks. {UNPROVEN}: above the impact line without surely paying; measure "
+        "before acting on it.",
         f"/cost: value gained per {currency} of cost. P(top{TOP}): share of the {draws} "
         f"draws in which it is among the {TOP} best by value per cost; ~: it beats the next "
         f"in fewer than {APART:.0%} of draws, so the two cannot be told apart.",
@@ -186,6 +201,18 @@ def quickwins_notes(wins, currency: str, settings) -> str:
         f"The run: {draws} draws x {settings.customers:,} customers x {settings.months} "
         f"months each (seed {settings.seed}), every draw with its own random numbers.",
     ]
+    paying = run[run["break_even_kept"].notna()] if "break_even_kept" in run else run[:0]
+    results = wins.study.results
+    base = float(results["base_size"].sel(scenario="baseline").sum("segment").mean())
+    base *= results.attrs["scale"]
+    for row in paying.itertuples():
+        lines.append(
+            f"{row.scenario} pays only if {row.touchpoint} keeps fewer than "
+            f"{row.break_even_kept:,.0f} customers ({row.break_even_kept / base:.1%} of the "
+            f"installed base) by what it does (an offer, advice): the churn model sees its "
+            f"experiences alone, so removing it counts as making every one of them a neutral "
+            f"3 of 5."
+        )
     for reason, group in table[table["skipped"] != ""].groupby("skipped", sort=False):
         lines.append(f"Skipped ({reason}): {', '.join(group['scenario'])}.")
     refused = run[run["end_refused"].fillna("") != ""] if "end_refused" in run else run[:0]

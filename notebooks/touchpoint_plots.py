@@ -11,6 +11,8 @@ with ``savefig`` or show it in a notebook with ``IPython.display.display``.
 
 from __future__ import annotations
 
+from itertools import product
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -60,7 +62,8 @@ def plot_value_drivers(table: pd.DataFrame, labels: dict[str, str] | None = None
 
 def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str) -> Figure:
     """Impact (value gained, 90% interval) against effort, the quadrant lines, one label a
-    point.
+    point; hollow where the candidate does not surely pay (its 90% interval holds its cost:
+    :func:`scenarios.quickwins.evidence`).
 
     The figure is made without pyplot (no backend, nothing to close): save it with
     ``savefig`` or show it in a notebook with ``IPython.display.display``.
@@ -69,8 +72,8 @@ def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str) -> Figur
     run = table[table["skipped"] == ""]
     fig = Figure(figsize=(11, 7.5))
     ax = fig.subplots()
-    for kind, colour in COLOURS.items():
-        part = run[run["kind"] == kind]
+    for (kind, colour), pays in product(COLOURS.items(), (True, False)):
+        part = run[(run["kind"] == kind) & ((run["evidence"] == "pays") == pays)]
         gain = part["value_gain"] / 1e6
         spread = [gain - part["value_gain_low"] / 1e6, part["value_gain_high"] / 1e6 - gain]
         ax.errorbar(
@@ -80,9 +83,10 @@ def matrix_plot(table: pd.DataFrame, limits: Thresholds, currency: str) -> Figur
             fmt="o",
             color=colour,
             ecolor=colour,
+            markerfacecolor=colour if pays else "white",
             alpha=0.6,
             capsize=2,
-            label=kind,
+            label=kind if pays else f"{kind}, not surely paying",
         )
     _label(ax, run, 0.035 * np.ptp(run["value_gain"] / 1e6), 0.02 * np.ptp(run["effort_weeks"]))
     ax.axhline(limits.impact / 1e6, color="grey", linestyle="--", linewidth=1)

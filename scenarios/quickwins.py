@@ -34,10 +34,32 @@ ranking is: ``p_top`` is the share of draws in which the candidate is among the
 :data:`TOP` best by value per cost, and ``apart`` the share in which it beats the next
 candidate of the ranking; below :data:`APART` the two cannot be told apart.
 
+**Evidence first.** A mean over a few draws is a noisy figure, and the candidate with the
+largest mean among two dozen is the one whose noise happened to be largest (the winner's
+curse); a cheap candidate multiplies that noise by a small cost. So a candidate **pays** when
+the 90% interval of its value gained (over the draws, which carry the parameters' uncertainty
+and the simulation's noise: ``value_gain_low`` and ``value_gain_high``) lies above its cost,
+**loses** when it lies below, and is **unsure** when the interval holds the cost
+(``evidence``): the rule a reader can check in the table. The ranking takes the candidates
+that pay first, then the unsure, then those that lose, each group by value per cost (by value
+per effort for ``rank_effort``). With few draws the interval's ends are the extreme draws
+(with 10 draws, paying needs about all 10 above the cost).
+
+**What a removal assumes of the customers.** The churn model sees a touchpoint's experiences,
+not what it does: a customer who never meets k churns as one whose every experience of k was
+neutral (x_k = 0, :mod:`models.churn`). So removing k is, for churn, the same as making every
+experience of k a neutral 3 of 5, and whatever k does for customers beyond the experience (a
+renewal offer's discount, a welcome pack's instructions) is assumed worth nothing. If that is
+wrong, the removal loses the customers k keeps by what it does. ``break_even_kept`` says how
+many: a removal with net gain n = g - c pays only if k keeps fewer than n / v customers, v the
+lifetime value of a customer of the installed base in the baseline (:data:`sim.engine.results.
+OUTCOMES` ``lifetime_value``, or ``value_run`` with ``value="run"``), at company scale.
+
 Quadrants (:func:`quadrant`): impact high when g > G = max(0, median g), effort high when
 e > E = median e, over the candidates run (one that loses value is never high impact). Quick
 win: high impact, low effort; major project: high, high; fill-in: low, low; thankless task:
-low impact, high effort.
+low impact, high effort. A candidate above the impact line that does not surely pay is
+**unproven**, neither a quick win nor a project: measure before acting on it.
 """
 
 from __future__ import annotations
@@ -58,6 +80,7 @@ from scenarios.load import parse_scenario
 from scenarios.runner import Settings
 from scenarios.scenario import Plan, Traffic, as_plan
 from scenarios.study import Study, run_study, write_study
+from sim.engine.results import outcomes
 from sim.inputs.checks import unknown
 from sim.inputs.errors import InputError
 from sim.inputs.files import atomic_directory, csv_safe, describe_all, read_yaml
@@ -135,6 +158,12 @@ TOP = 5
 APART = 0.9
 """A candidate and the next of the ranking are told apart when one beats the other by value
 per cost in at least this share of draws."""
+EVIDENCE = ("pays", "unsure", "loses")
+"""The evidence groups, in the ranking's order."""
+UNPROVEN = "unproven"
+"""The quadrant of a candidate above the impact line that does not surely pay."""
+PER_CUSTOMER = {"lifetime": "lifetime_value", "run": "value_run"}
+"""The outcome that values one customer of the installed base, by measure of value."""
 ESSENTIAL = (
     "essential in the world file: customers need what it does, so removing it is "
     "no option; a scenario that replaces it can be compared"
@@ -276,15 +305,37 @@ def quick_wins(
     plans = {c.name: c.plan for c in found if c.plan is not None}
     study = run_study(world, plans, draws, settings, executor, store, progress, value=value)
     gains = value_gained(study.results, value)
-    table = ranked(found, study.money, gains, study.removals)
+    worth = customer_value(study.results, value)
+    table = ranked(found, study.money, gains, study.removals, worth)
     limits = thresholds(table)
     table["quadrant"] = [
-        quadrant(g, e, limits) if not s else ""
-        for g, e, s in zip(
-            table["value_gain"], table["effort_weeks"], table["skipped"], strict=True
+        quadrant(g, e, limits, evidence) if not s else ""
+        for g, e, evidence, s in zip(
+            table["value_gain"],
+            table["effort_weeks"],
+            table["evidence"],
+            table["skipped"],
+            strict=True,
         )
     ]
     return QuickWins(study, table, limits)
+
+
+def customer_value(results: xr.Dataset, value: Value = "lifetime") -> float:
+    """What one customer of the installed base is worth in the baseline, mean over draws (the
+    outcome :data:`PER_CUSTOMER` names, all segments): the v of ``break_even_kept``."""
+    baseline = outcomes(results.sel(scenario="baseline", drop=True))
+    return float(baseline[PER_CUSTOMER[value]].sel(segment="all").mean())
+
+
+def evidence(low: float, high: float, cost: float) -> str:
+    """``pays`` when the 90% interval of the value gained, ``low`` to ``high``, lies above
+    ``cost``, ``loses`` when below, else ``unsure``; empty for a candidate not run."""
+    if pd.isna(low) or pd.isna(high):
+        return ""
+    if low > cost:
+        return "pays"
+    return "loses" if high < cost else "unsure"
 
 
 def ranked(
@@ -292,12 +343,14 @@ def ranked(
     money: pd.DataFrame,
     gains: xr.DataArray | None = None,
     removals: pd.DataFrame | None = None,
+    per_customer: float | None = None,
 ) -> pd.DataFrame:
-    """One row per candidate, best value per cost first, skipped ones last; with ``gains``
+    """One row per candidate, those that pay first, then the unsure, then those that lose,
+    each group best value per cost first, skipped ones last (module notes); with ``gains``
     (value gained per draw, :func:`scenarios.compare.value_gained`), how sure the ranking is
     (``p_top``, ``apart``); with ``removals`` (:attr:`scenarios.study.Study.removals`), a
     removal's value gained at both ends of its substitution share and its break-even
-    share."""
+    share; with ``per_customer`` (:func:`customer_value`), a removal's ``break_even_kept``."""
     rows = pd.DataFrame(
         [
             {
@@ -322,8 +375,19 @@ def ranked(
         table = table.merge(removals[["scenario", *ends]], on="scenario", how="left")
     else:
         table = table.assign(**{column: np.nan for column in ends})
-    for by in ("cost", "effort"):
-        table[f"rank_{by}"] = table[f"value_per_{by}"].rank(ascending=False, method="min")
+    table["evidence"] = [
+        evidence(low, high, cost)
+        for low, high, cost in zip(
+            table["value_gain_low"], table["value_gain_high"], table["cost"], strict=True
+        )
+    ]
+    net = table["value_gain"] - table["cost"]
+    kept = net / per_customer if per_customer and per_customer > 0 else np.nan
+    table["break_even_kept"] = np.where((table["kind"] == "remove") & (net > 0), kept, np.nan)
+    group = table["evidence"].map({e: i for i, e in enumerate(EVIDENCE)})
+    for by in ("cost", "effort"):  # by group, then by value per cost (effort) in the group
+        within = table[f"value_per_{by}"].groupby(group).rank(ascending=False, method="min")
+        table[f"rank_{by}"] = (group * (len(table) + 1) + within).rank(method="min")
     table = table.sort_values(["rank_cost", "rank_effort"], na_position="last", ignore_index=True)
     if gains is not None:
         _certainty(table, gains)
@@ -362,9 +426,15 @@ def thresholds(table: pd.DataFrame) -> Thresholds:
     )
 
 
-def quadrant(value_gain: float, effort_weeks: float, limits: Thresholds) -> str:
-    """The quadrant of a candidate: high means strictly above the line."""
-    return QUADRANTS[(value_gain > limits.impact, effort_weeks > limits.effort)]
+def quadrant(
+    value_gain: float, effort_weeks: float, limits: Thresholds, evidence: str = "pays"
+) -> str:
+    """The quadrant of a candidate: high means strictly above the line; above the impact line
+    without surely paying, :data:`UNPROVEN` (module notes)."""
+    high = value_gain > limits.impact
+    if high and evidence != "pays":
+        return UNPROVEN
+    return QUADRANTS[(high, effort_weeks > limits.effort)]
 
 
 def write_quickwins(

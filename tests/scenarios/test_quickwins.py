@@ -21,6 +21,8 @@ from scenarios.quickwins import (
     Cost,
     Thresholds,
     candidates,
+    customer_value,
+    evidence,
     load_costs,
     one_edit_plan,
     quadrant,
@@ -152,14 +154,21 @@ def test_a_bad_costs_file_is_one_line_and_exit_2(tmp_path):
 
 
 def hand_made(
-    gains: list[float], efforts: list[float], costs: list[float], skipped: tuple[int, ...] = ()
+    gains: list[float],
+    efforts: list[float],
+    costs: list[float],
+    skipped: tuple[int, ...] = (),
+    spread: list[float] | None = None,
+    kinds: list[str] | None = None,
+    per_customer: float | None = None,
 ) -> pd.DataFrame:
-    """ranked() of made-up candidates and economics (no simulation)."""
+    """ranked() of made-up candidates and economics (no simulation); ``spread`` gives each
+    candidate's 90% interval, gain -+ spread (0 by default)."""
     found = [
         Candidate(
             f"c{i}",
             f"t{i}",
-            "fix",
+            (kinds or ["fix"] * len(gains))[i],
             "",
             Cost(one_off_cost=c, effort_weeks=e),
             None,
@@ -174,8 +183,11 @@ def hand_made(
             "cost": [c for i, c in enumerate(costs) if i not in skipped],
         }
     )
+    half = [h for i, h in enumerate(spread or [0.0] * len(gains)) if i not in skipped]
+    money["value_gain_low"] = money["value_gain"] - half
+    money["value_gain_high"] = money["value_gain"] + half
     money["effort_weeks"] = 0.0  # economics' own column: ranked() keeps the candidate's
-    return ranked(found, money)
+    return ranked(found, money, per_customer=per_customer)
 
 
 def test_ranking_by_value_per_cost_and_per_effort():
@@ -211,6 +223,80 @@ def test_quadrants_follow_the_stated_thresholds():
     assert quadrant(-1, 1, thresholds(losing)) == "fill-in"
 
 
+def test_a_candidate_that_surely_pays_ranks_before_a_larger_unsure_mean():
+    """The winner's curse: c0's mean per cost is the largest, but its 90% interval (-20 to
+    220) holds its cost; c1's and c2's lie above theirs, so they rank first, by value per
+    cost; c3, whose interval (5 to 45) lies below its cost of 50, comes last, though its
+    value per cost is not the smallest."""
+    table = hand_made(
+        gains=[100, 90, 60, 25],
+        efforts=[1, 1, 1, 1],
+        costs=[1, 1, 1, 50],
+        spread=[120, 80, 10, 20],
+    )
+    assert list(table["scenario"]) == ["c1", "c2", "c0", "c3"]
+    assert list(table["evidence"]) == ["pays", "pays", "unsure", "loses"]
+    assert list(table["rank_cost"]) == [1, 2, 3, 4] and list(table["rank_effort"]) == [1, 2, 3, 4]
+    limits = Thresholds(impact=22.5, effort=1)
+    assert quadrant(100, 0.5, limits, "unsure") == "unproven"  # above the line, not sure
+    assert quadrant(30, 0.5, limits, "pays") == "quick win"
+    assert quadrant(20, 0.5, limits, "unsure") == "fill-in"  # below the line: as before
+    assert [evidence(*x) for x in ((2, 5, 1), (1, 5, 1), (0, 1, 1), (0, 0.9, 1))] == [
+        "pays", "unsure", "unsure", "loses"
+    ]  # fmt: skip
+    assert evidence(np.nan, np.nan, 1) == ""  # not run
+
+
+def test_a_removal_that_pays_says_how_many_customers_the_touchpoint_may_keep():
+    """A removal worth 1,030 for a cost of 30 pays only if the touchpoint keeps fewer than
+    (1,030 - 30) / 250 = 4 customers of lifetime value 250; a fix has no such figure, nor a
+    removal that does not pay."""
+    table = hand_made(
+        gains=[1030, 10, 500],
+        efforts=[1, 1, 1],
+        costs=[30, 30, 30],
+        kinds=["remove", "remove", "fix"],
+        per_customer=250.0,
+    ).set_index("scenario")
+    assert table.loc["c0", "break_even_kept"] == pytest.approx(4.0, rel=1e-12)
+    assert np.isnan(table.loc["c1", "break_even_kept"])  # loses 20: nothing to keep
+    assert np.isnan(table.loc["c2", "break_even_kept"])  # a fix removes nothing
+
+
+def test_customer_value_is_the_baselines_lifetime_value_per_installed_customer():
+    """(base_value + base_residual) / base_size over all segments, mean over draws: draw 0
+    (100 + 50 + 30 + 20) / (1 + 1) = 100, draw 1 (300 + 0 + 0 + 100) / 2 = 200; 150."""
+    results = xr.Dataset(
+        {
+            name: (("scenario", "draw", "segment"), np.array(values, float)[None])
+            for name, values in {
+                "base_value": [[100, 30], [300, 0]],
+                "base_residual": [[50, 20], [0, 100]],
+                "base_size": [[1, 1], [1, 1]],
+            }.items()
+        },
+        coords={"scenario": ["baseline"], "segment": ["a", "b"]},
+    )
+    for name in (
+        "base_active",
+        "churned",
+        "active_start",
+        "acquired",
+        "margin",
+        "cost_to_serve",
+        "acquisition_spend",
+        "advocates",
+        "dissatisfied",
+        "active",
+    ):
+        results[name] = xr.zeros_like(results["base_size"]).expand_dims(month=[0], axis=-1)
+    for name in ("new_value", "new_size"):
+        results[name] = xr.zeros_like(results["base_size"])
+    results.attrs["scale"] = 1.0
+    assert customer_value(results) == pytest.approx(150.0, rel=1e-12)
+    assert customer_value(results, "run") == pytest.approx((65 + 150) / 2, rel=1e-12)
+
+
 def test_ctm_quickwins_end_to_end(tmp_path):
     out = tmp_path / "quickwins"
     done = ctm(
@@ -239,12 +325,14 @@ def test_ctm_quickwins_end_to_end(tmp_path):
     ]  # the demo world's essential touchpoints
     assert table["skipped"].str.startswith("essential in the world file").sum() == 4
     run = table[table["skipped"] == ""]
-    assert set(run["quadrant"]) <= {"quick win", "major project", "fill-in", "thankless task"}
+    assert set(run["quadrant"]) <= {
+        "quick win", "major project", "fill-in", "thankless task", "unproven"
+    }  # fmt: skip
     assert (table.loc[table["skipped"] != "", "quadrant"] == "").all()
     summary = json.loads((out / "quickwins.json").read_text())
     limits = Thresholds(**summary["thresholds"])
     for row in run.itertuples():
-        assert row.quadrant == quadrant(row.value_gain, row.effort_weeks, limits)
+        assert row.quadrant == quadrant(row.value_gain, row.effort_weeks, limits, row.evidence)
     assert (out / "matrix.png").stat().st_size > 10_000
     assert (out / "study" / "results.nc").exists() and (out / "study/economics.csv").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # pieces removed
@@ -301,7 +389,14 @@ def test_how_sure_the_ranking_is_counts_draws():
     gains = rng.normal(loc=np.arange(7, 0, -1)[:, None] * 10.0, scale=8.0, size=(7, 50))
     found = [Candidate(n, n, "fix", "", Cost(one_off_cost=1, effort_weeks=1), None) for n in names]
     money = pd.DataFrame(
-        {"scenario": names, "value_gain": gains.mean(axis=1), "cost": 1.0, "effort_weeks": 0.0}
+        {
+            "scenario": names,
+            "value_gain": gains.mean(axis=1),
+            "cost": 1.0,
+            "effort_weeks": 0.0,
+            "value_gain_low": gains.mean(axis=1),
+            "value_gain_high": gains.mean(axis=1),
+        }
     )
     draws = xr.DataArray(gains, dims=("scenario", "draw"), coords={"scenario": names})
     table = ranked(found, money, draws).set_index("scenario")
