@@ -153,6 +153,16 @@ def check_memory(params, customers: int, months: int, workers: int = 1) -> None:
         )  # fmt: skip
 
 
+def check_engine(world: str, params, engine: Engine) -> None:
+    """Refuse, before any work, a world that uses a capability the chosen engine does not
+    simulate: one line naming the field, the capability and the engine that has it."""
+    from sim.engine.simulation import agents_only, refusal
+
+    if engine == Engine.compiled:
+        for k, capability in agents_only(params):
+            raise InputError(world, [(f"touchpoints[{k}].{capability}", refusal(capability))])
+
+
 def output_file(path: Path) -> None:
     """Make sure ``path`` can take an output file before any long work: its folder is created
     if missing; a path that is a folder, or whose parent is a file, is refused (InputError)."""
@@ -208,6 +218,7 @@ def study_inputs(
         )
     except ValueError as error:
         raise InputError(str(posterior), [("", f"{error}; ask for at most that many")]) from None
+    check_engine(world, sets[0], engine)
     check_memory(sets[0], settings.customers, settings.months, workers=os.cpu_count() or 1)
     return loaded, sets, settings
 

@@ -14,6 +14,7 @@ from cli.common import (
     Engine,
     EngineOpt,
     WorldArg,
+    check_engine,
     check_memory,
     check_options,
     console,
@@ -62,6 +63,7 @@ def simulate(
     loaded = load_world(world)
     months = months or loaded.economics.horizon_months
     run = agents if engine == Engine.agents else compiled
+    check_engine(world, from_world(loaded), engine)
     check_memory(from_world(loaded), customers, months)
     check_folder(out)  # before the work, not after it
     with progress_bar() as bar:

@@ -140,6 +140,14 @@ def _check_add(edit: AddTouchpoint, ids: _Ids, item: TimedEdit) -> Problems:
             )
         ]
     problems = _ratings("touchpoint.ratings", edit.touchpoint.ratings, segments)
+    if edit.touchpoint.appointments is not None:
+        problems.append(
+            (
+                "touchpoint.appointments",
+                "a touchpoint a scenario adds cannot have crews yet, expected appointments only "
+                "in the world file (a fix may change them)",
+            )
+        )
     missing = [s for s in segments if s not in edit.touchpoint.ratings]
     if missing and "default" not in edit.touchpoint.ratings:
         problems.append(

@@ -19,7 +19,8 @@ purchase, lost; start vector a[s]):
   (after ``start``: a <- (1 - p) a + p e_N, T[N] <- old a); contacts[s, N] and onboarding
   (after the segment's other onboarding touchpoints) as given.
 - ``fix``: new rating distributions, or bad ratings times f (:func:`shift_bad_ratings`);
-  queue settings replaced by ``model_copy(update=...)`` and validated again.
+  queue settings and appointments (crews' capacity, working days) replaced by
+  ``model_copy(update=...)`` and validated again.
 - ``remove`` k (:func:`remove_from_journey`): moves into k go where its :class:`Traffic`
   says: a share on to k's successors, a share lost, shares to named touchpoints; contacts
   and onboarding of k stop, or go to the touchpoint that replaces it.
@@ -42,6 +43,7 @@ from pydantic import ValidationError
 from scenarios.scenario import (
     LOST_END,
     AddTouchpoint,
+    AppointmentsFix,
     ChangeProspects,
     Edit,
     FixTouchpoint,
@@ -54,6 +56,7 @@ from scenarios.scenario import (
     Traffic,
     as_plan,
 )
+from sim.inputs.appointments import AppointmentSettings
 from sim.inputs.files import describe_all
 from sim.inputs.parameters import Parameters
 from sim.inputs.queues import QueueSettings
@@ -198,7 +201,35 @@ def _fix(params: Parameters, edit: FixTouchpoint) -> Parameters:
         if k not in queues:
             raise EditError("queue", f"{name!r} has no queue, expected a queued touchpoint")
         queues = {**queues, k: fixed_queue(queues[k], edit.queue)}
-    return params.replace(ratings=ratings, queues=queues)
+    crews = params.appointments
+    if edit.appointments is not None:
+        if k not in crews:
+            raise EditError("appointments", f"{name!r} has no appointments, expected crews")
+        crews = {**crews, k: fixed_appointments(crews[k], edit.appointments)}
+    return params.replace(ratings=ratings, queues=queues, appointments=crews)
+
+
+def fixed_appointments(settings: AppointmentSettings, fix: AppointmentsFix) -> AppointmentSettings:
+    """A touchpoint's appointments with the fix's capacity or working days, validated again."""
+    update: dict[str, object] = {}
+    if fix.visits_per_day is not None or fix.extra_visits_per_day is not None:
+        update["visits_per_day"] = (
+            fix.visits_per_day
+            if fix.visits_per_day is not None
+            else settings.visits_per_day + fix.extra_visits_per_day
+        )
+    if fix.days is not None:
+        update["days"] = fix.days
+    fields = settings.model_dump()
+    for wait in ("max_wait", "bad_after"):  # durations are read from text, with their unit
+        fields[wait] = None if fields[wait] is None else f"{fields[wait]!r} min"
+    try:
+        return AppointmentSettings.model_validate(fields | update)
+    except ValidationError as error:
+        where, message = describe_all(error.errors())[0]
+        if where == "visits_per_day" and fix.extra_visits_per_day is not None:
+            where = "extra_visits_per_day"
+        raise EditError(f"appointments.{where}", message) from None
 
 
 def fixed_queue(settings: QueueSettings, fix: QueueFix) -> QueueSettings:

@@ -46,6 +46,7 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
+from sim.inputs.appointments import Weekday
 from sim.inputs.checks import TOLERANCE
 from sim.inputs.queues import PositiveDuration
 from sim.inputs.schema import Name, NonNegative, Probability, StrictModel, Text
@@ -143,6 +144,25 @@ class QueueFix(StrictModel):
         return self
 
 
+class AppointmentsFix(StrictModel):
+    """New capacity or working days of a touchpoint's crews (its ``appointments``)."""
+
+    visits_per_day: Annotated[float, Field(gt=0)] | None = None
+    extra_visits_per_day: float | None = None
+    """Visits a working day added (or, negative, taken away)."""
+    days: list[Weekday] | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> AppointmentsFix:
+        if self.visits_per_day is not None and self.extra_visits_per_day is not None:
+            raise ValueError("expected visits_per_day or extra_visits_per_day, not both")
+        if self.model_fields_set == set():
+            raise ValueError(
+                "nothing to change, expected visits_per_day, extra_visits_per_day or days"
+            )
+        return self
+
+
 class FixTouchpoint(StrictModel):
     """Better (or worse) experiences at a touchpoint, or new staffing of its queue."""
 
@@ -156,6 +176,7 @@ class FixTouchpoint(StrictModel):
     segments: list[str] | None = None
     """Segments whose bad ratings change; None: every segment."""
     queue: QueueFix | None = None
+    appointments: AppointmentsFix | None = None
 
     @model_validator(mode="after")
     def _something_to_fix(self) -> FixTouchpoint:
@@ -163,8 +184,8 @@ class FixTouchpoint(StrictModel):
             raise ValueError("expected ratings or bad_ratings, not both")
         if self.segments is not None and self.bad_ratings is None:
             raise ValueError("segments applies to bad_ratings; ratings name their segments")
-        if self.ratings is None and self.bad_ratings is None and self.queue is None:
-            raise ValueError("nothing to fix, expected ratings, bad_ratings or queue")
+        if (self.ratings, self.bad_ratings, self.queue, self.appointments) == (None,) * 4:
+            raise ValueError("nothing to fix, expected ratings, bad_ratings, queue or appointments")
         return self
 
 

@@ -43,6 +43,8 @@ class Company:
         """The customers in service, by id."""
         self.desks: dict = {}
         """The staffed touchpoints (:class:`sim.agents.desk.Desk`) by touchpoint number."""
+        self.crews: dict = {}
+        """The touchpoints served by crews (:class:`sim.agents.crews.Crews`) by number."""
         self.month_starts = self.env.event()
         self.bill_day = self.env.event()
         self.month_ends = self.env.event()

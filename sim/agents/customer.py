@@ -36,8 +36,10 @@ from bisect import bisect_right
 from scipy.special import betaincinv, logit
 
 from sim.agents.company import Company
+from sim.agents.crews import Booking, Crews, visit_time
 from sim.agents.desk import Desk
 from sim.agents.draws import address, child, perceive, pick, poor_view, uniform
+from sim.agents.rules import AT_ONCE, STAFFED
 from sim.engine.desks import ARRIVAL, RATING
 from sim.engine.fcfs import ABANDONED, RESOLUTION, RESOLVED, RETRY, UNRESOLVED
 from sim.inputs.queues import QueueSettings
@@ -64,6 +66,8 @@ class Customer:
         tenure at the run's start; 0 for a new customer).
     charged
         Whether its onboarding is paid in the run (not the installed base's: before it).
+    visits
+        The visits booked for its onboarding touchpoints with crews, by touchpoint.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class Customer:
         views: list[float],
         tenure: int = 0,
         charged: bool = True,
+        visits: dict[int, Booking] | None = None,
     ):
         self.company, self.segment, self.cohort, self.id = company, segment, cohort, id
         self.tenure = tenure
@@ -91,7 +96,7 @@ class Customer:
         self.this_month: list[int] = []
         """The month's contacts per touchpoint (a staffed one's counted when answered)."""
         self.own = self.own_baseline()
-        self.onboard(charged)
+        self.onboard(charged, visits or {})
         company.customers[id] = self
         company.env.process(self.life())
 
@@ -118,13 +123,17 @@ class Customer:
         u = uniform(self.company.dice.stream("frailty", self.id), 0)
         return float(logit(betaincinv(a, b + self.tenure, u)))
 
-    def onboard(self, charged: bool) -> None:
-        """Each onboarding touchpoint once, in order, each an experience."""
+    def onboard(self, charged: bool, visits: dict[int, Booking]) -> None:
+        """Each onboarding touchpoint once, in order, each an experience; one with crews
+        (the installer) when its booked visit comes (:meth:`onboarding_visit`)."""
         company = self.company
         rules, segment = company.rules, company.rules.segments[self.segment]
         onboarding = company.dice.stream("onboarding", self.id)
         for k in segment.onboarding:
             rating = 1 + pick(segment.ratings[k], uniform(onboarding, k))
+            if k in visits:
+                company.env.process(self.onboarding_visit(k, rating, visits[k]))
+                continue
             self.views[k] = perceive(self.views[k], float(rating), rules.weight[k])
             self.poor[k] = poor_view(self.views[k])
         if charged:
@@ -136,14 +145,16 @@ class Customer:
         company = self.company
         segment = company.rules.segments[self.segment]
         contacts = [0] * company.rules.touchpoints
-        for k, whole, chance, staffed in segment.recurring:
+        for k, whole, chance, serving in segment.recurring:
             extra = chance > 0 and uniform(self.contacts_stream, address(0, 0, month, k)) < chance
             for visit in range(whole + extra):
-                if staffed:
-                    company.env.process(self.call(company.desks[k], k, month, visit))
-                else:
+                if serving == AT_ONCE:
                     contacts[k] += 1
                     self.experience(month, k, visit)
+                elif serving == STAFFED:
+                    company.env.process(self.call(company.desks[k], k, month, visit))
+                else:
+                    company.env.process(self.appointment(company.crews[k], k, month, visit))
         return contacts
 
     def experience(self, month: int, touchpoint: int, visit: int) -> None:
@@ -198,6 +209,48 @@ class Customer:
             attempt += 1
             patience = desk.patience(contact, attempt, settings)
             yield env.timeout(retry.delay * desk.time_scale)
+
+    def appointment(self, crews: Crews, touchpoint: int, month: int, visit: int):
+        """A contact with a touchpoint served by crews (a repair), at its own time in the
+        month: a visit is booked on the first free day; if none is free within the longest
+        wait, the request is cancelled, an experience rated ``cancelled``. Else the visit
+        comes, if still a customer, an experience rated at most ``late`` after a long wait,
+        and a contact of the month it is made in."""
+        company = self.company
+        contact = child(self.queue_stream, address(0, month, touchpoint, visit))
+        yield company.at((month + uniform(contact, address(0, 0, 0, ARRIVAL))) * MONTH)
+        experience = crews.settings.experience
+        booking = crews.book(company.env.now)
+        if booking is None:
+            self.view(touchpoint, experience.cancelled)
+            return
+        yield company.at(visit_time(booking.day))
+        if self.left:
+            return
+        rating = 1 + pick(
+            company.rules.segments[self.segment].ratings[touchpoint],
+            uniform(contact, address(0, 0, 0, RATING)),
+        )
+        self.view(touchpoint, min(rating, experience.late) if booking.late else rating)
+        self.this_month[touchpoint] += 1
+
+    def onboarding_visit(self, touchpoint: int, rating: int, booking: Booking):
+        """The booked visit of an onboarding touchpoint (the installer): its experience when
+        it comes (at once if it came in the month of the order, before service began), rated
+        at most ``late`` after a long wait, if still a customer then."""
+        if visit_time(booking.day) > self.company.env.now:  # else it came before service began
+            yield self.company.at(visit_time(booking.day))
+        if self.left:
+            return
+        late = self.company.crews[touchpoint].settings.experience.late
+        self.view(touchpoint, min(rating, late) if booking.late else rating)
+
+    def view(self, touchpoint: int, rating: int) -> None:
+        """An experience rated ``rating`` at ``touchpoint``: the view moves towards it."""
+        self.views[touchpoint] = view = perceive(
+            self.views[touchpoint], float(rating), self.company.rules.weight[touchpoint]
+        )
+        self.poor[touchpoint] = (3.0 - view) / 2.0
 
     def queued_experience(
         self, touchpoint: int, contact: int, attempt: int, wait: float, outcome: int

@@ -5,7 +5,11 @@ touchpoint, has an experience there (a rating 1..5) that forms its view of it, a
 to another touchpoint, to purchase, or lost. After a bad experience (rating <= 2) lost is
 likelier (:func:`sim.formulas.chains.after_bad_experience`). A prospect who purchases waits
 for the month's end and starts service the next month, its views from the journey in hand
-(:class:`sim.agents.customer.Customer`).
+(:class:`sim.agents.customer.Customer`); if its onboarding needs crews (an installer), the
+visit is booked then, and an order whose installer cannot come within the longest wait is
+cancelled (:meth:`Prospect.order`). Such an order is placed at its own time in the month
+(the journey itself takes no time), so that the month's orders do not all ask for the first
+free days at once.
 
 Its numbers come from its own "journey" stream (:mod:`sim.agents.draws`): the first
 touchpoint from ``address(0, 0xFFFF, 0, 0)``, the rating of its n-th visit to touchpoint k
@@ -16,12 +20,17 @@ from ``address(0, k, n, 0)`` and where it goes next from ``address(0, k, n, 1)``
 from __future__ import annotations
 
 from sim.agents.company import Company
+from sim.agents.crews import Booking, book_all
 from sim.agents.customer import Customer
 from sim.agents.draws import address, perceive, pick, uniform
 from sim.engine.journey import MAX_STEPS
+from sim.inputs.units import MONTH
 
 FIRST = address(0, 0xFFFF, 0, 0)
 """Where in its stream a prospect finds its first touchpoint."""
+ORDER = address(0, 0xFFFE, 0, 0)
+"""Where in its stream a purchaser whose onboarding needs crews finds when in the month it
+orders (the journey's visits are at touchpoints below 0xFFFE)."""
 
 
 class Prospect:
@@ -61,10 +70,28 @@ class Prospect:
             where = self.visit(where)
             steps += 1
         purchased = where == rules.purchase
+        booked = [k for k in segment.onboarding if k in company.crews]
+        if purchased and booked:  # the order is placed during the month
+            yield company.at((self.month + uniform(self.journey, ORDER)) * MONTH)
+            visits = self.order(booked)
+            if visits is not None:
+                yield company.month_ends
+                Customer(company, self.segment, self.month + 1, self.id, self.views, visits=visits)
+            return
         company.books.journey(self.segment, self.visits, purchased)
         if purchased:
             yield company.month_ends
             Customer(company, self.segment, self.month + 1, self.id, self.views)
+
+    def order(self, touchpoints: list[int]) -> dict[int, Booking] | None:
+        """An order whose onboarding needs visits by crews (the installer), placed now: each
+        visit booked on its first free day, by touchpoint; None if one cannot come within its
+        longest wait: the order is cancelled and the prospect never becomes a customer (its
+        journey counts as not purchased)."""
+        company = self.company
+        visits = book_all([company.crews[k] for k in touchpoints], company.env.now)
+        company.books.journey(self.segment, self.visits, visits is not None)
+        return None if visits is None else dict(zip(touchpoints, visits, strict=True))
 
     def visit(self, touchpoint: int) -> int:
         """Meet a touchpoint: an experience, a view formed, and the next state chosen."""

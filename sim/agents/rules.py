@@ -18,6 +18,17 @@ import numpy as np
 from sim.formulas.chains import after_bad_experience
 from sim.inputs.parameters import Parameters
 
+AT_ONCE, STAFFED, BOOKED = 0, 1, 2
+"""How a touchpoint serves a contact: at once, by an agent of its desk, by a visit of its
+crews."""
+
+
+def serving(params: Parameters, touchpoint: int) -> int:
+    """How ``touchpoint`` serves a contact (:data:`AT_ONCE`, :data:`STAFFED`, :data:`BOOKED`)."""
+    if touchpoint in params.queues:
+        return STAFFED
+    return BOOKED if touchpoint in params.appointments else AT_ONCE
+
 
 @dataclass(frozen=True)
 class SegmentRules:
@@ -33,9 +44,10 @@ class SegmentRules:
     """The same after a bad experience (rating <= 2): lost is likelier."""
     onboarding: list[int]
     """The onboarding touchpoints, in order."""
-    recurring: list[tuple[int, int, float, bool]]
-    """(touchpoint, whole contacts, chance of one more, staffed) per month, for each
-    touchpoint met; staffed: a queued touchpoint, whose contacts are calls to its desk."""
+    recurring: list[tuple[int, int, float, int]]
+    """(touchpoint, whole contacts, chance of one more, how it serves) per month, for each
+    touchpoint met: :data:`AT_ONCE`, :data:`STAFFED` (a queued touchpoint, whose contacts
+    are calls to its desk) or :data:`BOOKED` (crews, whose visits are booked days ahead)."""
     alpha: list[float]
     """Baseline logit of the churn hazard per tenure band."""
     beta: list[tuple[int, float]]
@@ -79,7 +91,7 @@ class Rules:
                     after_bad=[_dropping_last(cdf) for cdf in np.cumsum(bad, axis=-1)],
                     onboarding=sorted(np.flatnonzero(order > 0).tolist(), key=lambda k: order[k]),
                     recurring=[
-                        (int(k), math.floor(rate), rate - math.floor(rate), int(k) in params.queues)
+                        (int(k), math.floor(rate), rate - math.floor(rate), serving(params, int(k)))
                         for k in recurring
                         if (rate := float(params.contacts[s, k])) > 0
                     ],

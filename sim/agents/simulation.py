@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from sim.agents.company import Company
+from sim.agents.crews import Crews, appointment_metrics
 from sim.agents.customer import Customer
 from sim.agents.desk import Desk
 from sim.agents.prospect import Prospect
@@ -79,6 +80,10 @@ class Simulation:
                 k: Desk(self.company.env, settings, time_scale=1 / self.fraction)
                 for k, settings in sorted(params.queues.items())
             }
+            self.company.crews = {
+                k: Crews(settings, self.fraction)
+                for k, settings in sorted(params.appointments.items())
+            }
         self.base = apportion(customers, params.customers)
         self.attrs = {
             "seed": seed,
@@ -119,6 +124,10 @@ class Simulation:
             names = [self.params.touchpoints[k] for k in desks]
             logs = [desk.close() for desk in desks.values()]
             results = results.merge(queue_metrics(names, logs, self.months))
+        if self.company.crews:
+            names = [self.params.touchpoints[k] for k in self.company.crews]
+            crews = list(self.company.crews.values())
+            results = results.merge(appointment_metrics(names, crews, self.months))
         return results
 
     def calendar(self, progress: Callable[[int], None] | None = None):
@@ -177,6 +186,8 @@ class Simulation:
         self.recorder.params = params
         for k, desk in self.company.desks.items():
             desk.restaff(params.queues[k])
+        for k, crews in self.company.crews.items():
+            crews.restaff(params.appointments[k])
 
     def in_service(self):
         """The customers still in service at the run's end, in the order they joined, with

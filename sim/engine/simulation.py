@@ -101,6 +101,28 @@ class Observer(Protocol):
     # a customer (Population.experienced), if the observer has it.
 
 
+AGENTS_ONLY = {"appointments": "crews booked by the day"}
+"""The capabilities of a world that the agent engine simulates and this one does not."""
+
+
+class AgentsOnly(ValueError):
+    """A parameter set that uses a capability only the agent engine simulates."""
+
+
+def agents_only(params: Parameters) -> list[tuple[int, str]]:
+    """(touchpoint, capability) for each touchpoint of ``params`` that uses one of
+    :data:`AGENTS_ONLY`."""
+    return [(k, "appointments") for k in sorted(params.appointments)]
+
+
+def refusal(capability: str) -> str:
+    """Why this engine refuses a ``capability``, and which engine has it, in one line."""
+    return (
+        f"{capability} ({AGENTS_ONLY[capability]}) are simulated by the agent engine only, "
+        "expected --engine agents"
+    )
+
+
 class Simulation:
     """One run: the environment, the customers and the recorder.
 
@@ -120,6 +142,9 @@ class Simulation:
     ):
         if customers < 0 or months < 1:
             raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
+        for _, used in [(0, params), *changes]:
+            for k, capability in agents_only(used):
+                raise AgentsOnly(f"touchpoint {used.touchpoints[k]!r}: {refusal(capability)}")
         self.params, self.months, self.observer = params, months, observer
         self.changes = check_changes(params, changes)
         self.env = simpy.Environment()

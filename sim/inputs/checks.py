@@ -32,6 +32,7 @@ def check_world(world: World) -> Problems:
         *_segments(world),
         *_churn(world),
         *_loyalty(world),
+        *_appointments(world),
     ]
 
 
@@ -298,3 +299,26 @@ def _loyalty(world: World) -> Problems:
         if not c[0] < c[1] < c[2]
     ]
     return problems + _effects("loyalty.effects", world.loyalty.effects, world)
+
+
+def _appointments(world: World) -> Problems:
+    """A touchpoint with appointments has no queue as well, and no prospect meets it in a
+    journey (a journey is walked at once; crews serve onboarding and recurring contacts)."""
+    problems: Problems = []
+    for i, touchpoint in enumerate(world.touchpoints):
+        if touchpoint.appointments is None:
+            continue
+        where = f"touchpoints[{i}].appointments"
+        if touchpoint.queue is not None:
+            problems.append((where, "a touchpoint has a queue or appointments, expected not both"))
+        for j, segment in enumerate(world.segments):
+            if any(touchpoint.id in row for row in segment.journey.values()):
+                problems.append(
+                    (
+                        where,
+                        f"segment {segment.id!r} meets it in its journey, expected appointments "
+                        "only at onboarding touchpoints and recurring contacts (segments"
+                        f"[{j}].journey)",
+                    )
+                )
+    return problems

@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import betaln, logit
 
+from sim.inputs.appointments import AppointmentSettings
 from sim.inputs.queues import QueueSettings
 from sim.inputs.units import MONTH, YEAR
 from sim.inputs.world import LOST, NEW, PURCHASE, RATINGS, START, STEADY, Segment, World
@@ -55,6 +56,8 @@ class Parameters:
     # baseline churn probability (Fader & Hardie 2007); NaN rows (or None): banded alpha
     base_tenure: np.ndarray | None = None  # (segment, tenure 0..T): P(a customer of the
     # installed base has completed t months of service at the run's start); None: all at 0
+    appointments: dict[int, AppointmentSettings] = field(default_factory=dict)  # touchpoint ->
+    # its crews' daily capacity (the agent engine only: sim.agents.crews)
 
     @property
     def purchase(self) -> int:
@@ -134,6 +137,7 @@ def from_world(world: World) -> Parameters:
         queues={k: t.queue for k, t in enumerate(world.touchpoints) if t.queue is not None},
         sbg=_sbg(world) if world.churn.sbg else None,
         base_tenure=tenure_mixes(world),
+        appointments={k: t.appointments for k, t in enumerate(world.touchpoints) if t.appointments},
     )
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import AfterValidator, Field, PlainValidator
 
+from sim.inputs.appointments import AppointmentSettings
 from sim.inputs.queues import QueueSettings
 from sim.inputs.schema import (
     Contacts,
@@ -93,6 +94,8 @@ class Touchpoint(StrictModel):
     """Rating distribution per segment id; the key ``default`` covers unlisted segments."""
     queue: QueueSettings | None = None
     """Staff, handling time and patience of a queued touchpoint."""
+    appointments: AppointmentSettings | None = None
+    """Crews with a daily capacity, whose visits are booked days ahead (agent engine only)."""
     essential: bool = False
     """Customers need what it does (a repair, the bill): a scenario may remove it only by
     naming the touchpoint that takes over its contacts, and quick wins do not remove it."""

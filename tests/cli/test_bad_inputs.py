@@ -75,6 +75,13 @@ def _scenario(old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
+def _crews(appointments: str) -> str:
+    """The compact valid world whose installer has crews with these ``appointments``."""
+    return _world(
+        "cost_per_contact: 85\n", f"cost_per_contact: 85\n    appointments: {appointments}\n"
+    )
+
+
 BASE = str(WORLDS / "valid_base.yaml")
 FIRMS = (WORLDS / "valid_base.yaml").read_text().replace("business", "firms")
 """The compact world with its segment 'business' named 'firms': a posterior of the compact
@@ -176,6 +183,18 @@ CASES: list[Case] = [
          {"w.yaml": _world("name: Compact test world", 'name: "Compact\\x1b[31m world"')}),
     Case("validate-name-nul", ("validate", W), "holds the control character", W,
          {"w.yaml": _world("name: Compact test world", 'name: "Compact\\0world"')}),
+    # appointments: crews' capacity, waits, days; the engine that simulates them
+    Case("validate-crews-negative", ("validate", W), "visits_per_day: got -40, expected > 0", W,
+         {"w.yaml": _crews("{visits_per_day: -40, max_wait: 10 days}")}),
+    Case("validate-crews-bad-after", ("validate", W),
+         "bad_after (12 days) is longer than max_wait (10 days)", W,
+         {"w.yaml": _crews("{visits_per_day: 40, max_wait: 10 days, bad_after: 12 days}")}),
+    Case("validate-crews-day", ("validate", W), "days[1]: input should be 'mon', 'tue'", W,
+         {"w.yaml": _crews("{visits_per_day: 40, max_wait: 10 days, days: [mon, tues]}")}),
+    Case("simulate-crews-compiled", ("simulate", W, "--engine", "compiled", *OUT),
+         "touchpoints[2].appointments: appointments (crews booked by the day) are simulated by "
+         "the agent engine only, expected --engine agents", W,
+         {"w.yaml": _crews("{visits_per_day: 40, max_wait: 10 days}")}),
     # simulate: options, worlds, outputs
     Case("simulate-customers", ("simulate", "demo", "--customers", "1000000000", *OUT),
          "got 1,000,000,000, expected 1 to 100,000,000", "--customers"),

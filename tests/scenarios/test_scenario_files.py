@@ -49,7 +49,11 @@ ONE_LINE_CASES = [
         "edits[0].touchpoint",
         f"unknown touchpoint 'invoise', expected one of {TOUCHPOINTS}",
     ),
-    ("fix_nothing.yaml", "edits[0]", "nothing to fix, expected ratings, bad_ratings or queue"),
+    (
+        "fix_nothing.yaml",
+        "edits[0]",
+        "nothing to fix, expected ratings, bad_ratings, queue or appointments",
+    ),
     (
         "bad_ratings_word.yaml",
         "edits[0].bad_ratings",
