@@ -19,13 +19,23 @@ desk's agents and waits until one picks up or its patience runs out; a call that
 answered, or not resolved, may be made again later. Each attempt is an experience when it
 ends, its rating lowered by the wait; an answered attempt is a contact that costs.
 
+A contact with a touchpoint served by crews (a field repair) is a request for a visit
+(:meth:`Customer.appointment`): at its own time in the month it is booked into the crews'
+first free day (:mod:`sim.agents.crews`); the visit, when it comes, is the experience, rated
+at most ``late`` after a long wait, and a request the crews cannot book within the longest
+wait is a bad experience with no visit. An onboarding touchpoint with crews (the installer)
+was booked when the customer ordered (:meth:`sim.agents.prospect.Prospect.order`); its
+experience comes with the visit.
+
 Every number it draws has its address in one of its own streams (:mod:`sim.agents.draws`),
 the same as in the compiled engine (:mod:`sim.engine.population`): the chance of an extra
 contact with touchpoint k in month m at ``address(0, 0, m, k)`` of its contacts stream, the
 rating of its n-th contact with k in month m at ``address(0, m, k, n)`` of its experience
 stream, the onboarding rating at k of its onboarding stream, its churn and class at m of
 its churn and loyalty streams, its own theta at 0 of its frailty stream; a call's stream
-is the child at ``address(0, m, k, n)`` of its queue stream (:mod:`sim.agents.desk`).
+is the child at ``address(0, m, k, n)`` of its queue stream (:mod:`sim.agents.desk`), and so
+is a request for a visit's (its time in the month at part ``ARRIVAL``, its rating at part
+``RATING``; a touchpoint has a queue or crews, never both).
 """
 
 from __future__ import annotations
