@@ -66,6 +66,23 @@ EngineOpt = Annotated[
 ]
 
 
+def check_engine(world: str, loaded, engine: Engine) -> None:
+    """Refuse, before any work, a world that uses what the engine chosen does not serve
+    (:func:`sim.inputs.checks.compiled_refusals`): one line each, naming the capability and
+    the engine that has it.
+
+    Raises
+    ------
+    InputError
+        Naming the world file and the field.
+    """
+    from sim.inputs.checks import compiled_refusals
+
+    problems = compiled_refusals(loaded) if Engine(engine) == Engine.compiled else []
+    if problems:
+        raise InputError(str(world), problems)
+
+
 INTERRUPTED = 130
 """The exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells expect."""
 
@@ -153,16 +170,6 @@ def check_memory(params, customers: int, months: int, workers: int = 1) -> None:
         )  # fmt: skip
 
 
-def check_engine(world: str, params, engine: Engine) -> None:
-    """Refuse, before any work, a world that uses a capability the chosen engine does not
-    simulate: one line naming the field, the capability and the engine that has it."""
-    from sim.engine.simulation import agents_only, refusal
-
-    if engine == Engine.compiled:
-        for k, capability in agents_only(params):
-            raise InputError(world, [(f"touchpoints[{k}].{capability}", refusal(capability))])
-
-
 def output_file(path: Path) -> None:
     """Make sure ``path`` can take an output file before any long work: its folder is created
     if missing; a path that is a folder, or whose parent is a file, is refused (InputError)."""
@@ -205,6 +212,7 @@ def study_inputs(
     check_options(customers=customers, months=months, draws=draws, replications=replications,
                   seed=seed)  # fmt: skip
     loaded = load_world(world)
+    check_engine(world, loaded, engine)
     try:
         sets, settings = samples(
             loaded,
@@ -218,7 +226,6 @@ def study_inputs(
         )
     except ValueError as error:
         raise InputError(str(posterior), [("", f"{error}; ask for at most that many")]) from None
-    check_engine(world, sets[0], engine)
     check_memory(sets[0], settings.customers, settings.months, workers=os.cpu_count() or 1)
     return loaded, sets, settings
 

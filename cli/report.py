@@ -61,7 +61,7 @@ def report(
         load_posterior(posterior, loaded)
     read_plans(loaded, files, plan)
     months = months or loaded.economics.horizon_months
-    study_inputs(world, posterior, draws, customers, months, seed, engine=engine)  # draws?
+    study_inputs(world, posterior, draws, customers, months, seed, engine=engine)  # enough draws?
     output_file(out)
 
     from papermill import PapermillExecutionError

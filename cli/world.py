@@ -61,9 +61,9 @@ def simulate(
 
     check_options(customers=customers, months=months, seed=seed)
     loaded = load_world(world)
+    check_engine(world, loaded, engine)
     months = months or loaded.economics.horizon_months
     run = agents if engine == Engine.agents else compiled
-    check_engine(world, from_world(loaded), engine)
     check_memory(from_world(loaded), customers, months)
     check_folder(out)  # before the work, not after it
     with progress_bar() as bar:

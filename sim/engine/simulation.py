@@ -40,6 +40,7 @@ from sim.engine.population import Month, Population, base_tenure
 from sim.engine.results import Recorder
 from sim.engine.streams import Streams, customer_ids
 from sim.formulas.chains import absorb, effective_transitions
+from sim.inputs.appointments import CREWS
 from sim.inputs.parameters import Parameters
 from sim.inputs.units import MONTH
 from sim.inputs.world import LOYALTY_CLASSES
@@ -101,28 +102,6 @@ class Observer(Protocol):
     # a customer (Population.experienced), if the observer has it.
 
 
-AGENTS_ONLY = {"appointments": "crews booked by the day"}
-"""The capabilities of a world that the agent engine simulates and this one does not."""
-
-
-class AgentsOnly(ValueError):
-    """A parameter set that uses a capability only the agent engine simulates."""
-
-
-def agents_only(params: Parameters) -> list[tuple[int, str]]:
-    """(touchpoint, capability) for each touchpoint of ``params`` that uses one of
-    :data:`AGENTS_ONLY`."""
-    return [(k, "appointments") for k in sorted(params.appointments)]
-
-
-def refusal(capability: str) -> str:
-    """Why this engine refuses a ``capability``, and which engine has it, in one line."""
-    return (
-        f"{capability} ({AGENTS_ONLY[capability]}) are simulated by the agent engine only, "
-        "expected --engine agents"
-    )
-
-
 class Simulation:
     """One run: the environment, the customers and the recorder.
 
@@ -142,11 +121,10 @@ class Simulation:
     ):
         if customers < 0 or months < 1:
             raise ValueError(f"need customers >= 0 and months >= 1, got {customers}, {months}")
-        for _, used in [(0, params), *changes]:
-            for k, capability in agents_only(used):
-                raise AgentsOnly(f"touchpoint {used.touchpoints[k]!r}: {refusal(capability)}")
         self.params, self.months, self.observer = params, months, observer
         self.changes = check_changes(params, changes)
+        for k in params.appointments:
+            raise ValueError(f"{params.touchpoints[k]}: {CREWS}, expected --engine agents")
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         base = params.customers.sum()

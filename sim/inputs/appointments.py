@@ -22,6 +22,8 @@ from sim.inputs.units import DAY, Duration
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """The days of the week by their names in the file; a run's first day is a Monday."""
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+CREWS = "appointments (crews booked by the day) are served by the agent engine only"
+"""Why the compiled engine (:mod:`sim.engine`) refuses a world with appointments."""
 LONGEST_WAIT = 365 * DAY
 """A year: an order or a repair that waits longer is not waiting, it is lost."""
 

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
+from sim.inputs.appointments import CREWS
 from sim.inputs.units import MONTH, YEAR, parse_duration
 from sim.inputs.world import LOST, PURCHASE, START, World
 
@@ -322,3 +323,13 @@ def _appointments(world: World) -> Problems:
                     )
                 )
     return problems
+
+
+def compiled_refusals(world: World) -> Problems:
+    """What the compiled engine (:mod:`sim.engine`) refuses to run: a touchpoint's
+    appointments, served by the agent engine only (:mod:`sim.agents.crews`), one problem each."""
+    return [
+        (f"touchpoints[{i}].appointments", f"{CREWS}, expected --engine agents")
+        for i, touchpoint in enumerate(world.touchpoints)
+        if touchpoint.appointments is not None
+    ]

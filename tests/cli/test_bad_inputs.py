@@ -192,7 +192,7 @@ CASES: list[Case] = [
     Case("validate-crews-day", ("validate", W), "days[1]: input should be 'mon', 'tue'", W,
          {"w.yaml": _crews("{visits_per_day: 40, max_wait: 10 days, days: [mon, tues]}")}),
     Case("simulate-crews-compiled", ("simulate", W, "--engine", "compiled", *OUT),
-         "touchpoints[2].appointments: appointments (crews booked by the day) are simulated by "
+         "touchpoints[2].appointments: appointments (crews booked by the day) are served by "
          "the agent engine only, expected --engine agents", W,
          {"w.yaml": _crews("{visits_per_day: 40, max_wait: 10 days}")}),
     # simulate: options, worlds, outputs

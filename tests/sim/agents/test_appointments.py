@@ -19,7 +19,6 @@ from scenarios.edits import EditError, _fix
 from scenarios.scenario import FixTouchpoint
 from sim.agents.crews import Crews, appointment_metrics, visit_time
 from sim.agents.simulation import Simulation
-from sim.engine.simulation import AgentsOnly
 from sim.engine.simulation import simulate as compiled
 from sim.inputs.appointments import AppointmentSettings
 from sim.inputs.errors import InputError
@@ -288,7 +287,7 @@ def test_a_fix_of_crews_is_checked(tmp_path):
 
 def test_the_compiled_engine_refuses_appointments(tmp_path):
     params = from_world(load_world(world_file(tmp_path, "{visits_per_day: 20, max_wait: 5 days}")))
-    with pytest.raises(AgentsOnly, match="'field_repair': appointments .* agent engine only"):
+    with pytest.raises(ValueError, match="field_repair: appointments .* agent engine only"):
         compiled(params, customers=100, months=1, seed=1)
 
 
@@ -340,3 +339,19 @@ def test_appointments_with_a_queue_or_in_a_journey_are_refused(tmp_path):
         "expected appointments only at onboarding touchpoints and recurring contacts "
         "(segments[0].journey)"
     ]
+
+
+def test_every_study_command_refuses_appointments_with_the_compiled_engine(tmp_path):
+    """compare, quickwins, attribution and report check their inputs with ``study_inputs``:
+    the compiled engine is refused before any work, the agents are not."""
+    from cli.common import Engine, study_inputs
+
+    path = str(world_file(tmp_path, "{visits_per_day: 20, max_wait: 5 days}"))
+    with pytest.raises(InputError) as raised:
+        study_inputs(path, None, 2, 100, 2, 1, engine=Engine.compiled)
+    assert raised.value.lines() == [
+        f"{path}: touchpoints[4].appointments: appointments (crews booked by the day) are "
+        "served by the agent engine only, expected --engine agents"
+    ]
+    _, sets, _ = study_inputs(path, None, 2, 100, 2, 1, engine=Engine.agents)
+    assert 4 in sets[0].appointments
