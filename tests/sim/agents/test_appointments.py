@@ -27,6 +27,9 @@ from sim.inputs.parameters import from_world
 from sim.inputs.units import DAY, MONTH
 
 BASE = Path(__file__).parents[1] / "worlds_bad" / "valid_base.yaml"
+HOUSEHOLDS = 400
+CUSTOMERS = HOUSEHOLDS + 100
+"""The compact world's installed base here: 400 households and its 100 businesses."""
 REPAIR = """  - id: field_repair
     stage: support
     channel: field
@@ -47,7 +50,7 @@ def world_file(tmp_path: Path, appointments: str, *, prospects: bool = False, **
     """The compact test world with a field repair served by crews, every customer asking for
     one visit a month, churn next to nothing (a neutral hazard of 1e-9), no referrals and,
     unless ``prospects``, no prospects: demand is then exactly the installed base each
-    month."""
+    month (:data:`CUSTOMERS`)."""
     text = BASE.read_text()
     text = text.replace("\nsegments:", REPAIR.format(appointments=appointments) + "\nsegments:")
     text = text.replace(
@@ -58,6 +61,7 @@ def world_file(tmp_path: Path, appointments: str, *, prospects: bool = False, **
     )
     text = text.replace("household: [0.03, 0.02]", "household: [1.0e-9, 1.0e-9]")
     text = text.replace("business: [0.02, 0.015]", "business: [1.0e-9, 1.0e-9]")
+    text = text.replace("customers: 1000", f"customers: {HOUSEHOLDS}")
     text = text.replace("referral_rate: 0.04", "referral_rate: 0")
     text = text.replace("referral_rate: 0.06", "referral_rate: 0")
     if not prospects:
@@ -166,7 +170,7 @@ def test_late_visits_and_metrics_by_month():
 def test_a_run_above_capacity_books_every_repair_for_the_next_day(tmp_path):
     simulation = run(world_file(tmp_path, "{visits_per_day: 200, max_wait: 10 days}"))
     record = requests(simulation)
-    assert len(record) == 1100 * 6  # every customer, every month
+    assert len(record) == CUSTOMERS * 6  # every customer, every month
     assert (record[:, 2] == 1).all()
     results = simulation.results()
     assert (results.appointment_wait.values == 1).all()
@@ -174,21 +178,22 @@ def test_a_run_above_capacity_books_every_repair_for_the_next_day(tmp_path):
 
 
 def test_a_run_below_capacity_grows_its_backlog_by_demand_less_capacity(tmp_path):
-    """1,100 customers ask for a visit every month (no churn, no prospects); crews of 20 a day,
+    """500 customers ask for a visit every month (no churn, no prospects); crews of 8 a day,
     every day, never catch up: the backlog at a month's end is the visits asked for so far
-    less 20 for every visit day gone (day 1 on), and grows by 1,100 less 20 a day a month."""
-    months, capacity = 6, 20
+    less 8 for every visit day gone (day 1 on), and grows by 500 less 8 a day a month."""
+    months, capacity = 5, 8
     simulation = run(
         world_file(tmp_path, f"{{visits_per_day: {capacity}, max_wait: 365 days}}"), months
     )
     results = simulation.results()
-    assert results.churned.sum() == 0 and results.acquired.sum() == 0  # demand 1,100 a month
-    assert (results.appointment_requested.values == 1100).all()
+    assert results.churned.sum() == 0 and results.acquired.sum() == 0  # demand 500 a month
+    assert (results.appointment_requested.values == CUSTOMERS).all()
     ends = np.arange(1, months + 1) * MONTH
     days_gone = np.array([np.count_nonzero(visit_time(np.arange(1, 400)) < end) for end in ends])
     backlog = results.appointment_backlog.values[0]
-    assert backlog.tolist() == (1100 * np.arange(1, months + 1) - capacity * days_gone).tolist()
-    assert np.diff(backlog).tolist() == (1100 - capacity * np.diff(days_gone)).tolist()
+    asked = CUSTOMERS * np.arange(1, months + 1)
+    assert backlog.tolist() == (asked - capacity * days_gone).tolist()
+    assert np.diff(backlog).tolist() == (CUSTOMERS - capacity * np.diff(days_gone)).tolist()
     assert (
         results.appointment_visits.values[0].tolist()
         == (capacity * np.diff(days_gone, prepend=0)).tolist()
@@ -200,7 +205,7 @@ def test_every_request_gets_the_first_free_day_or_is_cancelled(tmp_path):
     day is the first after its own with fewer bookings than slots, within max_wait, and a
     cancelled request found every such day full."""
     path = world_file(
-        tmp_path, "{visits_per_day: 30, days: [mon, tue, wed, thu, fri], max_wait: 8 days}"
+        tmp_path, "{visits_per_day: 10, days: [mon, tue, wed, thu, fri], max_wait: 8 days}"
     )
     simulation = run(path, months=4)
     k = simulation.params.touchpoints.index("field_repair")
@@ -217,7 +222,7 @@ def test_every_request_gets_the_first_free_day_or_is_cancelled(tmp_path):
             assert day == -1
             cancelled += 1
     results = simulation.results()
-    assert cancelled > 1000  # the limit binds: 1,100 a month against about 650 visits
+    assert cancelled > 500  # the limit binds: 500 a month against about 220 visits
     assert results.appointment_cancelled.sum() == cancelled
 
 
@@ -257,16 +262,16 @@ def test_an_installer_who_cannot_come_cancels_the_order(tmp_path):
 
 def test_more_crews_from_a_month_on_drain_the_backlog(tmp_path):
     """A scenario's fix of the crews (:func:`scenarios.edits._fix`) from month 3: the backlog
-    grows by 1,100 less 20 a day a month, then falls: the new slots take the requests from
+    grows by 500 less 8 a day a month, then falls: the new slots take the requests from
     tomorrow on (visits booked before keep their days)."""
-    path = world_file(tmp_path, "{visits_per_day: 20, max_wait: 365 days}")
+    path = world_file(tmp_path, "{visits_per_day: 8, max_wait: 365 days}")
     params = from_world(load_world(path))
     fix = FixTouchpoint.model_validate(
         {"kind": "fix", "touchpoint": "field_repair", "appointments": {"extra_visits_per_day": 40}}
     )
     more = _fix(params, fix)
-    assert more.appointments[4].visits_per_day == 60 and params.appointments[4].visits_per_day == 20
-    results = run(path, months=6, changes=[(3, more)]).results()
+    assert more.appointments[4].visits_per_day == 48 and params.appointments[4].visits_per_day == 8
+    results = run(path, months=5, changes=[(3, more)]).results()
     backlog = results.appointment_backlog.values[0]
     assert (np.diff(backlog[:3]) > 0).all() and (np.diff(backlog[2:]) < 0).all()
 
