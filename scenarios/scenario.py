@@ -122,6 +122,18 @@ class AddTouchpoint(StrictModel):
         return self
 
 
+def _one_change(fix: StrictModel, level: str, extra: str) -> StrictModel:
+    """A fix that states a new ``level`` or an ``extra`` to add to it, not both, and at least
+    one of its fields (named in the message: "agents, extra_agents, handling_mean or
+    resolution")."""
+    if getattr(fix, level) is not None and getattr(fix, extra) is not None:
+        raise ValueError(f"expected {level} or {extra}, not both")
+    if fix.model_fields_set == set():
+        *others, last = type(fix).model_fields
+        raise ValueError(f"nothing to change, expected {', '.join(others)} or {last}")
+    return fix
+
+
 class QueueFix(StrictModel):
     """New staffing, handling time or first-contact resolution of a queued touchpoint."""
 
@@ -135,13 +147,7 @@ class QueueFix(StrictModel):
 
     @model_validator(mode="after")
     def _one_change(self) -> QueueFix:
-        if self.agents is not None and self.extra_agents is not None:
-            raise ValueError("expected agents or extra_agents, not both")
-        if self.model_fields_set == set():
-            raise ValueError(
-                "nothing to change, expected agents, extra_agents, handling_mean or resolution"
-            )
-        return self
+        return _one_change(self, "agents", "extra_agents")
 
 
 class AppointmentsFix(StrictModel):
@@ -154,13 +160,7 @@ class AppointmentsFix(StrictModel):
 
     @model_validator(mode="after")
     def _one_change(self) -> AppointmentsFix:
-        if self.visits_per_day is not None and self.extra_visits_per_day is not None:
-            raise ValueError("expected visits_per_day or extra_visits_per_day, not both")
-        if self.model_fields_set == set():
-            raise ValueError(
-                "nothing to change, expected visits_per_day, extra_visits_per_day or days"
-            )
-        return self
+        return _one_change(self, "visits_per_day", "extra_visits_per_day")
 
 
 class FixTouchpoint(StrictModel):

@@ -288,6 +288,14 @@ def test_a_fix_of_crews_is_checked(tmp_path):
     )
     with pytest.raises(EditError, match="has no appointments"):
         _fix(params, other)
+    for fields, message in [
+        ({"visits_per_day": 5, "extra_visits_per_day": 1}, "not both"),
+        ({}, "nothing to change, expected visits_per_day, extra_visits_per_day or days"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            FixTouchpoint.model_validate(
+                {"kind": "fix", "touchpoint": "field_repair", "appointments": fields}
+            )
 
 
 def test_the_compiled_engine_refuses_appointments(tmp_path):
