@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from cli.common import (
+    Engine,
     WorldArg,
+    check_engine,
     check_memory,
     check_options,
     console,
@@ -43,7 +45,9 @@ def demo_data(
 
     check_options(customers=customers, months=months, seed=seed)  # before the work
     check_folder(out)
-    params = from_world(load_world(world))
+    loaded = load_world(world)
+    check_engine(world, loaded, Engine.compiled)  # its observer is the compiled engine's
+    params = from_world(loaded)
     check_memory(params, customers, months)
     with errors.status(f"simulating {customers:,} customers over {months} months"):
         tables = make(

@@ -51,7 +51,7 @@ from sim.agents.desk import Desk
 from sim.agents.draws import address, child, perceive, pick, poor_view, uniform
 from sim.agents.rules import AT_ONCE, STAFFED
 from sim.engine.desks import ARRIVAL, RATING
-from sim.engine.fcfs import ABANDONED, RESOLUTION, RESOLVED, RETRY, UNRESOLVED
+from sim.engine.fcfs import ABANDONED, UNRESOLVED
 from sim.inputs.queues import QueueSettings
 from sim.inputs.units import MONTH
 
@@ -179,46 +179,23 @@ class Customer:
         self.poor[touchpoint] = (3.0 - view) / 2.0
 
     def call(self, desk: Desk, touchpoint: int, month: int, visit: int):
-        """A contact with a staffed touchpoint, at its own time in the month: ask for an
-        agent and wait, until one picks up or patience runs out; an agent who picks up
-        resolves it or not; a caller who hung up or was not helped may call back later. Each
-        attempt is an experience when it ends (:meth:`queued_experience`). What happens
-        follows the desk's settings at the moment the agent picks up or the caller hangs up
-        (a restaffed desk's new handling, resolution and call-backs from the month it
-        changes)."""
-        company, env = self.company, self.company.env
+        """A contact with a staffed touchpoint, at its own time in the month (or its time by
+        the desk's profile): it waits for an agent, is served or hangs up, and may call back
+        (:meth:`sim.agents.desk.Desk.serve`); each attempt is an experience when it ends
+        (:meth:`queued_experience`). Customers not simulated call beside it
+        (:meth:`sim.agents.desk.Desk.others`)."""
         contact = child(self.queue_stream, address(0, month, touchpoint, visit))
         number, desk.offered = desk.offered, desk.offered + 1
-        yield company.at((month + uniform(contact, address(0, 0, 0, ARRIVAL))) * MONTH)
-        patience = desk.patience(contact, 0, desk.settings)
-        attempt = 0
-        while True:
-            arrival = env.now
-            with desk.agents.request() as agent:
-                if agent.triggered or patience == math.inf:  # an agent is free, or no hurry
-                    yield agent
-                else:  # wait for an agent, or until patience runs out
-                    yield agent | env.timeout(patience)
-                start, settings = env.now, desk.settings  # the settings of this moment
-                if agent.triggered:  # an agent picked up
-                    handling = desk.handling(contact, attempt, settings)
-                    desk.agents.busy_until(agent, start + handling)
-                    yield env.timeout(handling)
-                    resolved = uniform(contact, address(0, 0, attempt, RESOLUTION))
-                    outcome = RESOLVED if resolved < settings.resolution else UNRESOLVED
-                else:
-                    outcome = ABANDONED
-            desk.record(number, attempt, arrival, start, env.now, outcome)
-            wait = (start - arrival) / desk.time_scale
+        rank = desk.rank[self.segment]
+        desk.classes.append(rank)
+        desk.calling += 1
+        desk.others(contact, month, rank)
+        yield self.company.at(desk.arrival(contact, month))
+
+        def experience(attempt: int, wait: float, outcome: int) -> None:
             self.queued_experience(touchpoint, contact, attempt, wait, outcome)
-            retry = settings.retry
-            chance = retry.after_abandon if outcome == ABANDONED else retry.after_unresolved
-            calls_back = uniform(contact, address(0, 0, attempt, RETRY)) < chance
-            if outcome == RESOLVED or attempt + 1 >= retry.max_attempts or not calls_back:
-                return
-            attempt += 1
-            patience = desk.patience(contact, attempt, settings)
-            yield env.timeout(retry.delay * desk.time_scale)
+
+        yield from desk.serve(contact, number, rank, experience)
 
     def appointment(self, crews: Crews, touchpoint: int, month: int, visit: int):
         """A contact with a touchpoint served by crews (a repair), at its own time in the

@@ -77,7 +77,13 @@ class Simulation:
         self.fraction = customers / base if base > 0 else 1.0
         if self.fraction > 0:
             self.company.desks = {
-                k: Desk(self.company.env, settings, time_scale=1 / self.fraction)
+                k: Desk(
+                    self.company.env,
+                    settings,
+                    time_scale=1 / self.fraction,
+                    segments=params.segments,
+                    until=months * MONTH,
+                )
                 for k, settings in sorted(params.queues.items())
             }
             self.company.crews = {

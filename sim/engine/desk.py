@@ -37,6 +37,10 @@ from sim.engine.growing import Growing
 from sim.engine.streams import Streams, pack
 from sim.inputs.queues import Handling, QueueSettings
 
+OTHER = -1
+"""The contact number of a record of a contact no simulated customer made (the agent
+engine's others at a desk on the company's clock, :meth:`sim.agents.desk.Desk.others`): it
+takes agents' time (occupancy) and counts in no other metric."""
 OUTCOMES = np.array(["resolved", "unresolved", "abandoned"])
 """Outcome names by the codes of :mod:`sim.engine.fcfs`."""
 
@@ -308,14 +312,16 @@ class DeskLog:
         )
 
     def _sorted(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """Records by arrival; the served (not abandoned) records by start of service; the
-        longest service."""
+        """The simulated contacts' records by arrival; the served (not abandoned) records by
+        start of service, others' too; the longest service."""
         if self._cached[0] != len(self.records):
             r = self.records
             served = r[r["outcome"] != ABANDONED]
             busy = served[np.argsort(served["start"], kind="stable")]
             longest = float((busy["end"] - busy["start"]).max(initial=0.0))
-            self._cached = (len(r), (r[np.argsort(r["arrival"], kind="stable")], busy, longest))
+            own = r[r["contact"] != OTHER]
+            by_arrival = own[np.argsort(own["arrival"], kind="stable")]
+            self._cached = (len(r), (by_arrival, busy, longest))
         return self._cached[1]
 
     def _agent_time(self, start: float, end: float) -> float:

@@ -42,6 +42,7 @@ from sim.engine.streams import Streams, customer_ids
 from sim.formulas.chains import absorb, effective_transitions
 from sim.inputs.appointments import CREWS
 from sim.inputs.parameters import Parameters
+from sim.inputs.queues import AGENTS_ONLY
 from sim.inputs.units import MONTH
 from sim.inputs.world import LOYALTY_CLASSES
 
@@ -125,6 +126,12 @@ class Simulation:
         self.changes = check_changes(params, changes)
         for k in params.appointments:
             raise ValueError(f"{params.touchpoints[k]}: {CREWS}, expected --engine agents")
+        for k, settings in params.queues.items():
+            for name in settings.agents_only:
+                raise ValueError(
+                    f"{params.touchpoints[k]}: the agent engine alone serves "
+                    f"{AGENTS_ONLY[name]}, expected --engine agents"
+                )
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         base = params.customers.sum()

@@ -5,7 +5,9 @@ agents, exponential patience rate ``theta``, offered load a = lam/mu, rho = lam/
 are in the unit of the rates. :func:`birth_death` is an independent second implementation of
 :func:`erlang_c` and :func:`erlang_a`, from the truncated birth-death chain.
 
-References: Mandelbaum & Zeltyn, "The Palm/Erlang-A queue, with applications to call centers";
+References: Cobham (1954), "Priority assignment in waiting line problems", Operations Research
+2(1) (the non-preemptive priority queue, :func:`priority_waits`); Mandelbaum & Zeltyn, "The
+Palm/Erlang-A queue, with applications to call centers";
 Garnett, Mandelbaum & Reiman (2002), "Designing a call center with impatient customers", M&SOM.
 """
 
@@ -156,6 +158,30 @@ def erlang_c(lam: float, mu: float, servers: int) -> QueueMetrics:
         return 1.0 - p_wait * math.exp(-(cmu - lam) * t)
 
     return QueueMetrics(p_wait, 0.0, 0.0, mean_wait, occupancy, sl)
+
+
+def priority_waits(lams: list[float], mu: float, servers: int) -> list[float]:
+    """Mean waits by class of the M/M/c queue with non-preemptive priorities (Cobham 1954;
+    Gross & Harris, Fundamentals of Queueing Theory, section 3.4): class k (0 served first)
+    arriving at ``lams[k]``, every class served at rate ``mu`` by ``servers`` agents, first
+    come first served within a class,
+
+        W_k = (C(c, a) / (c mu)) / ((1 - sigma_{k-1}) (1 - sigma_k)),
+        sigma_k = sum_{i <= k} lam_i / (c mu),
+
+    C the Erlang C probability of waiting at the total load a = sum lam / mu. With one class
+    it is Erlang C's mean wait; the waits averaged over the classes (weighted by lam) are
+    too, since the order of service does not change the work waiting.
+    """
+    lam = float(sum(lams))
+    p_wait = erlang_c(lam, mu, servers).p_wait
+    cmu, waits, below = servers * mu, [], 0.0
+    for lam_k in lams:
+        _check_positive(lam=lam_k)
+        above = below + lam_k / cmu
+        waits.append(p_wait / cmu / ((1 - below) * (1 - above)))
+        below = above
+    return waits
 
 
 def erlang_a(lam: float, mu: float, servers: int, theta: float) -> QueueMetrics:

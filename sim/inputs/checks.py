@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from sim.inputs.appointments import CREWS
+from sim.inputs.queues import AGENTS_ONLY
 from sim.inputs.units import MONTH, YEAR, parse_duration
 from sim.inputs.world import LOST, PURCHASE, START, World
 
@@ -30,6 +31,7 @@ def check_world(world: World) -> Problems:
         *_duplicates("segments", world.segment_ids),
         *_reserved(world.segment_ids),
         *_ratings(world),
+        *_priorities(world),
         *_segments(world),
         *_churn(world),
         *_loyalty(world),
@@ -121,6 +123,21 @@ def _ratings(world: World) -> Problems:
                     )
                 )
     return problems
+
+
+def _priorities(world: World) -> Problems:
+    """A queue's ``priority`` names segments of the world."""
+    return [
+        problem
+        for i, touchpoint in enumerate(world.touchpoints)
+        if touchpoint.queue is not None and touchpoint.queue.priority is not None
+        for problem in unknown(
+            f"touchpoints[{i}].queue.priority",
+            touchpoint.queue.priority,
+            world.segment_ids,
+            "segment",
+        )
+    ]
 
 
 def _segments(world: World) -> Problems:
@@ -326,10 +343,21 @@ def _appointments(world: World) -> Problems:
 
 
 def compiled_refusals(world: World) -> Problems:
-    """What the compiled engine (:mod:`sim.engine`) refuses to run: a touchpoint's
-    appointments, served by the agent engine only (:mod:`sim.agents.crews`), one problem each."""
-    return [
-        (f"touchpoints[{i}].appointments", f"{CREWS}, expected --engine agents")
-        for i, touchpoint in enumerate(world.touchpoints)
-        if touchpoint.appointments is not None
-    ]
+    """What the compiled engine (:mod:`sim.engine`) refuses to run, one problem each: the
+    queue settings only the agent engine serves (:data:`sim.inputs.queues.AGENTS_ONLY`) and a
+    touchpoint's appointments (:mod:`sim.agents.crews`)."""
+    problems: Problems = []
+    for i, touchpoint in enumerate(world.touchpoints):
+        if touchpoint.queue is not None:
+            problems += [
+                (
+                    f"touchpoints[{i}].queue.{name}",
+                    f"the agent engine alone serves {AGENTS_ONLY[name]}, expected --engine agents",
+                )
+                for name in touchpoint.queue.agents_only
+            ]
+        if touchpoint.appointments is not None:
+            problems.append(
+                (f"touchpoints[{i}].appointments", f"{CREWS}, expected --engine agents")
+            )
+    return problems

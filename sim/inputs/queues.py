@@ -4,17 +4,26 @@ A call centre, a store or a field-repair desk has limited staff; its settings sa
 agents are on duty, how long a contact takes, how long callers wait before hanging up, the
 service-level target, first-contact resolution, repeat contacts and how waiting turns into a
 rating. The desk that serves contacts with them is :class:`sim.engine.desk.QueueDesk`.
+
+Three settings only the agent engine (:mod:`sim.agents`) serves (:data:`AGENTS_ONLY`): the
+segments served first (``priority``), the hours of the week at which contacts come
+(``profile``) and the agents' ``shifts``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
-from sim.inputs.schema import Probability, StrictModel
+from sim.inputs.schema import Id, NonNegative, Probability, StrictModel
 from sim.inputs.units import MONTH, Duration
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""The days of the week, as ``shifts`` name them; a run starts on a Monday at 00:00."""
+HOURS_A_WEEK = 168
 
 
 def _share(value: float) -> float:
@@ -118,6 +127,71 @@ class Experience(StrictModel):
     """One rating point lost per this much waiting (minutes in Python)."""
 
 
+def _weights(values: list[float], length: int) -> list[float]:
+    if len(values) != length:
+        raise ValueError(f"has {len(values)} weights, expected {length}")
+    if not sum(values) > 0:
+        raise ValueError("weights are all zero, expected at least one above 0")
+    return values
+
+
+class Profile(StrictModel):
+    """When in the week contacts come: relative weights by hour of the day (24, from
+    00:00-01:00) and by day of the week (7, Monday first); the weight of an hour of the week
+    is their product. Either may be left out (flat).
+
+    Example: ``{by_hour: [0, 0, 0, 0, 0, 0, 1, 2, 4, 5, ...], by_weekday: [1.4, 1, 1, 1, 1,
+    0.6, 0.3]}`` (more calls on Monday, few at night and at weekends).
+    """
+
+    by_hour: Annotated[list[NonNegative], AfterValidator(lambda v: _weights(v, 24))] | None = None
+    by_weekday: Annotated[list[NonNegative], AfterValidator(lambda v: _weights(v, 7))] | None = None
+
+    def weights(self) -> list[float]:
+        """The relative weight of each of the week's 168 hours, Monday 00:00-01:00 first."""
+        by_hour, by_weekday = self.by_hour or [1.0] * 24, self.by_weekday or [1.0] * 7
+        return [by_weekday[h // 24] * by_hour[h % 24] for h in range(HOURS_A_WEEK)]
+
+
+def _clock(value: str) -> str:
+    match = re.fullmatch(r"([01]\d|2[0-4]):([0-5]\d)", value)
+    if not match or (match[1] == "24" and match[2] != "00"):
+        raise ValueError(f"got {value!r}, expected a time of day such as '08:00' (to '24:00')")
+    return value
+
+
+Clock = Annotated[str, AfterValidator(_clock)]
+"""A time of day, ``"HH:MM"``, ``"24:00"`` being the day's end."""
+
+
+class Shift(StrictModel):
+    """Agents on duty from one time of day to a later one on some days of the week, e.g.
+    ``{from: "08:00", to: "20:00", days: [mon, tue, wed, thu, fri], agents: 5}``; a shift
+    through midnight is written as two. Shifts that overlap add their agents."""
+
+    model_config = {**StrictModel.model_config, "populate_by_name": True}
+
+    start: Clock = Field(alias="from")
+    to: Clock
+    days: list[Literal[WEEKDAYS]] = list(WEEKDAYS)  # type: ignore[valid-type]
+    agents: Annotated[int, Field(ge=0, le=100_000)]
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Shift:
+        if self.minutes(self.to) <= self.minutes(self.start):
+            raise ValueError(
+                f"ends at {self.to}, not after it starts ({self.start}): expected 'to' later"
+                " than 'from' (a shift through midnight is two shifts)"
+            )
+        return self
+
+    @staticmethod
+    def minutes(clock: str) -> int:
+        """Minutes after midnight of ``"HH:MM"``."""
+        hours, minutes = clock.split(":")
+        return 60 * int(hours) + int(minutes)
+
+
 class QueueSettings(StrictModel):
     """A queued touchpoint in the world file.
 
@@ -127,8 +201,12 @@ class QueueSettings(StrictModel):
                 service_level: {share: 0.8, within: 20 s}, resolution: 0.85}
     """
 
-    agents: Annotated[int, Field(ge=1, le=100_000)]
-    """Agents on duty: 100,000 is more than the largest call centres seat."""
+    shifts: list[Shift] | None = Field(default=None, min_length=1)
+    """Agents on duty by time of day and day of the week, besides ``agents`` (declared first,
+    so that ``agents`` may be 0 with shifts)."""
+    agents: Annotated[int, Field(ge=0, le=100_000)]
+    """Agents on duty at every hour (with ``shifts``, besides theirs; 0 allowed then):
+    100,000 is more than the largest call centres seat."""
     handling: Handling
     patience: Patience | None = None
     """None: nobody hangs up (Erlang C)."""
@@ -137,8 +215,61 @@ class QueueSettings(StrictModel):
     """First-contact resolution: P(an answered contact is resolved)."""
     retry: Retry = Retry()
     experience: Experience = Experience()
+    priority: list[Id] | None = Field(default=None, min_length=1)
+    """Segments served first, in order (non-preemptive; unlisted segments last; first come
+    first served within a class)."""
+    profile: Profile | None = None
+    """When in the week contacts come (None: at any time alike)."""
+
+    @field_validator("agents")
+    @classmethod
+    def _someone_on_duty(cls, agents: int, info: ValidationInfo) -> int:
+        if agents < 1 and "shifts" in info.data and not info.data["shifts"]:  # (not if
+            # the shifts were refused: their own problem is the one to show)
+            raise ValueError(f"got {agents}, expected at least 1 agent on duty (or shifts)")
+        return agents
+
+    @model_validator(mode="after")
+    def _distinct_and_staffed(self) -> QueueSettings:
+        if self.shifts and max(agents for _, agents in self.roster()) < 1:
+            raise ValueError("shifts: no agent is ever on duty, expected agents in a shift")
+        if self.priority is not None and len(set(self.priority)) < len(self.priority):
+            raise ValueError("priority: names a segment twice, expected each segment once")
+        return self
+
+    @property
+    def agents_only(self) -> list[str]:
+        """The settings used here that only the agent engine serves (:data:`AGENTS_ONLY`)."""
+        return [name for name in AGENTS_ONLY if getattr(self, name) is not None]
+
+    def roster(self) -> list[tuple[float, int]]:
+        """The week's staffing: (minute of the week from which, agents on duty), at each
+        change; the first at minute 0. ``agents`` at every hour, plus every shift on duty."""
+        changes = [0] * (7 * 24 * 60 + 1)
+        for shift in self.shifts or []:
+            for day in shift.days:
+                at = WEEKDAYS.index(day) * 24 * 60
+                changes[at + shift.minutes(shift.start)] += shift.agents
+                changes[at + shift.minutes(shift.to)] -= shift.agents
+        roster, on_duty = [(0.0, self.agents)], self.agents
+        for minute, change in enumerate(changes[:-1]):
+            if change:
+                on_duty += change
+                if roster[-1][0] == minute:
+                    roster[-1] = (float(minute), on_duty)
+                elif roster[-1][1] != on_duty:
+                    roster.append((float(minute), on_duty))
+        return roster
 
     @property
     def theta(self) -> float | None:
         """Patience rate per minute, None without abandonment."""
         return None if self.patience is None else self.patience.rate
+
+
+AGENTS_ONLY = {
+    "priority": "priority by segment",
+    "profile": "a contact profile",
+    "shifts": "agents' shifts",
+}
+"""Queue settings only the agent engine serves, with their names for a refusal."""

@@ -68,6 +68,12 @@ def _world(old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
+RATED_CALLS = "    ratings: {default: [0.12, 0.15, 0.28, 0.30, 0.15]}\n"
+"""The call centre's ratings, the last line of the compact world's touchpoints."""
+QUEUE = "    queue:\n      agents: 1\n      handling: {mean: 6 min}\n"
+"""A queue for the compact world's call centre, its further settings to follow."""
+
+
 def _scenario(old: str, new: str) -> str:
     """The bundled 'Clearer invoice' scenario with one replacement."""
     text = FIX.read_text()
@@ -195,7 +201,34 @@ CASES: list[Case] = [
          "touchpoints[2].appointments: appointments (crews booked by the day) are served by "
          "the agent engine only, expected --engine agents", W,
          {"w.yaml": _crews("{visits_per_day: 40, max_wait: 10 days}")}),
+    Case("validate-priority-segment", ("validate", W),
+         "touchpoints[3].queue.priority.firms: unknown segment 'firms', expected one of", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE + "      priority: [firms]\n")}),
+    Case("validate-shift-ends-first", ("validate", W),
+         "touchpoints[3].queue.shifts[0]: ends at 08:00, not after it starts (20:00)", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE
+                           + '      shifts: [{from: "20:00", to: "08:00", agents: 2}]\n')}),
+    Case("validate-shift-agents", ("validate", W), "touchpoints[3].queue.shifts[0].agents", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE
+                           + '      shifts: [{from: "08:00", to: "20:00", agents: -2}]\n')}),
+    Case("validate-profile-hours", ("validate", W),
+         "touchpoints[3].queue.profile.by_hour: has 23 weights, expected 24", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE
+                           + f"      profile: {{by_hour: {[1] * 23}}}\n")}),
+    Case("validate-profile-zero", ("validate", W),
+         "touchpoints[3].queue.profile.by_weekday: weights are all zero", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE
+                           + f"      profile: {{by_weekday: {[0] * 7}}}\n")}),
+    Case("validate-profile-negative", ("validate", W),
+         "touchpoints[3].queue.profile.by_weekday[6]", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE
+                           + f"      profile: {{by_weekday: {[1] * 6 + [-1]}}}\n")}),
     # simulate: options, worlds, outputs
+    Case("simulate-compiled-shifts", ("simulate", W, *OUT),
+         "touchpoints[3].queue.shifts: the agent engine alone serves agents' shifts, expected "
+         "--engine agents", W,
+         {"w.yaml": _world(RATED_CALLS, RATED_CALLS + QUEUE
+                           + '      shifts: [{from: "08:00", to: "20:00", agents: 2}]\n')}),
     Case("simulate-customers", ("simulate", "demo", "--customers", "1000000000", *OUT),
          "got 1,000,000,000, expected 1 to 100,000,000", "--customers"),
     Case("simulate-months", ("simulate", "demo", "--months", "100000", *OUT),

@@ -11,6 +11,7 @@ from sim.formulas.erlang import (
     erlang_a,
     erlang_b,
     erlang_c,
+    priority_waits,
     staffing,
     staffing_table,
 )
@@ -202,3 +203,18 @@ def test_service_level_monte_carlo():
 def test_bad_inputs(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_priority_waits_keep_the_work_waiting_and_reduce_to_erlang_c():
+    """Cobham's waits by class: one class is Erlang C; with several, the lam-weighted mean
+    wait is Erlang C's (the work waiting does not depend on the order of service, Kleinrock's
+    conservation law); a class served earlier waits less."""
+    mu, c = 1 / 6, 3
+    assert priority_waits([0.4], mu, c)[0] == pytest.approx(
+        erlang_c(0.4, mu, c).mean_wait, rel=1e-12
+    )
+    lams = [0.08, 0.12, 0.2]
+    waits = priority_waits(lams, mu, c)
+    mean = sum(lam * w for lam, w in zip(lams, waits, strict=True)) / sum(lams)
+    assert mean == pytest.approx(erlang_c(0.4, mu, c).mean_wait, rel=1e-12)
+    assert waits[0] < waits[1] < waits[2]

@@ -226,7 +226,38 @@ def test_service_level_target():
 @pytest.mark.parametrize(
     ("body", "field", "expected"),
     [
-        ({"agents": 0}, "agents", "greater than or equal to 1"),
+        ({"agents": 0}, "agents", "got 0, expected at least 1 agent on duty (or shifts)"),
+        ({"agents": -1}, "agents", "greater than or equal to 0"),
+        ({"priority": []}, "priority", "at least 1 item"),
+        ({"priority": ["a", "a"]}, "", "names a segment twice"),
+        ({"profile": {"by_hour": [1] * 23}}, "profile.by_hour", "has 23 weights, expected 24"),
+        ({"profile": {"by_weekday": [0] * 7}}, "profile.by_weekday", "weights are all zero"),
+        ({"profile": {"by_hour": [-1] + [1] * 23}}, "profile.by_hour.0", "greater than or"),
+        (
+            {"shifts": [{"from": "20:00", "to": "08:00", "agents": 2}]},
+            "shifts.0",
+            "ends at 08:00, not after it starts (20:00)",
+        ),
+        (
+            {"shifts": [{"from": "08:00", "to": "20:00", "agents": -2}]},
+            "shifts.0.agents",
+            "greater than or equal to 0",
+        ),
+        (
+            {"shifts": [{"from": "8 am", "to": "20:00", "agents": 2}]},
+            "shifts.0.from",
+            "expected a time of day such as '08:00'",
+        ),
+        (
+            {"shifts": [{"from": "08:00", "to": "20:00", "days": ["monday"], "agents": 2}]},
+            "shifts.0.days.0",
+            "'mon', 'tue'",
+        ),
+        (
+            {"agents": 0, "shifts": [{"from": "08:00", "to": "20:00", "agents": 0}]},
+            "",
+            "no agent is ever on duty",
+        ),
         ({"handling": {"mean": "-3 min"}}, "handling.mean", "expected a duration of at least 0"),
         ({"handling": {"mean": "0 min"}}, "handling.mean", "greater than 0"),
         ({"patience": {"share": 1.5, "within": "1 min"}}, "patience.share", "strictly between"),
@@ -252,8 +283,25 @@ def test_bad_settings(body, field, expected):
     with pytest.raises(ValidationError) as info:
         QueueSettings.model_validate(good | body)
     message = str(info.value)
-    assert f"\n{field}\n" in message, message
+    assert not field or f"\n{field}\n" in message, message
     assert expected in message, message
+
+
+def test_the_roster_adds_shifts_to_the_agents_at_every_hour():
+    """Two agents at every hour, three more from 08:00 to 20:00 on weekdays, two more on
+    Saturday from 10:00 to 16:00 (as minutes of the week, Monday 00:00 first)."""
+    s = settings(2, shifts=[
+        {"from": "08:00", "to": "20:00", "days": ["mon", "tue", "wed", "thu", "fri"],
+         "agents": 3},
+        {"from": "10:00", "to": "16:00", "days": ["sat"], "agents": 2},
+    ])  # fmt: skip
+    day = 24 * 60
+    week = [(0.0, 2)]
+    for d in range(5):
+        week += [(d * day + 480.0, 5), (d * day + 1200.0, 2)]
+    week += [(5 * day + 600.0, 4), (5 * day + 960.0, 2)]
+    assert s.roster() == week
+    assert s.agents_only == ["shifts"]
 
 
 def test_settings_parse_durations():

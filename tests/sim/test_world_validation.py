@@ -147,7 +147,11 @@ ONE_LINE_CASES = [
     ("duplicate_yaml_key.yaml", "line 52", "duplicate key 'ad', expected each key once"),
     ("negative_duration.yaml", "economics.horizon", "expected a duration of at least 0"),
     ("infinite_cost.yaml", "touchpoints[0].cost_per_contact", "should be a finite number"),
-    ("queue_no_agents.yaml", "touchpoints[3].queue.agents", "got 0, expected >= 1"),
+    (
+        "queue_no_agents.yaml",
+        "touchpoints[3].queue.agents",
+        "got 0, expected at least 1 agent on duty (or shifts)",
+    ),
     ("substitution_above_one.yaml", "touchpoints[1].substitution", "got 1.2, expected <= 1"),
     ("probability_true.yaml", "segments[0].journey.start.ad", "a valid number (got True)"),
     ("tenure_mix_word.yaml", "segments[0].tenure_mix", "got 'stable', expected steady, new or"),
