@@ -122,6 +122,10 @@ def quickwins(
         wins = quick_wins(
             loaded, sets, settings, given, executor(scheduler, serial), store, progress, value
         )
+        if posterior is not None:  # which draws ran: ctm maturity --quickwins checks it
+            from models.posterior import stored_checksum
+
+            wins.study.results.attrs["posterior_checksum"] = stored_checksum(posterior)
         matrix = matrix_plot(wins.table, wins.thresholds, currency)
         files = write_quickwins(wins, out, {"matrix.png": matrix})
     console.print(quickwins_table(wins.table, currency, value))

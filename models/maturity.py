@@ -321,11 +321,7 @@ def valued(
             "P(in the top 3)"
         )
         return top, Answer(2, name, NO, evidence)
-    beta = posterior["posterior"]["beta"].transpose("chain", "draw", "segment", "touchpoint")
-    beta = beta.sel(segment=world.segment_ids, touchpoint=ids).values.reshape(
-        -1, len(world.segment_ids), len(ids)
-    )
-    effect = (weights[None] * beta).sum(axis=1)  # (draw, touchpoint)
+    effect = effects(world, posterior["posterior"]["beta"])  # (draw, touchpoint)
     ranks = (-effect).argsort(axis=1, kind="stable").argsort(axis=1, kind="stable")
     p_top = (ranks < TOP).mean(axis=0)
     order = np.argsort(-p_top, kind="stable")[:TOP]
@@ -346,6 +342,18 @@ def valued(
     else:
         answer = NO
     return top, Answer(2, name, answer, evidence)
+
+
+def effects(world: World, beta: xr.DataArray) -> np.ndarray:
+    """Each touchpoint's effect of a poor view on churn weighted by reach (:func:`reach`), draw
+    by draw: ``beta`` (chain, draw, segment, touchpoint) to (chain x draw, touchpoint), the
+    draws in the order of :func:`models.draws.sample_indices` (chain by chain)."""
+    ids = world.touchpoint_ids
+    beta = beta.transpose("chain", "draw", "segment", "touchpoint")
+    beta = beta.sel(segment=world.segment_ids, touchpoint=ids).values.reshape(
+        -1, len(world.segment_ids), len(ids)
+    )
+    return (reach(world)[None] * beta).sum(axis=1)
 
 
 def recent(table: pd.DataFrame, date: str = "date") -> pd.DataFrame:
@@ -539,11 +547,19 @@ def classes(responses: pd.DataFrame | None) -> Answer:
     return Answer(6, name, answer, evidence)
 
 
-def write_maturity(found: Maturity, out: Path) -> list[str]:
+def write_maturity(
+    found: Maturity, out: Path, extra: tuple[str, pd.DataFrame, dict] | None = None
+) -> list[str]:
     """``maturity.csv`` (one row per question; text cells made safe for a spreadsheet) and
     ``maturity.json`` (the answers, the level and how it was reached) into ``out``, atomically;
-    returns the file names."""
+    returns the file names. ``extra`` (name, table, summary), such as what to measure next
+    (``ctm maturity --quickwins``): the table as ``name.csv`` and the summary under ``name``
+    in the JSON."""
+    summary = found.as_dict()
     with atomic_directory(out) as folder:
         csv_safe(found.table()).to_csv(folder / "maturity.csv", index=False)
-        (folder / "maturity.json").write_text(json.dumps(found.as_dict(), indent=1))
+        if extra is not None:
+            name, table, summary[name] = extra
+            csv_safe(table).to_csv(folder / f"{name}.csv", index=False)
+        (folder / "maturity.json").write_text(json.dumps(summary, indent=1))
     return sorted(p.name for p in out.iterdir())

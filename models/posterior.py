@@ -140,6 +140,14 @@ def load_posterior(path: Path, world: World) -> xr.DataTree:
     return tree
 
 
+def stored_checksum(path: Path) -> str:
+    """The checksum a posterior file was written with (:func:`checksum`; empty for a file
+    written before checksums were added): the posterior's identity, recorded with a run of its
+    draws (``ctm quickwins``), so that a later reader can tell the draws are this file's."""
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        return str(tree.attrs.get("ctm_checksum", ""))
+
+
 def checksum(draws: xr.Dataset) -> str:
     """SHA-256 of every variable of a posterior group: its name, dims, dtype, shape and values
     (C order), variables by name. netCDF keeps values bit for bit, so a file as written gives

@@ -144,3 +144,38 @@ def notebook_outputs(notebook, kind: str) -> list:
             elif kind in out.get("data", {}):
                 found.append(out["data"][kind])
     return found
+
+
+def quickwins_folder(folder: Path, world, checksum: str, net: dict, draws: list[int]) -> Path:
+    """A ``ctm quickwins`` folder as ``ctm maturity --quickwins`` reads it: ``study/results.nc``
+    whose value gained (lifetime, scale 1, no spending) is ``net[scenario]`` per draw (in the
+    first segment's residual value), the draws those of the posterior's parameter sets
+    ``draws`` (``parameter_draw``), recorded as run with the posterior of ``checksum``; and
+    ``quickwins.parquet`` with each scenario at cost 0."""
+    import pandas as pd
+    import xarray as xr
+
+    names = ["baseline", *net]
+    S, D, M = len(world.segment_ids), len(draws), 2
+    residual = np.zeros((len(names), D, S))
+    for i, name in enumerate(net, start=1):
+        residual[i, :, 0] = net[name]
+    zero = np.zeros((len(names), D, S, M))
+    ends = np.zeros((len(names), D, S))
+    data = {v: (("scenario", "draw", "segment", "month"), zero)
+            for v in ("margin", "cost_to_serve", "acquisition_spend")}  # fmt: skip
+    data |= {v: (("scenario", "draw", "segment"), ends)
+             for v in ("new_value", "new_size", "future_acquired", "future_spend")}  # fmt: skip
+    data["residual"] = (("scenario", "draw", "segment"), residual)
+    results = xr.Dataset(
+        data,
+        coords={"scenario": names, "draw": range(D), "segment": world.segment_ids,
+                "month": range(M), "parameter_draw": ("draw", draws)},
+        attrs={"scale": 1.0, "discount_rate": 0.008, "world": world.name,
+               "currency": world.economics.currency, "posterior_checksum": checksum},
+    )  # fmt: skip
+    (folder / "study").mkdir(parents=True, exist_ok=True)
+    results.to_netcdf(folder / "study" / "results.nc", engine="h5netcdf")
+    table = pd.DataFrame({"scenario": list(net), "skipped": "", "cost": 0.0, "measure": "lifetime"})
+    table.to_parquet(folder / "quickwins.parquet", index=False)
+    return folder

@@ -104,6 +104,21 @@ def _posterior(world: str) -> Callable[[Path], None]:
     return make
 
 
+def _quickwins(checksum: str) -> Callable[[Path], None]:
+    """A quick-wins folder of the demo world recorded as run with the posterior of
+    ``checksum`` (none when empty)."""
+
+    def make(path: Path) -> None:
+        import numpy as np
+
+        from sim.inputs.load import load_world
+        from tests.helpers import quickwins_folder
+
+        quickwins_folder(path, load_world("demo"), checksum, {"fix app": np.ones(2)}, [0, 1])
+
+    return make
+
+
 def _damaged(how: str) -> Callable[[Path], None]:
     """A demo posterior, then damaged: ``truncated`` bytes, ``changed`` values (the stored
     checksum no longer matches), or ``nan`` values (no checksum stored)."""
@@ -503,6 +518,20 @@ CASES: list[Case] = [
          {"w.yaml": FIRMS, "p.nc": _posterior(BASE)}),
     Case("maturity-out-file", ("maturity", "demo", "--customers", C_, "--out", "{tmp}/taken"),
          "is a file, expected a folder", "{tmp}/taken", {"c.csv": CUSTOMERS, "taken": "x"}),
+    Case("maturity-quickwins-alone", ("maturity", "demo", "--quickwins", "{tmp}/qw", *OUT),
+         "expected --posterior too", "--quickwins"),
+    Case("maturity-quickwins-missing",
+         ("maturity", "demo", "--posterior", P_, "--quickwins", "{tmp}/qw", *OUT),
+         "no such file, expected a folder written by 'ctm quickwins'",
+         "{tmp}/qw/study/results.nc", {"p.nc": _posterior("demo")}),
+    Case("maturity-quickwins-other",
+         ("maturity", "demo", "--posterior", P_, "--quickwins", "{tmp}/qw", *OUT),
+         "another posterior's draws", "{tmp}/qw/study/results.nc",
+         {"p.nc": _posterior("demo"), "qw": _quickwins("0" * 64)}),
+    Case("maturity-quickwins-no-posterior",
+         ("maturity", "demo", "--posterior", P_, "--quickwins", "{tmp}/qw", *OUT),
+         "quick wins run without a posterior", "{tmp}/qw/study/results.nc",
+         {"p.nc": _posterior("demo"), "qw": _quickwins("")}),
     # more sizes, files and names
     Case("validate-device", ("validate", "/dev/null"), "is not a regular file", "/dev/null"),
     Case("quickwins-costs-huge", ("quickwins", "demo", "--costs", "{tmp}/c.yaml", *OUT),
