@@ -25,6 +25,8 @@ demo: $(STAMP)  ## the whole pipeline on the bundled demo: data, fit, scenarios,
 		--allow-unconverged --out $(POSTERIOR)
 	$(BIN)/ctm quickwins demo --posterior $(POSTERIOR) --draws 10 --customers 2000 --months 24 \
 		--out $(DEMO)/quickwins
+	$(BIN)/ctm maturity demo --posterior $(POSTERIOR) --quickwins $(DEMO)/quickwins \
+		--out $(DEMO)/maturity
 	$(BIN)/ctm report --world demo --posterior $(POSTERIOR) --scenarios scenarios/examples \
 		--plan "All examples together" --draws 20 --customers 2000 --months 24 \
 		--out $(DEMO)/report.html

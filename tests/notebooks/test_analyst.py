@@ -21,6 +21,7 @@ from models.posterior import load_posterior
 from notebooks.report import execute
 from notebooks.touchpoint_plots import journey_map
 from scenarios.attribution import attribution
+from scenarios.information import quickwins_information
 from scenarios.quickwins import quick_wins, write_quickwins
 from scenarios.runner import Settings
 from scenarios.study import draws_of
@@ -68,8 +69,9 @@ def test_results_are_outputs_figures_included(analyst):
 
 
 def test_quickwins_table_is_what_ctm_quickwins_writes(analyst, demo_world, tmp_path):
-    """The library's run and writer behind ``ctm quickwins``, on the same inputs."""
-    posterior, tables, _ = analyst
+    """The library's run and writer behind ``ctm quickwins``, on the same inputs; and what to
+    measure next, the library's EVPPI of that run (2 draws: too few to fit, and said so)."""
+    posterior, tables, notebook = analyst
     wins = quick_wins(
         demo_world, draws_of(demo_world, posterior, SMALL["draws"]), SETTINGS, executor="serial"
     )
@@ -79,6 +81,14 @@ def test_quickwins_table_is_what_ctm_quickwins_writes(analyst, demo_world, tmp_p
     pd.testing.assert_frame_equal(
         shown, read(tmp_path / "quickwins" / "quickwins.csv"), check_exact=False, rtol=1e-12
     )
+    tree = load_posterior(posterior, demo_world)
+    information = quickwins_information(wins.study.results, wins.table, demo_world, tree)
+    pd.testing.assert_frame_equal(
+        read(tables / "evppi.csv"), information.table, check_exact=False, rtol=1e-9
+    )
+    assert len(information.table) == 14 and information.draws == SMALL["draws"]
+    text = "\n".join(outputs(notebook, "text/markdown")).replace("\\", "")
+    assert information.note() in text and "too few to fit anything" in text
 
 
 def test_drivers_are_the_posteriors(analyst, demo_world):
