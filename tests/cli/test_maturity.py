@@ -198,8 +198,8 @@ def test_quickwins_add_what_to_measure_next(tmp_path, demo_world):
     it, and evppi.csv and maturity.json hold the table."""
     posterior, folder, net = installer_decides(tmp_path, demo_world)
     out = tmp_path / "out"
-    done = ctm("maturity", "demo", "--posterior", str(posterior), "--quickwins", str(folder),
-               "--out", str(out))  # fmt: skip
+    done = ctm("maturity", "demo", "--customers", str(TABLES["customers"]), "--posterior",
+               str(posterior), "--quickwins", str(folder), "--out", str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     found = json.loads((out / "maturity.json").read_text())["evppi"]
     table = pd.read_csv(out / "evppi.csv")

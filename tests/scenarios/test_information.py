@@ -36,12 +36,12 @@ def closed_form(m: float, s: float) -> float:
 
 @pytest.mark.parametrize(("m", "s"), [(0.0, 1.0), (0.5, 1.0), (-1.0, 1.0), (2.0, 0.5)])
 def test_the_estimator_matches_the_normal_closed_form(m, s):
-    """2,000 draws, net benefit m + s phi + e with e ~ N(0, 0.5^2) that phi does not explain.
+    """1,000 draws, net benefit m + s phi + e with e ~ N(0, 0.5^2) that phi does not explain.
     Tolerance: 4 bootstrap standard errors, plus 2% of s for the estimator's upward bias
-    (the max of fitted values exceeds the max of their means; with 2,000 draws and at most 4
+    (the max of fitted values exceeds the max of their means; with 1,000 draws and at most 4
     coefficients it is of order s (p / n)^0.5 L'(.) < 0.02 s)."""
     rng = np.random.default_rng(7)
-    n = 2000
+    n = 1000
     phi = rng.standard_normal(n)
     net = np.vstack([np.zeros(n), m + s * phi + rng.normal(0, 0.5, n)])
     estimate, se, floor = evppi(net, phi)
@@ -90,7 +90,7 @@ def test_a_pinned_effect_is_worth_nothing_and_a_straddling_one_most():
     and the plan would change in Phi(-0.083) = 47% of draws. The pinned effect moves its fix
     by 4,000 EUR (sd), far less than the noise and the gap to the next option: near 0, not
     above the noise. The far fix is never chosen however wide its effect: near 0 too."""
-    net, phi = synthetic_draws(1000)
+    net, phi = synthetic_draws(500)
     info = value_of_information(net, phi, "EUR")
     table = info.table.set_index("touchpoint")
     assert info.table["touchpoint"].iloc[0] == "straddling"
@@ -137,7 +137,7 @@ def test_few_draws_fit_little_and_say_so(draws, degree):
 def test_ten_draws_cannot_tell_a_straddling_effect_from_noise_reliably():
     """The demo's count: over 20 sets of 10 synthetic draws the straddling effect is the one
     told from noise in some sets only, and its standard error is of the size of the estimate
-    itself (what the note warns of); with 1,000 draws it always is (previous test)."""
+    itself (what the note warns of); with 500 draws it is (the test before)."""
     told, ratio = 0, []
     for seed in range(20):
         net, phi = synthetic_draws(10, seed)
