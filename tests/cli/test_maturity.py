@@ -239,3 +239,30 @@ def test_a_folder_that_is_not_quick_wins_is_one_line(tmp_path, demo_world):
     done = ctm("maturity", "demo", "--posterior", str(posterior), "--quickwins",
                str(tmp_path / "qw"))  # fmt: skip
     _one_line(done, f"{tmp_path}/qw/study/results.nc: ", "no such file")
+
+
+@pytest.mark.slow  # a quick-win sweep, small
+def test_ctm_quickwins_then_maturity_end_to_end(tmp_path, demo_world):
+    """``ctm quickwins --posterior`` records the posterior's checksum; ``ctm maturity
+    --quickwins`` reads that run: 14 touchpoints, every EVPPI at most the EVPI, the chosen plan
+    the best by expected net benefit (value gained less cost) and the 10 draws' note."""
+    posterior = posterior_file(tmp_path / "posterior.nc", demo_world, draws=5)
+    wins = tmp_path / "quickwins"
+    done = ctm("quickwins", "demo", "--posterior", str(posterior), "--draws", "10",
+               "--customers", "300", "--months", "6", "--serial", "--out", str(wins))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with xr.open_dataset(wins / "study" / "results.nc", engine="h5netcdf") as results:
+        assert results.attrs["posterior_checksum"] == stored_checksum(posterior)
+    out = tmp_path / "maturity"
+    done = ctm("maturity", "demo", "--customers", str(TABLES["customers"]), "--posterior",
+               str(posterior), "--quickwins", str(wins), "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads((out / "maturity.json").read_text())["evppi"]
+    table = pd.read_csv(out / "evppi.csv")
+    assert sorted(table["touchpoint"]) == sorted(demo_world.touchpoint_ids)
+    assert (table["evppi"] >= 0).all() and (table["evppi"] <= found["evpi"] + 1e-6).all()
+    economics = pd.read_csv(wins / "study" / "economics.csv")
+    net = (economics["value_gain"] - economics["cost"]).to_numpy()
+    best = economics["scenario"].iloc[net.argmax()] if net.max() > 0 else "do nothing"
+    assert found["chosen"] == best and found["draws"] == 10 and found["max_degree"] == 1
+    assert "rough" in found["note"] and "What to measure next" in done.stdout
