@@ -42,6 +42,7 @@ rating k, linked to who churns) narrows it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,7 +203,11 @@ def perfect(net: np.ndarray) -> float:
 
 
 def value_of_information(
-    net: xr.DataArray, phi: xr.DataArray, currency: str, seed: int = SEED
+    net: xr.DataArray,
+    phi: xr.DataArray,
+    currency: str,
+    labels: Mapping[str, str] | None = None,
+    seed: int = SEED,
 ) -> Information:
     """EVPPI of each touchpoint's effect for the choice among ``net``'s options.
 
@@ -214,6 +219,8 @@ def value_of_information(
         Each touchpoint's churn effect in the same draws (draw, touchpoint).
     currency
         The world's currency, for the note.
+    labels
+        Touchpoint labels by id, for the survey questions (default: the ids).
     """
     options = [DO_NOTHING, *map(str, net["option"].values)]
     values = np.vstack([np.zeros(net.sizes["draw"]), net.transpose("option", "draw").values])
@@ -239,21 +246,25 @@ def value_of_information(
             }
         )
     table = pd.DataFrame(rows).sort_values("evppi", ascending=False, ignore_index=True)
-    table["question"] = [question(r, currency) for r in table.itertuples()]
+    table["question"] = [question(r, currency, labels) for r in table.itertuples()]
     return Information(
         table, perfect(values), options[chosen], float(means[chosen]), n, len(options), degree,
         currency,
     )  # fmt: skip
 
 
-def question(row, currency: str) -> str:
-    """The survey question a touchpoint's EVPPI points to, in one line."""
-    worth = f"{_rounded(row.evppi)} {currency}"
+def question(row, currency: str, labels: Mapping[str, str] | None = None) -> str:
+    """The survey question a touchpoint's EVPPI points to, in one line: "ask customers about
+    the installer visit (installer): worth about 40,000 EUR in better decisions"."""
     if not row.above_noise:
         return "none yet: not above the noise of these draws"
+    label = (labels or {}).get(row.touchpoint) or row.touchpoint
+    if not label[:2].isupper():  # "Installer visit" -> "installer visit"; "TV ads" stays
+        label = label[0].lower() + label[1:]
+    named = label if label == row.touchpoint else f"{label} ({row.touchpoint})"
     return (
-        f"ask customers to rate {row.touchpoint}: worth about {worth} in better decisions "
-        f"(the plan would change in {row.plan_changes:.0%} of draws)"
+        f"ask customers about the {named}: worth about {_rounded(row.evppi)} {currency} in "
+        f"better decisions (the plan would change in {row.plan_changes:.0%} of draws)"
     )
 
 
@@ -325,7 +336,8 @@ def quickwins_information(
         dims=("draw", "touchpoint"),
         coords={"touchpoint": world.touchpoint_ids},
     )
-    return value_of_information(net, phi, str(results.attrs["currency"]), seed)
+    labels = {t.id: t.label for t in world.touchpoints if t.label}
+    return value_of_information(net, phi, str(results.attrs["currency"]), labels, seed)
 
 
 def read_quickwins(folder: Path) -> tuple[xr.Dataset, pd.DataFrame]:

@@ -209,7 +209,9 @@ def test_quickwins_add_what_to_measure_next(tmp_path, demo_world):
     assert first["evppi"] == pytest.approx(expected, rel=1e-6)
     assert found["evpi"] == pytest.approx(expected, rel=1e-9)
     assert (table["evppi"] <= found["evpi"] * (1 + 1e-9)).all()
-    assert first["above_noise"] and first["question"].startswith("ask customers to rate installer")
+    assert first["above_noise"] and first["question"].startswith(
+        "ask customers about the installer visit (installer): worth about"
+    )
     assert "What to measure next" in done.stdout and "installer" in done.stdout
     assert found["note"].split(";")[0] in done.stdout.replace("\n", " ")
     assert found["draws"] == 20 and found["max_degree"] == 3

@@ -107,7 +107,7 @@ def test_a_pinned_effect_is_worth_nothing_and_a_straddling_one_most():
         assert row["evppi"] < 0.05 * straddling["evppi"], row  # against 215,000: near 0
     assert (info.table["evppi"] <= info.evpi).all()
     assert info.chosen in ("fix pinned", "fix straddling") and info.options == 4
-    assert straddling["question"].startswith("ask customers to rate straddling: worth about")
+    assert straddling["question"].startswith("ask customers about the straddling: worth about")
     assert table.loc["pinned", "question"].startswith("none yet")
 
 
