@@ -104,9 +104,9 @@ def _posterior(world: str) -> Callable[[Path], None]:
     return make
 
 
-def _quickwins(checksum: str) -> Callable[[Path], None]:
-    """A quick-wins folder of the demo world recorded as run with the posterior of
-    ``checksum`` (none when empty)."""
+def _quickwins(checksum: str, name: str = "") -> Callable[[Path], None]:
+    """A quick-wins folder of the demo world (its name replaced by ``name`` if given) recorded
+    as run with the posterior of ``checksum`` (none when empty)."""
 
     def make(path: Path) -> None:
         import numpy as np
@@ -114,7 +114,9 @@ def _quickwins(checksum: str) -> Callable[[Path], None]:
         from sim.inputs.load import load_world
         from tests.helpers import quickwins_folder
 
-        quickwins_folder(path, load_world("demo"), checksum, {"fix app": np.ones(2)}, [0, 1])
+        world = load_world("demo")
+        world = world.model_copy(update={"name": name}) if name else world
+        quickwins_folder(path, world, checksum, {"fix app": np.ones(2)}, [0, 1])
 
     return make
 
@@ -532,6 +534,16 @@ CASES: list[Case] = [
          ("maturity", "demo", "--posterior", P_, "--quickwins", "{tmp}/qw", *OUT),
          "quick wins run without a posterior", "{tmp}/qw/study/results.nc",
          {"p.nc": _posterior("demo"), "qw": _quickwins("")}),
+    Case("maturity-quickwins-world",
+         ("maturity", "demo", "--posterior", P_, "--quickwins", "{tmp}/qw", *OUT),
+         "world: quick wins of 'Another world', expected 'Northwind Broadband (demo)'",
+         "{tmp}/qw/study/results.nc",
+         {"p.nc": _posterior("demo"), "qw": _quickwins("0" * 64, "Another world")}),
+    Case("maturity-quickwins-garbage",
+         ("maturity", "demo", "--posterior", P_, "--quickwins", "{tmp}/qw", *OUT),
+         "unreadable files, expected a folder written by 'ctm quickwins'", "{tmp}/qw",
+         {"p.nc": _posterior("demo"), "qw/study/results.nc": "not netCDF\n",
+          "qw/quickwins.parquet": "not Parquet\n"}),
     # more sizes, files and names
     Case("validate-device", ("validate", "/dev/null"), "is not a regular file", "/dev/null"),
     Case("quickwins-costs-huge", ("quickwins", "demo", "--costs", "{tmp}/c.yaml", *OUT),
