@@ -110,20 +110,20 @@ class Information:
                 "every EVPPI is 0 for want of draws, not of value; run the quick wins with "
                 "more --draws."
             )
+        above = int(self.table["above_noise"].sum())
+        text += (
+            f"each option's net benefit fitted by a polynomial of degree at most {self.degree}; "
+            f"{above} of {len(self.table)} touchpoints above the noise"
+        )
         if self.draws < 100:
             text += (
-                f"each option's net benefit fitted by a polynomial of degree at most "
-                f"{self.degree}; with so few draws the figures are rough (their standard "
-                "error is itself uncertain): they say which touchpoints may be worth asking "
-                "about (EVPPI above the noise floor) and which are not, not how much within a "
-                "factor of two; run the quick wins with --draws 100 or more for figures to "
-                "budget on."
+                ". With so few draws the figures are rough (a standard error is often as large "
+                "as its figure, and is itself uncertain): one above its noise points to a "
+                "touchpoint worth asking about, one below cannot be told from 0, which is not "
+                "the same as worth nothing; run the quick wins with --draws 100 or more for "
+                "figures to budget on."
             )
-        else:
-            text += (
-                f"each option's net benefit fitted by a polynomial of degree at most {self.degree}."
-            )
-        return text
+        return text + ("" if self.draws < 100 else ".")
 
     def as_dict(self) -> dict:
         """The table and the summary, as JSON-ready values."""
