@@ -168,6 +168,8 @@ def test_without_a_posterior_the_worlds_assumed_effects_are_shown(tmp_path, demo
     notebook = nbformat.read(executed, as_version=4)
     text = "\n".join(outputs(notebook, "text/markdown"))
     assert "Value drivers need a fitted posterior" in text
+    assert "What to measure next needs a fitted posterior" in text
+    assert not (tables / "evppi.csv").exists()
     assert "needs the customers table too" in text
     assert len(outputs(notebook, "image/png")) == 2  # matrix and attribution
     drivers = pd.read_csv(tables / "drivers.csv")

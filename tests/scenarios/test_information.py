@@ -34,7 +34,15 @@ def closed_form(m: float, s: float) -> float:
     return s * unit_normal_loss(abs(m) / s)
 
 
-@pytest.mark.parametrize(("m", "s"), [(0.0, 1.0), (0.5, 1.0), (-1.0, 1.0), (2.0, 0.5)])
+@pytest.mark.parametrize(
+    ("m", "s"),
+    [
+        (0.0, 1.0),
+        pytest.param(0.5, 1.0, marks=pytest.mark.slow),  # 0.25 s each: two in the quick tier
+        (-1.0, 1.0),
+        pytest.param(2.0, 0.5, marks=pytest.mark.slow),
+    ],
+)
 def test_the_estimator_matches_the_normal_closed_form(m, s):
     """1,000 draws, net benefit m + s phi + e with e ~ N(0, 0.5^2) that phi does not explain.
     Tolerance: 4 bootstrap standard errors, plus 2% of s for the estimator's upward bias
@@ -134,6 +142,7 @@ def test_few_draws_fit_little_and_say_so(draws, degree):
         assert "rough" in note and "--draws 100 or more" in note
 
 
+@pytest.mark.slow  # 20 sets of draws
 def test_ten_draws_cannot_tell_a_straddling_effect_from_noise_reliably():
     """The demo's count: over 20 sets of 10 synthetic draws the straddling effect is the one
     told from noise in some sets only, and its standard error is of the size of the estimate
