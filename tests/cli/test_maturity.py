@@ -191,18 +191,23 @@ def installer_decides(tmp_path, demo_world, draws: int = 20):
     return posterior, folder, net
 
 
+def what_to_measure(posterior, quickwins, out) -> tuple:
+    """``ctm maturity demo`` (customers table alone) with the posterior and the quick wins:
+    the command's result, the ``evppi`` entry of maturity.json and evppi.csv."""
+    done = ctm("maturity", "demo", "--customers", str(TABLES["customers"]), "--posterior",
+               str(posterior), "--quickwins", str(quickwins), "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads((out / "maturity.json").read_text())["evppi"]
+    return done, found, pd.read_csv(out / "evppi.csv")
+
+
 def test_quickwins_add_what_to_measure_next(tmp_path, demo_world):
     """The installer's effect alone decides between fixing it and not: knowing it is worth
     all there is to know, mean(max(0, NB)) = EVPI exactly (its net benefit is a line in the
     effect, which the regression recovers without error); it ranks first, the question names
     it, and evppi.csv and maturity.json hold the table."""
     posterior, folder, net = installer_decides(tmp_path, demo_world)
-    out = tmp_path / "out"
-    done = ctm("maturity", "demo", "--customers", str(TABLES["customers"]), "--posterior",
-               str(posterior), "--quickwins", str(folder), "--out", str(out))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    found = json.loads((out / "maturity.json").read_text())["evppi"]
-    table = pd.read_csv(out / "evppi.csv")
+    done, found, table = what_to_measure(posterior, folder, tmp_path / "out")
     first = table.iloc[0]
     expected = np.maximum(0, net["fix installer"]).mean()
     assert first["touchpoint"] == "installer"
@@ -229,12 +234,7 @@ def test_ctm_quickwins_then_maturity_end_to_end(tmp_path, demo_world):
     assert done.returncode == 0, done.stderr
     with xr.open_dataset(wins / "study" / "results.nc", engine="h5netcdf") as results:
         assert results.attrs["posterior_checksum"] == stored_checksum(posterior)
-    out = tmp_path / "maturity"
-    done = ctm("maturity", "demo", "--customers", str(TABLES["customers"]), "--posterior",
-               str(posterior), "--quickwins", str(wins), "--out", str(out))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    found = json.loads((out / "maturity.json").read_text())["evppi"]
-    table = pd.read_csv(out / "evppi.csv")
+    done, found, table = what_to_measure(posterior, wins, tmp_path / "maturity")
     assert sorted(table["touchpoint"]) == sorted(demo_world.touchpoint_ids)
     assert (table["evppi"] >= 0).all() and (table["evppi"] <= found["evpi"] + 1e-6).all()
     economics = pd.read_csv(wins / "study" / "economics.csv")
