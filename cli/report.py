@@ -59,8 +59,8 @@ def report(
     loaded = load_world(world)
     if posterior is not None:
         load_posterior(posterior, loaded)
-    read_plans(loaded, files, plan)
     months = months or loaded.economics.horizon_months
+    read_plans(loaded, files, plan, months)
     study_inputs(world, posterior, draws, customers, months, seed, engine=engine)  # enough draws?
     output_file(out)
 

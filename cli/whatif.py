@@ -69,7 +69,7 @@ def compare(
     loaded, sets, settings = study_inputs(
         world, posterior, draws, customers, months, seed, replications, engine
     )
-    plans = read_plans(loaded, scenarios, plan)
+    plans = read_plans(loaded, scenarios, plan, settings.months)
     with simulating(out) as (store, progress):
         study = run_study(
             loaded, plans, sets, settings, executor(scheduler, serial), store, progress, value

@@ -83,9 +83,16 @@ def _same(a: Plan, b: Plan) -> bool:
     return [s.edits for s in a.scenarios] == [s.edits for s in b.scenarios]
 
 
-def read_plans(world: World, files: list[Path], plan: str | None = None) -> dict[str, Plan]:
-    """Each scenario file as a plan of its own, and all of them combined as ``plan``."""
+def read_plans(
+    world: World, files: list[Path], plan: str | None = None, months: int | None = None
+) -> dict[str, Plan]:
+    """Each scenario file as a plan of its own, and all of them combined as ``plan``; with
+    ``months``, the run's length, refused (:func:`check_horizon`) if an edit takes effect at or
+    after the run's end."""
     scenarios = [load_scenario(path, world) for path in files]
+    if months is not None:
+        for path, scenario in zip(files, scenarios, strict=True):
+            check_horizon(as_plan(scenario), months, str(path))
     plans = {}
     for path, scenario in zip(files, scenarios, strict=True):
         if scenario.name in plans:
@@ -111,6 +118,33 @@ def read_plans(world: World, files: list[Path], plan: str | None = None) -> dict
             )
         plans[plan] = combine(scenarios, plan)
     return plans
+
+
+def check_horizon(plan: Plan, months: int, where: str) -> None:
+    """Refuse a plan with an edit that takes effect at or after the run's end: the run would
+    not simulate its effect, while its spending after the run counts (the plan's cost goes on
+    after the run, :func:`scenarios.compare.plan_cost`), so it would look like a cost for
+    nothing, or like a saving for nothing (a store closure's rent).
+
+    Raises
+    ------
+    InputError
+        Naming ``where`` (the scenario file), the edit and the months.
+    """
+    late = [t for t in plan.timed_edits() if t.month >= months]
+    if late:
+        raise InputError(
+            where,
+            [
+                (
+                    t.where,
+                    f"takes effect in month {t.month}, at or after the run's end ({months} "
+                    f"months): its effect would not be simulated while its costs after the run "
+                    f"count; expected a month below {months}, or --months above {t.month}",
+                )
+                for t in late
+            ],
+        )
 
 
 def samples(
