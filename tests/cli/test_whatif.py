@@ -79,7 +79,7 @@ def test_compare_with_the_agents_writes_what_the_compiled_engine_writes(tmp_path
         out = tmp_path / engine
         done = ctm(
             "compare", "demo", f"{EXAMPLES}/more_agents.yaml", f"{EXAMPLES}/fix_invoice.yaml",
-            "--customers", "600", "--months", "4", "--draws", "2", "--serial",
+            "--customers", "600", "--months", "5", "--draws", "2", "--serial",
             "--engine", engine, "--out", str(out),
         )  # fmt: skip
         assert done.returncode == 0, done.stderr

@@ -22,7 +22,7 @@ from notebooks.report import POLICY, notebook_path
 from scenarios.load import scenario_files as bundled_scenarios
 from tests.helpers import ctm, posterior_file
 
-SMALL = ["--draws", "3", "--customers", "300", "--months", "12", "--seed", "1", "--serial"]
+SMALL = ["--draws", "3", "--customers", "300", "--months", "13", "--seed", "1", "--serial"]
 PLAN = "All examples together"
 SCREENSHOT = Path(__file__).parents[2] / "out" / "report_screenshot.png"
 CHECK = """<script>

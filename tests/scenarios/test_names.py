@@ -66,7 +66,7 @@ def test_a_name_a_spreadsheet_would_run_is_quoted_in_the_csv(tmp_path):
     path = tmp_path / "formula.yaml"
     path.write_text(text.replace("name: Clearer invoice", 'name: "=HYPERLINK(\\"x\\")"'))
     out = tmp_path / "out"
-    args = ("compare", "demo", str(path), "--draws", "2", "--customers", "300", "--months", "3")
+    args = ("compare", "demo", str(path), "--draws", "2", "--customers", "300", "--months", "5")
     done = ctm(*args, "--serial", "--out", str(out))
     assert done.returncode == 0, done.stderr
     csv = pd.read_csv(out / "economics.csv")
