@@ -7,6 +7,12 @@ For each touchpoint k of a world two candidate scenarios are built (:func:`candi
   times (1 - 0.5 b) / (1 - b), b = P(1) + P(2): :func:`scenarios.edits.shift_bad_ratings`). A
   queued touchpoint gets one more agent on duty instead, not both: its bad experiences come
   mostly from waits, abandonment and unresolved contacts, and one lever keeps the cost plain.
+- ``match k``: our ratings at k set to the best competitor's (the world's ``benchmark``,
+  :func:`models.benchmark.matches`: the competitor with the highest expected mean rating, its
+  distribution or, from survey counts, its posterior mean), in the segments whose own mean
+  rating is below it; the others keep theirs. Offered only where the competitor is better in
+  some segment: elsewhere it would change nothing. Its default cost is a fix's of the
+  touchpoint's channel (:data:`FIX_BY_CHANNEL`), the costs file's ``match`` replaces it.
 - ``remove k``: nobody meets k any more. Where k's prospects go is an assumption
   (:class:`scenarios.scenario.Traffic`): share s of them goes on to k's successors as if k had
   been met, the rest is lost. The candidate is ranked at the share the costs file or the
@@ -75,6 +81,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import ValidationError
 
+from models.benchmark import Rival, matches
 from scenarios.compare import Value, value_gained
 from scenarios.load import parse_scenario
 from scenarios.runner import Settings
@@ -110,6 +117,7 @@ class TouchpointCosts(StrictModel):
     world's ``substitution``, replaced)."""
 
     fix: Cost | None = None
+    match: Cost | None = None
     remove: Cost | None = None
     substitution: Probability | None = None
 
@@ -147,7 +155,7 @@ QUADRANTS = {
     (False, True): "thankless task",
 }
 """(high impact, high effort) -> quadrant."""
-COLOURS = {"fix": "tab:blue", "remove": "tab:orange"}
+COLOURS = {"fix": "tab:blue", "match": "tab:green", "remove": "tab:orange"}
 DEFAULTS = {"draws": 20, "customers": 5_000, "months": 24}
 """The sweep's default size: draws (posterior draws, or simulations of the world's
 parameters), customers and months of each run. On the demo the top 5 is then the same for
@@ -224,8 +232,10 @@ def load_costs(path: Path, world: World) -> Costs:
 
 
 def candidates(world: World, costs: Costs | None = None) -> list[Candidate]:
-    """A fix and a removal of every touchpoint, with their costs (module notes)."""
+    """A fix and a removal of every touchpoint, and a match where a competitor is better,
+    with their costs (module notes)."""
     given = (costs or Costs()).touchpoints
+    matched = matches(world)
     found = []
     for tp in world.touchpoints:
         own = given.get(tp.id, TouchpointCosts())
@@ -236,6 +246,9 @@ def candidates(world: World, costs: Costs | None = None) -> list[Candidate]:
             fix, change = {"bad_ratings": "halve"}, "bad experiences halved"
             fix_cost = own.fix or FIX_BY_CHANNEL.get(tp.channel, OTHER_CHANNEL)
         found.append(_candidate(world, tp, "fix", change, fix, fix_cost))
+        if tp.id in matched:
+            cost = own.match or FIX_BY_CHANNEL.get(tp.channel, OTHER_CHANNEL)
+            found.append(_match(world, tp, *matched[tp.id], cost))
         cost = own.remove or REMOVAL
         if tp.essential:
             found.append(
@@ -265,6 +278,15 @@ def _removal(world: World, tp: Touchpoint, cost: Cost, stated: float | None) -> 
     return Candidate(name, tp.id, "remove", change, cost, plan, "", share, basis)
 
 
+def _match(
+    world: World, tp: Touchpoint, rival: Rival, ratings: dict[str, list[float]], cost: Cost
+) -> Candidate:
+    """Our ratings at ``tp`` set to the best competitor's in the segments ``ratings`` names."""
+    where = "" if len(ratings) == len(world.segments) else f" for {', '.join(ratings)}"
+    change = f"ratings matched to {rival.name}'s{where}"
+    return _candidate(world, tp, "match", change, {"ratings": ratings}, cost, edit_kind="fix")
+
+
 def one_edit_plan(world: World, name: str, edit: dict, cost: Cost = FREE) -> Plan:
     """A plan of one edit from month 0, checked like a scenario file (InputError if the
     edits refuse it)."""
@@ -273,11 +295,19 @@ def one_edit_plan(world: World, name: str, edit: dict, cost: Cost = FREE) -> Pla
 
 
 def _candidate(
-    world: World, tp: Touchpoint, kind: str, change: str, edit: dict, cost: Cost
+    world: World,
+    tp: Touchpoint,
+    kind: str,
+    change: str,
+    edit: dict,
+    cost: Cost,
+    edit_kind: str | None = None,
 ) -> Candidate:
+    """The candidate ``kind`` of ``tp``: one edit of ``edit_kind`` (default ``kind``)."""
     name = f"{kind} {tp.id}"
+    edit = {"kind": edit_kind or kind, "touchpoint": tp.id, **edit}
     try:
-        plan = one_edit_plan(world, name, {"kind": kind, "touchpoint": tp.id, **edit}, cost)
+        plan = one_edit_plan(world, name, edit, cost)
     except InputError as error:
         return Candidate(name, tp.id, kind, change, cost, None, refusal(error))
     return Candidate(name, tp.id, kind, change, cost, plan)

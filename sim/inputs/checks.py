@@ -36,6 +36,7 @@ def check_world(world: World) -> Problems:
         *_churn(world),
         *_loyalty(world),
         *_appointments(world),
+        *_benchmark(world),
     ]
 
 
@@ -360,4 +361,21 @@ def compiled_refusals(world: World) -> Problems:
             problems.append(
                 (f"touchpoints[{i}].appointments", f"{CREWS}, expected --engine agents")
             )
+    return problems
+
+
+def _benchmark(world: World) -> Problems:
+    """Benchmarked touchpoints of the world, competitors' probabilities summing to 1."""
+    if world.benchmark is None:
+        return []
+    where = "benchmark.touchpoints"
+    given = world.benchmark.touchpoints
+    problems = unknown(where, given, world.touchpoint_ids, "touchpoint")
+    for touchpoint, competitors in given.items():
+        for name, competitor in competitors.items():
+            if competitor.ratings is not None:
+                problems += sums_to_one(
+                    f"{where}.{touchpoint}.{name}.ratings", competitor.ratings,
+                    "rating probabilities",
+                )  # fmt: skip
     return problems

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import AfterValidator, Field, PlainValidator
 
 from sim.inputs.appointments import AppointmentSettings
+from sim.inputs.benchmark import Benchmark
 from sim.inputs.queues import QueueSettings
 from sim.inputs.schema import (
     Contacts,
@@ -229,6 +230,9 @@ class World(StrictModel):
     segments: Annotated[list[Segment], Field(min_length=1)]
     churn: Churn
     loyalty: Loyalty
+    benchmark: Benchmark | None = None
+    """Competitors' ratings per touchpoint (:mod:`sim.inputs.benchmark`): data for
+    ``ctm benchmark``, not read by the simulation."""
 
     @property
     def touchpoint_ids(self) -> list[str]:
