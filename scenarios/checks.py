@@ -16,6 +16,7 @@ from scenarios.scenario import (
     AddTouchpoint,
     ChangeProspects,
     FixTouchpoint,
+    MarketMove,
     Plan,
     RemoveTouchpoint,
     Reroute,
@@ -275,6 +276,14 @@ def _check_shift(edit: Shift, ids: _Ids, item: TimedEdit) -> Problems:
     ]
 
 
+def _check_market_move(edit: MarketMove, ids: _Ids, item: TimedEdit) -> Problems:
+    problems = ids.touchpoint("touchpoint", edit.touchpoint, item)
+    problems += sums_to_one("ratings", edit.ratings, "rating probabilities")
+    if edit.before is not None:
+        problems += sums_to_one("before", edit.before, "rating probabilities")
+    return problems
+
+
 _CHECKS = {
     "add": _check_add,
     "fix": _check_fix,
@@ -282,4 +291,5 @@ _CHECKS = {
     "reroute": _check_reroute,
     "prospects": _check_prospects,
     "shift": _check_shift,
+    "market_move": _check_market_move,
 }

@@ -30,6 +30,10 @@ purchase, lost; start vector a[s]):
 - ``prospects``: prospects per month times a factor, or a new value.
 - ``shift`` share q from F to G: in every row and in a, column G += q column F and column
   F *= 1 - q; recurring contacts likewise. A move G -> F thus becomes a G self-loop.
+- ``market_move`` at k: ``market[k]`` = (lambda, b, a), the extra log-odds per rating point
+  and the competitor's mean rating before (NaN: none) and after the move
+  (:attr:`sim.inputs.parameters.Parameters.market`; the engines add lambda
+  :func:`sim.formulas.perception.shortfall` of each customer's view of k to its churn).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from scenarios.scenario import (
     ChangeProspects,
     Edit,
     FixTouchpoint,
+    MarketMove,
     Plan,
     QueueFix,
     RemoveTouchpoint,
@@ -60,7 +65,7 @@ from sim.inputs.appointments import AppointmentSettings
 from sim.inputs.files import describe_all
 from sim.inputs.parameters import Parameters
 from sim.inputs.queues import QueueSettings
-from sim.inputs.world import LOST, PURCHASE, START
+from sim.inputs.world import LOST, PURCHASE, RATINGS, START
 
 Schedule = list[tuple[int, Parameters]]
 """(from_month, parameter set) pairs sorted by month; the first is from month 0."""
@@ -117,6 +122,7 @@ def align(params: Parameters, plan: Plan | Scenario) -> Parameters:
         contacts=np.hstack([params.contacts, zeros]),
         beta=np.hstack([params.beta, beta.reshape(S, n)]),
         gamma=np.append(params.gamma, [e.loyalty_effect for e in new]),
+        market=None if params.market is None else np.vstack([params.market, np.zeros((n, 3))]),
         queues={**params.queues, **{K + i: t.queue for i, t in enumerate(tps) if t.queue}},
     )
 
@@ -467,6 +473,15 @@ def _shift(params: Parameters, edit: Shift) -> Parameters:
     return params.replace(start=start, transitions=T, contacts=contacts)
 
 
+def _market_move(params: Parameters, edit: MarketMove) -> Parameters:
+    k = params.touchpoints.index(edit.touchpoint)
+    market = np.zeros((len(params.touchpoints), 3)) if params.market is None else params.market
+    market = market.copy()
+    before = np.nan if edit.before is None else float(RATINGS @ np.array(edit.before))
+    market[k] = [edit.extra_hazard_per_point, before, float(RATINGS @ np.array(edit.ratings))]
+    return params.replace(market=market)
+
+
 _APPLY = {
     "add": _add,
     "fix": _fix,
@@ -474,4 +489,5 @@ _APPLY = {
     "reroute": _reroute,
     "prospects": _prospects,
     "shift": _shift,
+    "market_move": _market_move,
 }

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from models.benchmark import rivals
 from scenarios.checks import check_plan
 from scenarios.scenario import (
     KINDS,
     AddTouchpoint,
+    MarketMove,
     Plan,
     RemoveTouchpoint,
     Scenario,
@@ -50,6 +52,7 @@ def parse_scenario(data: dict, world: World, source: str = "scenario") -> Scenar
     """A scenario from an already-read mapping (``source`` names it in error messages)."""
     try:
         scenario = _with_default_traffic(Scenario.model_validate(data), world)
+        scenario = _with_benchmark(scenario, world)
     except ValidationError as error:
         raise InputError(source, _describe(error)) from None
     scenario._source, scenario._world = source, world
@@ -70,6 +73,26 @@ def _with_default_traffic(scenario: Scenario, world: World) -> Scenario:
         else e
         for e in scenario.edits
     ]
+    return scenario.model_copy(update={"edits": edits})
+
+
+def _with_benchmark(scenario: Scenario, world: World) -> Scenario:
+    """Every market move without ``before`` given the world's benchmark of its competitor at
+    its touchpoint (the expected distribution: :class:`models.benchmark.Rival`), if the
+    benchmark has it."""
+    known = rivals(world)
+    edits = [
+        e.model_copy(update={"before": rival.expected.tolist()})
+        if isinstance(e, MarketMove)
+        and e.before is None
+        and (
+            rival := next((r for r in known.get(e.touchpoint, []) if r.name == e.competitor), None)
+        )
+        else e
+        for e in scenario.edits
+    ]
+    if edits == scenario.edits:
+        return scenario
     return scenario.model_copy(update={"edits": edits})
 
 

@@ -13,10 +13,10 @@ and the field path::
     edits:
       - {kind: fix, touchpoint: invoice, bad_ratings: halve}
 
-Edit kinds (``kind``): ``add``, ``fix``, ``remove``, ``reroute``, ``prospects`` and
-``shift``; :mod:`scenarios.edits` defines what each does to a parameter set. Scenarios
-combine into a :class:`Plan` (:func:`combine`): costs add, and each edit keeps its
-scenario's start month (a ``shift`` its own ``from_month``).
+Edit kinds (``kind``): ``add``, ``fix``, ``remove``, ``reroute``, ``prospects``, ``shift``
+and ``market_move``; :mod:`scenarios.edits` defines what each does to a parameter set.
+Scenarios combine into a :class:`Plan` (:func:`combine`): costs add, and each edit keeps its
+scenario's start month (a ``shift`` or ``market_move`` its own ``from_month``).
 
 A removal states where the removed touchpoint's traffic goes (:class:`Traffic`)::
 
@@ -52,7 +52,7 @@ from sim.inputs.queues import PositiveDuration
 from sim.inputs.schema import Name, NonNegative, Probability, StrictModel, Text
 from sim.inputs.world import LOST, PerSegment, RatingDistribution, Touchpoint, World
 
-KINDS = ("add", "fix", "remove", "reroute", "prospects", "shift")
+KINDS = ("add", "fix", "remove", "reroute", "prospects", "shift", "market_move")
 RESERVED_NAMES = ("baseline",)
 """Scenario names the tool uses itself: ``baseline`` is the run without edits."""
 
@@ -390,8 +390,44 @@ class Shift(StrictModel):
         return self
 
 
+class MarketMove(StrictModel):
+    """A competitor improves a touchpoint, and customers whose view of ours falls short of it
+    churn more (a market shock, not a company action).
+
+    From ``from_month`` on, a customer whose view p of the touchpoint (ours) is below the
+    competitor's new mean rating a = sum_r r P(r) of ``ratings`` has lambda
+    (``extra_hazard_per_point``) times the shortfall added to the log-odds of churn. The
+    baseline hazard was fitted (or set) in the market as it was, so it already holds the
+    competitor's earlier level b: only the new part of the shortfall counts, lambda (max(0,
+    a - p) - max(0, b - p)) (:func:`sim.formulas.perception.shortfall`). b is the mean of
+    ``before``; not given, of the world's benchmark of this competitor at this touchpoint
+    (filled in on loading, :func:`scenarios.load.parse_scenario`); where neither is, the
+    competitor is new there and the whole shortfall counts. A later move at the same
+    touchpoint replaces an earlier one.
+    """
+
+    kind: Literal["market_move"]
+    touchpoint: str
+    competitor: Name
+    ratings: RatingDistribution
+    """The competitor's rating distribution after the move."""
+    before: RatingDistribution | None = None
+    """Its distribution before the move (default: the world's benchmark, else none)."""
+    extra_hazard_per_point: Annotated[float, Field(ge=0, le=5)]
+    """lambda: log-odds of churn per rating point of new shortfall (exp(0.1) = 1.105: 10.5%
+    higher odds a point; 5 is an odds ratio of 148 a point, far beyond any data)."""
+    from_month: Month | None = None
+    """Month of the run the move happens; None: the scenario's start month."""
+
+
 Edit = Annotated[
-    AddTouchpoint | FixTouchpoint | RemoveTouchpoint | Reroute | ChangeProspects | Shift,
+    AddTouchpoint
+    | FixTouchpoint
+    | RemoveTouchpoint
+    | Reroute
+    | ChangeProspects
+    | Shift
+    | MarketMove,
     Field(discriminator="kind"),
 ]
 
@@ -418,7 +454,7 @@ class Scenario(StrictModel):
 
     def month_of(self, edit: Edit) -> int:
         """The month of the run an edit takes effect."""
-        if isinstance(edit, Shift) and edit.from_month is not None:
+        if isinstance(edit, Shift | MarketMove) and edit.from_month is not None:
             return edit.from_month
         return self.start_month
 

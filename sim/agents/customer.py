@@ -8,10 +8,13 @@ weighs its views and decides whether to leave: its monthly hazard is
 
     logit h = alpha[segment, tenure band] + sum_k beta[segment, k] x_k,   x_k = (3 - p_k) / 2,
 
-its own logit theta in place of alpha if its segment has an sBG baseline (theta drawn once,
-when it joins). If it stays it earns the company its margin and puts itself in a class,
-dissatisfied to advocate (an ordered logistic of its views); advocates bring referred
-prospects next month (:meth:`sim.agents.simulation.Simulation.calendar`).
+plus, where a competitor has made a market move at touchpoint k, lambda_k times how much
+further its view of k falls short of the competitor's mean rating than before the move
+(:func:`sim.formulas.perception.shortfall`); its own logit theta in place of alpha if its
+segment has an sBG baseline (theta drawn once, when it joins). If it stays it earns the
+company its margin and puts itself in a class, dissatisfied to advocate (an ordered logistic
+of its views); advocates bring referred prospects next month
+(:meth:`sim.agents.simulation.Simulation.calendar`).
 
 A contact with a staffed touchpoint (the call centre) is a call of its own
 (:meth:`Customer.call`): at its own time in the month the customer asks for one of the
@@ -52,6 +55,7 @@ from sim.agents.draws import address, child, perceive, pick, poor_view, uniform
 from sim.agents.rules import AT_ONCE, STAFFED
 from sim.engine.desks import ARRIVAL, RATING
 from sim.engine.fcfs import ABANDONED, UNRESOLVED
+from sim.formulas.perception import shortfall
 from sim.inputs.queues import QueueSettings
 from sim.inputs.units import MONTH
 
@@ -269,8 +273,9 @@ class Customer:
         return leaves
 
     def hazard(self, month: int) -> float:
-        """The chance of leaving this month, from its tenure band (or own baseline) and the
-        poor views of the touchpoints whose views matter."""
+        """The chance of leaving this month, from its tenure band (or own baseline), the
+        poor views of the touchpoints whose views matter and the shortfall of its views
+        against competitors who have moved."""
         rules = self.company.rules
         segment = rules.segments[self.segment]
         if self.own is None:
@@ -280,6 +285,8 @@ class Customer:
             churn = self.own
         for k, beta in segment.beta:
             churn += beta * self.poor[k]
+        for k, effect, before, after in rules.market:  # a competitor's move at k
+            churn += effect * float(shortfall(self.views[k], before, after))
         return 1.0 / (1.0 + math.exp(-churn))
 
     def classify(self, month: int) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.engine.population import market
 from sim.formulas.chains import after_bad_experience
 from sim.inputs.parameters import Parameters
 
@@ -75,6 +76,13 @@ class Rules:
         self.weight = params.emotional_weight.tolist()
         self.band_starts = params.band_starts.tolist()
         self.gamma = [(k, g) for k, g in enumerate(params.gamma.tolist()) if g != 0.0]
+        self.market = [
+            (k, effect, before, after)
+            for k, (effect, before, after) in enumerate(market(params).tolist())
+            if effect != 0.0
+        ]
+        """(touchpoint, extra log-odds per rating point of shortfall, the competitor's mean
+        rating before and after its move) of each market move in force."""
         recurring = np.flatnonzero(params.contacts.any(axis=0))
         ratings = np.cumsum(params.ratings, axis=-1)
         self.segments = []

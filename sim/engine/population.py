@@ -9,11 +9,13 @@ Each service month (DESIGN, customer story 3-6):
 1. recurring contacts: floor(rate) contacts with each recurring touchpoint, plus one more
    with probability frac(rate) (so an invoice with rate 1 comes every month);
 2. each contact is an experience that updates the view of that touchpoint;
-3. churn with monthly hazard logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k; in a
-   segment with an sBG baseline, logit(theta_i) replaces alpha[s, band], theta_i ~
-   Beta(a_s, b_s) drawn once when the customer joins (Fader & Hardie 2007); a customer of
-   the installed base who had already survived tau months draws from Beta(a_s, b_s + tau),
-   the distribution of theta among the survivors of tau months;
+3. churn with monthly hazard logit h = alpha[s, band(tenure)] + sum_k beta[s, k] x_k (+
+   sum_k lambda_k d_k after a competitor's market move at k: d_k the
+   :func:`sim.formulas.perception.shortfall` of the view of k, lambda_k the move's extra
+   log-odds per rating point); in a segment with an sBG baseline, logit(theta_i) replaces
+   alpha[s, band], theta_i ~ Beta(a_s, b_s) drawn once when the customer joins (Fader &
+   Hardie 2007); a customer of the installed base who had already survived tau months draws
+   from Beta(a_s, b_s + tau), the distribution of theta among the survivors of tau months;
 4. survivors earn the month's margin, and classify themselves (ordered logistic).
 
 At the end of a run every customer still in service is valued beyond it
@@ -46,7 +48,7 @@ from scipy.special import betaincinv, expit, logit
 from sim.engine.desks import Desks
 from sim.engine.growing import Growing
 from sim.engine.streams import Streams, counter_uniform, inverse, packed
-from sim.formulas.perception import perceive, poor_view
+from sim.formulas.perception import perceive, poor_view, shortfall
 from sim.formulas.value import residual_value
 from sim.inputs.parameters import Parameters
 
@@ -111,6 +113,10 @@ class ChurnHazard(NamedTuple):
     """(segment, band) baseline logit of the hazard."""
     beta: np.ndarray
     """(segment, touchpoint) effect of a poor view on the logit of the hazard."""
+    market: np.ndarray
+    """(touchpoint, 3) a competitor's market move per touchpoint: extra log-odds per rating
+    point of shortfall (0: none), the competitor's mean rating before and after
+    (:attr:`sim.inputs.parameters.Parameters.market`)."""
 
 
 class SelfClassification(NamedTuple):
@@ -215,7 +221,7 @@ class Population:
             rating_cdf=self._rating_cdf,
             weight=params.emotional_weight,
         )
-        self._hazard = ChurnHazard(params.band_starts, params.alpha, params.beta)
+        self._hazard = ChurnHazard(params.band_starts, params.alpha, params.beta, market(params))
         self._classification = SelfClassification(params.gamma, params.cutpoints)
 
     @property
@@ -403,6 +409,11 @@ def in_service(
     p = params
     tenure = months - cohort + joined_tenure
     shift = np.einsum("ik,ik->i", p.beta[segment], poor_view(views))
+    moved = market(p)
+    if moved[:, 0].any():
+        with np.errstate(invalid="ignore"):  # the compiled loop may also try the branch of a
+            short = shortfall(views, moved[:, 1], moved[:, 2])  # NaN view, which gives 0
+        shift = shift + short @ moved[:, 0]
     baseline = np.where(np.isnan(own)[:, None], p.alpha[segment], own[:, None])
     hazard = expit(baseline + shift[:, None])
     cost = p.contacts @ p.cost_per_contact  # (segment,) a month
@@ -415,6 +426,14 @@ def in_service(
         p.discount_rate,
     )
     return InService(segment, cohort, residual)
+
+
+def market(params: Parameters) -> np.ndarray:
+    """(touchpoint, 3) the market moves of ``params`` (:attr:`Parameters.market`), zeros
+    where none."""
+    if params.market is None:
+        return np.zeros((len(params.touchpoints), 3))
+    return np.asarray(params.market, float)
 
 
 def base_tenure(streams: Streams, ids: np.ndarray, mix: np.ndarray | None) -> np.ndarray:
@@ -532,8 +551,10 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     (module notes 3, 4).
 
     logit h = alpha[s, band(tenure)] (or the customer's own sBG baseline) + sum_k beta[s, k]
-    x_k, x_k = :func:`sim.formulas.perception.poor_view`, tenure = month - cohort + the
-    tenure it joined with; churned if uniform(churn key, month) < h.
+    x_k, x_k = :func:`sim.formulas.perception.poor_view`, then + lambda_k d_k for each
+    touchpoint with a market move (lambda_k not 0; d_k
+    :func:`sim.formulas.perception.shortfall`), tenure = month - cohort + the tenure it joined
+    with; churned if uniform(churn key, month) < h.
     The class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k) <= u =
     uniform(loyalty key, month) (ordered logistic by inversion).
 
@@ -547,7 +568,7 @@ def _close_month(month, rows, customers, churn_hazard, classification):
         Every customer's ``segment``, ``cohort``, ``tenure``, ``own`` baseline, ``views`` and
         stream ``keys`` (CHURN and LOYALTY are read).
     churn_hazard : ChurnHazard
-        ``band_starts``, ``alpha`` and ``beta``.
+        ``band_starts``, ``alpha``, ``beta`` and ``market``.
     classification : SelfClassification
         ``gamma`` and ``cutpoints``.
 
@@ -560,6 +581,7 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     joined_at = customers.tenure
     views, keys = customers.views, customers.keys
     band_starts, alpha, beta = churn_hazard.band_starts, churn_hazard.alpha, churn_hazard.beta
+    moved = churn_hazard.market
     gamma, cutpoints = classification.gamma, classification.cutpoints
     n, at = len(rows), np.uint64(month)
     hazard, churned, loyalty = np.empty(n), np.zeros(n, np.bool_), np.zeros(n, np.int64)
@@ -573,6 +595,9 @@ def _close_month(month, rows, customers, churn_hazard, classification):
             x = poor_view(views[r, k])
             churn += beta[s, k] * x
             loyal += gamma[k] * x
+        for k in range(views.shape[1]):
+            if moved[k, 0] != 0.0:
+                churn += moved[k, 0] * shortfall(views[r, k], moved[k, 1], moved[k, 2])
         hazard[i] = 1.0 / (1.0 + math.exp(-churn))  # logistic, as scipy's expit
         churned[i] = counter_uniform(keys[r, CHURN], at) < hazard[i]
         loyalty[i] = _self_class(cutpoints[s], loyal, counter_uniform(keys[r, LOYALTY], at))

@@ -27,3 +27,17 @@ def poor_view(view):
     if math.isnan(view):
         return 0.0
     return (3.0 - view) / 2.0
+
+
+@vectorize([float64(float64, float64, float64)], cache=True)
+def shortfall(view, before, after):
+    """How much further a view p of ours falls short of a competitor's mean rating after its
+    market move than before: max(0, a - p) - max(0, b - p), a and b the competitor's mean
+    rating after and before (b NaN: the competitor was not there before, so the whole
+    shortfall is new), and 0 for a touchpoint not used (no view to compare). It is zero for
+    a view at or above a, and positive below it when a > b (a ufunc, also called from
+    compiled code; :mod:`scenarios.edits`, ``market_move``)."""
+    if math.isnan(view):
+        return 0.0
+    earlier = view if math.isnan(before) else before  # none before: no earlier shortfall
+    return max(0.0, after - view) - max(0.0, earlier - view)

@@ -58,6 +58,10 @@ class Parameters:
     # installed base has completed t months of service at the run's start); None: all at 0
     appointments: dict[int, AppointmentSettings] = field(default_factory=dict)  # touchpoint ->
     # its crews' daily capacity (the agent engine only: sim.agents.crews)
+    market: np.ndarray | None = None  # (touchpoint, 3): a competitor's market move at each
+    # touchpoint: the extra log-odds of churn per rating point of shortfall, the competitor's
+    # mean rating before (NaN: none) and after it (sim.formulas.perception.shortfall); None
+    # or an effect of 0: no move
 
     @property
     def purchase(self) -> int:

@@ -88,6 +88,12 @@ def _crews(appointments: str) -> str:
     )
 
 
+def _benchmark(competitor: str, touchpoint: str = "installer") -> str:
+    """The compact valid world with a benchmark block of one competitor."""
+    block = f"benchmark:\n  touchpoints:\n    {touchpoint}:\n      FibreCo: {competitor}\n"
+    return _world("loyalty:\n", block + "loyalty:\n")
+
+
 BASE = str(WORLDS / "valid_base.yaml")
 FIRMS = (WORLDS / "valid_base.yaml").read_text().replace("business", "firms")
 """The compact world with its segment 'business' named 'firms': a posterior of the compact
@@ -547,6 +553,31 @@ CASES: list[Case] = [
          "unreadable files, expected a folder written by 'ctm quickwins'", "{tmp}/qw",
          {"p.nc": _posterior("demo"), "qw/study/results.nc": "not netCDF\n",
           "qw/quickwins.parquet": "not Parquet\n"}),
+    # benchmark: competitors' ratings in the world file, the command, a market move
+    Case("validate-benchmark-touchpoint", ("validate", W),
+         "benchmark.touchpoints.installr: unknown touchpoint 'installr'", W,
+         {"w.yaml": _benchmark("{counts: [1, 2, 3, 4, 5]}", "installr")}),
+    Case("validate-benchmark-sum", ("validate", W),
+         "benchmark.touchpoints.installer.FibreCo.ratings: rating probabilities sum to 0.9", W,
+         {"w.yaml": _benchmark("{ratings: [0.1, 0.1, 0.2, 0.3, 0.2]}")}),
+    Case("validate-benchmark-negative", ("validate", W),
+         "benchmark.touchpoints.installer.FibreCo.counts[2]: got -3, expected >= 0", W,
+         {"w.yaml": _benchmark("{counts: [1, 2, -3, 4, 5]}")}),
+    Case("benchmark-touchpoint", ("benchmark", W, *OUT), "unknown touchpoint 'installr'", W,
+         {"w.yaml": _benchmark("{counts: [1, 2, 3, 4, 5]}", "installr")}),
+    Case("benchmark-no-block", ("benchmark", "{base}", *OUT), "benchmark: missing, expected",
+         "{base}"),
+    Case("benchmark-draws", ("benchmark", "demo", "--draws", "1000000", *OUT),
+         "expected 1 to 100,000", "--draws"),
+    Case("benchmark-out-file", ("benchmark", "demo", "--out", "{tmp}/taken"),
+         "is a file, expected a folder", "{tmp}/taken", {"taken": "x"}),
+    Case("compare-market-move-sum", ("compare", "demo", SC, *OUT),
+         "edits[0].ratings: rating probabilities sum to 0.5", SC,
+         {"s.yaml": _scenario("  - kind: fix\n    touchpoint: invoice\n",
+                              "  - kind: market_move\n    touchpoint: installer\n"
+                              "    competitor: FibreCo\n    extra_hazard_per_point: 0.1\n"
+                              "    ratings: [0.1, 0.1, 0.1, 0.1, 0.1]\n")
+                    .replace("    bad_ratings: halve", "#")}),
     # more sizes, files and names
     Case("validate-device", ("validate", "/dev/null"), "is not a regular file", "/dev/null"),
     Case("quickwins-costs-huge", ("quickwins", "demo", "--costs", "{tmp}/c.yaml", *OUT),
@@ -581,6 +612,7 @@ REFUSED_WELL: set[str] = set()
 def no_work(monkeypatch):
     """Replace the work each command would start by a function that raises, so a case that
     reaches it fails with a traceback instead of running it."""
+    import models.benchmark
     import models.fitting
     import models.maturity
     import notebooks.report
@@ -603,6 +635,7 @@ def no_work(monkeypatch):
         (models.fitting, "fit_churn"),
         (models.fitting, "fit_baseline"),
         (models.maturity, "assess"),
+        (models.benchmark, "gaps"),
         (notebooks.report, "execute"),
     ]:
         monkeypatch.setattr(module, name, started)

@@ -26,7 +26,7 @@ TOUCHPOINTS = (
     "account_manager, invoice, call_centre, field_repair, renewal_offer"
 )
 SEGMENTS = "expected one of household, small_business, enterprise"
-KINDS = "add, fix, remove, reroute, prospects, shift"
+KINDS = "add, fix, remove, reroute, prospects, shift, market_move"
 
 # (file, path to the field or "" for the file as a whole, key phrase of the message)
 ONE_LINE_CASES = [

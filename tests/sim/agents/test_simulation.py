@@ -100,8 +100,11 @@ def test_a_random_world_agrees(seed):
 
 def test_the_random_worlds_cover_what_the_engines_support():
     """Across the 24 worlds: sBG segments, a mix of tenures, changes, fractional and whole
-    contact rates, onboarding, several bands, referrals, and customers who leave."""
+    contact rates, onboarding, several bands, referrals, customers who leave, and
+    competitors' market moves from the start and from a change on."""
     worlds = [random_world(seed) for seed in range(24)]
+    assert sum(w.params.market is not None for w in worlds) >= 5
+    assert sum(any(p.market is not None for _, p in w.changes) for w in worlds) >= 5
     assert sum(w.params.sbg is not None for w in worlds) >= 5
     assert sum(w.params.base_tenure is not None for w in worlds) >= 5
     assert sum(len(w.changes) > 0 for w in worlds) >= 5

@@ -3,13 +3,14 @@
 A world here is a :class:`sim.inputs.parameters.Parameters` drawn at random, with a run's
 size and, for some, changes during the run: one to three segments, two to six touchpoints,
 journeys that end (every touchpoint leads to purchase or lost with probability 0.2 or more),
-contact rates that are zero, whole or fractional, onboarding at up to two touchpoints, one to
-three tenure bands, touchpoint effects on churn and loyalty (some zero), an sBG baseline in
-some segments, an installed base with a mix of tenures in some worlds, and changes of ratings,
-contact rates, churn and arrivals from a month of the run on. With ``queues``, one or two
-touchpoints with recurring contacts are staffed (:func:`random_queue`): a few agents for
-their load, exponential, lognormal or fixed handling, patience or none, call-backs; a change
-restaffs them.
+contact rates that are zero, whole or fractional, onboarding at up to two touchpoints, one
+to three tenure bands, touchpoint effects on churn and loyalty (some zero), an sBG baseline
+in some segments, an installed base with a mix of tenures in some worlds, and changes of
+ratings, contact rates, churn and arrivals from a month of the run on, and competitors'
+market moves (:func:`random_market`) in some worlds from the start and in some changes. With
+``queues``, one or two touchpoints with recurring contacts are staffed
+(:func:`random_queue`): a few agents for their load, exponential, lognormal or fixed
+handling, patience or none, call-backs; a change restaffs them.
 """
 
 from __future__ import annotations
@@ -115,8 +116,30 @@ def random_world(seed: int, queues: bool = False, changes: bool = False) -> Rand
     if months > 1 and (rng.uniform() < 0.6 or changes):
         for month in sorted(rng.choice(np.arange(1, months), min(2, months - 1), False)):
             changed.append((int(month), _changed(rng, params)))
-    customers, seed = int(rng.integers(20, 400)), int(rng.integers(0, 2**31))
-    return RandomWorld(params, customers, months, seed, changed)
+    customers, seed_of_run = int(rng.integers(20, 400)), int(rng.integers(0, 2**31))
+    # market moves from a generator of their own, so that every other draw of the world of
+    # ``seed`` is what it was before they existed
+    moves = np.random.default_rng([seed, 7])
+    if moves.uniform() < 0.3:
+        params = params.replace(market=random_market(moves, K))
+    changed = [
+        (month, p.replace(market=random_market(moves, K)) if moves.uniform() < 0.5 else p)
+        for month, p in changed
+    ]
+    return RandomWorld(params, customers, months, seed_of_run, changed)
+
+
+def random_market(rng: np.random.Generator, touchpoints: int) -> np.ndarray:
+    """(touchpoint, 3) market moves at one or two touchpoints: an extra log-odds of 0.1 to 2
+    per rating point of shortfall, the competitor's mean rating before the move (NaN, new
+    there, in a third) and after it, each from 1 to 5 (views of 1 to 5 fall short of it or
+    not); the other touchpoints none."""
+    market = np.zeros((touchpoints, 3))
+    moved = rng.choice(touchpoints, size=min(touchpoints, int(rng.integers(1, 3))), replace=False)
+    for k in moved:
+        before = np.nan if rng.uniform() < 1 / 3 else rng.uniform(1.0, 5.0)
+        market[k] = [rng.uniform(0.1, 2.0), before, rng.uniform(1.0, 5.0)]
+    return market
 
 
 def random_queue(rng: np.random.Generator, params: Parameters, k: int) -> QueueSettings:
