@@ -12,20 +12,14 @@ from rich.table import Table
 
 from cli.common import PosteriorOpt, SeedOpt, WorldArg, check_options, console, user_errors
 
+DRAWS_HELP = "Draws: of the posterior (default all), else of competitors' survey counts (4000)."
+
 
 @user_errors
 def benchmark(
     world: WorldArg,
     posterior: PosteriorOpt = None,
-    draws: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="Draws: of the posterior (default all), else of the competitors' survey "
-            "counts (default 4000).",
-            show_default=False,
-        ),
-    ] = None,
+    draws: Annotated[int | None, typer.Option(min=1, help=DRAWS_HELP, show_default=False)] = None,
     seed: SeedOpt = 1,
     out: Annotated[
         Path | None,
