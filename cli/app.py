@@ -1,10 +1,10 @@
 """The ``ctm`` command line: one Typer application, its commands registered here.
 
 Each group of commands lives in its own module (:mod:`cli.world`, :mod:`cli.fit`,
-:mod:`cli.whatif`, :mod:`cli.report`, :mod:`cli.maturity`, :mod:`cli.benchmark`) and
-imports the layers below (sim, models, scenarios, notebooks) inside each command, so that
-starting ``ctm`` loads only what the command run needs: ``ctm validate`` reads a world file
-without loading numba, PyMC or xarray.
+:mod:`cli.whatif`, :mod:`cli.plan`, :mod:`cli.report`, :mod:`cli.maturity`,
+:mod:`cli.benchmark`) and imports the layers below (sim, models, scenarios, notebooks) inside
+each command, so that starting ``ctm`` loads only what the command run needs: ``ctm validate``
+reads a world file without loading numba, PyMC or xarray.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 from typer._click import exceptions as click  # typer 0.29 carries its own click
 from typer.core import TyperGroup
 
-from cli import benchmark, fit, maturity, report, whatif, world
+from cli import benchmark, fit, maturity, plan, report, whatif, world
 from cli.common import errors
 
 
@@ -68,6 +68,7 @@ app.command()(world.simulate)
 app.command()(whatif.compare)
 app.command()(whatif.quickwins)
 app.command()(whatif.attribution)
+app.command()(plan.plan)
 app.command()(report.report)
 app.command()(world.staffing)
 app.command("demo-data")(fit.demo_data)
