@@ -108,6 +108,17 @@ def plan_text(found: BudgetPlan, currency: str) -> list[str]:
             else "not told apart from additive)."
         ),
     ]
+    if found.schedule is not None:
+        delayed = found.schedule[found.schedule["delay_months"] > 0]
+        if len(delayed):
+            lines.append(
+                "Staged for the team, "
+                + ", ".join(
+                    f"{r.scenario} starts in month {r.start_month}" for r in delayed.itertuples()
+                )  # fmt: skip
+                + " instead of at its own start month, so the difference from its parts "
+                "(each valued from its own start) holds that delay too."
+            )
     return lines
 
 

@@ -45,8 +45,9 @@ candidates whose gain exceeds their cost in at least that share of draws eligibl
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,9 +90,7 @@ class Limits:
     the draws; 0 (the default): every candidate, the expected value alone decides."""
 
     def __post_init__(self) -> None:
-        if not 0 <= self.confidence <= 1:
-            raise ValueError(f"confidence is {self.confidence!r}, expected a share from 0 to 1")
-        for name in ("budget", "effort_weeks"):
+        for name in ("budget", "effort_weeks", "confidence"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{name} is {value!r}, expected a number")
@@ -99,6 +98,8 @@ class Limits:
                 raise ValueError(f"{name} is {value!r}, expected a number of at least 0")
         if not np.isfinite(self.budget):
             raise ValueError(f"budget is {self.budget!r}, expected a finite sum of money")
+        if self.confidence > 1:
+            raise ValueError(f"confidence is {self.confidence!r}, expected a share from 0 to 1")
 
 
 @dataclass
@@ -125,6 +126,9 @@ class BudgetPlan:
     summary: dict
     conflicts: list[tuple[str, str, str]]
     schedule: pd.DataFrame | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time of each step: ``sweep`` (the candidates alone), ``choice`` (the knapsack at
+    every budget of the frontier, conflicts included), ``together`` (the chosen set)."""
 
 
 def candidate_plans(
@@ -266,8 +270,11 @@ def best_plan(
         If ``name`` is a candidate's name (:func:`check_name`).
     """
     check_name(name, plans)
-    clashes = conflicts(plans)
+    began = time.perf_counter()
     sweep = run_study(world, plans, draws, settings, executor, store, progress, value=value)
+    seconds = {"sweep": time.perf_counter() - began}
+    began = time.perf_counter()
+    clashes = conflicts(plans)
     names = list(plans)
     gains = value_gained(sweep.results, value).sel(scenario=names).transpose("scenario", "draw")
     g = gains.values
@@ -287,6 +294,8 @@ def best_plan(
     grid = budget_grid(limits.budget, net[eligible], cash[eligible])
     table = frontier(g, cost, cash, effort, grid, limits.effort_weeks, pairs, names, eligible)
     table["given"] = table["budget"] == limits.budget
+    seconds["choice"] = time.perf_counter() - began
+    began = time.perf_counter()
     picked = [names[i] for i in chosen]
     together, summary, schedule = None, _summary(picked, g[chosen], cost[chosen]), None
     if picked:
@@ -299,8 +308,20 @@ def best_plan(
             world, {name: combined}, draws, settings, executor, store, progress, value=value
         )
         summary |= _together(together, name, value, g[chosen], spend(combined, horizon))
+    seconds["together"] = time.perf_counter() - began
     return BudgetPlan(
-        limits, name, horizon, picked, options, table, sweep, together, summary, clashes, schedule
+        limits,
+        name,
+        horizon,
+        picked,
+        options,
+        table,
+        sweep,
+        together,
+        summary,
+        clashes,
+        schedule,
+        seconds,
     )
 
 
@@ -495,10 +516,12 @@ def write_budget_plan(
             else None,
             "budget_counts": f"one-off plus monthly cost over the horizon of "
             f"{found.horizon_months} months, undiscounted",
+            "min_confidence": found.limits.confidence,
             "plan": found.name,
             "chosen": found.chosen,
             "figures": found.summary,
             "conflicts": [list(c) for c in found.conflicts],
+            "seconds": found.seconds,
             "settings": {k: v.item() if hasattr(v, "item") else v for k, v in attrs.items()},
         }
         (folder / "plan.json").write_text(json.dumps(summary, indent=1))
