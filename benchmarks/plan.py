@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,32 +27,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sweep import children_cpu  # benchmarks/sweep.py, beside this script
 
 TARGET = 60.0
 """Seconds beyond the sweep that ``ctm plan`` should stay under on 2 cores."""
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def time_command(posterior: Path | None, budget: float, effort: float) -> tuple[dict, str]:
-    """``ctm plan demo quickwins`` once: wall and CPU time, ``plan.json`` and the printout."""
+    """``ctm plan demo quickwins`` once: ``plan.json`` with the command's wall and CPU time
+    (:func:`sweep.children_cpu`: its workers included), and what it printed."""
     ctm = Path(sys.executable).parent / "ctm"
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "plan"
-        args = [str(ctm), "plan", "demo", "quickwins", "--budget", f"{budget:g}",
-                "--effort-weeks", f"{effort:g}", "--out", str(out)]  # fmt: skip
+        options = {"--budget": f"{budget:g}", "--effort-weeks": f"{effort:g}", "--out": str(out)}
         if posterior is not None:
-            args += ["--posterior", str(posterior)]
-        start, cpu = time.perf_counter(), children_cpu()
+            options["--posterior"] = str(posterior)
+        args = [str(ctm), "plan", "demo", "quickwins", *(x for o in options.items() for x in o)]
+        began = (time.perf_counter(), children_cpu())
         done = subprocess.run(args, capture_output=True, text=True)
-        seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
+        wall, cpu = time.perf_counter() - began[0], children_cpu() - began[1]
         if done.returncode != 0:
             raise SystemExit(done.stderr)
-        summary = json.loads((out / "plan.json").read_text())
-    return {**summary, "wall": seconds, "cpu": cpu}, done.stdout
+        found = json.loads((out / "plan.json").read_text())
+    return found | {"wall": wall, "cpu": cpu}, done.stdout
 
 
 def knapsack_alone(n: int, budgets: int = 22, seed: int = 1) -> float:
