@@ -93,6 +93,16 @@ def plan(
     out: Annotated[Path, typer.Option(help="Folder for the results.")] = Path("out/plan"),
 ) -> None:
     """The best set of candidates within a budget and an effort cap, and the frontier."""
+    from sim.inputs.errors import InputError
+
+    for option, given in (("--budget", budget), ("--effort-weeks", effort_weeks),
+                          ("--team-weeks-per-month", team_weeks_per_month)):  # fmt: skip
+        if given is not None and not math.isfinite(given):
+            raise InputError(option, [("", f"got {given}, expected a finite number")])
+    if team_weeks_per_month == 0:
+        raise InputError(
+            "--team-weeks-per-month", [("", "got 0, expected a capacity above 0 person-weeks")]
+        )
     from notebooks.budget_view import (
         candidates_table,
         frontier_plot,
@@ -108,16 +118,7 @@ def plan(
         write_budget_plan,
     )
     from scenarios.quickwins import load_costs
-    from sim.inputs.errors import InputError
 
-    for option, given in (("--budget", budget), ("--effort-weeks", effort_weeks),
-                          ("--team-weeks-per-month", team_weeks_per_month)):  # fmt: skip
-        if given is not None and not math.isfinite(given):
-            raise InputError(option, [("", f"got {given}, expected a finite number")])
-    if team_weeks_per_month == 0:
-        raise InputError(
-            "--team-weeks-per-month", [("", "got 0, expected a capacity above 0 person-weeks")]
-        )
     limits = Limits(budget, math.inf if effort_weeks is None else effort_weeks, min_confidence)
     loaded, sets, settings = study_inputs(
         world, posterior, draws, customers, months, seed, engine=engine
