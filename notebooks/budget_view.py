@@ -30,7 +30,7 @@ def candidates_table(options: pd.DataFrame, currency: str, value: str = "lifetim
         title=f"Candidates ({currency}; value and cost discounted, {MEASURES[value]})",
         caption="spend: one-off plus monthly cost over the horizon, what the budget counts. "
         "*: chosen. ?: the net value's 90% interval holds 0. x: not eligible (P(>cost) below "
-        "the confidence asked).",
+        "the confidence asked, or it starts after the run).",
         **COMPACT,
     )
     for name in ("", "scenario", "gained", "cost", "spend", "weeks", "net", "90% interval",
@@ -148,6 +148,12 @@ def notes(found: BudgetPlan, currency: str) -> list[str]:
             f"holds 0 ({short(row.net_low, True)} to {short(row.net_high, True)} {currency}; "
             f"P(gain > cost) {row.p_gain_exceeds_cost:.0%}); --min-confidence drops such "
             "candidates."
+        )
+    late = options[~options["eligible"] & options["outside_run"]]
+    if len(late):
+        lines.append(
+            f"Not eligible, starting at or after the run's end (month {attrs['months']}), so "
+            f"that the run sees none of their effect: {', '.join(late['scenario'])}."
         )
     if found.conflicts:
         lines.append(

@@ -39,7 +39,10 @@ its traffic that the costs file, the world or the scenario states goes on to its
 whose net value's 90% interval holds 0 can be chosen when its mean is positive (on the demo, a
 cheap removal whose gain rests on a churn effect the data hardly pin down); the table says so
 (``clear``), and :attr:`Limits.confidence` (``ctm plan --min-confidence 0.9``) makes only the
-candidates whose gain exceeds their cost in at least that share of draws eligible.
+candidates whose gain exceeds their cost in at least that share of draws eligible. A candidate
+that starts at or after the run's end is not eligible (:func:`outside_run`): the run does not
+see its effect, but its cost after the run is counted, and a saving (closing stores) would
+then look like money for nothing.
 """
 
 from __future__ import annotations
@@ -108,7 +111,8 @@ class BudgetPlan:
 
     ``options``: one row per candidate (value gained with its 90% interval, discounted cost,
     spend over the horizon, effort, expected net value with its interval, P(gain > cost),
-    ``clear`` when the net value's interval is above 0, ``chosen``; a removal's traffic as
+    ``clear`` when the net value's interval is above 0, ``eligible``, ``chosen``,
+    ``outside_run`` when it starts at or after the run's end; a removal's traffic as
     assumed and its break-even share). ``frontier``: one row per budget (:func:`frontier`).
     ``together``: the chosen set simulated as one plan (None when the set is empty), and
     ``summary`` its figures beside the sum of its parts. ``schedule``: the staging, when a
@@ -237,6 +241,13 @@ def _touched(plan: Plan) -> set[str]:
     return found
 
 
+def outside_run(plan: Plan, months: int) -> bool:
+    """Whether a scenario of the plan takes effect at or after the run's end: its effect is
+    not simulated, while its cost after the run is counted (a saving too), so it is not
+    eligible (module notes)."""
+    return any(s.start_month >= months for s in plan.scenarios)
+
+
 def spend(plan: Plan, horizon_months: int) -> float:
     """What a plan spends of a budget: one-off plus monthly cost over the horizon from each
     scenario's start month, undiscounted (module notes)."""
@@ -287,8 +298,10 @@ def best_plan(
     index = {n: i for i, n in enumerate(names)}
     pairs = [(index[a], index[b]) for a, b, _ in clashes]
     eligible = (g > cost[:, None]).mean(axis=1) >= limits.confidence
+    eligible &= np.array([not outside_run(plans[n], settings.months) for n in names])
     chosen = choose(net, cash, effort, limits.budget, limits.effort_weeks, pairs, eligible)
     options = _options(names, g, money, cash, effort, sweep.removals, chosen, eligible)
+    options["outside_run"] = [outside_run(plans[n], settings.months) for n in options["scenario"]]
     for candidate, basis in (bases or {}).items():
         options.loc[options["scenario"] == candidate, "basis"] = basis
     grid = budget_grid(limits.budget, net[eligible], cash[eligible])

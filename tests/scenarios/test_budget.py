@@ -16,10 +16,11 @@ from scenarios.budget import (
     candidate_plans,
     conflicts,
     frontier,
+    outside_run,
     spend,
 )
 from scenarios.knapsack import best_set
-from scenarios.load import parse_scenario
+from scenarios.load import EXAMPLES, parse_scenario
 from scenarios.runner import Settings
 from scenarios.scenario import as_plan
 from sim.inputs.errors import InputError
@@ -151,11 +152,21 @@ def test_spend_counts_one_off_and_monthly_over_the_horizon(demo_world):
     assert spend(plan, 3) == 0  # starts after a horizon of 3 months
 
 
+def test_a_candidate_starting_after_the_run_is_not_eligible(demo_world):
+    """Closing the stores from month 12 saves rent after a 12-month run that never sees the
+    stores closed: not eligible in a run of 12 months, eligible in one of 24."""
+    plans, _ = candidate_plans(demo_world, [str(EXAMPLES / "remove_store_visit.yaml")])
+    (plan,) = plans.values()
+    assert plan.scenarios[0].start_month == 12
+    assert outside_run(plan, 12) and not outside_run(plan, 24)
+
+
 @pytest.mark.slow  # two small sweeps: about 10 s
 def test_best_plan_on_the_demo(demo_world):
     """A set of one simulated together is the candidate alone (same plan, same random
     numbers: interaction exactly 0); a budget below every spend chooses nothing and simulates
-    nothing more; the given budget's frontier row is the chosen set."""
+    nothing more; the given budget's frontier row is the chosen set; closing the stores from
+    month 12, a saving with no effect in a run of 6 months, is not chosen."""
     plans, bases = candidate_plans(demo_world, ["fix invoice", "fix website", "remove tv_ad"])
     draws, settings = [from_world(demo_world)], Settings(300, 6, 1, replications=3)
     cheapest = min(spend(p, demo_world.economics.horizon_months) for p in plans.values())
@@ -163,8 +174,11 @@ def test_best_plan_on_the_demo(demo_world):
     assert nothing.chosen == [] and nothing.together is None
     assert nothing.frontier.loc[nothing.frontier["given"], "count"].item() == 0
     website = spend(plans["fix website"], demo_world.economics.horizon_months)  # < invoice's
-    one = best_plan(demo_world, plans, draws, settings, Limits(website), "serial",
+    stores, _ = candidate_plans(demo_world, [str(EXAMPLES / "remove_store_visit.yaml")])
+    one = best_plan(demo_world, plans | stores, draws, settings, Limits(website), "serial",
                     bases=bases)  # fmt: skip
+    closing = one.options.set_index("scenario").loc["Close the stores"]
+    assert closing["net_value"] > 0 and not closing["eligible"]  # a saving the run never sees
     assert one.chosen == ["fix website"], one.options
     assert one.summary["interaction"] == 0.0
     assert one.summary["value_gain"] == pytest.approx(one.summary["additive_value_gain"])
