@@ -132,11 +132,12 @@ def notes(found: BudgetPlan, currency: str) -> list[str]:
         "months), undiscounted, the cash a budget holder approves; the net value nets off the "
         "discounted cost, with lifetime value the monthly cost after the run too.",
     ]
-    lines.append(
-        "remove: nobody meets the touchpoint; valued at the share of its traffic the costs "
-        "file, the world or the scenario states goes on to its successors, else at none (the "
-        "conservative end: no substitute is free)."
-    )
+    if options["traffic"].notna().any():
+        lines.append(
+            "remove: nobody meets the touchpoint; valued at the share of its traffic the costs "
+            "file, the world or the scenario states goes on to its successors, else at none "
+            "(the conservative end: no substitute is free)."
+        )
     on_frontier = set("; ".join(found.frontier["scenarios"]).split("; "))
     removals = options[options["traffic"].notna() & options["scenario"].isin(on_frontier)]
     for row in removals.itertuples():
