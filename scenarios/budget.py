@@ -209,8 +209,10 @@ def check_name(name: str, plans: Mapping[str, Plan]) -> None:
 def conflicts(plans: Mapping[str, Plan]) -> list[tuple[str, str, str]]:
     """Pairs of candidates that exclude each other, with the reason: one removes a
     touchpoint the other fixes, removes or shifts traffic to or from (money spent on what is
-    gone), or :func:`scenarios.load.combine` refuses the pair (a touchpoint added twice, an
-    edit after a removal)."""
+    gone); both fix one touchpoint (alternatives, such as "fix k" and "match k": applied
+    together the later edit overrides or compounds the earlier, so their gains do not add);
+    or :func:`scenarios.load.combine` refuses the pair (a touchpoint added twice, an edit
+    after a removal)."""
     names = list(plans)
     found = []
     for a, first in enumerate(names):
@@ -221,6 +223,11 @@ def conflicts(plans: Mapping[str, Plan]) -> list[tuple[str, str, str]]:
                 found.append((first, second, f"both change {', '.join(sorted(both))}, "
                               "and one removes it"))  # fmt: skip
                 continue
+            fixed = _fixed(plans[first]) & _fixed(plans[second])
+            if fixed:
+                found.append((first, second, f"both fix {', '.join(sorted(fixed))}: "
+                              "alternatives, their gains do not add"))  # fmt: skip
+                continue
             try:
                 combine([*plans[first].scenarios, *plans[second].scenarios], "pair")
             except InputError as error:
@@ -230,6 +237,10 @@ def conflicts(plans: Mapping[str, Plan]) -> list[tuple[str, str, str]]:
 
 def _removed(plan: Plan) -> set[str]:
     return {t.edit.touchpoint for t in plan.timed_edits() if isinstance(t.edit, RemoveTouchpoint)}
+
+
+def _fixed(plan: Plan) -> set[str]:
+    return {t.edit.touchpoint for t in plan.timed_edits() if isinstance(t.edit, FixTouchpoint)}
 
 
 def _touched(plan: Plan) -> set[str]:

@@ -124,7 +124,9 @@ def test_candidates_by_name_file_and_word(demo_world, tmp_path):
     assert list(plans) == ["fix invoice", "remove store"]
     assert bases == {"remove store": "none stated: the conservative end"}
     every, _ = candidate_plans(demo_world, ["quickwins"])
-    assert len(every) == 2 * len(demo_world.touchpoints) - 4  # 4 essential: not removed
+    matches = [name for name in every if name.startswith("match ")]
+    assert len(matches) == 4  # where a competitor is better: installer, call centre, ...
+    assert len(every) == 2 * len(demo_world.touchpoints) - 4 + 4  # 4 essential: not removed
     with pytest.raises(InputError, match="unknown candidate") as error:
         candidate_plans(demo_world, ["fix nowhere"])
     assert error.value.source == "fix nowhere"
@@ -134,11 +136,17 @@ def test_candidates_by_name_file_and_word(demo_world, tmp_path):
         candidate_plans(demo_world, ["fix invoice", "fix invoice"])
 
 
-def test_fixing_and_removing_one_touchpoint_exclude_each_other(demo_world):
+def test_fixing_matching_and_removing_one_touchpoint_exclude_each_other(demo_world):
+    """Fix k and remove k exclude each other, and so do fix k and match k (alternatives
+    fixing one touchpoint); a match of an essential touchpoint has no removal to clash with."""
     plans, _ = candidate_plans(demo_world, ["quickwins"])
     found = {(a, b) for a, b, _ in conflicts(plans)}
     removed = [n.removeprefix("remove ") for n in plans if n.startswith("remove ")]
-    assert found == {(f"fix {t}", f"remove {t}") for t in removed}
+    matched = [n.removeprefix("match ") for n in plans if n.startswith("match ")]
+    expected = {(f"fix {t}", f"remove {t}") for t in removed}
+    expected |= {(f"fix {t}", f"match {t}") for t in matched}
+    expected |= {(f"match {t}", f"remove {t}") for t in matched if t in removed}
+    assert found == expected
 
 
 def test_spend_counts_one_off_and_monthly_over_the_horizon(demo_world):
