@@ -16,7 +16,7 @@ from tests.helpers import notebook_outputs as outputs
 pytestmark = pytest.mark.slow  # each runs a notebook with papermill
 
 PLAN = "All examples together"
-SMALL = {"draws": 3, "customers": 300, "months": 12, "seed": 1}
+SMALL = {"draws": 3, "customers": 300, "months": 13, "seed": 1}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_the_decision_states_its_figures_and_what_they_rest_on(executed):
     (measure,) = [t for t in texts if t.startswith("**How value is counted: lifetime value.**")]
     assert "customers the company goes on winning after the run" in measure
     (sources,) = [t for t in texts if t.startswith("**Where the numbers come from.**")]
-    assert "3 posterior draws x 1 simulation of each x 300 simulated customers x 12 months" in (
+    assert "3 posterior draws x 1 simulation of each x 300 simulated customers x 13 months" in (
         sources
     )
     assert (
