@@ -35,8 +35,24 @@ def demo_data(
     out: Annotated[Path, typer.Option(help="Folder for the tables and truth.nc.")] = Path(
         "out/demo-data"
     ),
+    plan: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Scenario file(s) of a plan that happened (several: all of them together); "
+            "without it, data in which nothing changed."
+        ),
+    ] = None,
+    launch_month: Annotated[
+        int | None,
+        typer.Option(
+            help="With --plan: the month of the data (1 or later; 0 is the first) in which "
+            "the plan's first edit took effect; its later edits follow as in the plan."
+        ),
+    ] = None,
 ) -> None:
     """Feedback data simulated from a world's parameters (customers, responses, events)."""
+    from scenarios.launch import launched
+    from scenarios.study import read_plans
     from sim.engine.feedback import demo_data as make
     from sim.engine.feedback import write_demo_data
     from sim.inputs.files import atomic_directory, check_folder
@@ -44,14 +60,34 @@ def demo_data(
     from sim.inputs.parameters import from_world
 
     check_options(customers=customers, months=months, seed=seed)  # before the work
+    if (plan is None) != (launch_month is None):
+        raise InputError(
+            "--launch-month" if plan else "--plan",
+            [("", "--plan and --launch-month go together, expected both or neither")],
+        )
+    if launch_month is not None and not 1 <= launch_month < months:
+        raise InputError(
+            "--launch-month",
+            [("", f"got {launch_month}, expected a month of the data: 1 to {months - 1}")],
+        )
     check_folder(out)
     loaded = load_world(world)
     check_engine(world, loaded, Engine.compiled)  # its observer is the compiled engine's
-    params = from_world(loaded)
+    params, changes, settings = from_world(loaded), [], {}
+    if plan:
+        plans = read_plans(loaded, plan, None if len(plan) == 1 else "plan")
+        name, chosen = list(plans.items())[-1]
+        params, changes = launched(params, chosen, launch_month, months)
+        settings = {"plan": name, "launch_month": launch_month}
     check_memory(params, customers, months)
     with errors.status(f"simulating {customers:,} customers over {months} months"):
         tables = make(
-            params, customers=customers, months=months, seed=seed, response_rate=response_rate
+            params,
+            customers=customers,
+            months=months,
+            seed=seed,
+            response_rate=response_rate,
+            changes=changes,
         )
     with atomic_directory(out) as folder:
         files = write_demo_data(
@@ -63,6 +99,7 @@ def demo_data(
             customers=customers,
             months=months,
             response_rate=response_rate,
+            **settings,
         )
     for name, table in tables.items():
         console.print(f"{name}: {len(table):,} rows")

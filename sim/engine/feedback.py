@@ -27,6 +27,7 @@ The true parameters are written beside the tables (``truth.nc``) for recovery ch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,11 +185,22 @@ def _names(ids: np.ndarray) -> np.ndarray:
 
 
 def demo_data(
-    params: Parameters, *, customers: int, months: int, seed: int, response_rate: float = 0.08
+    params: Parameters,
+    *,
+    customers: int,
+    months: int,
+    seed: int,
+    response_rate: float = 0.08,
+    changes: Sequence[tuple[int, Parameters]] = (),
 ) -> dict[str, pd.DataFrame]:
-    """Simulate a world and return the feedback tables a company would have of it."""
+    """Simulate a world and return the feedback tables a company would have of it.
+
+    ``changes``: ``(month, parameters)`` pairs, as :func:`sim.engine.simulation.simulate`
+    takes them: a plan that happened from a month on (``ctm demo-data --plan``)."""
     collector = FeedbackCollector(params, seed, months, response_rate)
-    simulate(params, customers=customers, months=months, seed=seed, observer=collector)
+    simulate(
+        params, customers=customers, months=months, seed=seed, observer=collector, changes=changes
+    )
     return collector.tables()
 
 
