@@ -2,7 +2,9 @@
 
 Each group of commands lives in its own module (:mod:`cli.world`, :mod:`cli.fit`,
 :mod:`cli.whatif`, :mod:`cli.plan`, :mod:`cli.report`, :mod:`cli.maturity`,
-:mod:`cli.benchmark`) and imports the layers below (sim, models, scenarios, notebooks) inside
+:mod:`cli.benchmark`, :mod:`cli.track`) and imports the layers below (sim, models, scenarios,
+notebooks) inside each command, so that starting ``ctm`` loads only what the command run
+needs: ``ctm validate`` reads a world file without loading numba, PyMC or xarray.
 each command, so that starting ``ctm`` loads only what the command run needs: ``ctm validate``
 reads a world file without loading numba, PyMC or xarray.
 """
@@ -15,7 +17,7 @@ import typer
 from typer._click import exceptions as click  # typer 0.29 carries its own click
 from typer.core import TyperGroup
 
-from cli import benchmark, fit, maturity, plan, report, whatif, world
+from cli import benchmark, fit, maturity, plan, report, track, whatif, world
 from cli.common import errors
 
 
@@ -76,3 +78,4 @@ app.command()(fit.fit)
 app.command()(fit.cohorts)
 app.command()(maturity.maturity)
 app.command()(benchmark.benchmark)
+app.command()(track.track)

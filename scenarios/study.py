@@ -32,6 +32,7 @@ from scenarios.chains import break_even
 from scenarios.compare import Value, compare, economics
 from scenarios.edits import with_substitution
 from scenarios.load import combine, load_scenario, recheck
+from scenarios.prediction import predict, write_prediction
 from scenarios.runner import BASELINE, Settings, run
 from scenarios.scenario import Plan, RemoveTouchpoint, ScenarioName, as_plan
 from sim.inputs.errors import InputError
@@ -52,6 +53,8 @@ class Study:
     comparison: pd.DataFrame
     money: pd.DataFrame
     removals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    prediction: xr.Dataset | None = None
+    """Each scenario's monthly predictive distribution (:mod:`scenarios.prediction`)."""
 
 
 def end_name(name: str, end: float) -> str:
@@ -209,7 +212,10 @@ def run_study(
     money = economics(results, every, value)
     results = results.sel(scenario=[BASELINE, *plans])
     removals = removals_table(plans, ends, money)
-    return Study(results, compare(results), money[money["scenario"].isin(plans)], removals)
+    prediction = predict(results, draws, plans, world)
+    return Study(
+        results, compare(results), money[money["scenario"].isin(plans)], removals, prediction
+    )
 
 
 def removals_table(
@@ -250,6 +256,8 @@ def write_study(study: Study, out: Path) -> list[str]:
     """Everything into ``out`` (replaced only when complete); returns the file names."""
     with atomic_directory(out) as folder:
         study.results.to_netcdf(folder / "results.nc", engine="h5netcdf")
+        if study.prediction is not None:
+            write_prediction(study.prediction, folder / "prediction.nc")
         tables = (
             ("comparison", study.comparison),
             ("economics", study.money),
