@@ -16,7 +16,9 @@ observed, :func:`realised_counts` counts, as the simulation does (:mod:`scenario
 - **prospects** (with an event log): those whose first event falls in the month, and
   ``acquired``, those of them who became customers (their id in the customers table with a
   start after that event). A prospect's id is the customer's when they bought, as in the
-  data contract (``models/data.py``).
+  data contract (``models/data.py``). A prospect buys in the month, service starts the next:
+  the last month's prospects are left out (their purchase may be to come), as ``ctm fit``
+  leaves out the journeys begun in an event log's last month.
 - **self-classes** (responses with ``self_class``): ``answers`` in the month, and of them
   ``advocates`` and ``dissatisfied``.
 - **ratings** of each touchpoint asked for (the transactional ratings table, the responses'
@@ -155,6 +157,7 @@ def _prospects(events: pd.DataFrame, customers: pd.DataFrame, periods: pd.Period
     first = events.groupby("customer_id", sort=False)["timestamp"].min()
     started = customers.set_index("customer_id")["start"].reindex(first.index)
     k = _month_index(first.reset_index(drop=True), periods)
+    k[k == len(periods) - 1] = -1  # their purchase may be to come: service starts next month
     bought = (started.notna() & (started.to_numpy() >= first.to_numpy())).to_numpy()
     months = len(periods)
     return pd.DataFrame({"prospects": _count(k, months), "acquired": _count(k[bought], months)})

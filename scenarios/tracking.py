@@ -57,7 +57,7 @@ from scipy import special, stats
 from scenarios.prediction import CLASSES
 from scenarios.runner import BASELINE
 
-LEVEL = 0.90
+LEVEL = 0.99
 """The family-wise probability that a plan going as predicted is on track on every outcome."""
 ENOUGH = 30
 """Fewest observations behind a figure for a verdict."""
