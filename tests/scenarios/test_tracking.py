@@ -104,8 +104,13 @@ def tiny():
             "end": pd.to_datetime([None, "2025-04-30", "2025-05-31", None]),
         }
     )
-    ratings = pd.DataFrame({"customer_id": ["a", "a", "c"], "date": pd.to_datetime(
-        ["2025-02-20", "2025-03-20", "2025-05-20"]), "invoice": pd.array([1, 4, 5], "Int8")})  # fmt: skip
+    ratings = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "c"],
+            "date": pd.to_datetime(["2025-02-20", "2025-03-20", "2025-05-20"]),
+            "invoice": pd.array([1, 4, 5], "Int8"),
+        }
+    )
     return customers, ratings
 
 
