@@ -75,11 +75,8 @@ def track(
     from sim.inputs.load import load_world
 
     check_folder(out)
-    try:
-        day = pd.Timestamp(launch)
-    except ValueError:
-        day = None
-    if day is None or pd.isna(day):
+    day = pd.to_datetime(launch, format="%Y-%m-%d", errors="coerce")
+    if pd.isna(day):
         raise InputError("--launch", [("", f"{launch!r} is not a date, expected YYYY-MM-DD")])
     loaded = load_world(world)
     path = prediction / "prediction.nc" if prediction.is_dir() else prediction
