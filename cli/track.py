@@ -57,9 +57,19 @@ def track(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for track.csv, track.json, track.png.")] = Path(
-        "out/track"
-    ),
+    refit: Annotated[
+        bool,
+        typer.Option(
+            help="Also refit the churn model to the tables (needs --responses) and forecast the "
+            "plan's value gained again over the new posterior's draws."
+        ),
+    ] = False,
+    draws: Annotated[
+        int, typer.Option(min=2, max=1000, help="With --refit: posterior draws to simulate.")
+    ] = 20,
+    out: Annotated[
+        Path, typer.Option(help="Folder for track.csv, track.json, track.png (and the refit's).")
+    ] = Path("out/track"),
 ) -> None:
     """Month by month since launch: the realised figures against the plan's predicted band
     and the no-change band, a verdict per outcome and P(realised effect >= half the predicted)."""
@@ -67,7 +77,7 @@ def track(
 
     from models.data import load_customers, load_events, load_responses
     from models.realised import realised_counts
-    from notebooks.tracking import latest_table, monthly_table, track_plot
+    from notebooks.tracking import forecast_table, latest_table, monthly_table, track_plot
     from scenarios.prediction import load_prediction
     from scenarios.runner import BASELINE
     from scenarios.tracking import track as compare_with
@@ -75,6 +85,8 @@ def track(
     from sim.inputs.load import load_world
 
     check_folder(out)
+    if refit and responses is None:
+        raise InputError("--refit", [("", "the churn model needs --responses, expected both")])
     day = pd.to_datetime(launch, format="%Y-%m-%d", errors="coerce")
     if pd.isna(day):
         raise InputError("--launch", [("", f"{launch!r} is not a date, expected YYYY-MM-DD")])
@@ -109,6 +121,27 @@ def track(
         }
         (folder / "track.json").write_text(json.dumps(summary, indent=1, default=str))
         figure.savefig(folder / "track.png", dpi=110)
+        if refit:
+            value = _refit(loaded, predicted, chosen, customers, responses, folder, draws)
     console.print(monthly_table(table))
     console.print(latest_table(table, chosen))
-    console.print(f"Written: {out}/ (track.csv, track.json, track.png)")
+    if refit:
+        console.print(forecast_table(value, chosen, loaded.economics.currency))
+    console.print(f"Written: {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+
+
+def _refit(loaded, predicted, chosen: str, customers: Path, responses: Path, folder: Path,
+           draws: int):  # fmt: skip
+    """The churn model refitted (its posterior written in ``folder``) and the plan's value
+    forecast again over ``draws`` of its draws."""
+    from cli.common import errors
+    from cli.fit import _diagnostics
+    from scenarios.refit import forecast, refit
+
+    with errors.status("refitting the churn model to the tables"):
+        model = refit(loaded, customers, responses, folder / "posterior.nc")
+    console.print(f"Churn model refitted: {_diagnostics(model.diagnostics_)}")
+    with errors.status(f"simulating the plan over {draws} draws of the refitted posterior"):
+        value = forecast(loaded, predicted, chosen, folder / "posterior.nc", draws)
+    value.to_csv(folder / "forecast.csv", index=False)
+    return value

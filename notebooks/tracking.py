@@ -124,3 +124,14 @@ def track_plot(table: pd.DataFrame, scenario: str):
     fig.suptitle(f"'{scenario}': realised against the predicted bands")
     fig.tight_layout()
     return fig
+
+
+def forecast_table(value: pd.DataFrame, scenario: str, currency: str) -> Table:
+    """The plan's value gained as predicted before launch and after the refit."""
+    out = Table(title=f"'{scenario}': value gained ({currency}, 90% interval)", **COMPACT)
+    for name in ("forecast", "value gained", "90% interval", "measure"):
+        out.add_column(name, justify="left" if name in ("forecast", "measure") else "right")
+    for row in value.itertuples():
+        interval = f"{row.value_gain_low:,.0f} to {row.value_gain_high:,.0f}"
+        out.add_row(row.when, f"{row.value_gain:,.0f}", interval, row.measure)
+    return out

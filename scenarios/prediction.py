@@ -33,10 +33,12 @@ validated): a prediction is only set against tables of the world it was made for
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from scenarios.edits import schedule
@@ -71,7 +73,11 @@ def rated_touchpoints(params: Parameters, plans: Mapping[str, Plan]) -> list[str
 
 
 def predict(
-    results: xr.Dataset, draws: list[Parameters], plans: Mapping[str, Plan], world: World
+    results: xr.Dataset,
+    draws: list[Parameters],
+    plans: Mapping[str, Plan],
+    world: World,
+    money: pd.DataFrame | None = None,
 ) -> xr.Dataset:
     """The monthly figures of every scenario and draw (module notes).
 
@@ -86,12 +92,18 @@ def predict(
         The plans by name, the scenarios of ``results`` other than the baseline.
     world
         The world they were made in (name and fingerprint).
+    money
+        The study's economics (:func:`scenarios.compare.economics`), if any: each plan's
+        value gained as predicted before launch, kept to set a refit's forecast beside it.
 
     Returns
     -------
     xarray.Dataset
         ``prediction`` (scenario, draw, month, outcome), the coordinate ``launch_month``
-        (scenario) and the attributes ``world``, ``fingerprint``, ``customers``, ``months``.
+        (scenario) and the attributes ``world``, ``fingerprint``, ``customers``, ``months``,
+        ``seed``, ``plans`` (each plan's scenario files as JSON, to run it again after a
+        refit) and ``value_gain`` (JSON: per plan, value_gain, value_gain_low,
+        value_gain_high, measure).
     """
     total = results.sum("segment")
     base_start = _base_start(total)
@@ -125,9 +137,24 @@ def predict(
             "fingerprint": world_fingerprint(world),
             "customers": int(results.attrs.get("customers", 0)),
             "months": int(results.sizes["month"]),
+            "seed": int(results.attrs.get("seed", 1)),
+            "plans": json.dumps(
+                {
+                    name: [json.loads(s.model_dump_json()) for s in plan.scenarios]
+                    for name, plan in plans.items()
+                }
+            ),
+            "value_gain": json.dumps(_value_gain(money)),
             "description": "ctm compare's monthly predictive distribution (scenarios.prediction)",
         },
     )
+
+
+def _value_gain(money: pd.DataFrame | None) -> dict:
+    if money is None or money.empty:
+        return {}
+    columns = ["value_gain", "value_gain_low", "value_gain_high", "measure"]
+    return money.set_index("scenario")[columns].to_dict(orient="index")
 
 
 def _base_start(total: xr.Dataset) -> xr.DataArray:

@@ -212,7 +212,7 @@ def run_study(
     money = economics(results, every, value)
     results = results.sel(scenario=[BASELINE, *plans])
     removals = removals_table(plans, ends, money)
-    prediction = predict(results, draws, plans, world)
+    prediction = predict(results, draws, plans, world, money)
     return Study(
         results, compare(results), money[money["scenario"].isin(plans)], removals, prediction
     )

@@ -72,7 +72,8 @@ def test_demo_data_launch_month_needs_a_plan(tmp_path):
 @pytest.mark.slow
 def test_compare_then_track_a_launch(tmp_path):
     """compare writes the prediction; demo data with the plan launched in month 3; track
-    writes its table, JSON and figure, and says the verdicts."""
+    writes its table, JSON and figure, says the verdicts, refits the churn model and
+    forecasts the plan's value again beside the value predicted before launch."""
     compare, data, out = tmp_path / "compare", tmp_path / "data", tmp_path / "track"
     done = ctm("compare", "demo", f"{EXAMPLES}/fix_invoice.yaml", "--customers", "1500",
                "--months", "12", "--draws", "3", "--serial", "--out", str(compare))  # fmt: skip
@@ -83,7 +84,8 @@ def test_compare_then_track_a_launch(tmp_path):
     assert done.returncode == 0, done.stderr
     done = ctm("track", str(compare), "--launch", "2025-04-01",
                *(x for name in ("customers", "responses", "ratings", "events")
-                 for x in (f"--{name}", str(data / f"{name}.csv"))), "--out", str(out))  # fmt: skip
+                 for x in (f"--{name}", str(data / f"{name}.csv"))),
+               "--refit", "--draws", "2", "--out", str(out))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "invoice rating" in done.stdout and "on track" in done.stdout
     table = pd.read_csv(out / "track.csv")
@@ -92,3 +94,8 @@ def test_compare_then_track_a_launch(tmp_path):
     summary = json.loads((out / "track.json").read_text())
     assert summary["scenario"] == "Clearer invoice" and len(summary["latest"]) == 6
     assert (out / "track.png").stat().st_size > 10_000
+    value = pd.read_csv(out / "forecast.csv").set_index("when")
+    before = pd.read_csv(compare / "economics.csv").set_index("scenario").loc["Clearer invoice"]
+    assert value.loc["before launch", "value_gain"] == pytest.approx(before["value_gain"])
+    assert value.loc["refitted", "value_gain_low"] <= value.loc["refitted", "value_gain_high"]
+    assert "refitted" in done.stdout and (out / "posterior.nc").exists()
