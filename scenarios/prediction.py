@@ -43,8 +43,9 @@ import xarray as xr
 
 from scenarios.edits import schedule
 from scenarios.launch import launch_month
+from scenarios.load import combine, parse_scenario
 from scenarios.runner import BASELINE
-from scenarios.scenario import Plan
+from scenarios.scenario import Plan, as_plan
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import Parameters
 from sim.inputs.world import World
@@ -210,6 +211,13 @@ def _ratings(
         )
         for j, name in enumerate(touchpoints)
     }
+
+
+def stored_plan(prediction: xr.Dataset, name: str, world: World) -> Plan:
+    """The plan ``name`` as ``ctm compare`` ran it, from the prediction's ``plans``."""
+    files = json.loads(prediction.attrs["plans"])[name]
+    scenarios = [parse_scenario(data, world, f"{name} (in the prediction)") for data in files]
+    return as_plan(scenarios[0]) if len(scenarios) == 1 else combine(scenarios, name)
 
 
 def write_prediction(prediction: xr.Dataset, path: Path) -> None:

@@ -22,18 +22,10 @@ import xarray as xr
 
 from models.churn import ChurnModel
 from models.fitting import fit_churn, read_feedback, write_fit
-from scenarios.load import combine, parse_scenario
+from scenarios.prediction import stored_plan
 from scenarios.runner import Settings
-from scenarios.scenario import Plan, as_plan
 from scenarios.study import draws_of, run_study
 from sim.inputs.world import World
-
-
-def stored_plan(prediction: xr.Dataset, name: str, world: World) -> Plan:
-    """The plan ``name`` as ``ctm compare`` ran it, from the prediction's ``plans``."""
-    files = json.loads(prediction.attrs["plans"])[name]
-    scenarios = [parse_scenario(data, world, f"{name} (in the prediction)") for data in files]
-    return as_plan(scenarios[0]) if len(scenarios) == 1 else combine(scenarios, name)
 
 
 def refit(

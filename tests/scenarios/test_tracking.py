@@ -9,7 +9,7 @@ import xarray as xr
 from scipy import stats
 
 from models.realised import realised_counts
-from scenarios.prediction import load_prediction, world_fingerprint
+from scenarios.prediction import load_prediction, predict, world_fingerprint
 from scenarios.tracking import (
     band,
     half_effect,
@@ -171,3 +171,48 @@ def test_a_prediction_of_another_world_is_refused(demo_world, tmp_path):
     other.to_netcdf(tmp_path / "prediction.nc", engine="h5netcdf")
     with pytest.raises(InputError, match="made for world 'Elsewhere'"):
         load_prediction(tmp_path / "prediction.nc", demo_world)
+
+
+@pytest.fixture(scope="module")
+def tiny_prediction(demo_world, demo_params):
+    """compare's prediction of a tiny run: the invoice rated 1..5 with P = 1%, 2%, 7%, 40%, 50%
+    in every segment from month 1."""
+    from scenarios.load import parse_scenario
+    from scenarios.runner import Settings, run
+    from scenarios.scenario import as_plan
+
+    ratings = {"default": [0.01, 0.02, 0.07, 0.4, 0.5]}
+    edit = {"kind": "fix", "touchpoint": "invoice", "ratings": ratings}
+    file = {"name": "Great invoice", "one_off_cost": 1, "monthly_cost": 0, "effort_weeks": 1,
+            "start_month": 1, "edits": [edit]}  # fmt: skip
+    scenario = parse_scenario(file, demo_world)
+    plans = {"Great invoice": as_plan(scenario)}
+    results = run([demo_params], plans, Settings(customers=300, months=3), executor="serial")
+    return predict(results, [demo_params], plans, demo_world), plans
+
+
+def test_the_predicted_rating_is_the_distributions_mean(tiny_prediction):
+    """One distribution in every segment: whatever the segments' weights, the mean is
+    sum r P(r) = 4.36 and the variance sum r^2 P(r) - 4.36^2 = 0.6104 from the plan's month
+    on; the baseline's stays the world's."""
+    prediction, _ = tiny_prediction
+    values = prediction["prediction"].sel(draw=0)
+    plan = values.sel(scenario="Great invoice")
+    np.testing.assert_allclose(plan.sel(outcome="rating:invoice", month=[1, 2]), 4.36)
+    np.testing.assert_allclose(plan.sel(outcome="rating_var:invoice", month=[1, 2]), 0.6104)
+    before = values.sel(outcome="rating:invoice", month=0)
+    assert float(before.sel(scenario="baseline")) == float(before.sel(scenario="Great invoice"))
+    assert 3.2 < float(before.sel(scenario="baseline")) < 3.5  # the demo's invoice
+    assert prediction["launch_month"].values.tolist() == [-1, 1]
+
+
+def test_the_prediction_keeps_the_plan_to_run_again(tiny_prediction, demo_world, demo_params):
+    from scenarios.edits import schedule
+    from scenarios.prediction import stored_plan
+
+    prediction, plans = tiny_prediction
+    again = stored_plan(prediction, "Great invoice", demo_world)
+    (m0, a), (m1, b) = schedule(demo_params, again)
+    (n0, c), (n1, d) = schedule(demo_params, plans["Great invoice"])
+    assert (m0, m1) == (n0, n1) == (0, 1)
+    np.testing.assert_array_equal(b.ratings, d.ratings)
