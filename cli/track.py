@@ -78,7 +78,7 @@ def track(
     from models.data import load_customers, load_events, load_responses
     from models.realised import realised_counts
     from notebooks.tracking import forecast_table, latest_table, monthly_table, track_plot
-    from scenarios.prediction import load_prediction
+    from scenarios.prediction import load_prediction, rated_in
     from scenarios.runner import BASELINE
     from scenarios.tracking import track as compare_with
     from sim.inputs.files import atomic_directory, check_folder
@@ -103,10 +103,7 @@ def track(
     answers = load_responses(responses, loaded, table_of) if responses else None
     rated = load_responses(ratings, loaded) if ratings else None
     log = load_events(events, loaded) if events else None
-    touchpoints = [
-        o[len("rating:") :] for o in predicted["outcome"].values.tolist() if o.startswith("rating:")
-    ]
-    counts = realised_counts(day, table_of, answers, rated, log, touchpoints)
+    counts = realised_counts(day, table_of, answers, rated, log, rated_in(predicted))
     table = compare_with(predicted, chosen, counts)
     figure = track_plot(table, chosen)
     with atomic_directory(out) as folder:

@@ -220,6 +220,12 @@ def stored_plan(prediction: xr.Dataset, name: str, world: World) -> Plan:
     return as_plan(scenarios[0]) if len(scenarios) == 1 else combine(scenarios, name)
 
 
+def rated_in(prediction: xr.Dataset) -> list[str]:
+    """The touchpoints whose ratings a prediction holds (its ``rating:K`` outcomes)."""
+    names = prediction["outcome"].values.tolist()
+    return [name[len("rating:") :] for name in names if name.startswith("rating:")]
+
+
 def write_prediction(prediction: xr.Dataset, path: Path) -> None:
     """The prediction as netCDF (the caller writes it inside its atomic folder)."""
     prediction.to_netcdf(path, engine="h5netcdf")
