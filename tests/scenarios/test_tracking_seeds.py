@@ -99,7 +99,8 @@ def test_a_plan_that_did_not_happen_is_behind_by_month_6(demo_params, prediction
     retention, 0.36 after 4 months, 0.69 after 5 and 0.92 after 6 (by then the plan keeps
     88.7% of the base against 87.0% without it, and the band's lower half at 99.8% is 1.1
     points wide); for the rating it is 1 from the first month (3.35 against 4.36). With the
-    demo's 5,000 customers retention needs 7 months (0.63 after 6). Seen: 19 and 20 of 20."""
+    demo's 5,000 customers retention is flagged 0.63 of the time after 6 months and 0.79
+    after 7. Seen: 19 and 20 of 20."""
     counts = None
     behind = {"base_retention": 0, "rating:invoice": 0}
     for seed in SEEDS:
