@@ -2,15 +2,17 @@
 
 The agents (:mod:`sim.agents`) are the specification of the journey walk, the onboarding, a
 month's contacts, churn and self-classification and the first-come-first-served desk, and the
-compiled engine is held to them bit for bit (tests/sim/agents). Three compiled pieces are
-left that both engines share, so no agreement between the engines can catch an error in
-them: the month's books (:func:`sim.engine.results._tally`, which the agents' books call
-too), the self-classification by inversion (:func:`sim.engine.population._self_class`) and
-the counter-based streams (:mod:`sim.engine.streams`). Each is written here a second time
-in plain Python from its docstring's definition, for clarity rather than speed, and the
-compiled function is compared with it on small seeded random cases and on the edge cases
-(no customer, one customer, everyone leaving, every customer in its first month, a segment
-with nobody, a category of probability 0, a uniform exactly on a boundary).
+compiled engine is held to them bit for bit (tests/sim/agents). That agreement cannot catch
+an error the two engines share: the month's books (:func:`sim.engine.results._tally`, which
+the agents' books call too), the self-classification by inversion
+(:func:`sim.engine.population._self_class`, which the agents' ``classify`` repeats step for
+step) and the counter-based streams (:mod:`sim.engine.streams`, which the agents' dice
+repeat). Each is written here from its definition: the books and the inversions in plain
+Python, for clarity rather than speed, and the streams against the published outputs of the
+generator they are. The compiled functions are compared with them on small seeded random
+cases and on the edge cases (no customer, one customer, everyone leaving, a customer in its
+first month in the run's last, a segment with nobody, categories of probability 0, a uniform
+exactly on a boundary, the largest uniform).
 
 Counts must be identical. Money is held to 1e-12 of the sum of the absolute values of its
 terms: the compiled loop adds a customer at a time, the reference adds with
