@@ -17,7 +17,7 @@ exactly on a boundary, the largest uniform).
 Counts must be identical. Money is held to 1e-12 of the sum of the absolute values of its
 terms: the compiled loop adds a customer at a time, the reference adds with
 :func:`math.fsum` (correctly rounded), and n terms added in turn are within (n - 1) * 2^-53
-of that sum's absolute terms (Higham 2002, eq. 4.4): under 1e-12 for the fewer than 9,000
+of that sum's absolute terms (Higham 2002, section 4.2): under 1e-12 for the fewer than 9,000
 terms of a case here; a customer counted in the wrong segment, cohort or month moves a sum
 by a whole term.
 """
