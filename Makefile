@@ -37,8 +37,8 @@ lab: $(STAMP)  ## JupyterLab on the notebooks; its python3 kernel is this enviro
 
 # Run once more with the compiled loops as plain Python (NUMBA_DISABLE_JIT=1; numba's ufuncs
 # stay compiled): their references and the agreement of the two engines. An index out of
-# range raises there, where compiled code reads past the array. About a minute (41 s of CPU);
-# the whole quick tier so takes over 14 minutes of CPU.
+# range raises there, where compiled code reads past the array. 38 s; the whole quick tier so
+# takes some 17 minutes.
 PLAIN_PYTHON := tests/sim/test_references.py tests/models/test_journey_kernels.py \
 	tests/sim/agents/test_simulation.py
 
