@@ -267,33 +267,24 @@ def test_a_removal_that_pays_says_how_many_customers_the_touchpoint_may_keep():
 def test_customer_value_is_the_baselines_lifetime_value_per_installed_customer():
     """(base_value + base_residual) / base_size over all segments, mean over draws: draw 0
     (100 + 50 + 30 + 20) / (1 + 1) = 100, draw 1 (300 + 0 + 0 + 100) / 2 = 200; 150."""
+    from sim.engine.results import CLASS_COUNTS, END, SEGMENT_MONTH
+
+    dims = ("scenario", "draw", "segment")
+    zeros = np.zeros((1, 2, 2))
     results = xr.Dataset(
-        {
-            name: (("scenario", "draw", "segment"), np.array(values, float)[None])
-            for name, values in {
-                "base_value": [[100, 30], [300, 0]],
-                "base_residual": [[50, 20], [0, 100]],
-                "base_size": [[1, 1], [1, 1]],
-            }.items()
-        },
+        {name: (dims, zeros) for name in END}
+        | {name: ((*dims, "month"), zeros[..., None]) for name in SEGMENT_MONTH}
+        | {name: ((*dims, "month"), zeros[..., None]) for name in CLASS_COUNTS.values()}
+        | {"base_active": ((*dims, "month"), zeros[..., None])},
         coords={"scenario": ["baseline"], "segment": ["a", "b"]},
+        attrs={"scale": 1.0},
     )
-    for name in (
-        "base_active",
-        "churned",
-        "active_start",
-        "acquired",
-        "margin",
-        "cost_to_serve",
-        "acquisition_spend",
-        "advocates",
-        "dissatisfied",
-        "active",
-    ):
-        results[name] = xr.zeros_like(results["base_size"]).expand_dims(month=[0], axis=-1)
-    for name in ("new_value", "new_size"):
-        results[name] = xr.zeros_like(results["base_size"])
-    results.attrs["scale"] = 1.0
+    for name, values in {
+        "base_value": [[100, 30], [300, 0]],
+        "base_residual": [[50, 20], [0, 100]],
+        "base_size": [[1, 1], [1, 1]],
+    }.items():
+        results[name] = (dims, np.array(values, float)[None])
     assert customer_value(results) == pytest.approx(150.0, rel=1e-12)
     assert customer_value(results, "run") == pytest.approx((65 + 150) / 2, rel=1e-12)
 
