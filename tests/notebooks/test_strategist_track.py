@@ -39,5 +39,5 @@ def test_the_launched_plan_is_held_against_its_prediction(tmp_path, demo_world, 
     text = "\n".join(outputs(notebook, "text/markdown"))
     assert "**Staged plan**, 6 months since the launch on 2025-05-01: on track on " in text
     assert any("p_half_effect" in html for html in outputs(notebook, "text/html"))
-    assert len(outputs(notebook, "image/png")) == 10  # the 9 of the plan (its budget frontier too), and the tracking
+    assert len(outputs(notebook, "image/png")) == 10  # the plan's 9 and the tracking
     assert not outputs(notebook, "stderr")
