@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from sim.inputs.parameters import Parameters, to_dataset
+from sim.inputs.world import LOYALTY_CLASSES
 
 REPLACEABLE = {
     "alpha": ("segment", "band"),
@@ -42,6 +43,9 @@ REPLACEABLE = {
     "prospects": ("segment",),
     "base_tenure": ("segment", "tenure"),
     "band_starts": ("band",),
+    "add_on_probability": ("segment", "loyalty"),
+    "add_on_margin": ("segment", "loyalty"),
+    "margin_uplift": ("segment", "loyalty"),
 }
 """Posterior variables the simulation takes, with the dims of the Parameters field; those
 present replace the world's values, the others keep them."""
@@ -81,6 +85,7 @@ def parameter_sets(
         alpha = np.full((len(params.segments), len(starts)), np.nan)  # every draw replaces it
         params = params.replace(band_starts=starts, alpha=alpha)
     labels = {name: coords.values.tolist() for name, coords in to_dataset(params).coords.items()}
+    labels["loyalty"] = list(LOYALTY_CLASSES)
     stacked = posterior.stack(sample=("chain", "draw"))
     present = [name for name in REPLACEABLE if name in posterior]
     arrays, constant = {}, {}

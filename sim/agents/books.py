@@ -67,10 +67,11 @@ class Books:
         hazard: float,
         leaves: bool,
         loyalty: int,
+        add_on: bool = False,
     ) -> None:
         """A customer's month: its contacts per touchpoint, its churn hazard, whether it
-        leaves and the class it puts itself in."""
-        self.bills.append((cohort, id, segment, contacts, hazard, leaves, loyalty))
+        leaves, the class it puts itself in and whether it bought an add-on."""
+        self.bills.append((cohort, id, segment, contacts, hazard, leaves, loyalty, add_on))
 
     def close(self, month: int) -> np.ndarray:
         """Hand the month to the recorder (journeys, the service month, onboardings, in the
@@ -89,6 +90,7 @@ class Books:
             hazard=np.array([bill[4] for bill in bills], float),
             churned=np.array([bill[5] for bill in bills], bool),
             loyalty=np.array([bill[6] for bill in bills], np.int64),
+            add_on=np.array([bill[7] for bill in bills], bool),
         )
         recorder.service(month, served)
         for s in range(self.segments):

@@ -14,7 +14,9 @@ further its view of k falls short of the competitor's mean rating than before th
 segment has an sBG baseline (theta drawn once, when it joins). If it stays it earns the
 company its margin and puts itself in a class, dissatisfied to advocate (an ordered logistic
 of its views); advocates bring referred prospects next month
-(:meth:`sim.agents.simulation.Simulation.calendar`).
+(:meth:`sim.agents.simulation.Simulation.calendar`). A customer who stays may buy an add-on
+that month, with its class's chance (cross-sell; the books count its margin and the class's
+margin uplift).
 
 A contact with a staffed touchpoint (the call centre) is a call of its own
 (:meth:`Customer.call`): at its own time in the month the customer asks for one of the
@@ -35,7 +37,8 @@ the same as in the compiled engine (:mod:`sim.engine.population`): the chance of
 contact with touchpoint k in month m at ``address(0, 0, m, k)`` of its contacts stream, the
 rating of its n-th contact with k in month m at ``address(0, m, k, n)`` of its experience
 stream, the onboarding rating at k of its onboarding stream, its churn and class at m of
-its churn and loyalty streams, its own theta at 0 of its frailty stream; a call's stream
+its churn and loyalty streams, whether it buys an add-on at m of its add-ons stream (drawn
+only when its class buys any), its own theta at 0 of its frailty stream; a call's stream
 is the child at ``address(0, m, k, n)`` of its queue stream (:mod:`sim.agents.desk`), and so
 is a request for a visit's (its time in the month at part ``ARRIVAL``, its rating at part
 ``RATING``; a touchpoint has a queue or crews, never both).
@@ -106,6 +109,7 @@ class Customer:
         self.churn_stream = dice.stream("churn", id)
         self.loyalty_stream = dice.stream("loyalty", id)
         self.queue_stream = dice.stream("queue", id)
+        self.add_ons_stream = dice.stream("add_ons", id)
         self.left = False
         self.this_month: list[int] = []
         """The month's contacts per touchpoint (a staffed one's counted when answered)."""
@@ -263,12 +267,15 @@ class Customer:
             self.this_month[touchpoint] += 1
 
     def pay_bill(self, month: int, contacts: list[int]) -> bool:
-        """The monthly bill: weigh the views, leave or stay, classify; True if it leaves."""
+        """The monthly bill: weigh the views, leave or stay, classify, and if it stays perhaps
+        buy an add-on; True if it leaves."""
         hazard = self.hazard(month)
         leaves = uniform(self.churn_stream, month) < hazard
         loyalty = self.classify(month)
+        chance = self.company.rules.segments[self.segment].add_on_probability[loyalty]
+        buys = not leaves and chance > 0 and uniform(self.add_ons_stream, month) < chance
         self.company.books.bill(
-            self.cohort, self.id, self.segment, contacts, hazard, leaves, loyalty
+            self.cohort, self.id, self.segment, contacts, hazard, leaves, loyalty, buys
         )
         return leaves
 

@@ -58,6 +58,8 @@ class SegmentRules:
     sbg: tuple[float, float] | None
     """(a, b) of each customer's own churn probability theta ~ Beta(a, b), if the segment has
     an sBG baseline."""
+    add_on_probability: list[float]
+    """Per self-class, the chance a customer who stays buys an add-on that month."""
 
 
 class Rules:
@@ -107,6 +109,7 @@ class Rules:
                     beta=[(k, b) for k, b in enumerate(params.beta[s].tolist()) if b != 0.0],
                     cutpoints=params.cutpoints[s].tolist(),
                     sbg=None if sbg is None else (float(sbg[0]), float(sbg[1])),
+                    add_on_probability=params.add_on_probability[s].tolist(),
                 )
             )
 

@@ -16,12 +16,18 @@ Each service month (DESIGN, customer story 3-6):
    alpha[s, band], theta_i ~ Beta(a_s, b_s) drawn once when the customer joins (Fader &
    Hardie 2007); a customer of the installed base who had already survived tau months draws
    from Beta(a_s, b_s + tau), the distribution of theta among the survivors of tau months;
-4. survivors earn the month's margin, and classify themselves (ordered logistic).
+4. survivors earn the month's margin, and classify themselves (ordered logistic);
+5. a survivor of class j buys an add-on with probability p[s, j] (uniform(add-on key,
+   month) < p[s, j]; drawn only where p[s, j] > 0), which earns its margin a[s, j] once, and
+   earns margin[s] (1 + u[s, j]), u the class's margin uplift (cross-sell and up-sell:
+   :func:`sim.engine.results._tally` counts the money).
 
 At the end of a run every customer still in service is valued beyond it
 (:meth:`Population.in_service`): its expected discounted residual value from its own hazard
 path over the tenure bands from its true tenure on, views held as they are
-(:mod:`sim.formulas.value`).
+(:mod:`sim.formulas.value`), its add-ons included: with its views held, its class
+probabilities are too, so each month after the run it is expected to earn sum_j P(j | x)
+(u[s, j] margin[s] + p[s, j] a[s, j]) more (:func:`add_on_per_month`).
 
 All customers of a month are advanced together by compiled loops over the customers; their
 random numbers still come from their own streams (:mod:`sim.engine.streams`), keyed once when they
@@ -52,11 +58,11 @@ from sim.formulas.perception import perceive, poor_view, shortfall
 from sim.formulas.value import residual_value
 from sim.inputs.parameters import Parameters
 
-KEYED = ("contacts", "experience", "churn", "loyalty", "queue")
+KEYED = ("contacts", "experience", "churn", "loyalty", "queue", "add_ons")
 """The purposes of the streams a customer draws from every month, keyed when it joins."""
 TENURE = "tenure"
 """The purpose of the stream an installed-base customer's tenure is drawn from (counter 0)."""
-CONTACTS, EXPERIENCE, CHURN, LOYALTY, QUEUE = range(len(KEYED))
+CONTACTS, EXPERIENCE, CHURN, LOYALTY, QUEUE, ADD_ONS = range(len(KEYED))
 
 EXPERIENCE_RECORD = np.dtype(
     [
@@ -127,6 +133,8 @@ class SelfClassification(NamedTuple):
     """(touchpoint,) effect of a poor view on loyalty."""
     cutpoints: np.ndarray
     """(segment, 3) ordered-logistic cutpoints."""
+    add_on_probability: np.ndarray
+    """(segment, class) P(a survivor of the class buys an add-on in the month)."""
 
 
 class Opened(NamedTuple):
@@ -147,6 +155,8 @@ class Closed(NamedTuple):
     """Bool: left this month."""
     loyalty: np.ndarray
     """Self-class 0..3 (meaningful for survivors only)."""
+    add_on: np.ndarray
+    """Bool: bought an add-on this month (survivors only)."""
 
 
 class InService(NamedTuple):
@@ -160,6 +170,8 @@ class InService(NamedTuple):
     end of its last month)."""
     residual: np.ndarray
     """(customer,) expected discounted value after the run, valued at its end."""
+    add_on_residual: np.ndarray
+    """(customer,) the part of ``residual`` from add-ons and margin uplift."""
 
 
 @dataclass
@@ -174,6 +186,7 @@ class Month:
     hazard: np.ndarray  # (customer,) monthly churn probability
     churned: np.ndarray  # (customer,) bool
     loyalty: np.ndarray  # (customer,) class 0..3 (survivors only meaningful)
+    add_on: np.ndarray  # (customer,) bool: bought an add-on (survivors only)
 
 
 class Population:
@@ -222,7 +235,9 @@ class Population:
             weight=params.emotional_weight,
         )
         self._hazard = ChurnHazard(params.band_starts, params.alpha, params.beta, market(params))
-        self._classification = SelfClassification(params.gamma, params.cutpoints)
+        self._classification = SelfClassification(
+            params.gamma, params.cutpoints, params.add_on_probability
+        )
 
     @property
     def ids(self) -> np.ndarray:
@@ -337,7 +352,15 @@ class Population:
         ids, segment, cohort = (a.values[rows] for a in (self._ids, self._segment, self._cohort))
         seen = self._views.values[rows] if views else None
         return Month(
-            ids, segment, cohort, seen, contacts, closed.hazard, closed.churned, closed.loyalty
+            ids,
+            segment,
+            cohort,
+            seen,
+            contacts,
+            closed.hazard,
+            closed.churned,
+            closed.loyalty,
+            closed.add_on,
         )
 
     def in_service(self, months: int) -> InService:
@@ -354,7 +377,9 @@ class Population:
         segment's margin and costs c = sum_k contacts[s, k] cost_per_contact[k] a month, the
         expected cost of its recurring contacts (queued contacts counted at their rate:
         abandoned ones, which cost nothing in the run, and retries, which cost again, are
-        ignored). R is :func:`sim.formulas.value.residual_value`, valued at the run's end.
+        ignored). R is :func:`sim.formulas.value.residual_value`, valued at the run's end,
+        with the margin and the expected add-on money a month (:func:`add_on_per_month`);
+        the add-on part alone is R of that money with no cost.
         """
         rows = np.flatnonzero(self._alive.values)
         return in_service(
@@ -417,15 +442,38 @@ def in_service(
     baseline = np.where(np.isnan(own)[:, None], p.alpha[segment], own[:, None])
     hazard = expit(baseline + shift[:, None])
     cost = p.contacts @ p.cost_per_contact  # (segment,) a month
+    extra = add_on_per_month(p, segment, views)
     residual = residual_value(
         tenure,
         hazard,
         p.band_starts,
-        p.margin[segment],
+        p.margin[segment] + extra,
         cost[segment],
         p.discount_rate,
     )
-    return InService(segment, cohort, residual)
+    add_on_residual = residual_value(tenure, hazard, p.band_starts, extra, 0.0, p.discount_rate)
+    return InService(segment, cohort, residual, add_on_residual)
+
+
+def class_probabilities(params: Parameters, segment: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """(customer, class) P(a customer classifies itself in each class) given its ``views``:
+    the ordered logistic of :func:`_self_class`, P(class <= j) = logistic(c[s, j] + sum_k
+    gamma_k x_k), differenced."""
+    eta = poor_view(views) @ params.gamma
+    below = expit(params.cutpoints[segment] + eta[:, None])  # (customer, 3)
+    cumulative = np.hstack([np.zeros((len(eta), 1)), below, np.ones((len(eta), 1))])
+    return np.diff(cumulative, axis=1)
+
+
+def add_on_per_month(params: Parameters, segment: np.ndarray, views: np.ndarray) -> np.ndarray:
+    """(customer,) the expected money from add-ons and margin uplift in a month a customer
+    with ``views`` of ``segment`` survives: sum_j P(j | views) (u[s, j] margin[s] + p[s, j]
+    a[s, j]) (module notes 5); zeros when the world has none."""
+    p = params
+    if not p.has_add_ons or len(segment) == 0:
+        return np.zeros(len(segment))
+    per_class = p.margin_uplift * p.margin[:, None] + p.add_on_probability * p.add_on_margin
+    return np.einsum("ij,ij->i", class_probabilities(p, segment, views), per_class[segment])
 
 
 def market(params: Parameters) -> np.ndarray:
@@ -556,7 +604,8 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     :func:`sim.formulas.perception.shortfall`), tenure = month - cohort + the tenure it joined
     with; churned if uniform(churn key, month) < h.
     The class is the number of cutpoints j with logistic(c[s, j] + sum_k gamma_k x_k) <= u =
-    uniform(loyalty key, month) (ordered logistic by inversion).
+    uniform(loyalty key, month) (ordered logistic by inversion). A survivor of class j buys
+    an add-on if uniform(add-on key, month) < p[s, j], drawn only where p[s, j] > 0.
 
     Parameters
     ----------
@@ -566,16 +615,17 @@ def _close_month(month, rows, customers, churn_hazard, classification):
         The customers served this month, by row.
     customers : Customers
         Every customer's ``segment``, ``cohort``, ``tenure``, ``own`` baseline, ``views`` and
-        stream ``keys`` (CHURN and LOYALTY are read).
+        stream ``keys`` (CHURN, LOYALTY and ADD_ONS are read).
     churn_hazard : ChurnHazard
         ``band_starts``, ``alpha``, ``beta`` and ``market``.
     classification : SelfClassification
-        ``gamma`` and ``cutpoints``.
+        ``gamma``, ``cutpoints`` and ``add_on_probability``.
 
     Returns
     -------
     Closed
-        Per customer of ``rows``: ``hazard``, ``churned`` and ``loyalty`` (the self-class).
+        Per customer of ``rows``: ``hazard``, ``churned``, ``loyalty`` (the self-class) and
+        ``add_on``.
     """
     segment, cohort, own = customers.segment, customers.cohort, customers.own
     joined_at = customers.tenure
@@ -583,8 +633,10 @@ def _close_month(month, rows, customers, churn_hazard, classification):
     band_starts, alpha, beta = churn_hazard.band_starts, churn_hazard.alpha, churn_hazard.beta
     moved = churn_hazard.market
     gamma, cutpoints = classification.gamma, classification.cutpoints
+    buys = classification.add_on_probability
     n, at = len(rows), np.uint64(month)
     hazard, churned, loyalty = np.empty(n), np.zeros(n, np.bool_), np.zeros(n, np.int64)
+    add_on = np.zeros(n, np.bool_)
     for i in range(n):
         r = rows[i]
         s = segment[r]
@@ -601,7 +653,10 @@ def _close_month(month, rows, customers, churn_hazard, classification):
         hazard[i] = 1.0 / (1.0 + math.exp(-churn))  # logistic, as scipy's expit
         churned[i] = counter_uniform(keys[r, CHURN], at) < hazard[i]
         loyalty[i] = _self_class(cutpoints[s], loyal, counter_uniform(keys[r, LOYALTY], at))
-    return Closed(hazard, churned, loyalty)
+        chance = buys[s, loyalty[i]]
+        if not churned[i] and chance > 0:
+            add_on[i] = counter_uniform(keys[r, ADD_ONS], at) < chance
+    return Closed(hazard, churned, loyalty, add_on)
 
 
 @njit(cache=True)

@@ -59,18 +59,21 @@ from sim.inputs.world import LOYALTY_CLASSES
 
 SEGMENT_MONTH = (
     "prospects", "acquired", "active_start", "active", "churned",
-    "revenue", "margin", "cost_to_serve", "acquisition_spend",
+    "revenue", "margin", "cost_to_serve", "acquisition_spend", "add_on_margin",
 )  # fmt: skip
 
 
 END = (
     "residual", "base_residual", "new_size", "new_value", "future_acquired", "future_spend",
+    "add_on_residual", "base_add_on_residual", "base_add_on_value", "new_add_on_value",
 )  # fmt: skip
 """Per-segment figures of the run's end: value after the run and the customers acquired in it
 (module notes)."""
 
 
-SERVICE = ("active_start", "active", "churned", "revenue", "margin", "cost_to_serve")
+SERVICE = (
+    "active_start", "active", "churned", "revenue", "margin", "cost_to_serve", "add_on_margin",
+)  # fmt: skip
 """The per-segment totals of a service month, fields of :class:`Tally` (:func:`_tally`)."""
 
 
@@ -87,6 +90,8 @@ class Served(NamedTuple):
     """(customer,) self-class (counted for survivors only)."""
     contacts: np.ndarray
     """(customer, touchpoint) the month's contacts."""
+    add_on: np.ndarray
+    """(customer,) bool: bought an add-on (survivors only)."""
 
 
 class Money(NamedTuple):
@@ -98,6 +103,10 @@ class Money(NamedTuple):
     """(segment,) revenue of a survivor."""
     margin: np.ndarray
     """(segment,) margin of a survivor."""
+    add_on_margin: np.ndarray
+    """(segment, class) margin of an add-on bought by a survivor of the class."""
+    margin_uplift: np.ndarray
+    """(segment, class) share of the margin added for a survivor of the class."""
     discount: np.ndarray
     """(tenure - 1,) discount factor of value earned in service month ``tenure``."""
 
@@ -117,6 +126,8 @@ class Tally(NamedTuple):
     """(segment,) margin of the survivors."""
     cost_to_serve: np.ndarray
     """(segment,) contacts times cost per contact."""
+    add_on_margin: np.ndarray
+    """(segment,) of ``margin``: add-ons bought and margin uplift (cross-sell, up-sell)."""
     contacts: np.ndarray
     """(segment, touchpoint) contacts."""
     loyalty: np.ndarray
@@ -125,6 +136,8 @@ class Tally(NamedTuple):
     """(segment, cohort, tenure - 1) survivors."""
     value: np.ndarray
     """(segment, cohort) discounted value: margin of a survivor less cost to serve."""
+    add_on_value: np.ndarray
+    """(segment, cohort) of ``value``: the discounted add-on margin."""
 
 
 class Recorder:
@@ -176,10 +189,17 @@ class Recorder:
         """One service month of every active customer (tallied by :func:`_tally`)."""
         p, (S, H) = self.params, self.cohort_size.shape
         customers = Served(
-            served.segment, served.cohort, served.churned, served.loyalty, served.contacts
+            served.segment,
+            served.cohort,
+            served.churned,
+            served.loyalty,
+            served.contacts,
+            served.add_on,
         )
         discount = (1.0 + p.discount_rate) ** -np.arange(1, H + 1)  # by tenure
-        money = Money(p.cost_per_contact, p.revenue, p.margin, discount)
+        money = Money(
+            p.cost_per_contact, p.revenue, p.margin, p.add_on_margin, p.margin_uplift, discount
+        )
         tally = _tally(month, customers, money, S, len(LOYALTY_CLASSES))
         for name in SERVICE:
             self.by_month[name][:, month] += getattr(tally, name)
@@ -188,19 +208,28 @@ class Recorder:
         self.alive += tally.survivors
         self.cohort_value += tally.value
         self.end["new_value"] += tally.value[:, 1:].sum(axis=1)
+        self.end["base_add_on_value"] += tally.add_on_value[:, 0]
+        self.end["new_add_on_value"] += tally.add_on_value[:, 1:].sum(axis=1)
 
     def in_service(self, customers: InService) -> None:
         """The customers in service at the end of the run, with their residual value R valued
         there: ``residual`` and ``base_residual`` take R (1 + d)^-months, ``new_value`` takes
-        R (1 + d)^-(months - cohort) of those acquired during the run (module notes)."""
+        R (1 + d)^-(months - cohort) of those acquired during the run (module notes); the
+        add-on part of R goes the same ways into ``add_on_residual``, ``base_add_on_residual``
+        and ``new_add_on_value``."""
         S, v = len(self.params.segments), 1.0 + self.params.discount_rate
-        segment, cohort, residual = customers.segment, customers.cohort, customers.residual
-        at_start = residual * v**-self.months
+        segment, cohort = customers.segment, customers.cohort
         base, new = cohort == 0, cohort > 0
-        self.end["residual"] += np.bincount(segment, at_start, S)
-        self.end["base_residual"] += np.bincount(segment[base], at_start[base], S)
-        at_own_start = residual[new] * v ** -(self.months - cohort[new])
-        self.end["new_value"] += np.bincount(segment[new], at_own_start, S)
+        for residual, total, of_base, of_new in (
+            (customers.residual, "residual", "base_residual", "new_value"),
+            (customers.add_on_residual, "add_on_residual", "base_add_on_residual",
+             "new_add_on_value"),
+        ):  # fmt: skip
+            at_start = residual * v**-self.months
+            self.end[total] += np.bincount(segment, at_start, S)
+            self.end[of_base] += np.bincount(segment[base], at_start[base], S)
+            at_own_start = residual[new] * v ** -(self.months - cohort[new])
+            self.end[of_new] += np.bincount(segment[new], at_own_start, S)
 
     def after_the_run(self, acquired: np.ndarray, spend: np.ndarray) -> None:
         """A month after the run, per segment: the customers it is expected to acquire and
@@ -287,6 +316,7 @@ DESCRIPTIONS = {
     "margin": "margin of the month's survivors",
     "cost_to_serve": "contacts times cost per contact, onboarding included",
     "acquisition_spend": "journey contacts plus acquisition cost per customer acquired",
+    "add_on_margin": "of margin: cross-sell and up-sell, add-ons bought and margin uplift",
     "value": "margin less cost to serve",
     "contacts": "contacts per touchpoint (journeys, onboarding, recurring)",
     "loyalty_mix": "survivors by self-classification",
@@ -307,6 +337,11 @@ DESCRIPTIONS = {
     "future_acquired": "customers a month after the run is expected to acquire (exact chain)",
     "future_spend": "acquisition spend of a month after the run: journey contacts, acquisition "
     "cost",
+    "add_on_residual": "of residual: cross-sell and up-sell",
+    "base_add_on_residual": "of base_residual: cross-sell and up-sell",
+    "base_add_on_value": "of the installed base's discounted value over the run (cohort 0's "
+    "cohort_value): cross-sell and up-sell",
+    "new_add_on_value": "of new_value: cross-sell and up-sell",
 }
 
 
@@ -333,13 +368,19 @@ OUTCOMES = {
         "currency",
         True,
     ),
+    "add_on_lifetime_value": (
+        "of lifetime_value: cross-sell and up-sell (add-ons bought, margin uplift)",
+        "currency",
+        True,
+    ),
     "margin": ("margin over the run", "currency", True),
+    "add_on_margin": ("of margin: cross-sell and up-sell", "currency", True),
     "nps": ("net promoter score in the last month", "points", True),
     "cost_to_serve": ("cost to serve over the run", "currency", False),
 }
 """The figures a run is judged by, defined once (:func:`outcomes`) for ``ctm simulate``'s
 summary and for every comparison of scenarios."""
-TOTALS = ("acquired", "margin", "cost_to_serve")
+TOTALS = ("acquired", "margin", "add_on_margin", "cost_to_serve")
 """Outcomes summed over the run's customers: the company's are the sample's times ``scale``."""
 CLASS_COUNTS = {"advocate": "advocates", "dissatisfied": "dissatisfied"}
 """Self-classes counted per month for the NPS: the class and its count's name."""
@@ -379,10 +420,11 @@ def outcomes(counts: xr.Dataset, company: bool = True) -> xr.Dataset:
     retention_m = base_active at the end of month m / base_size (NaN in a shorter run);
     monthly_churn = churned / active at the month's start, both summed over the run;
     lifetime_value = (base_value + base_residual) / base_size; value_run = base_value /
-    base_size; acquired_lifetime_value = new_value / new_size - acquisition_spend / acquired
-    (both summed over the run; NaN where none were acquired); nps = 100 (advocates -
-    dissatisfied) / active in the last month; acquired, margin and cost_to_serve summed over
-    the run.
+    base_size; add_on_lifetime_value = (base_add_on_value + base_add_on_residual) /
+    base_size, its part from cross-sell and up-sell; acquired_lifetime_value = new_value /
+    new_size - acquisition_spend / acquired (both summed over the run; NaN where none were
+    acquired); nps = 100 (advocates - dissatisfied) / active in the last month; acquired,
+    margin, add_on_margin and cost_to_serve summed over the run.
     """
     ds = with_total(counts)
     scale = counts.attrs["scale"] if company else 1.0
@@ -405,7 +447,10 @@ def outcomes(counts: xr.Dataset, company: bool = True) -> xr.Dataset:
         - ds["acquisition_spend"].sum("month") / acquired.where(acquired > 0),
         "lifetime_value": (ds["base_value"] + ds["base_residual"]) / ds["base_size"],
         "value_run": ds["base_value"] / ds["base_size"],
+        "add_on_lifetime_value": (ds["base_add_on_value"] + ds["base_add_on_residual"])
+        / ds["base_size"],
         "margin": ds["margin"].sum("month") * scale,
+        "add_on_margin": ds["add_on_margin"].sum("month") * scale,
         "nps": 100 * (last["advocates"] - last["dissatisfied"]) / last["active"],
         "cost_to_serve": ds["cost_to_serve"].sum("month") * scale,
     }
@@ -461,7 +506,9 @@ def _tally(month, served, money, segments, classes):
 
     A customer's cost to serve is the sum over touchpoints of contacts times cost per
     contact; its value is the margin if it survives, less its cost to serve, times
-    ``discount[tenure - 1]``.
+    ``discount[tenure - 1]``. A survivor of class j earns margin[s] (1 + uplift[s, j]) and,
+    if it bought an add-on, add_on_margin[s, j]: both beyond margin[s] are its add-on money,
+    counted in ``margin`` and ``value`` and apart in ``add_on_margin`` and ``add_on_value``.
 
     Parameters
     ----------
@@ -469,24 +516,25 @@ def _tally(month, served, money, segments, classes):
         The service month.
     served : Served
         Per customer served: ``segment``, ``cohort``, ``churned``, ``loyalty`` and
-        ``contacts`` (customer, touchpoint).
+        ``contacts`` (customer, touchpoint) and ``add_on``.
     money : Money
-        ``cost_per_contact``, ``revenue`` and ``margin`` per segment, and ``discount`` by
-        tenure - 1.
+        ``cost_per_contact``, ``revenue`` and ``margin`` per segment, ``add_on_margin`` and
+        ``margin_uplift`` per segment and class, and ``discount`` by tenure - 1.
     segments, classes : int
         How many segments and self-classes.
 
     Returns
     -------
     Tally
-        Per segment: ``active_start``, ``active``, ``churned``, ``revenue``, ``margin`` and
-        ``cost_to_serve`` (the totals of ``SERVICE``); ``contacts`` per touchpoint;
-        ``loyalty``, survivors per class; ``survivors`` per (cohort, tenure - 1); ``value``,
-        the discounted value per cohort.
+        Per segment: ``active_start``, ``active``, ``churned``, ``revenue``, ``margin``,
+        ``cost_to_serve`` and ``add_on_margin`` (the totals of ``SERVICE``); ``contacts`` per
+        touchpoint; ``loyalty``, survivors per class; ``survivors`` per (cohort, tenure - 1);
+        ``value``, the discounted value per cohort, and ``add_on_value``, its add-on part.
     """
     S, H, contacts = segments, len(money.discount), served.contacts
     active_start, active, churned = np.zeros(S), np.zeros(S), np.zeros(S)
     revenue, margin, cost_to_serve = np.zeros(S), np.zeros(S), np.zeros(S)
+    add_on_margin, add_on_value = np.zeros(S), np.zeros((S, H))
     by_touchpoint = np.zeros((S, contacts.shape[1]))
     by_class, survivors, value = np.zeros((S, classes)), np.zeros((S, H, H)), np.zeros((S, H))
     for i in range(len(served.segment)):
@@ -496,15 +544,23 @@ def _tally(month, served, money, segments, classes):
         for k in range(contacts.shape[1]):
             by_touchpoint[s, k] += contacts[i, k]
             cost += contacts[i, k] * money.cost_per_contact[k]
+        j = served.loyalty[i]
+        extra = 0.0  # exactly 0 without add-ons: margin and value as before, bit for bit
+        if kept > 0.0:
+            extra = money.margin_uplift[s, j] * money.margin[s]
+            if served.add_on[i]:
+                extra += money.add_on_margin[s, j]
         active_start[s] += 1.0
         active[s] += kept
         churned[s] += 1.0 - kept
         revenue[s] += kept * money.revenue[s]
-        margin[s] += kept * money.margin[s]
+        margin[s] += kept * money.margin[s] + extra
         cost_to_serve[s] += cost
-        by_class[s, served.loyalty[i]] += kept
+        add_on_margin[s] += extra
+        by_class[s, j] += kept
         survivors[s, c, month - c] += kept
-        value[s, c] += (kept * money.margin[s] - cost) * money.discount[month - c]
+        value[s, c] += (kept * money.margin[s] + extra - cost) * money.discount[month - c]
+        add_on_value[s, c] += extra * money.discount[month - c]
     return Tally(
         active_start,
         active,
@@ -512,10 +568,12 @@ def _tally(month, served, money, segments, classes):
         revenue,
         margin,
         cost_to_serve,
+        add_on_margin,
         by_touchpoint,
         by_class,
         survivors,
         value,
+        add_on_value,
     )
 
 

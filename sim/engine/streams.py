@@ -21,6 +21,7 @@ from numba import float64, njit, uint64, vectorize
 PURPOSES = (
     "arrivals", "referrals", "journey", "onboarding",
     "contacts", "experience", "churn", "loyalty", "queue", "survey", "frailty", "tenure",
+    "add_ons",
 )  # fmt: skip
 """Each purpose's key is spawned from its position here, so a new purpose goes at the end:
 the others keep their numbers."""

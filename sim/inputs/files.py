@@ -312,6 +312,8 @@ def _describe(error: dict) -> tuple[str, str]:
         return where, f"has {context.get('actual_length')} items, expected {size}"
     if kind == "value_error":
         return where, str(context.get("error", error["msg"]))
+    if kind == "literal_error" and error["loc"][-1] == "[key]":  # a mapping's key, not its value
+        return where, f"unknown key {given!r}, expected one of {context.get('expected')}"
     if kind in ("float_type", "int_type") and _looks_numeric(error.get("input")):
         return where, (
             f"got {given!r} as text, expected a number (YAML reads 1e9 as text: write "
@@ -352,6 +354,6 @@ def _path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif not str(part).startswith("function-"):
+        elif not str(part).startswith("function-") and part != "[key]":
             text += f".{part}" if text else str(part)
     return text

@@ -16,13 +16,27 @@ from scipy.special import betaln, logit
 from sim.inputs.appointments import AppointmentSettings
 from sim.inputs.queues import QueueSettings
 from sim.inputs.units import MONTH, YEAR
-from sim.inputs.world import LOST, NEW, PURCHASE, RATINGS, START, STEADY, Segment, World
+from sim.inputs.world import (
+    LOST,
+    LOYALTY_CLASSES,
+    NEW,
+    PURCHASE,
+    RATINGS,
+    START,
+    STEADY,
+    Segment,
+    World,
+)
 
 NEGLIGIBLE = 1e-6
 """The steady mix (:func:`steady_mix`) ends at the first tenure whose survival S(t) is below
 this: less than a millionth of the customers who ever joined are still there."""
 LONGEST_STEADY = round(50 * YEAR / MONTH)
 """... or at 50 years (600 months), whichever comes first (:func:`steady_mix`)."""
+
+
+ADD_ON_FIELDS = ("add_on_probability", "add_on_margin", "margin_uplift")
+"""The cross-sell and up-sell fields of :class:`Parameters`, each (segment, loyalty class)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +76,27 @@ class Parameters:
     # touchpoint: the extra log-odds of churn per rating point of shortfall, the competitor's
     # mean rating before (NaN: none) and after it (sim.formulas.perception.shortfall); None
     # or an effect of 0: no move
+    add_on_probability: np.ndarray | None = None  # (segment, loyalty class): P(a survivor
+    # of the class buys an add-on in the month); None: zeros (no cross-sell)
+    add_on_margin: np.ndarray | None = None  # (segment, loyalty class): margin of an add-on
+    margin_uplift: np.ndarray | None = None  # (segment, loyalty class): share of the
+    # segment's margin added for a survivor of the class (up-sell); None: zeros
+
+    def __post_init__(self):
+        shape = (len(self.segments), len(LOYALTY_CLASSES))
+        for name in ADD_ON_FIELDS:
+            value = getattr(self, name)
+            value = np.zeros(shape) if value is None else np.asarray(value, dtype=float)
+            if value.shape != shape:
+                raise ValueError(f"{name} is {value.shape}, expected (segment, class) = {shape}")
+            object.__setattr__(self, name, value)
+
+    @property
+    def has_add_ons(self) -> bool:
+        """Whether any class buys add-ons or earns a margin uplift (cross-sell, up-sell)."""
+        return bool(
+            (self.add_on_probability * self.add_on_margin).any() or self.margin_uplift.any()
+        )
 
     @property
     def purchase(self) -> int:
@@ -142,7 +177,23 @@ def from_world(world: World) -> Parameters:
         sbg=_sbg(world) if world.churn.sbg else None,
         base_tenure=tenure_mixes(world),
         appointments={k: t.appointments for k, t in enumerate(world.touchpoints) if t.appointments},
+        **add_ons(world),
     )
+
+
+def add_ons(world: World) -> dict[str, np.ndarray]:
+    """The segments' ``add_ons`` and ``margin_uplift`` as (segment, loyalty class) arrays:
+    :data:`ADD_ON_FIELDS`, zeros for the classes a segment does not list."""
+    shape = (len(world.segments), len(LOYALTY_CLASSES))
+    out = {name: np.zeros(shape) for name in ADD_ON_FIELDS}
+    for s, segment in enumerate(world.segments):
+        for name, add_on in segment.add_ons.items():
+            j = LOYALTY_CLASSES.index(name)
+            out["add_on_probability"][s, j] = add_on.probability
+            out["add_on_margin"][s, j] = add_on.margin
+        for name, uplift in segment.margin_uplift.items():
+            out["margin_uplift"][s, LOYALTY_CLASSES.index(name)] = uplift
+    return out
 
 
 def tenure_mixes(world: World) -> np.ndarray:
@@ -254,7 +305,8 @@ def _sbg(world: World) -> np.ndarray:
 
 
 def to_dataset(params: Parameters) -> xr.Dataset:
-    """The array parameters as a labelled Dataset (queue settings stay in the world file)."""
+    """The array parameters as a labelled Dataset (queue settings stay in the world file;
+    add-ons and margin uplift, dim ``loyalty``, only when the set has any)."""
     segment, touchpoint = list(params.segments), list(params.touchpoints)
     dims = {
         "ratings": ("segment", "touchpoint", "rating"),
@@ -265,6 +317,8 @@ def to_dataset(params: Parameters) -> xr.Dataset:
         "beta": ("segment", "touchpoint"), "cutpoints": ("segment", "cutpoint"),
         "gamma": ("touchpoint",), "discount_rate": (), "sbg": ("segment", "sbg_parameter"),
         "base_tenure": ("segment", "tenure"),
+        "add_on_probability": ("segment", "loyalty"), "add_on_margin": ("segment", "loyalty"),
+        "margin_uplift": ("segment", "loyalty"),
     }  # fmt: skip
     for name in (
         "dropout_odds",
@@ -285,6 +339,10 @@ def to_dataset(params: Parameters) -> xr.Dataset:
         "cutpoint": ["dissatisfied|satisfied", "satisfied|loyal", "loyal|advocate"],
         "sbg_parameter": ["alpha", "beta"],
     }
+    if params.has_add_ons:  # else left out: a world without them reads as it did before
+        coords["loyalty"] = list(LOYALTY_CLASSES)
+    else:
+        dims = {name: d for name, d in dims.items() if name not in ADD_ON_FIELDS}
     values = {name: getattr(params, name) for name in dims}
     if values["sbg"] is None:
         values["sbg"] = np.full((len(segment), 2), np.nan)

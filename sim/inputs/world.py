@@ -44,6 +44,8 @@ RATINGS = np.arange(1, 6)
 """The rating scale of an experience: 1 (very bad) to 5 (very good)."""
 LOYALTY_CLASSES = ("dissatisfied", "satisfied", "loyal", "advocate")
 """How customers classify themselves, from the dissatisfied end to the advocate end."""
+LoyaltyClass = Literal["dissatisfied", "satisfied", "loyal", "advocate"]
+"""A self-classification, as a world file names it (:data:`LOYALTY_CLASSES`)."""
 
 RatingDistribution = Annotated[list[Probability], Field(min_length=5, max_length=5)]
 """P(rating = 1), ..., P(rating = 5)."""
@@ -115,6 +117,23 @@ class Touchpoint(StrictModel):
         return self.ratings.get(segment, self.ratings.get("default", []))
 
 
+class AddOn(StrictModel):
+    """What customers of one loyalty class buy beyond their subscription: an add-on (a second
+    line, a TV package, a faster plan) bought in a month with ``probability`` (at most one a
+    month), each earning ``margin`` once."""
+
+    probability: Probability
+    """P(a customer of the class, still in service at the month's end, buys one that month)."""
+    margin: Money
+    """Margin of one add-on purchase, in the world's currency."""
+
+
+MarginUplift = Annotated[float, Field(ge=-1, le=10)]
+"""A share of the segment's monthly margin added for a class: 0.1 is 10% more (an advocate
+on a dearer plan), -0.2 20% less (discounts to keep the dissatisfied); from -1 (no margin
+left) to 10 (eleven times: beyond that a typo)."""
+
+
 class Segment(StrictModel):
     """A group of customers with its own journey, contacts and economics."""
 
@@ -135,6 +154,15 @@ class Segment(StrictModel):
     """Markov chain: ``start`` and each touchpoint map to next touchpoint, purchase or lost."""
     onboarding: list[str] = []
     contacts_per_month: dict[str, Contacts] = {}
+    add_ons: dict[LoyaltyClass, AddOn] = {}
+    """Cross-sell per loyalty class, e.g. ``{loyal: {probability: 0.03, margin: 40},
+    advocate: {probability: 0.06, margin: 40}}``: each month a customer who stays and puts
+    itself in the class buys an add-on with that probability and earns its margin once
+    (:mod:`sim.engine.population`). Classes not listed buy none."""
+    margin_uplift: dict[LoyaltyClass, MarginUplift] = {}
+    """Up-sell per loyalty class, e.g. ``{advocate: 0.1}``: a customer of the class earns
+    ``margin_per_month`` (1 + uplift) that month. Classes not listed: no uplift. Revenue
+    stays ``revenue_per_month``: both are margins, their revenue is not modelled."""
     tenure_mix: TenureMix = STEADY
     """How long the installed base has been in service when the run starts: each of its
     customers gets a tenure (whole months of service completed) drawn from this mix, and its

@@ -134,6 +134,32 @@ ONE_LINE_CASES = [
         "expected three increasing numbers",
     ),
     (
+        "add_on_probability_above_one.yaml",
+        "segments[0].add_ons.loyal.probability",
+        "got 1.2, expected <= 1",
+    ),
+    (
+        "add_on_margin_negative.yaml",
+        "segments[0].add_ons.advocate.margin",
+        "got -30, expected >= 0",
+    ),
+    (
+        "add_on_unknown_class.yaml",
+        "segments[0].add_ons.fan",
+        "unknown key 'fan', expected one of 'dissatisfied', 'satisfied', 'loyal' or 'advocate'",
+    ),
+    (
+        "margin_uplift_unknown_class.yaml",
+        "segments[0].margin_uplift.promoter",
+        "unknown key 'promoter', expected one of 'dissatisfied', 'satisfied', 'loyal' or "
+        "'advocate'",
+    ),
+    (
+        "margin_uplift_below_minus_one.yaml",
+        "segments[0].margin_uplift.dissatisfied",
+        "got -1.5, expected >= -1",
+    ),
+    (
         "churn_effect_unknown_touchpoint.yaml",
         "churn.effects.chatbot",
         f"unknown touchpoint 'chatbot', {TOUCHPOINTS}",
@@ -221,6 +247,21 @@ def test_valid_base_world_is_ok():
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.startswith(f"OK: {path}: 4 touchpoints, 2 segments")
+
+
+def test_stated_add_ons_and_margin_uplift_are_ok(tmp_path):
+    """``add_ons`` and ``margin_uplift`` (optional) per loyalty class, the bounds included."""
+    text = (WORLDS / "valid_base.yaml").read_text()
+    path = tmp_path / "world.yaml"
+    old = "    contacts_per_month: {call_centre: 0.1}\n"
+    add = (
+        "    add_ons: {loyal: {probability: 0, margin: 0}, advocate: {probability: 1, "
+        "margin: 40}}\n    margin_uplift: {dissatisfied: -1, advocate: 0.1}\n"
+    )
+    path.write_text(text.replace(old, old + add))
+    assert "add_ons" in path.read_text()
+    result = validate(path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
 @pytest.mark.parametrize("share", ["0", "0.6", "1"])

@@ -43,7 +43,8 @@ COUNTS = (
 MONEY = (
     "revenue", "margin", "cost_to_serve", "acquisition_spend", "value", "cohort_value",
     "lifetime_value", "residual", "base_residual", "new_value", "future_acquired",
-    "future_spend",
+    "future_spend", "add_on_margin", "add_on_residual", "base_add_on_residual",
+    "base_add_on_value", "new_add_on_value",
 )  # fmt: skip
 """Variables of money or of expectations: within 1e-9 relative."""
 QUEUE_COUNTS = ("queue_offered", "queue_answered", "queue_abandoned", "queue_repeats")
@@ -112,6 +113,10 @@ def test_the_random_worlds_cover_what_the_engines_support():
     assert (rates % 1 > 0).sum() >= 10 and ((rates % 1 == 0) & (rates > 0)).sum() >= 10
     assert sum((w.params.onboarding > 0).any() for w in worlds) >= 10
     assert sum(len(w.params.band_starts) > 1 for w in worlds) >= 10
+    assert sum(w.params.add_on_probability.any() for w in worlds) >= 10
+    assert sum(w.params.margin_uplift.any() for w in worlds) >= 5
+    bought = [compiled(w.params, **w.run)["add_on_margin"].sum() for w in worlds]
+    assert sum(float(b) != 0 for b in bought) >= 8  # add-ons are bought, not only stated
 
 
 def test_agreement_fails_when_one_rating_differs(demo):

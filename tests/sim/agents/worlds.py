@@ -5,12 +5,14 @@ size and, for some, changes during the run: one to three segments, two to six to
 journeys that end (every touchpoint leads to purchase or lost with probability 0.2 or more),
 contact rates that are zero, whole or fractional, onboarding at up to two touchpoints, one
 to three tenure bands, touchpoint effects on churn and loyalty (some zero), an sBG baseline
-in some segments, an installed base with a mix of tenures in some worlds, and changes of
-ratings, contact rates, churn and arrivals from a month of the run on, and competitors'
-market moves (:func:`random_market`) in some worlds from the start and in some changes. With
-``queues``, one or two touchpoints with recurring contacts are staffed
-(:func:`random_queue`): a few agents for their load, exponential, lognormal or fixed
-handling, patience or none, call-backs; a change restaffs them.
+in some segments, an installed base with a mix of tenures in some worlds, add-ons bought by
+some loyalty classes and a margin uplift in some (drawn from a generator of their own, so
+that the rest of every world is as before), and changes of ratings, contact rates, churn and
+arrivals from a month of the run on, and competitors' market moves (:func:`random_market`)
+in some worlds from the start and in some changes. With ``queues``, one or two touchpoints
+with recurring contacts are staffed (:func:`random_queue`): a few agents for their load,
+exponential, lognormal or fixed handling, patience or none, call-backs; a change restaffs
+them.
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def random_world(seed: int, queues: bool = False, changes: bool = False) -> Rand
         sbg=sbg,
         base_tenure=base_tenure,
     )
+    params = params.replace(**_add_ons(np.random.default_rng([seed, 1]), S))
     if queues:
         met = np.flatnonzero(params.contacts.any(axis=0))
         staffed = rng.choice(met, size=min(len(met), int(rng.integers(1, 3))), replace=False)
@@ -180,6 +183,21 @@ def random_queue(rng: np.random.Generator, params: Parameters, k: int) -> QueueS
             },
         }
     )
+
+
+def _add_ons(rng: np.random.Generator, segments: int) -> dict[str, np.ndarray]:
+    """In about two worlds of three, add-ons bought by some classes (probability up to 0.3,
+    margin up to 100); in about one of three, a margin uplift of some classes (-0.3 to 0.5)."""
+    shape = (segments, 4)
+    out = {}
+    if rng.uniform() < 0.67:
+        chosen = rng.uniform(size=shape) < 0.6
+        out["add_on_probability"] = np.where(chosen, rng.uniform(0.0, 0.3, shape), 0.0)
+        out["add_on_margin"] = rng.uniform(0.0, 100.0, shape)
+    if rng.uniform() < 0.33:
+        chosen = rng.uniform(size=shape) < 0.5
+        out["margin_uplift"] = np.where(chosen, rng.uniform(-0.3, 0.5, shape), 0.0)
+    return out
 
 
 def _contact_rates(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
