@@ -61,6 +61,8 @@ OUTCOME_NAMES = {
     "value_run": "value over the run per customer",
     "acquired_lifetime_value": "lifetime value per acquired customer, net of acquisition",
     "margin": "margin over the run",
+    "add_on_lifetime_value": "of which cross-sell and up-sell, per customer",
+    "add_on_margin": "of the margin: cross-sell and up-sell",
     "nps": "NPS",
     "cost_to_serve": "cost to serve over the run",
 }

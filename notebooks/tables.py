@@ -32,8 +32,12 @@ OUTCOME_NAMES = {
     "value_run": "value over the run",
     "acquired_lifetime_value": "LTV per acquired",
     "lifetime_value": "LTV per customer",
+    "add_on_lifetime_value": "of which add-ons",
+    "add_on_margin": "margin of add-ons",
     "nps": "NPS",
 }
+ADD_ON_OUTCOMES = ("add_on_lifetime_value", "add_on_margin")
+"""The cross-sell and up-sell parts of other outcomes: shown where a world has any."""
 """Short names of outcomes for terminal tables (the others: their name without underscores)."""
 
 
@@ -71,6 +75,8 @@ def comparison_table(comparison: pd.DataFrame, currency: str, segment: str = "al
     ):
         table.add_column(name, justify=justify, no_wrap=True)
     rows = comparison[comparison["segment"] == segment]
+    none = rows["outcome"].isin(ADD_ON_OUTCOMES) & (rows["baseline_mean"] == 0)
+    rows = rows[~(none & (rows["scenario_mean"] == 0))]  # no add-ons in this world
     for scenario, group in rows.groupby("scenario", sort=False):
         for _, row in group.iterrows():
             unit = row["unit"]
@@ -89,11 +95,20 @@ def comparison_table(comparison: pd.DataFrame, currency: str, segment: str = "al
 
 def economics_table(money: pd.DataFrame, currency: str) -> Table:
     """Per scenario: value gained (90% interval), cost, P(gain > cost), when it pays back and
-    the effort, in 100 columns; the measure of value in the title."""
+    the effort, in 100 columns; the measure of value in the title; of which cross-sell and
+    up-sell in the caption, where any scenario gains or loses some."""
     measure = MEASURES[money["measure"].iloc[0]] if len(money) else ""
+    caption = "P(>cost): share of draws in which the value gained exceeds the cost."
+    if "add_on_gain" in money and (money["add_on_gain"] != 0).any():
+        parts = [
+            f"{row['scenario']} {short(row['add_on_gain'], True)} "
+            f"({short(row['add_on_gain_low'], True)}..{short(row['add_on_gain_high'], True)})"
+            for _, row in money.iterrows()
+        ]
+        caption += f"\nOf which cross-sell and up-sell: {'; '.join(parts)}."
     table = Table(
         title=f"What each scenario returns ({currency}, discounted; {measure})",
-        caption="P(>cost): share of draws in which the value gained exceeds the cost.",
+        caption=caption,
         **COMPACT,
     )
     for name in ("scenario", "gained", "90% interval", "cost", "P(>cost)", "pays back", "weeks"):

@@ -21,6 +21,13 @@ plan's monthly cost goes on (:func:`plan_cost`), and every month brings the new 
 journeys convert (exactly, from the absorbing chain), each worth what a customer acquired in
 the run was. Cost and acquisitions are counted over the same horizon, so a removal's monthly
 saving after the run is set against the prospects it keeps losing.
+
+Of which cross-sell and up-sell: the part of the value gained that comes from add-ons bought
+and margin uplift (a world's ``add_ons`` and ``margin_uplift`` per loyalty class), measured
+the same way from their own counts (``add_on_margin`` over the run, ``add_on_residual`` after
+it, and the add-on part of each customer acquired after the run, ``new_add_on_value /
+new_size``). A plan that makes more customers loyal or advocates gains here beyond the
+margin of the customers it keeps.
 """
 
 from __future__ import annotations
@@ -120,7 +127,9 @@ def economics(
     -------
     pandas.DataFrame
         One row per plan: ``value_gain`` (mean over draws) with its 90% interval
-        (``value_gain_low``, ``value_gain_high``), ``cost`` (discounted), ``return``,
+        (``value_gain_low``, ``value_gain_high``), of which cross-sell and up-sell
+        ``add_on_gain`` (mean, with ``add_on_gain_low`` and ``add_on_gain_high``: the module
+        notes), ``cost`` (discounted), ``return``,
         ``p_gain_exceeds_cost`` (share of draws), ``payback_month``, ``pays_back``,
         ``effort_weeks`` and ``measure`` (``value``). The payback month is the first month of
         the run, from the first spending on, at which the mean cumulative discounted gain over
@@ -138,6 +147,7 @@ def economics(
     factor = (1 + rate) ** -(np.arange(months) + 1.0)
     monthly = _monthly_gain(results)
     total = value_gained(results, value)
+    add_ons = value_gained(results, value, add_ons=True)
     rows = []
     for name, plan in plans.items():
         cost = plan.costs(months) * factor
@@ -150,6 +160,8 @@ def economics(
         total_gain = total.sel(scenario=name)
         spend = plan_cost(plan, months, rate, value)
         low, high = total_gain.quantile(list(INTERVAL)).values
+        add_on_gain = add_ons.sel(scenario=name)
+        add_on_low, add_on_high = add_on_gain.quantile(list(INTERVAL)).values
         covered = value == "run" or float(total_gain.mean()) >= spend
         if len(reached):
             pays_back = "in the run" if covered else "in the run, then lost"
@@ -163,6 +175,9 @@ def economics(
                 "value_gain": float(total_gain.mean()),
                 "value_gain_low": low,
                 "value_gain_high": high,
+                "add_on_gain": float(add_on_gain.mean()),
+                "add_on_gain_low": add_on_low,
+                "add_on_gain_high": add_on_high,
                 "cost": spend,
                 "return": (float(total_gain.mean()) - spend) / spend if spend > 0 else np.nan,
                 "p_gain_exceeds_cost": float((total_gain > spend).mean()),
@@ -175,28 +190,38 @@ def economics(
     return pd.DataFrame(rows)
 
 
-def value_gained(results: xr.Dataset, value: Value = "lifetime") -> xr.DataArray:
+def value_gained(
+    results: xr.Dataset, value: Value = "lifetime", add_ons: bool = False
+) -> xr.DataArray:
     """Each scenario's value gained over the baseline, draw by draw (scenario, draw), company
-    scale, discounted to the run's start, before the plan's own cost (module notes)."""
-    gain = _monthly_gain(results).sum("month")
+    scale, discounted to the run's start, before the plan's own cost (module notes); with
+    ``add_ons``, the part of it from cross-sell and up-sell (0 for results that hold no
+    add-on counts)."""
+    if add_ons and "add_on_margin" not in results:
+        return xr.zeros_like(value_gained(results, value))
+    gain = _monthly_gain(results, add_ons).sum("month")
     if value == "lifetime":
-        after = results["residual"].sum("segment") + future_acquisitions(results)
+        residual = results["add_on_residual" if add_ons else "residual"]
+        after = residual.sum("segment") + future_acquisitions(results, add_ons)
         after = after * results.attrs["scale"]
         gain = gain + after.drop_sel(scenario=BASELINE) - after.sel(scenario=BASELINE, drop=True)
     return gain
 
 
-def future_acquisitions(results: xr.Dataset) -> xr.DataArray:
+def future_acquisitions(results: xr.Dataset, add_ons: bool = False) -> xr.DataArray:
     """The value of the customers acquired after the run, discounted to its start (the
     sample's; per scenario and draw): every month m >= M after a run of M months brings the
     customers ``future_acquired`` and the spend ``future_spend`` (exact from the journey's
     chain with the parameters in force at the run's end: :mod:`sim.engine.results`), each
     customer worth what one acquired in the run was (its lifetime value from its start,
     ``new_value / new_size``); discounted at (1 + d)^-(m + 1), the months sum to
-    (1 + d)^-M / d times that (a perpetuity; infinite when d = 0)."""
+    (1 + d)^-M / d times that (a perpetuity; infinite when d = 0). With ``add_ons``, their
+    add-on part: each worth ``new_add_on_value / new_size``, no spend."""
     months, rate = results.sizes["month"], _discount_rate(results)
-    worth = (results["new_value"] / results["new_size"]).fillna(0.0)
-    month = (results["future_acquired"] * worth - results["future_spend"]).sum("segment")
+    value = results["new_add_on_value" if add_ons else "new_value"]
+    worth = (value / results["new_size"]).fillna(0.0)
+    spend = 0.0 if add_ons else results["future_spend"]
+    month = (results["future_acquired"] * worth - spend).sum("segment")
     factor = (1 + rate) ** -months / rate if rate > 0 else np.inf
     return xr.where(month == 0, 0.0, month * factor)
 
@@ -208,12 +233,16 @@ def plan_cost(plan: Plan, months: int, rate: float, value: Value = "lifetime") -
     return cost + (_cost_after(plan, months, rate) if value == "lifetime" else 0.0)
 
 
-def _monthly_gain(results: xr.Dataset) -> xr.DataArray:
-    """The gain in net value (margin less cost to serve and acquisition spend) month by
-    month, company scale, discounted: (scenario, draw, month)."""
+def _monthly_gain(results: xr.Dataset, add_ons: bool = False) -> xr.DataArray:
+    """The gain in net value (margin less cost to serve and acquisition spend; with
+    ``add_ons``, the add-on margin alone) month by month, company scale, discounted:
+    (scenario, draw, month)."""
     months, rate = results.sizes["month"], _discount_rate(results)
     factor = xr.DataArray((1 + rate) ** -(np.arange(months) + 1.0), dims="month")
-    net = results["margin"] - results["cost_to_serve"] - results["acquisition_spend"]
+    if add_ons:
+        net = results["add_on_margin"]
+    else:
+        net = results["margin"] - results["cost_to_serve"] - results["acquisition_spend"]
     net = net.sum("segment") * results.attrs["scale"] * factor
     return net.drop_sel(scenario=BASELINE) - net.sel(scenario=BASELINE, drop=True)
 

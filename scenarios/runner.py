@@ -45,7 +45,7 @@ from sim.inputs.parameters import Parameters
 ENGINES = {"compiled": Simulation, "agents": Agents}
 """The engines by name: the same arguments, the same results."""
 BASELINE = "baseline"
-STORE_FORMAT = "pieces-2: npz; the counts of sim.engine.results.END"
+STORE_FORMAT = "pieces-3: npz; the counts of sim.engine.results.END, add-ons included"
 """What a stored piece holds; part of the store's fingerprint, so that pieces written by
 another version of the code are never read."""
 

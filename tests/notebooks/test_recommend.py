@@ -59,6 +59,9 @@ def results() -> xr.Dataset:
             "base_residual": (dims[:3], size * rng.uniform(100, 120, size=shape[:3])),
             "new_size": (dims[:3], rng.integers(20, 40, size=shape[:3]).astype(float)),
             "new_value": (dims[:3], rng.uniform(5e3, 9e3, size=shape[:3])),
+            "add_on_margin": (dims, np.zeros(shape)),  # a world without add-ons
+            "base_add_on_value": (dims[:3], np.zeros(shape[:3])),
+            "base_add_on_residual": (dims[:3], np.zeros(shape[:3])),
         },
         coords={
             "scenario": [BASELINE, "x"],

@@ -225,3 +225,47 @@ def test_a_month_after_the_run_converts_as_the_journey_chain_says(demo_world, de
     month = float((counts["future_acquired"] * worth - counts["future_spend"]).sum())
     expected = month * (1 + d) ** -months / d
     assert float(future_acquisitions(counts)) == pytest.approx(expected, rel=1e-12)
+
+
+def with_add_ons(results: xr.Dataset, per_month: float, after: float, new: float) -> xr.Dataset:
+    """``results`` whose scenario "s" earns ``per_month`` of its margin from add-ons each
+    month, ``after`` more add-on residual and, per customer acquired, ``new`` more add-on
+    value (the baseline none)."""
+    monthly = xr.zeros_like(results["margin"])
+    monthly.loc[{"scenario": "s"}] = per_month
+    end = xr.zeros_like(results["residual"])
+    residual, acquired = end.copy(), end.copy()
+    residual.loc[{"scenario": "s"}] = after
+    acquired.loc[{"scenario": "s"}] = new
+    return results.assign(
+        add_on_margin=monthly,
+        add_on_residual=residual,
+        new_add_on_value=acquired,
+        new_size=xr.ones_like(end),
+        future_acquired=xr.ones_like(end),
+    )
+
+
+@pytest.mark.parametrize("value", ["lifetime", "run"])
+def test_of_which_cross_sell_and_up_sell(demo_world, value):
+    """A scenario whose margin holds 7.5 of add-ons a month over 4 months, 20 more add-on
+    residual and 5 more add-on value per customer acquired (one a month after the run, a
+    perpetuity at d = 0.01 from month 4 on: 5 (1.01)^-4 / 0.01): of which cross-sell and
+    up-sell is the run's 4 months of 7.5 discounted, plus (lifetime) the two after it; the
+    whole gain is unchanged by the split (the margin held the add-ons already)."""
+    edit = {"kind": "fix", "touchpoint": "invoice", "bad_ratings": 1.0}
+    costly = {"s": plan(demo_world, "s", edit, one_off=100)}
+    results = synthetic(30.0, 80.0)
+    results.attrs["discount_rate"] = 0.01
+    split = with_add_ons(results, 7.5, 20.0, 5.0)
+    row = economics(split, costly, value).iloc[0]
+    factor = (1.01 ** -(np.arange(4) + 1.0)).sum() / 4  # the run's months discounted
+    run_part = 30.0 * factor
+    expected = run_part if value == "run" else run_part + 20.0 + 5.0 * 1.01**-4 / 0.01
+    assert row["add_on_gain"] == pytest.approx(expected, rel=1e-9)
+    assert row["add_on_gain_low"] == pytest.approx(expected) == row["add_on_gain_high"]
+    counts = ["add_on_margin", "add_on_residual", "new_add_on_value"]
+    plain = economics(split.drop_vars(counts), costly, value).iloc[0]
+    assert plain["add_on_gain"] == 0.0  # results without add-on counts: none
+    whole = economics(split, costly, value).iloc[0]["value_gain"]
+    assert whole == pytest.approx(plain["value_gain"], rel=1e-12)  # margin held it already
