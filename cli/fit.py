@@ -283,7 +283,7 @@ def _survey(
         customer_table, response_table, summary = read_feedback(
             loaded, customers, responses, events, ratings, cohorts
         )
-        _, lifetimes, _ = read_customers(loaded, customers, window)
+        customer_table, lifetimes, _ = read_customers(loaded, customers, window)  # add-ons read
     for warning in summary.get("warnings", []):
         errors.print(f"Warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     truncated = _hint(customer_table, window)
@@ -311,7 +311,7 @@ def _survey(
     ):
         fit_others(
             result, loaded, customer_table, response_table, events, loyalty, settings["seed"],
-            cohorts, ratings, window.snapshot,
+            cohorts, ratings, window.snapshot, window.observed_from,
         )  # fmt: skip
     for sub in result.submodels[1:]:
         if sub.diagnostics and "ok" in sub.diagnostics:

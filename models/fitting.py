@@ -32,6 +32,7 @@ import pandas as pd
 import xarray as xr
 
 from models import submodels
+from models.add_ons import ADD_ONS, check_add_ons
 from models.baseline import BaselineModel
 from models.churn import ChurnModel
 from models.cohorts import cohort_lifetimes, load_cohorts
@@ -196,6 +197,7 @@ def read_customers(
     table = load_customers(customers, world)
     lifetimes = customer_lifetimes(table, str(customers), window.snapshot, window.observed_from)
     snapshot = window.snapshot or max(table["start"].max(), table["end"].max())
+    table = check_add_ons(table, str(customers), snapshot, window.observed_from)
     summary = {
         "customers_file": str(customers),
         "customers": len(table),
@@ -437,6 +439,7 @@ def fit_others(
     cohorts: Path | None = None,
     experiences: Path | None = None,
     snapshot: pd.Timestamp | None = None,
+    observed_from: pd.Timestamp | None = None,
 ) -> None:
     """Loyalty, journeys, transactional ratings, cohorts and arrivals, each where its data is
     present, and the installed base's tenure mix at the customers table's snapshot, added to
@@ -485,6 +488,12 @@ def fit_others(
         parts.append(draws.assign_coords(chain=grid["chain"].values, draw=grid["draw"].values))
     if customers is not None:
         found, draws = submodels.tenure(world, customers, source, snapshot)
+        fit.submodels.append(found)
+        parts.append(draws)
+    if customers is not None and ADD_ONS in customers:
+        found, draws = submodels.add_ons(
+            world, customers, responses, source, grid, seed, snapshot, observed_from
+        )
         fit.submodels.append(found)
         parts.append(draws)
     if responses is not None:

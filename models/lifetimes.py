@@ -95,17 +95,29 @@ def customer_lifetimes(
             "customers in service on or after that date (or an earlier --observed-from)",
         )
     problems.check()
-    first = _month(start)
-    churned = (end <= snapshot).to_numpy()
-    last = np.where(churned, _month(end), _month(pd.Series([snapshot]))[0])
-    exit_ = last - first + 1
-    entry = np.zeros_like(exit_)
-    if observed_from is not None:
-        entry = np.maximum(_month(pd.Series([observed_from]))[0] - first, 0)
+    entry, exit_, churned = spans(customers, snapshot, observed_from)
     frame = pd.DataFrame(
         {"segment": customers["segment"].to_numpy(), "entry": entry, "exit": exit_}
     ).assign(churned=churned)
     return group(frame)
+
+
+def spans(
+    customers: pd.DataFrame, snapshot: pd.Timestamp, observed_from: pd.Timestamp | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer (module notes): ``entry`` (months of service completed when observation
+    began), ``exit`` (its churn month, or its months of service at the snapshot) and whether
+    it ``churned``; its months observed are ``exit - entry``. The table is checked against
+    the snapshot and the window already (:func:`customer_lifetimes`)."""
+    start, end = customers["start"], customers["end"]
+    first = _month(start)
+    churned = (end <= pd.Timestamp(snapshot)).to_numpy()
+    last = np.where(churned, _month(end), _month(pd.Series([pd.Timestamp(snapshot)]))[0])
+    exit_ = last - first + 1
+    entry = np.zeros_like(exit_)
+    if observed_from is not None:
+        entry = np.maximum(_month(pd.Series([pd.Timestamp(observed_from)]))[0] - first, 0)
+    return entry, exit_, churned
 
 
 def group(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,5 @@
 """The sub-models ``ctm fit`` adds to the churn model: loyalty, journeys, transactional
-ratings, cohorts, arrivals and the installed base's tenure mix.
+ratings, cohorts, arrivals, the installed base's tenure mix and cross-sell (add-ons).
 
 Each is fitted only when its data is present, and each returns a :class:`Submodel` record
 (what was fitted, from which data, how many rows, why not) for the ``ctm_fitted`` summary.
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from models import add_ons as cross_sell
 from models.arrivals import ArrivalModel, installed_base
 from models.baseline import BaselineModel
 from models.draws import REPLACEABLE
@@ -471,6 +472,46 @@ def tenure(
         f"of service on the first day after that month ({', '.join(counts)})",
     )
     return found, draws
+
+
+def add_ons(
+    world: World,
+    customers: pd.DataFrame,
+    responses: pd.DataFrame | None,
+    source: str,
+    grid: xr.Dataset,
+    seed: int,
+    snapshot: pd.Timestamp | None = None,
+    observed_from: pd.Timestamp | None = None,
+) -> tuple[Submodel, xr.Dataset]:
+    """Add-on probability (and margin, with ``add_on_margin``) per segment and loyalty class
+    from the customers table's ``add_ons`` and the responses' latest ``self_class`` of each
+    customer: conjugate Beta and Gamma posteriors on the churn grid (:mod:`models.add_ons`)."""
+    if responses is None or "self_class" not in responses:
+        note = "add_ons need each customer's self_class (--responses with self_class)"
+        return Submodel("add_ons", False, source, note=note), xr.Dataset()
+    if snapshot is None:
+        snapshot = max(customers["start"].max(), customers["end"].max())
+    counts = cross_sell.class_counts(world, customers, responses, snapshot, observed_from)
+    draws = cross_sell.posterior_draws(
+        world, counts, grid.sizes["chain"] * grid.sizes["draw"], seed
+    )
+    per_class = counts.sum("segment")
+    shares = ", ".join(
+        f"{j} {int(per_class['add_ons'].sel(loyalty=j))}/{int(per_class['months'].sel(loyalty=j))}"
+        for j in per_class["loyalty"].values
+    )
+    found = Submodel(
+        "add_ons",
+        True,
+        source,
+        int(counts["customers"].sum()),
+        list(draws),
+        note="conjugate Beta-binomial (probability a month) and Gamma-exponential (margin) "
+        "per segment and class, each customer's class its latest self_class; add-ons per "
+        f"months observed: {shares}; margin uplift stays the world's",
+    )
+    return found, _on_grid(draws, grid)
 
 
 def left_to_world(variables: list[str]) -> list[str]:

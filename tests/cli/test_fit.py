@@ -125,6 +125,13 @@ CUSTOMERS = (
     "C2,household,2024-02-03,\n"
     "C3,enterprise,2024-04-01,\n"
 )
+ADD_ONS = (
+    "customer_id,segment,start,end,add_ons,add_on_margin\n"
+    "C1,household,2024-01-10,2024-03-20,1,40\n"
+    "C2,household,2024-02-03,,0,\n"
+    "C3,enterprise,2024-04-01,,0,0\n"
+)
+"""A customers table with add-ons (C1 and C2: 3 months observed each, C3 1)."""
 
 
 @pytest.mark.parametrize(
@@ -159,8 +166,45 @@ CUSTOMERS = (
             "row 3, column start",
             "is after the snapshot 2024-03-31",
         ),
+        (
+            "customers",
+            ADD_ONS.replace("2024-03-20,1,", "2024-03-20,-1,"),
+            (),
+            "row 1, column add_ons",
+            "add_ons -1, expected a whole number of 0 or more",
+        ),
+        (
+            "customers",
+            ADD_ONS.replace("2024-03-20,1,", "2024-03-20,5,"),
+            (),
+            "row 1, column add_ons",
+            "add_ons 5 in 3 months observed, expected at most one a month",
+        ),
+        (
+            "customers",
+            ADD_ONS.replace(",0,\n", ",0,-20\n", 1),
+            (),
+            "row 2, column add_on_margin",
+            "add_on_margin -20, expected a number of 0 or more",
+        ),
+        (
+            "customers",
+            ADD_ONS.replace("add_ons,", "bought,"),
+            (),
+            "column add_on_margin",
+            "without add_ons, expected both or neither",
+        ),
     ],
-    ids=["counts rise", "at risk inconsistent", "end before start", "start after snapshot"],
+    ids=[
+        "counts rise",
+        "at risk inconsistent",
+        "end before start",
+        "start after snapshot",
+        "add-ons negative",
+        "add-ons above months",
+        "add-on margin negative",
+        "add-on margin alone",
+    ],
 )
 def test_bad_tables_are_refused_in_one_line(tmp_path, kind, text, options, where, message):
     """Refused before any sampling, one line naming file, row and column, exit code 2."""
