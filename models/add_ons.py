@@ -10,7 +10,9 @@ Data. Two optional columns of the customers table:
 
 - ``add_ons``: the add-ons the customer bought in its months observed, from its start (or
   ``--observed-from``) to its end or the snapshot (:func:`models.lifetimes.spans`); a whole
-  number from 0 to those months (at most one a month, as the simulation has it);
+  number from 0 to the months it stayed (its months observed less its churn month, if it
+  left: as in the simulation, a customer buys at most one a month, and only in a month it
+  stays);
 - ``add_on_margin``: their margin in all (0 or empty when it bought none); without the
   column the margins stay the world's.
 
@@ -19,7 +21,7 @@ never gave one are left out.
 
 Model: conjugate, per segment s and class j, no sampler (draws straight from the posterior).
 
-- Probability: k add-ons in n months observed (summed over the class's customers) are
+- Probability: k add-ons in n months stayed (summed over the class's customers) are
   binomial(n, p); with a uniform prior, p ~ Beta(1 + k, 1 + n - k).
 - Margin: each add-on's margin is exponential with mean a (rate 1 / a); the conjugate prior
   rate ~ Gamma(2, a0) is worth one add-on of margin a0 (the world's add-on margin of the
@@ -31,7 +33,8 @@ Assumptions, stated. The class of a customer's latest answer stands for all its 
 observed. Where customers move between classes from month to month (the simulation redraws
 a customer's class every month from its views), a class's months hold other classes'
 purchases too, which pulls the classes' probabilities towards each other: the fitted gap
-between advocates and the dissatisfied is then too small, not too large. The exponential's
+between advocates and the dissatisfied is then too small, not too large, and so is the
+cross-sell a plan gains by making customers more loyal (the estimate is conservative). The exponential's
 spread (its standard deviation equals its mean) is wider than most price lists: it widens
 the margin's interval, it does not move its centre. Margin uplift (``margin_uplift``) is not
 fitted: it stays the world's.
@@ -79,11 +82,10 @@ def check_add_ons(
     out = customers.copy()
     text = customers[ADD_ONS].astype(str)
     count = pd.to_numeric(text, errors="coerce")
-    entry, exit_, _ = spans(customers, snapshot, observed_from)
-    months = pd.Series(exit_ - entry, index=customers.index)
+    months = pd.Series(months_stayed(customers, snapshot, observed_from), customers.index)
     whole = count.notna() & (count >= 0) & (count % 1 == 0)
     problems.cells(text, ~whole, "add_ons {value}, expected a whole number of 0 or more")
-    message = "add_ons {value} in {other} months observed, expected at most one a month"
+    message = "add_ons {value} in {other} months stayed, expected at most one a month"
     problems.cells(text, whole & (count > months), message, months.astype(str))
     out[ADD_ONS] = count.where(whole, 0).astype(np.int64)
     if ADD_ON_MARGIN in customers:
@@ -96,6 +98,15 @@ def check_add_ons(
         out[ADD_ON_MARGIN] = margin.where(good, 0.0).astype(float)
     problems.check()
     return out
+
+
+def months_stayed(
+    customers: pd.DataFrame, snapshot: pd.Timestamp, observed_from: pd.Timestamp | None = None
+) -> np.ndarray:
+    """Per customer, the months observed at whose end it was still in service: its months
+    observed (``exit - entry``, :func:`models.lifetimes.spans`) less its churn month."""
+    entry, exit_, churned = spans(customers, snapshot, observed_from)
+    return np.maximum(exit_ - entry - churned, 0)
 
 
 def latest_class(responses: pd.DataFrame) -> pd.Series:
@@ -111,17 +122,17 @@ def class_counts(
     snapshot: pd.Timestamp,
     observed_from: pd.Timestamp | None = None,
 ) -> xr.Dataset:
-    """Per segment and class: ``customers``, ``months`` observed, ``add_ons`` bought and
-    their ``margin`` (NaN without the column), the customers' class their latest answer."""
+    """Per segment and class: ``customers``, ``months`` stayed (:func:`months_stayed`),
+    ``add_ons`` bought and their ``margin`` (NaN without the column), the customers' class
+    their latest answer."""
     classes = customers["customer_id"].map(latest_class(responses))
-    entry, exit_, _ = spans(customers, snapshot, observed_from)
     known = classes.notna().to_numpy()
     frame = pd.DataFrame(
         {
             "segment": pd.Categorical(customers["segment"].astype(str), world.segment_ids),
             "loyalty": pd.Categorical(classes.astype(object), LOYALTY_CLASSES),
             "customers": 1,
-            "months": exit_ - entry,
+            "months": months_stayed(customers, snapshot, observed_from),
             "add_ons": customers[ADD_ONS].to_numpy(),
             "margin": customers[ADD_ON_MARGIN].to_numpy() if ADD_ON_MARGIN in customers else 0.0,
         }

@@ -131,7 +131,7 @@ ADD_ONS = (
     "C2,household,2024-02-03,,0,\n"
     "C3,enterprise,2024-04-01,,0,0\n"
 )
-"""A customers table with add-ons (C1 and C2: 3 months observed each, C3 1)."""
+"""A customers table with add-ons (months stayed: C1 2 of its 3, C2 3, C3 1)."""
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ ADD_ONS = (
             ADD_ONS.replace("2024-03-20,1,", "2024-03-20,5,"),
             (),
             "row 1, column add_ons",
-            "add_ons 5 in 3 months observed, expected at most one a month",
+            "add_ons 5 in 2 months stayed, expected at most one a month",
         ),
         (
             "customers",
