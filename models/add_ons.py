@@ -34,10 +34,10 @@ observed. Where customers move between classes from month to month (the simulati
 a customer's class every month from its views), a class's months hold other classes'
 purchases too, which pulls the classes' probabilities towards each other: the fitted gap
 between advocates and the dissatisfied is then too small, not too large, and so is the
-cross-sell a plan gains by making customers more loyal (the estimate is conservative). The exponential's
-spread (its standard deviation equals its mean) is wider than most price lists: it widens
-the margin's interval, it does not move its centre. Margin uplift (``margin_uplift``) is not
-fitted: it stays the world's.
+cross-sell a plan gains by making customers more loyal (the estimate is conservative).
+The exponential's spread (its standard deviation equals its mean) is wider than most price
+lists: it widens the margin's interval, it does not move its centre. Margin uplift
+(``margin_uplift``) is not fitted: it stays the world's.
 
 Reference: Gelman et al. (2013), Bayesian Data Analysis, 3rd ed., sections 2.4 (beta-binomial)
 and 2.6 (gamma prior of an exponential rate).

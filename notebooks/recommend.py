@@ -45,11 +45,15 @@ SHOWN = (
     "retention_12",
     "retention_24",
     "lifetime_value",
+    "add_on_lifetime_value",
     "acquired_lifetime_value",
     "nps",
     "margin",
 )
-"""The outcomes of the scenario table."""
+"""The outcomes of the scenario table (``add_on_lifetime_value`` only where a world has
+cross-sell or up-sell: :data:`OF_WHICH`)."""
+OF_WHICH = "add_on_lifetime_value"
+"""Of lifetime value, the part from cross-sell and up-sell: shown where it is not zero."""
 CONFIDENT = 0.5
 """A scenario qualifies when P(gain > cost) is at least this."""
 OUTCOME_NAMES = {
@@ -85,7 +89,8 @@ def headline(results: xr.Dataset) -> pd.DataFrame:
     """
     values = outcomes(results).sel(scenario=BASELINE, segment="all")
     rows = []
-    for name in HEADLINE:
+    extra = (OF_WHICH,) if bool((values[OF_WHICH] != 0).any()) else ()  # a world with add-ons
+    for name in HEADLINE + extra:
         text, unit, _ = OUTCOMES[name]
         with warnings.catch_warnings():  # undefined in every draw: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -323,6 +328,11 @@ def headline_text(table: pd.DataFrame, currency: str) -> str:
                 f": {_amount(rows.loc['value_run', 'mean'])} {currency} over the run and the "
                 "rest expected after it, from each customer's own risk of leaving"
             )
+        if defined(OF_WHICH):
+            part += (
+                f", of which {_amount(rows.loc[OF_WHICH, 'mean'])} {currency} from cross-sell "
+                f"and up-sell ({interval(OF_WHICH)})"
+            )
         parts.append(part)
     if defined("acquired_lifetime_value"):
         parts.append(
@@ -465,6 +475,8 @@ def scenario_summary(
         & comparison["outcome"].isin(shown)
         & comparison["difference"].notna()
     ]
+    none = (rows["outcome"] == OF_WHICH) & (rows["baseline_mean"] == 0)
+    rows = rows[~(none & (rows["scenario_mean"] == 0))]  # a world without add-ons
     order = {name: i for i, name in enumerate(dict.fromkeys(comparison["scenario"]))}
     rows = rows.assign(
         _scenario=rows["scenario"].map(order), _outcome=rows["outcome"].map(shown.index)
@@ -528,8 +540,27 @@ def economics_summary(money: pd.DataFrame, currency: str) -> pd.DataFrame:
             ],
             "P(gain > cost)": [f"{p:.0%}" for p in ranked["p_gain_exceeds_cost"]],
             "pays back": [_payback(r) for _, r in ranked.iterrows()],
+            **_of_which(ranked, currency),
         }
     ).set_index("scenario")
+
+
+def _of_which(money: pd.DataFrame, currency: str) -> dict[str, list[str]]:
+    """The economics' column "of which cross-sell and up-sell" with its interval, where any
+    scenario gains or loses some (else none)."""
+    if "add_on_gain" not in money or not (money["add_on_gain"] != 0).any():
+        return {}
+    return {
+        f"of which cross-sell and up-sell ({currency})": [
+            f"{_amount(v, True)} ({_amount(lo, True)} to {_amount(hi, True)})"
+            for v, lo, hi in zip(
+                money["add_on_gain"],
+                money["add_on_gain_low"],
+                money["add_on_gain_high"],
+                strict=True,
+            )
+        ]
+    }
 
 
 def _figures(row: pd.Series, comparison: pd.DataFrame, currency: str, gained: str) -> list[str]:
@@ -537,7 +568,7 @@ def _figures(row: pd.Series, comparison: pd.DataFrame, currency: str, gained: st
     low, high = (_money(row[c], currency) for c in ("value_gain_low", "value_gain_high"))
     lines = [
         f"- {_sentence(gained)}: {_money(row['value_gain'], currency)} (90% interval {low} to "
-        f"{high}).",
+        f"{high}){_of_which_text(row, currency)}.",
         f"- Cost: {_cost(row['cost'], currency)}; expected net gain "
         f"{_money(row['value_gain'] - row['cost'], currency)}; return "
         f"{_return(row['return'], row['cost'])}.",
@@ -552,6 +583,17 @@ def _figures(row: pd.Series, comparison: pd.DataFrame, currency: str, gained: st
         if outcome in effects.index and pd.notna(effects.loc[outcome, "difference"]):
             lines.append(_effect(effects.loc[outcome], outcome, currency))
     return lines
+
+
+def _of_which_text(row: pd.Series, currency: str) -> str:
+    """ ", of which ... from cross-sell and up-sell (interval)" where a plan has some."""
+    if row.get("add_on_gain", 0.0) == 0 or pd.isna(row.get("add_on_gain")):
+        return ""
+    low, high = (_money(row[c], currency) for c in ("add_on_gain_low", "add_on_gain_high"))
+    return (
+        f", of which {_money(row['add_on_gain'], currency)} from cross-sell and up-sell "
+        f"(90% interval {low} to {high})"
+    )
 
 
 def _effect(row: pd.Series, outcome: str, currency: str) -> str:

@@ -413,3 +413,33 @@ def test_a_combined_plan_names_the_parts_it_is_better_without():
     assert "better without it" in text
     good = money.assign(p_gain_exceeds_cost=0.9)
     assert "better without" not in recommendation(comparison_table(["All"]), good, "EUR", "All")
+
+
+def test_of_which_cross_sell_and_up_sell_where_a_world_has_some(results):
+    """A world without add-ons shows no such line; with them the headline gives the part of
+    lifetime value from cross-sell and up-sell, and the economics and the recommendation the
+    part of the value gained, each with its interval."""
+    assert "add_on_lifetime_value" not in headline(results)["outcome"].values
+    assert "cross-sell" not in headline_text(headline(results), "EUR")
+    assert "cross-sell" not in " ".join(economics_summary(money_table(), "EUR").columns)
+    rng = np.random.default_rng(3)
+    sold = results.assign(
+        base_add_on_value=results["base_value"]
+        * rng.uniform(0.05, 0.1, results["base_value"].shape),
+        base_add_on_residual=results["base_residual"] * 0.08,
+    )
+    table = headline(sold).set_index("outcome")
+    base = sold.sel(scenario=BASELINE).sum("segment")
+    part = ((base["base_add_on_value"] + base["base_add_on_residual"]) / base["base_size"]).values
+    assert table.loc["add_on_lifetime_value", "mean"] == pytest.approx(part.mean())
+    assert table.loc["add_on_lifetime_value", "low"] == pytest.approx(np.quantile(part, 0.05))
+    text = headline_text(headline(sold), "EUR")
+    assert f"of which {part.mean():,.0f} EUR from cross-sell and up-sell (90% interval" in text
+    money = money_table().assign(add_on_gain=[20e3, 15e3, -5e3])
+    money = money.assign(add_on_gain_low=money["add_on_gain"] - 1e3, add_on_gain_high=4e4)
+    summary = economics_summary(money, "EUR")
+    column = summary["of which cross-sell and up-sell (EUR)"]
+    assert column["Web chat"].startswith("+20,000 (+19,000 to +40,000)"), column["Web chat"]
+    assert "from cross-sell and up-sell" in recommendation(
+        comparison_table(list(money["scenario"])), money, "EUR"
+    )
