@@ -10,6 +10,7 @@ from rich.table import Table
 
 from scenarios.compare import MEASURES
 from scenarios.quickwins import APART, TOP, UNPROVEN
+from sim.engine.results import ADD_ON_OUTCOMES
 
 COMPACT = {"box": box.SIMPLE_HEAD, "collapse_padding": True, "show_edge": False}
 """Table style that fits a terminal of 100 columns: no outer edge, one space between columns."""
@@ -32,12 +33,11 @@ OUTCOME_NAMES = {
     "value_run": "value over the run",
     "acquired_lifetime_value": "LTV per acquired",
     "lifetime_value": "LTV per customer",
-    "add_on_lifetime_value": "of which add-ons",
-    "add_on_margin": "margin of add-ons",
+    "add_on_lifetime_value": "LTV of which add-ons",
+    "add_on_margin": "margin of which add-ons",
     "nps": "NPS",
 }
-ADD_ON_OUTCOMES = ("add_on_lifetime_value", "add_on_margin")
-"""The cross-sell and up-sell parts of other outcomes: shown where a world has any."""
+
 """Short names of outcomes for terminal tables (the others: their name without underscores)."""
 
 
@@ -412,6 +412,8 @@ SUMMARY_NAMES = {
     "value_run": "value over the run per customer",
     "lifetime_value": "LTV per customer",
     "acquired_lifetime_value": "LTV per acquired, net of acquisition",
+    "add_on_lifetime_value": "LTV of which cross-, up-sell",
+    "add_on_margin": "margin of which cross-, up-sell",
     "nps": "NPS at the end",
 }
 """Row names of :func:`summary_table` (the others: their name without underscores)."""

@@ -5,11 +5,14 @@ writes the three tables of the data contract (``models/data.py``):
 
 - customers: every customer in service during the run: segment, start (first day of the
   first service month), end (last day of the month in which they left; empty while
-  active). A customer of the installed base with tenure tau at the run's start (months of
-  service completed, drawn from its segment's mix) started tau months before the run's first
-  month (on the run's first day if tau = 0). Customers of the base who left before the run
-  are not in the table, as in a company's extract of the customers in service during a
-  window: the table is left-truncated at the run's first day.
+  active); for a world with cross-sell (``add_ons``), also the add-ons each bought during
+  the run and their margin in all (``add_ons``, ``add_on_margin``: counted from the run's
+  first month, so fit them with ``--observed-from`` that day). A customer of the installed
+  base with tenure tau at the run's start (months of service completed, drawn from its
+  segment's mix) started tau months before the run's first month (on the run's first day if
+  tau = 0). Customers of the base who left before the run are not in the table, as in a
+  company's extract of the customers in service during a window: the table is
+  left-truncated at the run's first day.
 - responses: each month, each customer in service answers the survey with probability
   ``response_rate``, just before the month's churn decision (dated the 15th). Each rating is
   the customer's view of a touchpoint rounded to 1..5 (empty for touchpoints never used):
@@ -62,6 +65,7 @@ class FeedbackCollector:
     _answers: list = field(default_factory=list)
     _events: list = field(default_factory=list)
     _rated: list = field(default_factory=list)
+    _bought: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._streams = Streams(self.seed)
@@ -83,6 +87,10 @@ class FeedbackCollector:
 
     def served(self, month: int, served: Month) -> None:
         self._left.append((served.ids[served.churned], np.full(served.churned.sum(), month)))
+        if self.params.has_add_ons:
+            bought = served.add_on & ~served.churned
+            margin = self.params.add_on_margin[served.segment[bought], served.loyalty[bought]]
+            self._bought.append((served.ids[bought], margin))
         streams = self._streams
         keys = streams.keys("survey", served.ids)
         answers = np.flatnonzero(streams.uniform(keys, month << 16) < self.response_rate)
@@ -127,7 +135,7 @@ class FeedbackCollector:
         churned = ~np.isnan(end_month)
         end = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[us]")
         end[churned] = self.month_start(end_month[churned] + 1) - pd.Timedelta(days=1)
-        return pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "customer_id": _names(ids),
                 "segment": np.array(self.params.segments)[segment],
@@ -135,6 +143,12 @@ class FeedbackCollector:
                 "end": end.to_numpy(),
             }
         )
+        if self.params.has_add_ons:  # a world without add-ons: the table as before
+            bought, margin = (np.concatenate(p) for p in zip(*self._bought, strict=True))
+            per = pd.DataFrame({"id": bought, "margin": margin}).groupby("id")["margin"]
+            table["add_ons"] = per.size().reindex(ids, fill_value=0).to_numpy()
+            table["add_on_margin"] = per.sum().reindex(ids, fill_value=0.0).round(2).to_numpy()
+        return table
 
     def _responses(self) -> pd.DataFrame:
         ids, month, ratings, nps, loyalty = (

@@ -381,6 +381,8 @@ OUTCOMES = {
 """The figures a run is judged by, defined once (:func:`outcomes`) for ``ctm simulate``'s
 summary and for every comparison of scenarios."""
 TOTALS = ("acquired", "margin", "add_on_margin", "cost_to_serve")
+ADD_ON_OUTCOMES = ("add_on_lifetime_value", "add_on_margin")
+"""The parts of other outcomes from cross-sell and up-sell: 0 in a world without them."""
 """Outcomes summed over the run's customers: the company's are the sample's times ``scale``."""
 CLASS_COUNTS = {"advocate": "advocates", "dissatisfied": "dissatisfied"}
 """Self-classes counted per month for the NPS: the class and its count's name."""
@@ -483,7 +485,8 @@ def tidy(ds: xr.Dataset) -> dict[str, pd.DataFrame]:
 def summary(ds: xr.Dataset) -> pd.DataFrame:
     """One row per segment and one for ``all``: the headline figures of a run, the sample's
     (not scaled to the company): acquired, conversion, active at the end, and the
-    :data:`OUTCOMES` defined over the run's months."""
+    :data:`OUTCOMES` defined over the run's months (the parts from cross-sell and up-sell
+    only where there are some)."""
     values = outcomes(counts(ds), company=False)
     total = with_total(ds[["acquired", "prospects", "active"]])
     table = {
@@ -494,7 +497,9 @@ def summary(ds: xr.Dataset) -> pd.DataFrame:
     table |= {
         name: values[name]
         for name in OUTCOMES
-        if name not in table and not values[name].isnull().all()
+        if name not in table
+        and not values[name].isnull().all()
+        and not (name in ADD_ON_OUTCOMES and (values[name] == 0).all())  # a world without
     }
     return pd.DataFrame({name: v.values for name, v in table.items()}, index=values["segment"])
 

@@ -14,14 +14,20 @@ the end of month t is (1 - h)^t and value at its end counts (1 + d)^-t, so
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.special import expit, logit
 
+from sim.agents.simulation import simulate as agents
+from sim.engine.feedback import FeedbackCollector, demo_data
 from sim.engine.population import class_probabilities, in_service
 from sim.engine.results import outcomes
 from sim.engine.simulation import Simulation, simulate
-from sim.inputs.parameters import Parameters
+from sim.inputs.load import load_world
+from sim.inputs.parameters import Parameters, from_world
+from tests.sim.agents.test_simulation import assert_agree
 
 H, D, M = 0.03, 0.01, 20.0
 """The monthly hazard, discount rate and margin of the test world."""
@@ -207,3 +213,37 @@ def test_a_class_that_buys_nothing_draws_nothing(runs):
     assert np.allclose(bought, np.round(bought))
     plain = simulate(only.replace(add_on_probability=None), customers=500, months=6, seed=3)
     np.testing.assert_array_equal(plain["loyalty_mix"].values, ds["loyalty_mix"].values)
+
+
+EXAMPLE = Path(__file__).parents[2] / "sim" / "worlds" / "cross_sell.yaml"
+"""The bundled example of cross-sell and up-sell."""
+
+
+def test_the_example_world_sells_add_ons_and_the_engines_agree():
+    """The example world validates, its add-ons are bought (its loyal and advocate customers
+    only), and the agent engine gives the compiled engine's results on it."""
+    params = from_world(load_world(EXAMPLE))
+    assert params.has_add_ons
+    run = {"customers": 300, "months": 6, "seed": 2}
+    twin = simulate(params, **run)
+    assert float(twin["add_on_margin"].sum()) > 0
+    assert_agree(twin, agents(params, **run))
+
+
+def test_the_feedback_table_counts_the_add_ons_bought():
+    """ctm demo-data of the example world (margin uplift left out, so that every add-on
+    money is a purchase): the customers table's add-ons and their margin sum to the run's
+    add-on margin, each purchase at its class's margin; a world without add-ons has no such
+    columns."""
+    params = from_world(load_world(EXAMPLE)).replace(margin_uplift=None)
+    settings = {"customers": 400, "months": 6, "seed": 3}
+    collector = FeedbackCollector(params, settings["seed"], settings["months"])
+    results = simulate(params, **settings, observer=collector)
+    table = collector.tables()["customers"]
+    assert table["add_ons"].sum() > 0
+    assert table["add_on_margin"].sum() == pytest.approx(float(results["add_on_margin"].sum()))
+    margins = set(np.unique(params.add_on_margin[params.add_on_probability > 0]))
+    bought = table[table["add_ons"] == 1]
+    assert set(bought["add_on_margin"]) <= margins
+    plain = params.replace(add_on_probability=None, add_on_margin=None)
+    assert "add_ons" not in demo_data(plain, **settings)["customers"]
