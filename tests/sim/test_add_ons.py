@@ -142,6 +142,7 @@ def runs():
     return out
 
 
+@pytest.mark.slow
 def test_the_run_add_on_value_equals_the_closed_form(runs):
     """base_add_on_value / N over the run against e sum_{t=1..T} q^t, q = (1 - h) / (1 + d)
     (36.74 here), within 4 standard errors of the mean of RUNS independent runs (the SE from
@@ -155,6 +156,7 @@ def test_the_run_add_on_value_equals_the_closed_form(runs):
     assert abs(per_customer.mean() - expected) < 4 * se, (per_customer.mean(), expected, se)
 
 
+@pytest.mark.slow
 def test_the_lifetime_add_on_value_equals_the_closed_form(runs):
     """add_on_lifetime_value (the run plus the residual) against e (1 - h) / (d + h) (59.17
     here), within 4 standard errors of RUNS runs (SE 0.30; seen 59.57); and each run's
@@ -175,11 +177,13 @@ def test_the_lifetime_add_on_value_equals_the_closed_form(runs):
         assert float(c["base_add_on_residual"].sum()) == pytest.approx(tail, rel=1e-12)
 
 
-def test_add_on_money_is_part_of_margin_and_value(runs):
+def test_add_on_money_is_part_of_margin_and_value():
     """margin less add_on_margin is the margin of the survivors alone (m each), and the
     add-on money is in the lifetime value: lifetime_value less add_on_lifetime_value is the
     same world's lifetime value without add-ons, run with the same seed."""
-    c = runs[0]
+    first = Simulation(constant_world(), CUSTOMERS, MONTHS, 0)
+    first.play()
+    c = first.recorder.counts(**first.attrs)
     np.testing.assert_allclose(
         (c["margin"] - c["add_on_margin"]).values, M * c["active"].values, rtol=1e-12
     )
@@ -199,7 +203,7 @@ def test_add_on_money_is_part_of_margin_and_value(runs):
     )
 
 
-def test_a_class_that_buys_nothing_draws_nothing(runs):
+def test_a_class_that_buys_nothing_draws_nothing():
     """Add-ons only for advocates: the other classes' survivors draw no add-on number, so
     the money is advocates' alone: at most their survivor-months times the margin, and
     churn, classes and every other count are those of the world without add-ons."""
