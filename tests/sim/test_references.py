@@ -46,10 +46,12 @@ def reference_tally(month: int, served: Served, money: Money, segments: int) -> 
 
     A customer of cohort c is in its service month t = month - c + 1. It is counted at the
     start; if it stays it is counted at the end, in its self-class and among its cohort's
-    survivors after t months, and earns the segment's revenue and margin. Every contact
-    costs its touchpoint's cost per contact, whether it stays or not. Its value is (margin
-    if it stays, else 0) less its cost, discounted by ``discount[t - 1]``. Money is a list
-    of terms per cell, summed at the end.
+    survivors after t months, and earns the segment's revenue and margin, and beyond the
+    margin its class j's add-on money: margin times the class's uplift, and the class's add-on
+    margin if it bought one (cross-sell and up-sell, also summed apart). Every contact costs
+    its touchpoint's cost per contact, whether it stays or not. Its value is (margin and
+    add-on money if it stays, else 0) less its cost, discounted by ``discount[t - 1]``. Money
+    is a list of terms per cell, summed at the end.
     """
     S, H, K = segments, len(money.discount), served.contacts.shape[1]
     customers = range(len(served.segment))
@@ -62,6 +64,11 @@ def reference_tally(month: int, served: Served, money: Money, segments: int) -> 
     def cost(i: int) -> float:
         return math.fsum(served.contacts[i, k] * money.cost_per_contact[k] for k in range(K))
 
+    def extra(i: int) -> float:  # a survivor's add-on money: uplift, and an add-on bought
+        s, j = served.segment[i], served.loyalty[i]
+        bought = money.add_on_margin[s, j] if served.add_on[i] else 0.0
+        return money.margin_uplift[s, j] * money.margin[s] + bought
+
     for s in range(S):
         mine = [i for i in customers if served.segment[i] == s]
         stayed = [i for i in mine if not served.churned[i]]
@@ -69,7 +76,8 @@ def reference_tally(month: int, served: Served, money: Money, segments: int) -> 
         books["active"][s] = len(stayed)
         books["churned"][s] = len(mine) - len(stayed)
         terms["revenue", s] = [money.revenue[s]] * len(stayed)
-        terms["margin", s] = [money.margin[s]] * len(stayed)
+        terms["margin", s] = [money.margin[s]] * len(stayed) + [extra(i) for i in stayed]
+        terms["add_on_margin", s] = [extra(i) for i in stayed]
         terms["cost_to_serve", s] = [cost(i) for i in mine]
         for k in range(K):
             books["contacts"][s, k] = sum(int(served.contacts[i, k]) for i in mine)
@@ -78,31 +86,41 @@ def reference_tally(month: int, served: Served, money: Money, segments: int) -> 
         for c in range(month + 1):
             t = month - c + 1
             books["survivors"][s, c, t - 1] = sum(served.cohort[i] == c for i in stayed)
+            ours = [i for i in mine if served.cohort[i] == c]
             earned = [
-                ((0.0 if served.churned[i] else money.margin[s]) - cost(i)) * money.discount[t - 1]
-                for i in mine
-                if served.cohort[i] == c
+                ((0.0 if served.churned[i] else money.margin[s] + extra(i)) - cost(i))
+                * money.discount[t - 1]
+                for i in ours
             ]
             terms["value", (s, c)] = earned
+            terms["add_on_value", (s, c)] = [
+                extra(i) * money.discount[t - 1] for i in ours if not served.churned[i]
+            ]
     return books, terms
 
 
 def random_month(rng: np.random.Generator, customers: int, churn: float) -> tuple:
     """A service month of ``customers`` customers each leaving with probability ``churn``:
-    1 to 4 segments, 1 to 6 touchpoints (some free), 1 to 24 months, 0 to 3 contacts each."""
+    1 to 4 segments, 1 to 6 touchpoints (some free), 1 to 24 months, 0 to 3 contacts each;
+    add-ons bought by a third (some classes' add-on margins and uplifts 0, uplifts from -1)."""
     S, K, H = rng.integers(1, 5), rng.integers(1, 7), rng.integers(1, 25)
     month = int(rng.integers(0, H))
-    served = Served(
-        segment=rng.integers(0, S, customers),
-        cohort=rng.integers(0, month + 1, customers),
-        churned=rng.uniform(size=customers) < churn,
-        loyalty=rng.integers(0, CLASSES, customers),
-        contacts=rng.integers(0, 4, (customers, K)),
-    )
+    parts = {
+        "segment": rng.integers(0, S, customers),
+        "cohort": rng.integers(0, month + 1, customers),
+        "churned": rng.uniform(size=customers) < churn,
+        "loyalty": rng.integers(0, CLASSES, customers),
+        "contacts": rng.integers(0, 4, (customers, K)),
+    }
     cost = np.where(rng.uniform(size=K) < 0.3, 0.0, rng.uniform(0.1, 40, K))
     revenue = rng.uniform(5, 300, S)
     rate = rng.uniform(0, 0.05)
-    money = Money(cost, revenue, revenue * rng.uniform(0, 1, S), (1 + rate) ** -np.arange(1, H + 1))
+    margin, discount = revenue * rng.uniform(0, 1, S), (1 + rate) ** -np.arange(1, H + 1)
+    served = Served(**parts, add_on=rng.uniform(size=customers) < 0.3)
+    some = rng.uniform(size=(2, S, CLASSES)) < 0.5
+    add_on_margin = np.where(some[0], rng.uniform(1, 60, (S, CLASSES)), 0.0)
+    uplift = np.where(some[1], rng.uniform(-1, 0.5, (S, CLASSES)), 0.0)
+    money = Money(cost, revenue, margin, add_on_margin, uplift, discount)
     return month, served, money, int(S)
 
 
@@ -147,13 +165,23 @@ def test_one_customer_in_its_first_month_in_the_last_month_of_the_run():
         churned=np.array([False]),
         loyalty=np.array([3]),
         contacts=np.array([[2, 0, 1]]),
+        add_on=np.array([True]),
     )
     cost, revenue, margin = np.array([3.0, 50.0, 0.5]), np.array([10.0, 40.0]), np.array([4, 17.0])
-    money = Money(cost, revenue, margin, 1.01 ** -np.arange(1, H + 1))
+    none, discount = np.zeros((2, CLASSES)), 1.01 ** -np.arange(1, H + 1)
+    money = Money(cost, revenue, margin, none, none, discount)
     tally = _tally(H - 1, served, money, 2, CLASSES)
     assert tally.survivors[1, H - 1, 0] == 1 and tally.survivors.sum() == 1
     assert tally.loyalty[1].tolist() == [0, 0, 0, 1]
     assert tally.value[1, H - 1] == pytest.approx((17.0 - 6.5) / 1.01, rel=RELATIVE)
+    assert_books_agree(H - 1, served, money, 2)
+    # an advocate (class 3) with a 10% uplift and an add-on of margin 5: (17 x 1.1 + 5 - 6.5)
+    uplift, add_on = none.copy(), none.copy()
+    uplift[1, 3], add_on[1, 3] = 0.1, 5.0
+    money = Money(cost, revenue, margin, add_on, uplift, discount)
+    tally = _tally(H - 1, served, money, 2, CLASSES)
+    assert tally.value[1, H - 1] == pytest.approx((17.0 * 1.1 + 5.0 - 6.5) / 1.01, rel=RELATIVE)
+    assert tally.add_on_value[1, H - 1] == pytest.approx((1.7 + 5.0) / 1.01, rel=RELATIVE)
     assert_books_agree(H - 1, served, money, 2)
 
 
@@ -179,7 +207,9 @@ def test_the_reference_tells_a_misplaced_customer():
     moved.cohort[0] = (served.cohort[0] + 1) % (month + 1)
     left = served._replace(churned=served.churned.copy())
     left.churned[0] = True
-    for wrong in (moved, left):
+    bought = served._replace(add_on=~served.add_on)  # every add-on bought or not the other way
+    money = money._replace(add_on_margin=money.add_on_margin + 1.0)  # every class's add-on pays
+    for wrong in (moved, left, bought):
         with pytest.raises(AssertionError):
             assert_books_agree(month, served, money, S, _tally(month, wrong, money, S, CLASSES))
 
