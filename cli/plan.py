@@ -30,7 +30,7 @@ from cli.common import (
     study_inputs,
     user_errors,
 )
-from cli.whatif import QUICK, ValueOpt
+from cli.whatif import QUICK, CostsOpt, ValueOpt
 
 
 @user_errors
@@ -82,10 +82,7 @@ def plan(
     customers: CustomersOpt = QUICK["customers"],
     months: Annotated[int, typer.Option(min=1, help="Months of each run.")] = QUICK["months"],
     seed: SeedOpt = 1,
-    costs: Annotated[
-        Path | None,
-        typer.Option(help="Cost and effort of quick-win candidates (YAML); default: by channel."),
-    ] = None,
+    costs: CostsOpt = None,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
     engine: EngineOpt = Engine.compiled,

@@ -33,6 +33,10 @@ from cli.common import (
 QUICK = {"draws": 20, "customers": 5_000, "months": 24}
 """``ctm quickwins``'s defaults: :data:`scenarios.quickwins.DEFAULTS` (checked equal by a test;
 not imported here, so that ``ctm --help`` loads no simulation)."""
+CostsOpt = Annotated[
+    Path | None,
+    typer.Option(help="Cost and effort of the quick-win candidates (YAML); default: by channel."),
+]
 ValueOpt = Annotated[
     Literal["lifetime", "run"],
     typer.Option(
@@ -98,10 +102,7 @@ def quickwins(
         ),
     ] = QUICK["months"],
     seed: SeedOpt = 1,
-    costs: Annotated[
-        Path | None,
-        typer.Option(help="Cost and effort per touchpoint (YAML); default: by channel."),
-    ] = None,
+    costs: CostsOpt = None,
     scheduler: SchedulerOpt = None,
     serial: SerialOpt = False,
     engine: EngineOpt = Engine.compiled,
