@@ -11,8 +11,9 @@ fault (2 of 6 tries of a loop returning a NamedTuple, numba 0.68) or stops with 
 :func:`deferred_interrupts` installs a handler that raises ``KeyboardInterrupt`` as Python
 does, except when the line running is one of those: then it sends Ctrl-C
 again a moment later, when the result has been handed over. So too where the exception
-would be swallowed: a garbage-collector callback or a ``__del__`` prints "Exception ignored"
-and carries on (dask's did, and the sweep then ran to its end).
+would be swallowed: a garbage-collector callback, a ``__del__`` or a function C calls back
+(llvmlite's object cache) prints "Exception ignored" and carries on (dask's did, and the
+sweep then ran to its end; llvmlite's did, and the fit sampled to its end).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ UNPICKLE = str(Path(importlib.util.find_spec("numba").origin).parent / "core" / 
 no numba loads none)."""
 RETRY = 0.01
 """Seconds after which a deferred Ctrl-C is sent again."""
+C_CALLBACKS = {"_raw_object_cache_notify", "_raw_object_cache_getbuffer"}
+"""Python functions that C calls through ctypes, where an exception is printed as "Exception
+ignored" and dropped: llvmlite's object cache, told of each function numba compiles (a
+``ctm fit`` interrupted while compiling so ran its sampling to the end)."""
 
 
 def inside_compiled_handover(frame: FrameType | None) -> bool:
@@ -50,10 +55,12 @@ def inside_compiled_handover(frame: FrameType | None) -> bool:
 def swallowing(frame: FrameType | None) -> bool:
     """Whether an exception raised in ``frame`` would be printed as "Exception ignored" and
     dropped: ``frame`` or a caller of it is a garbage collector callback (dask's
-    ``GCDiagnosis`` took a Ctrl-C so, and the sweep ran to its end) or a ``__del__`` method."""
+    ``GCDiagnosis`` took a Ctrl-C so, and the sweep ran to its end), a ``__del__`` method or
+    a function C calls back (:data:`C_CALLBACKS`)."""
     callbacks = {getattr(getattr(c, "__func__", c), "__code__", None) for c in gc.callbacks}
     while frame is not None:
-        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks:
+        name = frame.f_code.co_name
+        if name == "__del__" or name in C_CALLBACKS or frame.f_code in callbacks:
             return True
         frame = frame.f_back
     return False

@@ -421,6 +421,13 @@ def sample_nuts(
     from run to run, and NUTS trajectories amplify them; same seed, same draws. PyMC's and
     nutpie's logging and warnings are silenced (:class:`quiet`). ``nuts``: nutpie's options
     (``adaptation``, ``target_accept``).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        If sampling was stopped by Ctrl-C: nutpie catches it and returns the draws it had so
+        far (none while tuning), which would otherwise pass for a posterior (and fail later,
+        or worse, not).
     """
     keep_generated_source()
     with model, quiet(), threadpool_limits(limits=1):
@@ -437,6 +444,8 @@ def sample_nuts(
             quiet=True,
         )
         elapsed = time.perf_counter() - start
+    if posterior["posterior"].sizes.get("draw", 0) < draws:
+        raise KeyboardInterrupt  # nutpie, stopped by Ctrl-C, returns the draws it had so far
     return posterior, float(posterior["posterior"].attrs.get("sampling_time", elapsed))
 
 
@@ -461,6 +470,8 @@ class quiet:
         self.warnings = warnings.catch_warnings()
         self.warnings.__enter__()
         warnings.simplefilter("ignore", FutureWarning)
+        # an interrupted run's empty trace (sample_nuts raises KeyboardInterrupt after it)
+        warnings.filterwarnings("ignore", "Found chain dimension to be longer", UserWarning)
         return self
 
     def __exit__(self, *exc):
