@@ -183,10 +183,18 @@ def evppi(
 ) -> tuple[float, float, float]:
     """EVPPI of ``phi`` for the options' net benefits (``net``: option x draw, a row of zeros
     for doing nothing included by the caller), its bootstrap standard error and its noise
-    floor (module notes). ``degree``: the highest degree (default :func:`max_degree`)."""
+    floor (module notes). ``degree``: the highest degree (default :func:`max_degree`).
+
+    The estimate is capped at the draws' EVPI (:func:`perfect`), which no EVPPI can exceed:
+    with many options and few draws the best of the fitted options is biased upward (on the
+    demo's 32 candidates at 10 draws the regression gave 4.7M against an EVPI of 1.2M). The
+    standard error and the noise floor are left as they are, so such an estimate stays below
+    its floor: not above the noise.
+    """
     n = len(phi)
     degree = max_degree(n) if degree is None else degree
-    estimate = float(expected_value(net, phi, degree))
+    bound = perfect(net)
+    estimate = min(float(expected_value(net, phi, degree)), bound)
     if degree == 0:
         return estimate, 0.0, 0.0
     rng = np.random.default_rng(seed)
