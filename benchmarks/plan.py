@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/plan.py`` (``--posterior FILE`` with a fitted
 ``ctm staffing --trade-off``, belongs to another script.
 
 The command runs the quick-win sweep (:func:`scenarios.study.run_study` over every candidate,
-as ``ctm quickwins`` at its default size: 20 draws x 5,000 customers x 24 months), then
+as ``ctm quickwins`` at its default size: 40 draws x 5,000 customers x 24 months), then
 chooses the best set at the budget given and at the frontier's other budgets (the exact
 knapsack of :mod:`scenarios.knapsack`), and simulates the chosen set together. Reported: the
 command's wall time and CPU time (its workers included), each step's wall time as the command

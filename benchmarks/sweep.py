@@ -5,7 +5,7 @@ against 4 more seeds), ``--seeds 1`` to time it only, ``--posterior FILE`` with 
 posterior.
 
 The sweep is :func:`scenarios.quickwins.quick_wins` at :data:`scenarios.quickwins.DEFAULTS`
-(20 draws x 5,000 customers x 24 months): the demo's 14 touchpoints fixed, its 10
+(40 draws x 5,000 customers x 24 months): the demo's 14 touchpoints fixed, its 10
 non-essential ones removed, every removal at both ends of its substitution share too, and the
 baseline, each draw a simulation of its own (without a posterior: the world's parameters with
 other random numbers), so every figure carries the simulation's noise.

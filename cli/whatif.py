@@ -30,7 +30,7 @@ from cli.common import (
     user_errors,
 )
 
-QUICK = {"draws": 20, "customers": 5_000, "months": 24}
+QUICK = {"draws": 40, "customers": 5_000, "months": 24}
 """``ctm quickwins``'s defaults: :data:`scenarios.quickwins.DEFAULTS` (checked equal by a test;
 not imported here, so that ``ctm --help`` loads no simulation)."""
 CostsOpt = Annotated[

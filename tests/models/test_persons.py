@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.special import logit
 
 from models.persons import person_months, simulate_person_months
@@ -28,6 +29,7 @@ def truncated(window_from: int = 24):
     return customers, responses, since
 
 
+@pytest.mark.slow  # 3.3 s (make quick's 90 s)
 def test_left_truncation_leaves_the_band_hazards_unbiased():
     """Every person-month is a month in the window at risk and answered, its tenure counted
     from the customer's own start (not the window's), so each band's churn share y / n

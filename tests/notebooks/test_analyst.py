@@ -77,7 +77,7 @@ def test_quickwins_table_is_what_ctm_quickwins_writes(analyst, demo_world, tmp_p
     )
     write_quickwins(wins, tmp_path / "quickwins")
     shown = read(tables / "quickwins.csv")
-    assert len(shown) == 28 and (shown["quadrant"] == "quick win").any()
+    assert len(shown) == 32 and (shown["quadrant"] == "quick win").any()
     pd.testing.assert_frame_equal(
         shown, read(tmp_path / "quickwins" / "quickwins.csv"), check_exact=False, rtol=1e-12
     )

@@ -138,6 +138,7 @@ def all_worlds(demo_world):
     return worlds(demo_world)
 
 
+@pytest.mark.slow  # 12 s: four worlds' sweeps (make quick's 90 s)
 def test_a_costless_fix_of_a_journey_touchpoint_never_loses_lifetime_value(all_worlds):
     for label, world in all_worlds:
         journey = JOURNEY.get(label, ["ad", "website", "store"])
@@ -155,6 +156,7 @@ def test_a_costless_fix_of_a_journey_touchpoint_never_loses_lifetime_value(all_w
             assert mean >= -SE * error, f"{label}: {name} gains {mean:,.0f} (SE {error:,.0f})"
 
 
+@pytest.mark.slow  # shares the four worlds' 10 s fixture
 def test_a_costless_touchpoint_nobody_meets_changes_nothing(all_worlds):
     for label, world in all_worlds:
         segment = world.segment_ids[0]

@@ -413,7 +413,7 @@ def test_the_command_line_uses_the_sweeps_defaults():
 def test_the_top_five_survives_a_reseed(demo_world, demo_params):
     """At the default size the demo's top 5 (by value per cost) is the same set for at
     least 4 of 5 seeds, and any two seeds share at least 4 of it (issue "Decision-grade
-    value"). About 25 s a seed on two cores."""
+    value"). About a minute a seed on two cores."""
     from scenarios.quickwins import DEFAULTS, quick_wins
     from scenarios.runner import Settings
 

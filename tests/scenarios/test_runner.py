@@ -109,6 +109,7 @@ def test_improvements_help_and_the_table_says_so(serial, plans):
     assert money.loc["agents", "cost"] == pytest.approx(10_000 / (1 + 0.008) ** 3, rel=0.05)
 
 
+@pytest.mark.slow  # 3.4 s: a process pool (make quick's 90 s)
 def test_executors_give_identical_results(draws, plans, serial):
     xr.testing.assert_identical(serial, run(draws, plans, SMALL, executor="processes"))
 
@@ -203,6 +204,7 @@ def test_a_store_another_live_run_holds_is_refused(draws, plans, tmp_path):
     assert not (tmp_path / "lock").exists()
 
 
+@pytest.mark.slow  # 2 s: the agents' sweep (make quick's 90 s)
 def test_the_agents_run_the_same_study(draws, plans, serial, tmp_path):
     """The agent engine gives the study's counts (a plan that adds agents from month 2
     included): integers identical, money within 1e-9; and as both engines give the same
