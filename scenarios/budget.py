@@ -40,9 +40,10 @@ whose net value's 90% interval holds 0 can be chosen when its mean is positive (
 cheap removal whose gain rests on a churn effect the data hardly pin down); the table says so
 (``clear``), and :attr:`Limits.confidence` (``ctm plan --min-confidence 0.9``) makes only the
 candidates whose gain exceeds their cost in at least that share of draws eligible. A candidate
-that starts at or after the run's end is not eligible (:func:`outside_run`): the run does not
-see its effect, but its cost after the run is counted, and a saving (closing stores) would
-then look like money for nothing.
+with an edit at or after the run's end is not eligible (:func:`scenarios.study.late_edits`, the
+check ``ctm compare`` refuses such a scenario with): the run does not see its effect, but its
+cost after the run is counted, and a saving (closing stores) would then look like money for
+nothing.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from scenarios.planning import staged
 from scenarios.quickwins import Costs, candidates
 from scenarios.runner import Settings
 from scenarios.scenario import FixTouchpoint, Plan, RemoveTouchpoint, Shift, as_plan
-from scenarios.study import Study, run_study, write_study
+from scenarios.study import Study, late_edits, run_study, write_study
 from sim.inputs.errors import InputError
 from sim.inputs.files import atomic_directory, csv_safe
 from sim.inputs.parameters import Parameters
@@ -255,13 +256,6 @@ def _touched(plan: Plan) -> set[str]:
     return found
 
 
-def outside_run(plan: Plan, months: int) -> bool:
-    """Whether a scenario of the plan takes effect at or after the run's end: its effect is
-    not simulated, while its cost after the run is counted (a saving too), so it is not
-    eligible (module notes)."""
-    return any(s.start_month >= months for s in plan.scenarios)
-
-
 def spend(plan: Plan, horizon_months: int) -> float:
     """What a plan spends of a budget: one-off plus monthly cost over the horizon from each
     scenario's start month, undiscounted (module notes)."""
@@ -312,10 +306,12 @@ def best_plan(
     index = {n: i for i, n in enumerate(names)}
     pairs = [(index[a], index[b]) for a, b, _ in clashes]
     eligible = (g > cost[:, None]).mean(axis=1) >= limits.confidence
-    eligible &= np.array([not outside_run(plans[n], settings.months) for n in names])
+    eligible &= np.array([not late_edits(plans[n], settings.months) for n in names])
     chosen = choose(net, cash, effort, limits.budget, limits.effort_weeks, pairs, eligible)
     options = _options(names, g, money, cash, effort, sweep.removals, chosen, eligible)
-    options["outside_run"] = [outside_run(plans[n], settings.months) for n in options["scenario"]]
+    options["outside_run"] = [
+        bool(late_edits(plans[n], settings.months)) for n in options["scenario"]
+    ]
     for candidate, basis in (bases or {}).items():
         options.loc[options["scenario"] == candidate, "basis"] = basis
     grid = budget_grid(limits.budget, net[eligible], cash[eligible])

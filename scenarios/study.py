@@ -34,7 +34,7 @@ from scenarios.edits import with_substitution
 from scenarios.load import combine, load_scenario, recheck
 from scenarios.prediction import predict, write_prediction
 from scenarios.runner import BASELINE, Settings, run
-from scenarios.scenario import Plan, RemoveTouchpoint, ScenarioName, as_plan
+from scenarios.scenario import Plan, RemoveTouchpoint, ScenarioName, TimedEdit, as_plan
 from sim.inputs.errors import InputError
 from sim.inputs.files import atomic_directory, csv_safe, describe_all
 from sim.inputs.parameters import Parameters, from_world
@@ -123,6 +123,13 @@ def read_plans(
     return plans
 
 
+def late_edits(plan: Plan, months: int) -> list[TimedEdit]:
+    """The plan's edits that take effect at or after the run's end (month ``months`` or
+    later; a shift at its own month, :meth:`scenarios.scenario.Scenario.month_of`): the run
+    does not simulate them, while the plan's spending after the run counts."""
+    return [t for t in plan.timed_edits() if t.month >= months]
+
+
 def check_horizon(plan: Plan, months: int, where: str) -> None:
     """Refuse a plan with an edit that takes effect at or after the run's end: the run would
     not simulate its effect, while its spending after the run counts (the plan's cost goes on
@@ -134,7 +141,7 @@ def check_horizon(plan: Plan, months: int, where: str) -> None:
     InputError
         Naming ``where`` (the scenario file), the edit and the months.
     """
-    late = [t for t in plan.timed_edits() if t.month >= months]
+    late = late_edits(plan, months)
     if late:
         raise InputError(
             where,

@@ -16,13 +16,13 @@ from scenarios.budget import (
     candidate_plans,
     conflicts,
     frontier,
-    outside_run,
     spend,
 )
 from scenarios.knapsack import best_set
 from scenarios.load import EXAMPLES, parse_scenario
 from scenarios.runner import Settings
 from scenarios.scenario import as_plan
+from scenarios.study import late_edits
 from sim.inputs.errors import InputError
 from sim.inputs.parameters import from_world
 
@@ -166,7 +166,7 @@ def test_a_candidate_starting_after_the_run_is_not_eligible(demo_world):
     plans, _ = candidate_plans(demo_world, [str(EXAMPLES / "remove_store_visit.yaml")])
     (plan,) = plans.values()
     assert plan.scenarios[0].start_month == 12
-    assert outside_run(plan, 12) and not outside_run(plan, 24)
+    assert late_edits(plan, 12) and not late_edits(plan, 24)
 
 
 @pytest.mark.slow  # two small sweeps: about 10 s
